@@ -48,7 +48,9 @@ impl AesKey {
     /// # Errors
     /// [`AesError::BadCiphertext`].
     pub fn decrypt(&self, ciphertext_b64: &str) -> Result<String, AesError> {
-        let raw = B64.decode(ciphertext_b64).map_err(|_| AesError::BadCiphertext)?;
+        let raw = B64
+            .decode(ciphertext_b64)
+            .map_err(|_| AesError::BadCiphertext)?;
         let cipher = Dec::new(&self.0.into(), &[0u8; 16].into());
         let plain = cipher
             .decrypt_padded_vec_mut::<Pkcs7>(&raw)
@@ -71,7 +73,10 @@ mod tests {
     fn java_sdk_vector() {
         let key = AesKey::from_base64("aa4BtZ4tspm2wnXLb1ThQA==").unwrap();
         assert_eq!(key.encrypt("test1234567"), "ILpoMowjIQjfYMR847rnFQ==");
-        assert_eq!(key.decrypt("ILpoMowjIQjfYMR847rnFQ==").unwrap(), "test1234567");
+        assert_eq!(
+            key.decrypt("ILpoMowjIQjfYMR847rnFQ==").unwrap(),
+            "test1234567"
+        );
     }
 
     #[test]

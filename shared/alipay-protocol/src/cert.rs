@@ -125,7 +125,9 @@ pub fn rfc2253(name: &Name) -> String {
             let oid = atv.oid.to_string();
             let text = match atv.value.tag() {
                 Tag::PrintableString | Tag::Utf8String | Tag::Ia5String | Tag::TeletexString => {
-                    std::str::from_utf8(atv.value.value()).ok().map(str::to_string)
+                    std::str::from_utf8(atv.value.value())
+                        .ok()
+                        .map(str::to_string)
                 }
                 Tag::BmpString => {
                     let units: Vec<u16> = atv
@@ -171,7 +173,12 @@ pub fn cert_sn(cert: &[u8]) -> Result<String, CertError> {
 pub fn root_cert_sn(bundle: &[u8]) -> Result<String, CertError> {
     let sns: Vec<String> = parse_chain(bundle)?
         .iter()
-        .filter(|c| c.signature_algorithm.oid.to_string().starts_with(RSA_FAMILY))
+        .filter(|c| {
+            c.signature_algorithm
+                .oid
+                .to_string()
+                .starts_with(RSA_FAMILY)
+        })
         .map(sn_of)
         .collect();
     if sns.is_empty() {

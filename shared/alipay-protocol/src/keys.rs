@@ -178,7 +178,10 @@ fn sniff(der: &[u8]) -> KeyKind {
             KeyKind::SpkiPublicKey
         };
     }
-    if der::Decode::from_der(der).map(|_: x509_cert::Certificate| ()).is_ok() {
+    if der::Decode::from_der(der)
+        .map(|_: x509_cert::Certificate| ())
+        .is_ok()
+    {
         return KeyKind::Certificate;
     }
     KeyKind::Unrecognised
@@ -447,7 +450,13 @@ mod tests {
         let spaced = read("app_private_pkcs1.b64.txt")
             .chars()
             .enumerate()
-            .flat_map(|(i, c)| if i % 64 == 0 { vec!['\r', '\n', ' ', c] } else { vec![c] })
+            .flat_map(|(i, c)| {
+                if i % 64 == 0 {
+                    vec!['\r', '\n', ' ', c]
+                } else {
+                    vec![c]
+                }
+            })
             .collect::<String>();
         assert!(AppPrivateKey::from_text(&spaced).is_ok());
     }
@@ -464,14 +473,26 @@ mod tests {
             }
         );
         let err = AppPrivateKey::from_text(&read("app_public_spki.b64.txt")).unwrap_err();
-        assert!(matches!(err, KeyError::WrongKind { given: KeyKind::SpkiPublicKey, .. }));
+        assert!(matches!(
+            err,
+            KeyError::WrongKind {
+                given: KeyKind::SpkiPublicKey,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn a_private_key_given_as_the_alipay_public_key_is_named_without_leaking_it() {
         let text = read("alipay_private_pkcs1.b64.txt");
         let err = AlipayPublicKey::from_text(&text).unwrap_err();
-        assert!(matches!(err, KeyError::WrongKind { given: KeyKind::Pkcs1PrivateKey, .. }));
+        assert!(matches!(
+            err,
+            KeyError::WrongKind {
+                given: KeyKind::Pkcs1PrivateKey,
+                ..
+            }
+        ));
         let shown = format!("{err} {err:?}");
         assert!(!shown.contains(&text[10..40]));
     }
@@ -499,12 +520,20 @@ mod tests {
             Err(KeyError::NotBase64 { .. })
         ));
         assert!(matches!(
-            AlipayPublicKey::from_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"),
-            Err(KeyError::WrongKind { given: KeyKind::Certificate, .. })
+            AlipayPublicKey::from_text(
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
+            ),
+            Err(KeyError::WrongKind {
+                given: KeyKind::Certificate,
+                ..
+            })
         ));
         assert!(matches!(
             AppPrivateKey::from_text("AAAA"),
-            Err(KeyError::WrongKind { given: KeyKind::Unrecognised, .. })
+            Err(KeyError::WrongKind {
+                given: KeyKind::Unrecognised,
+                ..
+            })
         ));
     }
 

@@ -70,7 +70,10 @@ fn decode_component(raw: &[u8]) -> Result<String, NotifyError> {
     while i < raw.len() {
         match raw[i] {
             b'+' => out.push(b' '),
-            b'%' => match (raw.get(i + 1).and_then(|&b| hex(b)), raw.get(i + 2).and_then(|&b| hex(b))) {
+            b'%' => match (
+                raw.get(i + 1).and_then(|&b| hex(b)),
+                raw.get(i + 2).and_then(|&b| hex(b)),
+            ) {
                 (Some(h), Some(l)) => {
                     out.push(h << 4 | l);
                     i += 2;
@@ -128,7 +131,10 @@ impl NotifyParams {
 
     /// The value of a field.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// All fields in the order received.
@@ -149,8 +155,15 @@ impl NotifyParams {
     ///
     /// # Errors
     /// Every [`NotifyError`] but the parsing ones.
-    pub fn verify(&self, key: &AlipayPublicKey, policy: NotifyPolicy) -> Result<NotifyRule, NotifyError> {
-        let sign = self.get("sign").filter(|s| !s.is_empty()).ok_or(NotifyError::MissingSign)?;
+    pub fn verify(
+        &self,
+        key: &AlipayPublicKey,
+        policy: NotifyPolicy,
+    ) -> Result<NotifyRule, NotifyError> {
+        let sign = self
+            .get("sign")
+            .filter(|s| !s.is_empty())
+            .ok_or(NotifyError::MissingSign)?;
         let sign_type = match self.get("sign_type").filter(|s| !s.is_empty()) {
             None => SignType::Rsa2,
             Some(t) => t.parse().map_err(|_| NotifyError::UnsupportedSignType)?,
@@ -189,6 +202,9 @@ mod tests {
             NotifyParams::parse_form(b"a=1&a=2"),
             Err(NotifyError::DuplicateField("a".into()))
         );
-        assert_eq!(NotifyParams::parse_form(b"a=%FF"), Err(NotifyError::NotUtf8));
+        assert_eq!(
+            NotifyParams::parse_form(b"a=%FF"),
+            Err(NotifyError::NotUtf8)
+        );
     }
 }

@@ -142,7 +142,10 @@ pub fn sign_request(
     ];
     if let Some(cert) = &app.cert_mode {
         all.push(("app_cert_sn".into(), cert.app_cert_sn.clone()));
-        all.push(("alipay_root_cert_sn".into(), cert.alipay_root_cert_sn.clone()));
+        all.push((
+            "alipay_root_cert_sn".into(),
+            cert.alipay_root_cert_sn.clone(),
+        ));
     }
     if let Some(biz) = request.biz_content {
         if request.encrypt {
@@ -157,7 +160,13 @@ pub fn sign_request(
         if RESERVED.contains(k) {
             return Err(RequestError::ReservedParam((*k).to_string()));
         }
-        if request.params.iter().filter(|(other, _)| other == k).count() > 1 {
+        if request
+            .params
+            .iter()
+            .filter(|(other, _)| other == k)
+            .count()
+            > 1
+        {
             return Err(RequestError::DuplicateParam((*k).to_string()));
         }
         match v {
@@ -165,7 +174,8 @@ pub fn sign_request(
             _ => {}
         }
     }
-    let string_to_sign = string_to_sign(all.iter().map(|(k, v)| (k.as_str(), v.as_str())), &["sign"]);
+    let string_to_sign =
+        string_to_sign(all.iter().map(|(k, v)| (k.as_str(), v.as_str())), &["sign"]);
     let sign = key.sign(string_to_sign.as_bytes());
     let (mut query, body): (Vec<_>, Vec<_>) = all
         .into_iter()
@@ -259,15 +269,26 @@ mod tests {
         let req = UnsignedRequest {
             method: "alipay.trade.query",
             biz_content: Some(r#"{"a":"中 文"}"#),
-            params: vec![("app_auth_token", Some("tok")), ("notify_url", Some("https://x/n"))],
+            params: vec![
+                ("app_auth_token", Some("tok")),
+                ("notify_url", Some("https://x/n")),
+            ],
             encrypt: false,
         };
         let signed = sign_request(&app(), &key(), None, &req, ts).unwrap();
-        let body: Vec<&str> = signed.body_params().iter().map(|(k, _)| k.as_str()).collect();
+        let body: Vec<&str> = signed
+            .body_params()
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
         assert_eq!(body, ["biz_content", "app_auth_token"]);
-        assert!(signed.query_string().contains("timestamp=2024-01-02+03%3A04%3A05"));
+        assert!(signed
+            .query_string()
+            .contains("timestamp=2024-01-02+03%3A04%3A05"));
         assert!(signed.query_string().contains("notify_url="));
-        assert!(signed.form_body().starts_with("biz_content=%7B%22a%22%3A%22%E4%B8%AD+%E6%96%87"));
+        assert!(signed
+            .form_body()
+            .starts_with("biz_content=%7B%22a%22%3A%22%E4%B8%AD+%E6%96%87"));
         let order = signed.order_string();
         assert!(order.starts_with("app_auth_token=tok&app_id=2021000000000001&biz_content="));
         assert!(order.contains("&sign="));

@@ -49,7 +49,9 @@ pub enum ResponseError {
     NotJson,
     /// No signature (absent or empty). For an error response the fields are reported here, unverified:
     /// a caller must not treat them as the platform's word.
-    #[error("response is not signed (code {code:?}, sub_code {sub_code:?}); treated as unverified")]
+    #[error(
+        "response is not signed (code {code:?}, sub_code {sub_code:?}); treated as unverified"
+    )]
     Unsigned {
         /// Where the unsigned object was found.
         root: Root,
@@ -87,7 +89,10 @@ pub fn root_name(method: &str) -> String {
 ///
 /// # Errors
 /// [`ResponseError::EmptyBody`], [`ResponseError::RootNotFound`] or [`ResponseError::DuplicateRoot`].
-pub fn extract_signed_span<'a>(body: &'a str, method: &str) -> Result<SignedSpan<'a>, ResponseError> {
+pub fn extract_signed_span<'a>(
+    body: &'a str,
+    method: &str,
+) -> Result<SignedSpan<'a>, ResponseError> {
     if body.trim().is_empty() {
         return Err(ResponseError::EmptyBody);
     }
@@ -289,14 +294,38 @@ mod tests {
 
     #[test]
     fn the_scanner_handles_nesting_strings_and_escapes() {
-        assert_eq!(span(r#"{"a_b_response":{"x":{"y":[1,{"z":2}]}},"sign":"s"}"#), Ok(r#"{"x":{"y":[1,{"z":2}]}}"#));
-        assert_eq!(span(r#"{"a_b_response":{"x":"}{"},"sign":"s"}"#), Ok(r#"{"x":"}{"}"#));
-        assert_eq!(span(r#"{"a_b_response":{"x":"\"}"},"sign":"s"}"#), Ok(r#"{"x":"\"}"}"#));
-        assert_eq!(span(r#"{"a_b_response":{"x":"\\"},"sign":"s"}"#), Ok(r#"{"x":"\\"}"#));
-        assert_eq!(span(r#"{"a_b_response":{"x":"\\\"}"},"sign":"s"}"#), Ok(r#"{"x":"\\\"}"}"#));
-        assert_eq!(span("{\"a_b_response\" :\n {\"x\" : 1}\n,\"sign\":\"s\"}"), Ok("{\"x\" : 1}"));
-        assert_eq!(span(r#"{"a_b_response":"QUJD","sign":"s"}"#), Ok(r#""QUJD""#));
-        assert_eq!(span(r#"{"error_response":{"code":"40002"},"sign":"s"}"#), Ok(r#"{"code":"40002"}"#));
+        assert_eq!(
+            span(r#"{"a_b_response":{"x":{"y":[1,{"z":2}]}},"sign":"s"}"#),
+            Ok(r#"{"x":{"y":[1,{"z":2}]}}"#)
+        );
+        assert_eq!(
+            span(r#"{"a_b_response":{"x":"}{"},"sign":"s"}"#),
+            Ok(r#"{"x":"}{"}"#)
+        );
+        assert_eq!(
+            span(r#"{"a_b_response":{"x":"\"}"},"sign":"s"}"#),
+            Ok(r#"{"x":"\"}"}"#)
+        );
+        assert_eq!(
+            span(r#"{"a_b_response":{"x":"\\"},"sign":"s"}"#),
+            Ok(r#"{"x":"\\"}"#)
+        );
+        assert_eq!(
+            span(r#"{"a_b_response":{"x":"\\\"}"},"sign":"s"}"#),
+            Ok(r#"{"x":"\\\"}"}"#)
+        );
+        assert_eq!(
+            span("{\"a_b_response\" :\n {\"x\" : 1}\n,\"sign\":\"s\"}"),
+            Ok("{\"x\" : 1}")
+        );
+        assert_eq!(
+            span(r#"{"a_b_response":"QUJD","sign":"s"}"#),
+            Ok(r#""QUJD""#)
+        );
+        assert_eq!(
+            span(r#"{"error_response":{"code":"40002"},"sign":"s"}"#),
+            Ok(r#"{"code":"40002"}"#)
+        );
     }
 
     #[test]
@@ -310,7 +339,10 @@ mod tests {
     #[test]
     fn empty_and_rootless_bodies_are_errors() {
         assert_eq!(span("  "), Err(ResponseError::EmptyBody));
-        assert_eq!(span("{}"), Err(ResponseError::RootNotFound("a_b_response".into())));
+        assert_eq!(
+            span("{}"),
+            Err(ResponseError::RootNotFound("a_b_response".into()))
+        );
         assert_eq!(span(r#"{"a_b_response""#), Err(ResponseError::NotJson));
     }
 }

@@ -78,7 +78,14 @@ mod tests {
 
     #[test]
     fn sorts_drops_empty_and_excluded() {
-        let params = [("b", "2"), ("a", "1"), ("sign", "x"), ("", "v"), ("e", ""), ("c", "中 文")];
+        let params = [
+            ("b", "2"),
+            ("a", "1"),
+            ("sign", "x"),
+            ("", "v"),
+            ("e", ""),
+            ("c", "中 文"),
+        ];
         assert_eq!(string_to_sign(params, &["sign"]), "a=1&b=2&c=中 文");
     }
 

@@ -70,7 +70,13 @@ mod tests {
     fn parse_round_trips_and_rejects_other_shapes() {
         let ts = GatewayTimestamp::parse("2024-01-02 03:04:05").unwrap();
         assert_eq!(ts.to_string(), "2024-01-02 03:04:05");
-        for bad in ["2024-01-02T03:04:05", "2024-1-2 3:4:5", "", "2024-01-02 03:04:05 ", "2024-13-02 03:04:05"] {
+        for bad in [
+            "2024-01-02T03:04:05",
+            "2024-1-2 3:4:5",
+            "",
+            "2024-01-02 03:04:05 ",
+            "2024-13-02 03:04:05",
+        ] {
             assert_eq!(GatewayTimestamp::parse(bad), Err(BadTimestamp), "{bad}");
         }
     }
