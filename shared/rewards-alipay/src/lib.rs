@@ -1,0 +1,280 @@
+//! # rewards-alipay
+//!
+//! The adapter between the domain and Alipay: [`AlipayGateway`] implements rewards-core's
+//! [`PassGateway`] and [`CashGateway`] ports with the typed [`AlipayClient`]. Outcomes map one to one:
+//! `Success` → `Success`, a definite `Failed` → `Failed` (code, sub_code, sub_msg and the API's own
+//! error text kept verbatim), `Unknown` → `Unknown` (never folded into a failure).
+#![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+use alipay_client::cash::{
+    CampStatus, CampStatusChange, CashCreate, CashDetailQuery, CashListQuery, CashStatusModify, CashTrigger,
+    PrizeType as ClientPrize, TriggerUser,
+};
+use alipay_client::pass::{InstanceAdd, InstanceUpdate, PassStatus as ClientPassStatus, Recognition, TemplateAdd, TemplateUpdate};
+use alipay_client::{AlipayClient, Failure, Fen, Outcome};
+use async_trait::async_trait;
+use rewards_core::campaign::CampaignStatus;
+use rewards_core::ids::{CrowdNo, PassId, SerialNumber, TemplateId};
+use rewards_core::pass::PassStatus;
+use rewards_core::payout::Recipient;
+use rewards_core::ports::{
+    AddTemplateRequest, CampaignCreated, CampaignDetail, CampaignPage, CampaignSummary, CashGateway,
+    CreateCampaignRequest, IssuePassRequest, ListCampaignsRequest, PassGateway, PassIssued, PrizeType,
+    TemplateResult, TriggerRequest, TriggerResult, UpdatePassRequest, UpdateTemplateRequest,
+};
+use rewards_core::{GatewayFailure, GatewayOutcome};
+
+/// The real gateway behind the domain's ports.
+#[derive(Debug, Clone)]
+pub struct AlipayGateway {
+    client: AlipayClient,
+}
+
+impl AlipayGateway {
+    /// Wraps a client (built once per execution environment).
+    pub fn new(client: AlipayClient) -> Self {
+        Self { client }
+    }
+}
+
+fn failure(f: Failure) -> GatewayFailure {
+    GatewayFailure {
+        code: f.code,
+        sub_code: f.sub_code.or(f.error_code),
+        sub_msg: f.sub_msg,
+        error_msg: f.error_msg,
+    }
+}
+
+/// Maps a client outcome; `convert` may itself find the answer unusable (an id that does not parse),
+/// which is an Unknown: the call may have taken effect.
+fn map<T, U>(outcome: Outcome<T>, convert: impl FnOnce(T) -> Result<U, String>) -> GatewayOutcome<U> {
+    match outcome {
+        Outcome::Success(t) => match convert(t) {
+            Ok(u) => GatewayOutcome::Success(u),
+            Err(why) => GatewayOutcome::Unknown(why),
+        },
+        Outcome::Failed(f) => GatewayOutcome::Failed(failure(f)),
+        Outcome::Unknown(reason) => GatewayOutcome::Unknown(reason.to_string()),
+    }
+}
+
+fn to_fen(amount: rewards_core::AmountFen) -> Result<Fen, String> {
+    Fen::parse_yuan(&amount.to_yuan_string()).map_err(|e| format!("amount: {e}"))
+}
+
+fn tpl_params(params: &std::collections::BTreeMap<String, String>) -> serde_json::Map<String, serde_json::Value> {
+    params
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect()
+}
+
+fn template_result(r: alipay_client::pass::TemplateResult) -> Result<TemplateResult, String> {
+    Ok(TemplateResult {
+        tpl_id: TemplateId::parse(&r.tpl_id).map_err(|e| format!("tpl_id: {e}"))?,
+        tpl_params: r.tpl_params,
+    })
+}
+
+#[async_trait]
+impl PassGateway for AlipayGateway {
+    async fn add_template(&self, req: &AddTemplateRequest) -> GatewayOutcome<TemplateResult> {
+        let call = TemplateAdd {
+            unique_id: req.unique_id.clone(),
+            tpl_content: req.tpl_content.clone(),
+        };
+        map(self.client.execute(&call).await, template_result)
+    }
+
+    async fn update_template(&self, req: &UpdateTemplateRequest) -> GatewayOutcome<TemplateResult> {
+        let call = TemplateUpdate {
+            tpl_id: req.tpl_id.as_str().to_string(),
+            tpl_content: req.tpl_content.clone(),
+        };
+        map(self.client.execute(&call).await, template_result)
+    }
+
+    async fn issue_pass(&self, req: &IssuePassRequest) -> GatewayOutcome<PassIssued> {
+        let call = InstanceAdd {
+            tpl_id: req.tpl_id.as_str().to_string(),
+            tpl_params: tpl_params(&req.tpl_params),
+            recognition: Recognition::Uid {
+                user_id: req.user_id.as_str().to_string(),
+                user_token: req.user_token.as_str().to_string(),
+            },
+        };
+        map(self.client.execute(&call).await, |issued| {
+            Ok(PassIssued {
+                pass_id: PassId::parse(&issued.pass_id).map_err(|e| format!("passId: {e}"))?,
+                serial_number: issued
+                    .serial_number
+                    .as_deref()
+                    .map(SerialNumber::parse)
+                    .transpose()
+                    .map_err(|e| format!("serialNumber: {e}"))?,
+            })
+        })
+    }
+
+    async fn update_pass(&self, req: &UpdatePassRequest) -> GatewayOutcome<()> {
+        let status = match req.status {
+            Some(PassStatus::Used) => Some(ClientPassStatus::Used),
+            Some(PassStatus::Closed) => Some(ClientPassStatus::Closed),
+            // ACTIVE is not a status the platform accepts: only parameters change.
+            Some(PassStatus::Active) | None => None,
+        };
+        let call = InstanceUpdate {
+            serial_number: req.serial_number.as_str().to_string(),
+            channel_id: req.channel_id.as_str().to_string(),
+            tpl_params: req.tpl_params.as_ref().map(tpl_params),
+            status,
+            verify_code: None,
+            verify_type: None,
+        };
+        map(self.client.execute(&call).await, |_| Ok(()))
+    }
+}
+
+fn status_text(s: Option<CampStatus>) -> String {
+    s.map(|s| s.as_str().to_string()).unwrap_or_default()
+}
+
+#[async_trait]
+impl CashGateway for AlipayGateway {
+    async fn create_campaign(&self, req: &CreateCampaignRequest) -> GatewayOutcome<CampaignCreated> {
+        let total_money = match to_fen(req.total_money) {
+            Ok(f) => f,
+            Err(why) => {
+                return GatewayOutcome::Failed(GatewayFailure {
+                    code: "NOT_SENT".into(),
+                    error_msg: Some(why),
+                    ..GatewayFailure::default()
+                })
+            }
+        };
+        let call = CashCreate {
+            coupon_name: req.coupon_name.clone(),
+            prize_type: match req.prize_type {
+                PrizeType::Fixed => ClientPrize::Fixed,
+                PrizeType::Random => ClientPrize::Random,
+            },
+            total_money,
+            total_num: u64::from(req.total_num),
+            prize_msg: req.prize_msg.clone(),
+            start_time: req.start_time.clone(),
+            end_time: req.end_time.clone(),
+            merchant_link: Some(req.merchant_link.clone()).filter(|l| !l.is_empty()),
+            send_freqency: req.send_freqency.clone(),
+        };
+        map(self.client.execute(&call).await, |c| {
+            Ok(CampaignCreated {
+                crowd_no: CrowdNo::parse(&c.crowd_no).map_err(|e| format!("crowd_no: {e}"))?,
+                // Decoded once, by the client; the domain stores it as given.
+                pay_url: c.pay_url.unwrap_or_default(),
+                origin_crowd_no: c.origin_crowd_no,
+            })
+        })
+    }
+
+    async fn trigger(&self, req: &TriggerRequest) -> GatewayOutcome<TriggerResult> {
+        let order_price = match req.order_price.map(to_fen).transpose() {
+            Ok(p) => p,
+            Err(why) => {
+                return GatewayOutcome::Failed(GatewayFailure {
+                    code: "NOT_SENT".into(),
+                    error_msg: Some(why),
+                    ..GatewayFailure::default()
+                })
+            }
+        };
+        let call = CashTrigger {
+            crowd_no: req.crowd_no.as_str().to_string(),
+            user: match &req.recipient {
+                Recipient::UserId(u) => TriggerUser::UserId(u.as_str().to_string()),
+                Recipient::OpenId(o) => TriggerUser::OpenId(o.as_str().to_string()),
+            },
+            out_biz_no: Some(req.out_biz_no.as_str().to_string()),
+            order_price,
+        };
+        map(self.client.execute(&call).await, |sent| {
+            Ok(TriggerResult {
+                trigger_result: true,
+                prize_amount: Some(sent.prize_amount.to_yuan()),
+                repeat_trigger_flag: sent.repeat_trigger_flag,
+                biz_no: sent.biz_no,
+                out_biz_no: sent.out_biz_no,
+                error_msg: None,
+                partner_id: sent.partner_id,
+            })
+        })
+    }
+
+    async fn detail(&self, crowd_no: &CrowdNo) -> GatewayOutcome<CampaignDetail> {
+        let call = CashDetailQuery {
+            crowd_no: crowd_no.as_str().to_string(),
+        };
+        map(self.client.execute(&call).await, |d| {
+            Ok(CampaignDetail {
+                crowd_no: d.crowd_no.unwrap_or_else(|| crowd_no.as_str().to_string()),
+                coupon_name: d.coupon_name,
+                prize_msg: d.prize_msg,
+                prize_type: d.prize_type,
+                start_time: d.start_time,
+                end_time: d.end_time,
+                total_amount: d.total_amount.map(|f| f.to_yuan()),
+                send_amount: d.send_amount.map(|f| f.to_yuan()),
+                total_count: d.total_count.or(d.total_num).map(|n| n.to_string()),
+                origin_crowd_no: d.origin_crowd_no,
+                camp_status: status_text(d.camp_status),
+            })
+        })
+    }
+
+    async fn list(&self, req: &ListCampaignsRequest) -> GatewayOutcome<CampaignPage> {
+        let call = CashListQuery {
+            camp_status: req.camp_status.as_deref().map(CampStatus::parse),
+            page_index: u64::from(req.page_index),
+            page_size: u64::from(req.page_size),
+        };
+        map(self.client.execute(&call).await, |l| {
+            let narrow = |n: Option<u64>, default: u32| n.and_then(|n| u32::try_from(n).ok()).unwrap_or(default);
+            Ok(CampaignPage {
+                camp_list: l
+                    .camp_list
+                    .into_iter()
+                    .map(|c| CampaignSummary {
+                        crowd_no: c.crowd_no.unwrap_or_default(),
+                        origin_crowd_no: c.origin_crowd_no,
+                        camp_status: status_text(c.camp_status),
+                        coupon_name: c.coupon_name.unwrap_or_default(),
+                    })
+                    .collect(),
+                page_index: narrow(l.page_index, req.page_index),
+                page_size: narrow(l.page_size, req.page_size),
+                total_size: narrow(l.total_size, 0),
+            })
+        })
+    }
+
+    async fn modify_status(&self, crowd_no: &CrowdNo, status: CampaignStatus) -> GatewayOutcome<()> {
+        let change = match status {
+            CampaignStatus::Pause => CampStatusChange::Pause,
+            CampaignStatus::Ready => CampStatusChange::Ready,
+            CampaignStatus::Closed => CampStatusChange::Closed,
+            other => {
+                return GatewayOutcome::Failed(GatewayFailure {
+                    code: "NOT_SENT".into(),
+                    error_msg: Some(format!("status {} cannot be set", other.as_str())),
+                    ..GatewayFailure::default()
+                })
+            }
+        };
+        let call = CashStatusModify {
+            crowd_no: crowd_no.as_str().to_string(),
+            camp_status: change,
+        };
+        map(self.client.execute(&call).await, |_| Ok(()))
+    }
+}
