@@ -1,0 +1,255 @@
+//! Passes: the stored record, status changes through `instance.update`, a user's passes.
+
+use crate::error::{DomainError, ErrorKind};
+use crate::ids::{AppId, PassId, SerialNumber, TemplateId, UserId};
+use crate::ports::{
+    Clock, GatewayFailure, GatewayOutcome, PassGateway, PassStore, StoreError, UpdatePassRequest,
+};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A pass's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PassStatus {
+    /// Issued, usable.
+    Active,
+    /// Used (verified).
+    Used,
+    /// Closed (withdrawn).
+    Closed,
+}
+
+impl PassStatus {
+    /// `ACTIVE`, `USED`, `CLOSED` (Alipay's `status` for the last two).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassStatus::Active => "ACTIVE",
+            PassStatus::Used => "USED",
+            PassStatus::Closed => "CLOSED",
+        }
+    }
+
+    /// Parses a requested target status (`USED` or `CLOSED` only).
+    pub fn parse_target(s: &str) -> Option<PassStatus> {
+        match s {
+            "USED" => Some(PassStatus::Used),
+            "CLOSED" => Some(PassStatus::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// A stored pass (`PASS#{passId}` and `USER#{userId}`/`PASS#{createdAt}#{passId}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassRecord {
+    /// Alipay's pass id.
+    pub pass_id: PassId,
+    /// The holder.
+    pub user_id: UserId,
+    /// The template.
+    pub template_id: TemplateId,
+    /// The serial (`fileInfo.serialNumber` value).
+    pub serial_number: SerialNumber,
+    /// Status.
+    pub status: PassStatus,
+    /// The filled `$var$` values (dates among them).
+    pub params: BTreeMap<String, String>,
+    /// Issued.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// Pass errors.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    /// No such pass.
+    #[error("unknown pass")]
+    NotFound,
+    /// The status change is not allowed from the current status.
+    #[error("a {from} pass cannot become {to}")]
+    BadTransition {
+        /// Current.
+        from: &'static str,
+        /// Requested.
+        to: &'static str,
+    },
+    /// Alipay refused.
+    #[error("Alipay refused the update: {}", .0.reason())]
+    Rejected(GatewayFailure),
+    /// Outcome unknown; retrying is safe (the update is idempotent).
+    #[error("the Alipay outcome is unknown: {0}")]
+    GatewayUnknown(String),
+    /// Store failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl DomainError for PassError {
+    fn code(&self) -> &'static str {
+        match self {
+            PassError::NotFound => "pass_not_found",
+            PassError::BadTransition { .. } => "pass_status_conflict",
+            PassError::Rejected(_) => "alipay_rejected",
+            PassError::GatewayUnknown(_) => "alipay_unavailable",
+            PassError::Store(StoreError::Unavailable(_)) => "store_unavailable",
+            PassError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+        }
+    }
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PassError::NotFound => ErrorKind::NotFound,
+            PassError::BadTransition { .. } => ErrorKind::Conflict,
+            PassError::Rejected(_) => ErrorKind::Unprocessable,
+            PassError::GatewayUnknown(_) | PassError::Store(StoreError::Unavailable(_)) => {
+                ErrorKind::Unavailable
+            }
+            PassError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Reads passes and changes their status.
+pub struct PassService {
+    /// The store.
+    pub store: Arc<dyn PassStore>,
+    /// The gateway.
+    pub gateway: Arc<dyn PassGateway>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The app id (`channel_id`).
+    pub app_id: AppId,
+}
+
+impl PassService {
+    /// One pass.
+    ///
+    /// # Errors
+    /// [`PassError::NotFound`] or a store error.
+    pub async fn get(&self, id: &PassId) -> Result<PassRecord, PassError> {
+        self.store.get_pass(id).await?.ok_or(PassError::NotFound)
+    }
+
+    /// A user's passes, newest first.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn list_for_user(
+        &self,
+        user: &UserId,
+        limit: usize,
+    ) -> Result<Vec<PassRecord>, PassError> {
+        Ok(self.store.list_user_passes(user, limit).await?)
+    }
+
+    /// Marks a pass USED or CLOSED: `instance.update` (serial, channel = app id, status), then the
+    /// store. Same status again is a no-op; ACTIVE→USED/CLOSED and USED→CLOSED are allowed.
+    ///
+    /// # Errors
+    /// [`PassError`].
+    pub async fn set_status(
+        &self,
+        id: &PassId,
+        target: PassStatus,
+    ) -> Result<PassRecord, PassError> {
+        let mut pass = self.get(id).await?;
+        if pass.status == target {
+            return Ok(pass);
+        }
+        let allowed = matches!(
+            (pass.status, target),
+            (PassStatus::Active, PassStatus::Used | PassStatus::Closed)
+                | (PassStatus::Used, PassStatus::Closed)
+        );
+        if !allowed {
+            return Err(PassError::BadTransition {
+                from: pass.status.as_str(),
+                to: target.as_str(),
+            });
+        }
+        let req = UpdatePassRequest {
+            serial_number: pass.serial_number.clone(),
+            channel_id: self.app_id.clone(),
+            status: Some(target),
+            tpl_params: None,
+        };
+        match self.gateway.update_pass(&req).await {
+            GatewayOutcome::Success(()) => {}
+            GatewayOutcome::Failed(f) => return Err(PassError::Rejected(f)),
+            GatewayOutcome::Unknown(m) => return Err(PassError::GatewayUnknown(m)),
+        }
+        pass.status = target;
+        pass.updated_at = self.clock.now();
+        self.store.update_pass(&pass).await?;
+        Ok(pass)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claim::ClaimQuery;
+    use crate::testkit::*;
+
+    #[tokio::test]
+    async fn status_changes_call_update_then_store() {
+        let w = World::new();
+        w.seed_template().await;
+        let claim = w
+            .claim_service()
+            .claim(&ClaimQuery {
+                template_id: Some(TPL.into()),
+                user_id: Some(USER.into()),
+                token: Some("t".into()),
+                timestamp: Some(w.clock.now().millis().to_string()),
+            })
+            .await
+            .unwrap();
+        let svc = PassService {
+            store: w.store.clone(),
+            gateway: w.pass_gw.clone(),
+            clock: w.clock.clone(),
+            app_id: AppId::parse(APP).unwrap(),
+        };
+        let p = svc
+            .set_status(&claim.pass_id, PassStatus::Used)
+            .await
+            .unwrap();
+        assert_eq!(p.status, PassStatus::Used);
+        let up = w.pass_gw.updates();
+        assert_eq!(up.len(), 1);
+        assert_eq!(up[0].serial_number, claim.serial_number);
+        assert_eq!(up[0].channel_id.as_str(), APP);
+        assert_eq!(up[0].status, Some(PassStatus::Used));
+        // Same again: no call.
+        svc.set_status(&claim.pass_id, PassStatus::Used)
+            .await
+            .unwrap();
+        assert_eq!(w.pass_gw.updates().len(), 1);
+        svc.set_status(&claim.pass_id, PassStatus::Closed)
+            .await
+            .unwrap();
+        let e = svc
+            .set_status(&claim.pass_id, PassStatus::Used)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "pass_status_conflict");
+        let missing = PassId::parse("nope").unwrap();
+        assert_eq!(
+            svc.get(&missing).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        let list = svc
+            .list_for_user(&UserId::parse(USER).unwrap(), 10)
+            .await
+            .unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].status, PassStatus::Closed);
+        assert_eq!(PassStatus::parse_target("USED"), Some(PassStatus::Used));
+        assert_eq!(PassStatus::parse_target("ACTIVE"), None);
+    }
+}

@@ -1,0 +1,486 @@
+//! Ports: the traits the core calls. Store ports are one per aggregate and narrow; gateway ports
+//! mirror the Alipay APIs with core-owned request and response types close to the Alipay fields.
+//!
+//! All traits use `async-trait` so that services can hold them as `Arc<dyn Port>`.
+
+use crate::amount::AmountFen;
+use crate::campaign::{Campaign, CampaignStatus, SlotRecord};
+use crate::claim::{ClaimKey, ClaimRecord};
+use crate::idempotency::{IdemBegin, IdemKey, IdemRecord, StoredResponse};
+use crate::ids::{AppId, CrowdNo, OutBizNo, PassId, SerialNumber, TemplateId, UserId, UserToken};
+use crate::pass::{PassRecord, PassStatus};
+use crate::payout::{BizPointer, PayoutEntry, Reason, Recipient};
+use crate::template::TemplateRecord;
+use crate::time::Timestamp;
+use crate::BusinessId;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------------------------
+// Gateway outcome
+// ---------------------------------------------------------------------------------------------
+
+/// A definite business failure reported by Alipay (the call was processed and refused).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GatewayFailure {
+    /// Gateway `code` (e.g. `40004`).
+    pub code: String,
+    /// Gateway `sub_code` (e.g. `ACQ.xxx`), when given.
+    pub sub_code: Option<String>,
+    /// Gateway `sub_msg`, verbatim.
+    pub sub_msg: Option<String>,
+    /// A business-level error text (e.g. trigger's `error_msg`, pass `result.errorMsg`), verbatim.
+    pub error_msg: Option<String>,
+}
+
+impl GatewayFailure {
+    /// The most specific human text: `error_msg`, else `sub_msg`, else the code.
+    pub fn reason(&self) -> String {
+        self.error_msg
+            .clone()
+            .or_else(|| self.sub_msg.clone())
+            .unwrap_or_else(|| self.code.clone())
+    }
+}
+
+/// The three-way outcome of a gateway call. `Unknown` means the request may or may not have been
+/// processed (timeout, connection reset after send, 5xx, `isp.unknow-error`, `*SYSTEM_ERROR`,
+/// unverifiable or unparsable answer): the caller must retry with the same idempotency key, never
+/// treat it as a failure.
+#[must_use]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayOutcome<T> {
+    /// Processed and succeeded.
+    Success(T),
+    /// Processed and definitely refused.
+    Failed(GatewayFailure),
+    /// Not known; the string is a diagnostic (no secrets).
+    Unknown(String),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pass gateway
+// ---------------------------------------------------------------------------------------------
+
+/// `alipay.pass.template.add` input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddTemplateRequest {
+    /// Deterministic `unique_id` (hash of the content).
+    pub unique_id: String,
+    /// The validated `tpl_content` object (`{logo, icon?, strip?, content}`).
+    pub tpl_content: serde_json::Value,
+}
+
+/// `alipay.pass.template.update` input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateTemplateRequest {
+    /// The template id.
+    pub tpl_id: TemplateId,
+    /// The validated `tpl_content` object.
+    pub tpl_content: serde_json::Value,
+}
+
+/// The `result` of template.add / template.update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateResult {
+    /// `tpl_id`.
+    pub tpl_id: TemplateId,
+    /// `tpl_params`: the `$var$` names Alipay found.
+    pub tpl_params: Vec<String>,
+}
+
+/// `alipay.pass.instance.add` input (always `recognition_type` 2: user id + user token).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssuePassRequest {
+    /// `tpl_id`.
+    pub tpl_id: TemplateId,
+    /// `tpl_params`: values for every `$var$`.
+    pub tpl_params: BTreeMap<String, String>,
+    /// `recognition_info.user_id`.
+    pub user_id: UserId,
+    /// `recognition_info.user_token`.
+    pub user_token: UserToken,
+}
+
+/// The `result` of instance.add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassIssued {
+    /// `passId`.
+    pub pass_id: PassId,
+    /// `serialNumber` as echoed by Alipay, when present.
+    pub serial_number: Option<SerialNumber>,
+}
+
+/// `alipay.pass.instance.update` input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdatePassRequest {
+    /// `serial_number`.
+    pub serial_number: SerialNumber,
+    /// `channel_id` (the app id).
+    pub channel_id: AppId,
+    /// `status`: `USED` or `CLOSED`.
+    pub status: Option<PassStatus>,
+    /// New `$var$` values, if any.
+    pub tpl_params: Option<BTreeMap<String, String>>,
+}
+
+/// The pass APIs.
+#[async_trait]
+pub trait PassGateway: Send + Sync {
+    /// `alipay.pass.template.add`.
+    async fn add_template(&self, req: &AddTemplateRequest) -> GatewayOutcome<TemplateResult>;
+    /// `alipay.pass.template.update`.
+    async fn update_template(&self, req: &UpdateTemplateRequest) -> GatewayOutcome<TemplateResult>;
+    /// `alipay.pass.instance.add`.
+    async fn issue_pass(&self, req: &IssuePassRequest) -> GatewayOutcome<PassIssued>;
+    /// `alipay.pass.instance.update`.
+    async fn update_pass(&self, req: &UpdatePassRequest) -> GatewayOutcome<()>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cash gateway
+// ---------------------------------------------------------------------------------------------
+
+/// `prize_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrizeType {
+    /// Every envelope is `total_money / total_num`.
+    Fixed,
+    /// Random amounts around the average.
+    Random,
+}
+
+impl PrizeType {
+    /// The Alipay string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrizeType::Fixed => "fixed",
+            PrizeType::Random => "random",
+        }
+    }
+}
+
+/// `alipay.marketing.campaign.cash.create` input. Amounts in fen; the adapter writes yuan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateCampaignRequest {
+    /// `coupon_name`.
+    pub coupon_name: String,
+    /// `prize_type`.
+    pub prize_type: PrizeType,
+    /// `total_money` (adapter: `to_yuan_string()`).
+    pub total_money: AmountFen,
+    /// `total_num`.
+    pub total_num: u32,
+    /// `prize_msg`.
+    pub prize_msg: String,
+    /// `start_time`: `yyyy-MM-dd HH:mm:ss` Beijing time or the literal `NowTime`.
+    pub start_time: String,
+    /// `end_time`: `yyyy-MM-dd HH:mm:ss` Beijing time.
+    pub end_time: String,
+    /// `merchant_link`.
+    pub merchant_link: String,
+    /// `send_freqency` (sic), e.g. `D1|L5`.
+    pub send_freqency: Option<String>,
+}
+
+/// `cash.create` response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignCreated {
+    /// `crowd_no`.
+    pub crowd_no: CrowdNo,
+    /// `pay_url` as Alipay returns it (URL-encoded; the core decodes it).
+    pub pay_url: String,
+    /// `origin_crowd_no`.
+    pub origin_crowd_no: Option<String>,
+}
+
+/// `cash.trigger` input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerRequest {
+    /// `crowd_no`.
+    pub crowd_no: CrowdNo,
+    /// `user_id` or the open id.
+    pub recipient: Recipient,
+    /// `out_biz_no`.
+    pub out_biz_no: OutBizNo,
+    /// `order_price` (unused by the core; unit unconfirmed upstream).
+    pub order_price: Option<AmountFen>,
+}
+
+/// `cash.trigger` response (business part).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TriggerResult {
+    /// `trigger_result == "true"`.
+    pub trigger_result: bool,
+    /// `prize_amount` in yuan, verbatim.
+    pub prize_amount: Option<String>,
+    /// `repeat_trigger_flag == "true"` (a replay of an earlier result).
+    pub repeat_trigger_flag: bool,
+    /// `biz_no`.
+    pub biz_no: Option<String>,
+    /// `out_biz_no` echoed.
+    pub out_biz_no: Option<String>,
+    /// `error_msg` (set when `trigger_result` is false), verbatim.
+    pub error_msg: Option<String>,
+    /// `partner_id`.
+    pub partner_id: Option<String>,
+}
+
+/// `cash.detail.query` response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CampaignDetail {
+    /// `crowd_no`.
+    pub crowd_no: String,
+    /// `coupon_name`.
+    pub coupon_name: Option<String>,
+    /// `prize_msg`.
+    pub prize_msg: Option<String>,
+    /// `prize_type`.
+    pub prize_type: Option<String>,
+    /// `start_time`.
+    pub start_time: Option<String>,
+    /// `end_time`.
+    pub end_time: Option<String>,
+    /// `total_amount` (yuan).
+    pub total_amount: Option<String>,
+    /// `send_amount` (yuan).
+    pub send_amount: Option<String>,
+    /// `total_count`.
+    pub total_count: Option<String>,
+    /// `origin_crowd_no`.
+    pub origin_crowd_no: Option<String>,
+    /// `camp_status`.
+    pub camp_status: String,
+}
+
+/// `cash.list.query` input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCampaignsRequest {
+    /// `camp_status` (None = ALL).
+    pub camp_status: Option<String>,
+    /// `page_index` from 1.
+    pub page_index: u32,
+    /// `page_size` ≤ 50.
+    pub page_size: u32,
+}
+
+/// One `camp_list` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignSummary {
+    /// `crowd_no`.
+    pub crowd_no: String,
+    /// `origin_crowd_no`.
+    pub origin_crowd_no: Option<String>,
+    /// `camp_status`.
+    pub camp_status: String,
+    /// `coupon_name`.
+    pub coupon_name: String,
+}
+
+/// `cash.list.query` response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CampaignPage {
+    /// `camp_list`.
+    pub camp_list: Vec<CampaignSummary>,
+    /// `page_index`.
+    pub page_index: u32,
+    /// `page_size`.
+    pub page_size: u32,
+    /// `total_size`.
+    pub total_size: u32,
+}
+
+/// The cash campaign APIs.
+#[async_trait]
+pub trait CashGateway: Send + Sync {
+    /// `alipay.marketing.campaign.cash.create` (no idempotency key upstream).
+    async fn create_campaign(&self, req: &CreateCampaignRequest)
+        -> GatewayOutcome<CampaignCreated>;
+    /// `alipay.marketing.campaign.cash.trigger`.
+    async fn trigger(&self, req: &TriggerRequest) -> GatewayOutcome<TriggerResult>;
+    /// `alipay.marketing.campaign.cash.detail.query`.
+    async fn detail(&self, crowd_no: &CrowdNo) -> GatewayOutcome<CampaignDetail>;
+    /// `alipay.marketing.campaign.cash.list.query`.
+    async fn list(&self, req: &ListCampaignsRequest) -> GatewayOutcome<CampaignPage>;
+    /// `alipay.marketing.campaign.cash.status.modify` (`PAUSE | READY | CLOSED`).
+    async fn modify_status(&self, crowd_no: &CrowdNo, status: CampaignStatus)
+        -> GatewayOutcome<()>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clock and ids
+// ---------------------------------------------------------------------------------------------
+
+/// The injected clock (and sleeper, so the core needs no runtime).
+#[async_trait]
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Timestamp;
+    /// Waits `d` (used by the claim path while another caller finishes).
+    async fn sleep(&self, d: Duration);
+}
+
+/// The injected source of unique tokens (fence tokens). Must be unique per call across processes.
+pub trait IdGenerator: Send + Sync {
+    /// A fresh opaque token, `[A-Za-z0-9_-]`, 16–64 chars.
+    fn fence_token(&self) -> String;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores
+// ---------------------------------------------------------------------------------------------
+
+/// A store failure. Never carries secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or refused (throttling, network); retrying is safe.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data does not decode.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a conditional insert.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inserted<T> {
+    /// Written.
+    Inserted,
+    /// Already present; the stored item.
+    Exists(T),
+}
+
+/// Result of a compare-and-set on a fence token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CasOutcome<T> {
+    /// Written.
+    Written,
+    /// The fence did not match (someone else holds the item now); the current item if any.
+    Lost(Option<T>),
+}
+
+/// Templates (`TPL#{id}`).
+#[async_trait]
+pub trait TemplateStore: Send + Sync {
+    /// Creates or replaces a template record.
+    async fn put_template(&self, t: &TemplateRecord) -> Result<(), StoreError>;
+    /// One template.
+    async fn get_template(&self, id: &TemplateId) -> Result<Option<TemplateRecord>, StoreError>;
+    /// All templates, newest first.
+    async fn list_templates(&self, limit: usize) -> Result<Vec<TemplateRecord>, StoreError>;
+}
+
+/// Claims (`CLAIM#{tpl}#{user}#{tokenHash}`), completed together with the pass items.
+#[async_trait]
+pub trait ClaimStore: Send + Sync {
+    /// Conditional put (item absent).
+    async fn create_claim(&self, c: &ClaimRecord) -> Result<Inserted<ClaimRecord>, StoreError>;
+    /// Reads a claim.
+    async fn get_claim(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, StoreError>;
+    /// Replaces the claim if its fence is still `expected_fence` and it has no pass id yet
+    /// (taking over an expired lease, or releasing one).
+    async fn replace_claim(
+        &self,
+        c: &ClaimRecord,
+        expected_fence: &str,
+    ) -> Result<CasOutcome<ClaimRecord>, StoreError>;
+    /// One transaction: set the claim's pass id (condition: it has none yet) and write the pass
+    /// items (by user, by id). `Lost(claim)` when another caller completed it first.
+    async fn complete_claim(
+        &self,
+        key: &ClaimKey,
+        pass: &PassRecord,
+    ) -> Result<CasOutcome<ClaimRecord>, StoreError>;
+}
+
+/// Passes (`PASS#{id}` and `USER#{user}`/`PASS#{createdAt}#{id}`).
+#[async_trait]
+pub trait PassStore: Send + Sync {
+    /// One pass by id.
+    async fn get_pass(&self, id: &PassId) -> Result<Option<PassRecord>, StoreError>;
+    /// A user's passes, newest first.
+    async fn list_user_passes(
+        &self,
+        user: &UserId,
+        limit: usize,
+    ) -> Result<Vec<PassRecord>, StoreError>;
+    /// Writes the new status on both items (the record carries `created_at` to find the user item).
+    async fn update_pass(&self, p: &PassRecord) -> Result<(), StoreError>;
+}
+
+/// Campaigns (`CAMP#{crowdNo}`) and schedule slots (`SLOT#{plan}#{slot}`).
+#[async_trait]
+pub trait CampaignStore: Send + Sync {
+    /// Creates or replaces a campaign.
+    async fn put_campaign(&self, c: &Campaign) -> Result<(), StoreError>;
+    /// One campaign.
+    async fn get_campaign(&self, crowd_no: &CrowdNo) -> Result<Option<Campaign>, StoreError>;
+    /// All campaigns, newest first.
+    async fn list_campaigns(&self, limit: usize) -> Result<Vec<Campaign>, StoreError>;
+    /// Conditional put of a slot: absent, or present in state `FAILED` (a definite failure frees it).
+    async fn acquire_slot(&self, s: &SlotRecord) -> Result<Inserted<SlotRecord>, StoreError>;
+    /// Replaces a slot if its fence matches.
+    async fn replace_slot(
+        &self,
+        s: &SlotRecord,
+        expected_fence: &str,
+    ) -> Result<CasOutcome<SlotRecord>, StoreError>;
+    /// Reads a slot.
+    async fn get_slot(&self, plan_id: &str, slot: &str) -> Result<Option<SlotRecord>, StoreError>;
+}
+
+/// The payout ledger (`PAYOUT#{outBizNo}`, `BIZ#{reason}#{businessId}`, due markers).
+#[async_trait]
+pub trait PayoutStore: Send + Sync {
+    /// The business id's pointer to its current attempt.
+    async fn get_pointer(
+        &self,
+        reason: Reason,
+        business_id: &BusinessId,
+    ) -> Result<Option<BizPointer>, StoreError>;
+    /// One transaction: write `pointer` (condition: absent when `expected_attempt` is None, else its
+    /// `attempt_no` equals it) and insert `entry` (condition: absent). False when a condition failed.
+    async fn start_attempt(
+        &self,
+        pointer: &BizPointer,
+        expected_attempt: Option<u32>,
+        entry: &PayoutEntry,
+    ) -> Result<bool, StoreError>;
+    /// One payout.
+    async fn get_payout(&self, out_biz_no: &OutBizNo) -> Result<Option<PayoutEntry>, StoreError>;
+    /// Replaces the payout if its fence is `expected_fence` (and keeps the due marker in step).
+    async fn cas_payout(
+        &self,
+        entry: &PayoutEntry,
+        expected_fence: &str,
+    ) -> Result<CasOutcome<PayoutEntry>, StoreError>;
+    /// Payouts that are PENDING or UNKNOWN and due (lease / next retry ≤ `now`), oldest due first.
+    async fn list_due(&self, now: Timestamp, limit: usize) -> Result<Vec<PayoutEntry>, StoreError>;
+    /// A recipient's payouts, newest first.
+    async fn list_by_recipient(
+        &self,
+        who: &Recipient,
+        limit: usize,
+    ) -> Result<Vec<PayoutEntry>, StoreError>;
+}
+
+/// Idempotency keys (`IDEM#{caller}#{keyHash}`).
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Conditional put of an in-progress record: absent, or expired (`expires_at <= now`), or an
+    /// in-progress record whose lease has passed. Otherwise the stored record.
+    async fn begin(&self, rec: &IdemRecord, now: Timestamp) -> Result<IdemBegin, StoreError>;
+    /// Stores the response (condition: still in progress with this fence).
+    async fn complete(
+        &self,
+        key: &IdemKey,
+        fence: &str,
+        response: &StoredResponse,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Deletes the in-progress record (condition: this fence), so a retry runs again.
+    async fn release(&self, key: &IdemKey, fence: &str) -> Result<(), StoreError>;
+}

@@ -1,0 +1,947 @@
+//! In-test stubs of every port (in-memory store with fault injection, gateway stubs that behave
+//! like Alipay: instance.add replays by serial, cash.trigger replays by out_biz_no).
+#![allow(missing_docs, dead_code)]
+
+use crate::campaign::{Campaign, CampaignService, CampaignStatus, SlotRecord, SlotState};
+use crate::claim::{ClaimKey, ClaimRecord, ClaimService};
+use crate::idempotency::{
+    IdemBegin, IdemKey, IdemRecord, IdemState, IdempotencyService, StoredResponse,
+};
+use crate::ids::*;
+use crate::pass::PassRecord;
+use crate::payout::{BizPointer, PayoutEntry, Reason, Recipient, SendConfig, SendService};
+use crate::ports::*;
+use crate::template::{default_rule, TemplateRecord};
+use crate::time::Timestamp;
+use crate::AmountFen;
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const TPL: &str = "tpl_test";
+pub const USER: &str = "2088000000000001";
+pub const APP: &str = "2021000000000001";
+
+// ------------------------------------------------------------------ clock and ids
+
+pub struct TestClock {
+    real: bool,
+    base: i64,
+    offset: Mutex<i64>,
+}
+
+impl TestClock {
+    pub fn advance(&self, d: Duration) {
+        *self.offset.lock().unwrap() += i64::try_from(d.as_millis()).unwrap();
+    }
+}
+
+#[async_trait]
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        let base = if self.real {
+            i64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis(),
+            )
+            .unwrap()
+        } else {
+            self.base
+        };
+        Timestamp(base + *self.offset.lock().unwrap())
+    }
+    async fn sleep(&self, d: Duration) {
+        if self.real {
+            tokio::time::sleep(d).await;
+        } else {
+            self.advance(d);
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct SeqIds(AtomicU64);
+
+impl IdGenerator for SeqIds {
+    fn fence_token(&self) -> String {
+        format!("fence{:08}", self.0.fetch_add(1, Ordering::SeqCst))
+    }
+}
+
+// ------------------------------------------------------------------ store
+
+#[derive(Default)]
+struct Mem {
+    templates: BTreeMap<String, TemplateRecord>,
+    claims: HashMap<ClaimKey, ClaimRecord>,
+    passes: BTreeMap<String, PassRecord>,
+    campaigns: BTreeMap<String, Campaign>,
+    slots: BTreeMap<(String, String), SlotRecord>,
+    pointers: BTreeMap<(Reason, String), BizPointer>,
+    payouts: BTreeMap<String, PayoutEntry>,
+    idem: HashMap<IdemKey, IdemRecord>,
+}
+
+#[derive(Default)]
+pub struct MemStore {
+    mem: Mutex<Mem>,
+    faults: Mutex<HashMap<String, u32>>,
+}
+
+impl MemStore {
+    /// The next call of `op` fails before writing.
+    pub fn fail_next(&self, op: &str) {
+        *self
+            .faults
+            .lock()
+            .unwrap()
+            .entry(op.to_owned())
+            .or_default() += 1;
+    }
+    /// The next call of `op` writes, then reports a failure (an ambiguous store result).
+    pub fn fail_next_after(&self, op: &str) {
+        *self
+            .faults
+            .lock()
+            .unwrap()
+            .entry(format!("{op}:after"))
+            .or_default() += 1;
+    }
+    fn check(&self, key: &str) -> Result<(), StoreError> {
+        let mut f = self.faults.lock().unwrap();
+        match f.get_mut(key) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                Err(StoreError::Unavailable(format!("injected fault at {key}")))
+            }
+            _ => Ok(()),
+        }
+    }
+    fn pre(&self, op: &str) -> Result<(), StoreError> {
+        self.check(op)
+    }
+    fn post(&self, op: &str) -> Result<(), StoreError> {
+        self.check(&format!("{op}:after"))
+    }
+    pub fn clear_faults(&self) {
+        self.faults.lock().unwrap().clear();
+    }
+    pub fn list_user_passes_sync(&self, user: &str) -> Vec<PassRecord> {
+        self.mem
+            .lock()
+            .unwrap()
+            .passes
+            .values()
+            .filter(|p| p.user_id.as_str() == user)
+            .cloned()
+            .collect()
+    }
+    pub fn all_payouts(&self) -> Vec<PayoutEntry> {
+        self.mem.lock().unwrap().payouts.values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl TemplateStore for MemStore {
+    async fn put_template(&self, t: &TemplateRecord) -> Result<(), StoreError> {
+        self.pre("put_template")?;
+        self.mem
+            .lock()
+            .unwrap()
+            .templates
+            .insert(t.template_id.to_string(), t.clone());
+        self.post("put_template")
+    }
+    async fn get_template(&self, id: &TemplateId) -> Result<Option<TemplateRecord>, StoreError> {
+        self.pre("get_template")?;
+        Ok(self.mem.lock().unwrap().templates.get(id.as_str()).cloned())
+    }
+    async fn list_templates(&self, limit: usize) -> Result<Vec<TemplateRecord>, StoreError> {
+        let mut v: Vec<_> = self
+            .mem
+            .lock()
+            .unwrap()
+            .templates
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by_key(|x| std::cmp::Reverse(x.created_at));
+        v.truncate(limit);
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl ClaimStore for MemStore {
+    async fn create_claim(&self, c: &ClaimRecord) -> Result<Inserted<ClaimRecord>, StoreError> {
+        self.pre("create_claim")?;
+        let r = {
+            let mut m = self.mem.lock().unwrap();
+            match m.claims.get(&c.key()) {
+                Some(e) => Inserted::Exists(e.clone()),
+                None => {
+                    m.claims.insert(c.key(), c.clone());
+                    Inserted::Inserted
+                }
+            }
+        };
+        self.post("create_claim")?;
+        Ok(r)
+    }
+    async fn get_claim(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, StoreError> {
+        self.pre("get_claim")?;
+        Ok(self.mem.lock().unwrap().claims.get(key).cloned())
+    }
+    async fn replace_claim(
+        &self,
+        c: &ClaimRecord,
+        expected_fence: &str,
+    ) -> Result<CasOutcome<ClaimRecord>, StoreError> {
+        self.pre("replace_claim")?;
+        let r = {
+            let mut m = self.mem.lock().unwrap();
+            match m.claims.get(&c.key()) {
+                Some(e) if e.fence == expected_fence && e.pass_id.is_none() => {
+                    m.claims.insert(c.key(), c.clone());
+                    CasOutcome::Written
+                }
+                other => CasOutcome::Lost(other.cloned()),
+            }
+        };
+        self.post("replace_claim")?;
+        Ok(r)
+    }
+    async fn complete_claim(
+        &self,
+        key: &ClaimKey,
+        pass: &PassRecord,
+    ) -> Result<CasOutcome<ClaimRecord>, StoreError> {
+        self.pre("complete_claim")?;
+        let r = {
+            let mut m = self.mem.lock().unwrap();
+            match m.claims.get(key).cloned() {
+                Some(mut c) if c.pass_id.is_none() => {
+                    c.pass_id = Some(pass.pass_id.clone());
+                    c.updated_at = pass.created_at;
+                    m.claims.insert(key.clone(), c);
+                    m.passes.insert(pass.pass_id.to_string(), pass.clone());
+                    CasOutcome::Written
+                }
+                other => CasOutcome::Lost(other),
+            }
+        };
+        self.post("complete_claim")?;
+        Ok(r)
+    }
+}
+
+#[async_trait]
+impl PassStore for MemStore {
+    async fn get_pass(&self, id: &PassId) -> Result<Option<PassRecord>, StoreError> {
+        Ok(self.mem.lock().unwrap().passes.get(id.as_str()).cloned())
+    }
+    async fn list_user_passes(
+        &self,
+        user: &UserId,
+        limit: usize,
+    ) -> Result<Vec<PassRecord>, StoreError> {
+        let mut v = self.list_user_passes_sync(user.as_str());
+        v.sort_by_key(|x| std::cmp::Reverse(x.created_at));
+        v.truncate(limit);
+        Ok(v)
+    }
+    async fn update_pass(&self, p: &PassRecord) -> Result<(), StoreError> {
+        self.mem
+            .lock()
+            .unwrap()
+            .passes
+            .insert(p.pass_id.to_string(), p.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CampaignStore for MemStore {
+    async fn put_campaign(&self, c: &Campaign) -> Result<(), StoreError> {
+        self.pre("put_campaign")?;
+        self.mem
+            .lock()
+            .unwrap()
+            .campaigns
+            .insert(c.crowd_no.to_string(), c.clone());
+        Ok(())
+    }
+    async fn get_campaign(&self, crowd_no: &CrowdNo) -> Result<Option<Campaign>, StoreError> {
+        Ok(self
+            .mem
+            .lock()
+            .unwrap()
+            .campaigns
+            .get(crowd_no.as_str())
+            .cloned())
+    }
+    async fn list_campaigns(&self, limit: usize) -> Result<Vec<Campaign>, StoreError> {
+        Ok(self
+            .mem
+            .lock()
+            .unwrap()
+            .campaigns
+            .values()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+    async fn acquire_slot(&self, s: &SlotRecord) -> Result<Inserted<SlotRecord>, StoreError> {
+        let mut m = self.mem.lock().unwrap();
+        let k = (s.plan_id.clone(), s.slot.clone());
+        match m.slots.get(&k) {
+            Some(e) if !matches!(e.state, SlotState::Failed { .. }) => {
+                Ok(Inserted::Exists(e.clone()))
+            }
+            _ => {
+                m.slots.insert(k, s.clone());
+                Ok(Inserted::Inserted)
+            }
+        }
+    }
+    async fn replace_slot(
+        &self,
+        s: &SlotRecord,
+        expected_fence: &str,
+    ) -> Result<CasOutcome<SlotRecord>, StoreError> {
+        let mut m = self.mem.lock().unwrap();
+        let k = (s.plan_id.clone(), s.slot.clone());
+        match m.slots.get(&k) {
+            Some(e) if e.fence == expected_fence => {
+                m.slots.insert(k, s.clone());
+                Ok(CasOutcome::Written)
+            }
+            other => Ok(CasOutcome::Lost(other.cloned())),
+        }
+    }
+    async fn get_slot(&self, plan_id: &str, slot: &str) -> Result<Option<SlotRecord>, StoreError> {
+        Ok(self
+            .mem
+            .lock()
+            .unwrap()
+            .slots
+            .get(&(plan_id.to_owned(), slot.to_owned()))
+            .cloned())
+    }
+}
+
+#[async_trait]
+impl PayoutStore for MemStore {
+    async fn get_pointer(
+        &self,
+        reason: Reason,
+        business_id: &BusinessId,
+    ) -> Result<Option<BizPointer>, StoreError> {
+        self.pre("get_pointer")?;
+        Ok(self
+            .mem
+            .lock()
+            .unwrap()
+            .pointers
+            .get(&(reason, business_id.to_string()))
+            .cloned())
+    }
+    async fn start_attempt(
+        &self,
+        pointer: &BizPointer,
+        expected_attempt: Option<u32>,
+        entry: &PayoutEntry,
+    ) -> Result<bool, StoreError> {
+        self.pre("start_attempt")?;
+        let ok = {
+            let mut m = self.mem.lock().unwrap();
+            let k = (pointer.reason, pointer.business_id.to_string());
+            let ptr_ok = match (m.pointers.get(&k), expected_attempt) {
+                (None, None) => true,
+                (Some(p), Some(n)) => p.attempt_no == n,
+                _ => false,
+            };
+            let entry_ok = !m.payouts.contains_key(entry.out_biz_no.as_str());
+            if ptr_ok && entry_ok {
+                m.pointers.insert(k, pointer.clone());
+                m.payouts
+                    .insert(entry.out_biz_no.to_string(), entry.clone());
+            }
+            ptr_ok && entry_ok
+        };
+        self.post("start_attempt")?;
+        Ok(ok)
+    }
+    async fn get_payout(&self, out_biz_no: &OutBizNo) -> Result<Option<PayoutEntry>, StoreError> {
+        self.pre("get_payout")?;
+        Ok(self
+            .mem
+            .lock()
+            .unwrap()
+            .payouts
+            .get(out_biz_no.as_str())
+            .cloned())
+    }
+    async fn cas_payout(
+        &self,
+        entry: &PayoutEntry,
+        expected_fence: &str,
+    ) -> Result<CasOutcome<PayoutEntry>, StoreError> {
+        self.pre("cas_payout")?;
+        let r = {
+            let mut m = self.mem.lock().unwrap();
+            match m.payouts.get(entry.out_biz_no.as_str()) {
+                Some(e) if e.fence == expected_fence => {
+                    m.payouts
+                        .insert(entry.out_biz_no.to_string(), entry.clone());
+                    CasOutcome::Written
+                }
+                other => CasOutcome::Lost(other.cloned()),
+            }
+        };
+        self.post("cas_payout")?;
+        Ok(r)
+    }
+    async fn list_due(&self, now: Timestamp, limit: usize) -> Result<Vec<PayoutEntry>, StoreError> {
+        self.pre("list_due")?;
+        let mut v: Vec<_> = self
+            .mem
+            .lock()
+            .unwrap()
+            .payouts
+            .values()
+            .filter(|e| e.due_at().is_some_and(|d| d <= now))
+            .cloned()
+            .collect();
+        v.sort_by_key(|e| e.due_at());
+        v.truncate(limit);
+        Ok(v)
+    }
+    async fn list_by_recipient(
+        &self,
+        who: &Recipient,
+        limit: usize,
+    ) -> Result<Vec<PayoutEntry>, StoreError> {
+        let mut v: Vec<_> = self
+            .mem
+            .lock()
+            .unwrap()
+            .payouts
+            .values()
+            .filter(|e| &e.recipient == who)
+            .cloned()
+            .collect();
+        v.sort_by_key(|x| std::cmp::Reverse(x.created_at));
+        v.truncate(limit);
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for MemStore {
+    async fn begin(&self, rec: &IdemRecord, now: Timestamp) -> Result<IdemBegin, StoreError> {
+        let mut m = self.mem.lock().unwrap();
+        match m.idem.get(&rec.key) {
+            Some(e)
+                if e.expires_at > now
+                    && !(e.state == IdemState::InProgress && e.lease_until <= now) =>
+            {
+                Ok(IdemBegin::Existing(e.clone()))
+            }
+            _ => {
+                m.idem.insert(rec.key.clone(), rec.clone());
+                Ok(IdemBegin::Started)
+            }
+        }
+    }
+    async fn complete(
+        &self,
+        key: &IdemKey,
+        fence: &str,
+        response: &StoredResponse,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut m = self.mem.lock().unwrap();
+        if let Some(e) = m.idem.get_mut(key) {
+            if e.fence == fence {
+                e.state = IdemState::Completed {
+                    response: response.clone(),
+                };
+                e.expires_at = expires_at;
+            }
+        }
+        Ok(())
+    }
+    async fn release(&self, key: &IdemKey, fence: &str) -> Result<(), StoreError> {
+        let mut m = self.mem.lock().unwrap();
+        if m.idem.get(key).is_some_and(|e| e.fence == fence) {
+            m.idem.remove(key);
+        }
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------ gateways
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GwFault {
+    /// Not processed; answer unknown (timeout before Alipay saw it).
+    UnknownBefore,
+    /// Processed; answer lost.
+    UnknownAfter,
+    /// Definite refusal.
+    Refuse,
+}
+
+#[derive(Default)]
+struct PassGwState {
+    next: u64,
+    by_serial: HashMap<(String, String), PassId>,
+    issue_calls: u32,
+    serials: Vec<String>,
+    faults: VecDeque<GwFault>,
+    delay: Duration,
+    updates: Vec<UpdatePassRequest>,
+}
+
+#[derive(Default)]
+pub struct StubPassGateway(Mutex<PassGwState>);
+
+impl StubPassGateway {
+    pub fn fail_next_issue(&self, f: GwFault) {
+        self.0.lock().unwrap().faults.push_back(f);
+    }
+    pub fn set_delay(&self, d: Duration) {
+        self.0.lock().unwrap().delay = d;
+    }
+    pub fn issue_calls(&self) -> u32 {
+        self.0.lock().unwrap().issue_calls
+    }
+    pub fn passes_issued(&self) -> usize {
+        self.0.lock().unwrap().by_serial.len()
+    }
+    pub fn serials_seen(&self) -> Vec<String> {
+        self.0.lock().unwrap().serials.clone()
+    }
+    pub fn updates(&self) -> Vec<UpdatePassRequest> {
+        self.0.lock().unwrap().updates.clone()
+    }
+}
+
+fn refusal() -> GatewayFailure {
+    GatewayFailure {
+        code: "40004".into(),
+        sub_code: Some("INJECTED_REFUSAL".into()),
+        sub_msg: Some("refused".into()),
+        error_msg: None,
+    }
+}
+
+#[async_trait]
+impl PassGateway for StubPassGateway {
+    async fn add_template(&self, req: &AddTemplateRequest) -> GatewayOutcome<TemplateResult> {
+        let _ = req;
+        let mut s = self.0.lock().unwrap();
+        s.next += 1;
+        GatewayOutcome::Success(TemplateResult {
+            tpl_id: TemplateId::parse(&format!("tpl{}", s.next)).unwrap(),
+            tpl_params: vec![],
+        })
+    }
+    async fn update_template(&self, req: &UpdateTemplateRequest) -> GatewayOutcome<TemplateResult> {
+        GatewayOutcome::Success(TemplateResult {
+            tpl_id: req.tpl_id.clone(),
+            tpl_params: vec![],
+        })
+    }
+    async fn issue_pass(&self, req: &IssuePassRequest) -> GatewayOutcome<PassIssued> {
+        let delay = {
+            let mut s = self.0.lock().unwrap();
+            s.issue_calls += 1;
+            s.serials.push(
+                req.tpl_params
+                    .get("serialNumber")
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            s.delay
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let mut s = self.0.lock().unwrap();
+        let fault = s.faults.pop_front();
+        match fault {
+            Some(GwFault::UnknownBefore) => {
+                return GatewayOutcome::Unknown("injected timeout".into())
+            }
+            Some(GwFault::Refuse) => return GatewayOutcome::Failed(refusal()),
+            _ => {}
+        }
+        let serial = req
+            .tpl_params
+            .get("serialNumber")
+            .cloned()
+            .unwrap_or_default();
+        let k = (req.tpl_id.to_string(), serial.clone());
+        s.next += 1;
+        let fresh = PassId::parse(&format!("pass{}", s.next)).unwrap();
+        let pass_id = s.by_serial.entry(k).or_insert(fresh).clone();
+        if fault == Some(GwFault::UnknownAfter) {
+            return GatewayOutcome::Unknown("injected lost answer".into());
+        }
+        GatewayOutcome::Success(PassIssued {
+            pass_id,
+            serial_number: SerialNumber::parse(&serial).ok(),
+        })
+    }
+    async fn update_pass(&self, req: &UpdatePassRequest) -> GatewayOutcome<()> {
+        self.0.lock().unwrap().updates.push(req.clone());
+        GatewayOutcome::Success(())
+    }
+}
+
+struct SimCampaign {
+    coupon_name: String,
+    status: String,
+    remaining: i64,
+    each: i64,
+    per_user: HashMap<String, u32>,
+    limit: u32,
+}
+
+#[derive(Default)]
+struct CashGwState {
+    next: u64,
+    campaigns: BTreeMap<String, SimCampaign>,
+    replays: HashMap<(String, String), TriggerResult>,
+    /// (crowd, out_biz_no, recipient, fen)
+    payouts: Vec<(String, String, String, i64)>,
+    create_faults: VecDeque<GwFault>,
+    trigger_faults: VecDeque<GwFault>,
+    trigger_calls: u32,
+}
+
+#[derive(Default)]
+pub struct StubCashGateway(Mutex<CashGwState>);
+
+impl StubCashGateway {
+    pub fn fail_next_create(&self, f: GwFault) {
+        self.0.lock().unwrap().create_faults.push_back(f);
+    }
+    pub fn fail_next_trigger(&self, f: GwFault) {
+        self.0.lock().unwrap().trigger_faults.push_back(f);
+    }
+    pub fn clear_faults(&self) {
+        let mut s = self.0.lock().unwrap();
+        s.trigger_faults.clear();
+        s.create_faults.clear();
+    }
+    pub fn campaigns_created(&self) -> usize {
+        self.0.lock().unwrap().campaigns.len()
+    }
+    pub fn set_status(&self, crowd: &str, status: &str) {
+        if let Some(c) = self.0.lock().unwrap().campaigns.get_mut(crowd) {
+            c.status = status.into();
+        }
+    }
+    /// A READY campaign known to Alipay: `count` envelopes of `each` fen, per-user limit `limit`.
+    pub fn add_ready(&self, crowd: &str, each: i64, count: i64, limit: u32) {
+        self.0.lock().unwrap().campaigns.insert(
+            crowd.into(),
+            SimCampaign {
+                coupon_name: crowd.into(),
+                status: "READY".into(),
+                remaining: each * count,
+                each,
+                per_user: HashMap::new(),
+                limit,
+            },
+        );
+    }
+    pub fn payouts(&self) -> Vec<(String, String, String, i64)> {
+        self.0.lock().unwrap().payouts.clone()
+    }
+    pub fn trigger_calls(&self) -> u32 {
+        self.0.lock().unwrap().trigger_calls
+    }
+}
+
+#[async_trait]
+impl CashGateway for StubCashGateway {
+    async fn create_campaign(
+        &self,
+        req: &CreateCampaignRequest,
+    ) -> GatewayOutcome<CampaignCreated> {
+        let mut s = self.0.lock().unwrap();
+        let fault = s.create_faults.pop_front();
+        if fault == Some(GwFault::UnknownBefore) {
+            return GatewayOutcome::Unknown("injected timeout".into());
+        }
+        if fault == Some(GwFault::Refuse) {
+            return GatewayOutcome::Failed(refusal());
+        }
+        s.next += 1;
+        let crowd = format!("CROWD{}", s.next);
+        let each = req.total_money.fen() / i64::from(req.total_num);
+        s.campaigns.insert(
+            crowd.clone(),
+            SimCampaign {
+                coupon_name: req.coupon_name.clone(),
+                status: "CREATED".into(),
+                remaining: req.total_money.fen(),
+                each,
+                per_user: HashMap::new(),
+                limit: 1,
+            },
+        );
+        if fault == Some(GwFault::UnknownAfter) {
+            return GatewayOutcome::Unknown("injected lost answer".into());
+        }
+        GatewayOutcome::Success(CampaignCreated {
+            crowd_no: CrowdNo::parse(&crowd).unwrap(),
+            pay_url: format!("https%3A%2F%2Fpay.example%2Fpay%3FcrowdNo%3D{crowd}"),
+            origin_crowd_no: None,
+        })
+    }
+    async fn trigger(&self, req: &TriggerRequest) -> GatewayOutcome<TriggerResult> {
+        let mut s = self.0.lock().unwrap();
+        s.trigger_calls += 1;
+        let fault = s.trigger_faults.pop_front();
+        if fault == Some(GwFault::UnknownBefore) {
+            return GatewayOutcome::Unknown("injected timeout".into());
+        }
+        let k = (req.crowd_no.to_string(), req.out_biz_no.to_string());
+        if let Some(prev) = s.replays.get(&k) {
+            let mut r = prev.clone();
+            r.repeat_trigger_flag = true;
+            return if fault == Some(GwFault::UnknownAfter) {
+                GatewayOutcome::Unknown("lost".into())
+            } else {
+                GatewayOutcome::Success(r)
+            };
+        }
+        if fault == Some(GwFault::Refuse) {
+            return GatewayOutcome::Failed(refusal());
+        }
+        let who = req.recipient.index_key();
+        let Some(c) = s.campaigns.get_mut(req.crowd_no.as_str()) else {
+            return GatewayOutcome::Failed(GatewayFailure {
+                code: "40004".into(),
+                sub_code: Some("CAMPAIGN_NOT_EXIST".into()),
+                sub_msg: Some("现金活动不存在".into()),
+                error_msg: None,
+            });
+        };
+        if c.status != "READY" {
+            return GatewayOutcome::Failed(GatewayFailure {
+                code: "40004".into(),
+                sub_code: Some("CAMPAIGN_NOT_EXIST".into()),
+                sub_msg: Some("现金活动不存在".into()),
+                error_msg: None,
+            });
+        }
+        let result = if c.remaining < c.each {
+            TriggerResult {
+                trigger_result: false,
+                error_msg: Some("红包已领完".into()),
+                ..Default::default()
+            }
+        } else if c.per_user.get(&who).copied().unwrap_or(0) >= c.limit {
+            TriggerResult {
+                trigger_result: false,
+                error_msg: Some("超过领取次数".into()),
+                ..Default::default()
+            }
+        } else {
+            c.remaining -= c.each;
+            *c.per_user.entry(who.clone()).or_default() += 1;
+            let each = c.each;
+            s.payouts.push((
+                req.crowd_no.to_string(),
+                req.out_biz_no.to_string(),
+                who,
+                each,
+            ));
+            TriggerResult {
+                trigger_result: true,
+                prize_amount: Some(AmountFen::from_fen(each).unwrap().to_yuan_string()),
+                biz_no: Some(format!("BIZ{}", s.payouts.len())),
+                out_biz_no: Some(req.out_biz_no.to_string()),
+                ..Default::default()
+            }
+        };
+        s.replays.insert(k, result.clone());
+        if fault == Some(GwFault::UnknownAfter) {
+            return GatewayOutcome::Unknown("injected lost answer".into());
+        }
+        GatewayOutcome::Success(result)
+    }
+    async fn detail(&self, crowd_no: &CrowdNo) -> GatewayOutcome<CampaignDetail> {
+        let s = self.0.lock().unwrap();
+        match s.campaigns.get(crowd_no.as_str()) {
+            Some(c) => GatewayOutcome::Success(CampaignDetail {
+                crowd_no: crowd_no.to_string(),
+                coupon_name: Some(c.coupon_name.clone()),
+                camp_status: c.status.clone(),
+                ..Default::default()
+            }),
+            None => GatewayOutcome::Failed(refusal()),
+        }
+    }
+    async fn list(&self, req: &ListCampaignsRequest) -> GatewayOutcome<CampaignPage> {
+        let s = self.0.lock().unwrap();
+        let all: Vec<CampaignSummary> = s
+            .campaigns
+            .iter()
+            .map(|(k, c)| CampaignSummary {
+                crowd_no: k.clone(),
+                origin_crowd_no: None,
+                camp_status: c.status.clone(),
+                coupon_name: c.coupon_name.clone(),
+            })
+            .collect();
+        let start = ((req.page_index.max(1) - 1) * req.page_size) as usize;
+        GatewayOutcome::Success(CampaignPage {
+            camp_list: all
+                .iter()
+                .skip(start)
+                .take(req.page_size as usize)
+                .cloned()
+                .collect(),
+            page_index: req.page_index,
+            page_size: req.page_size,
+            total_size: u32::try_from(all.len()).unwrap(),
+        })
+    }
+    async fn modify_status(
+        &self,
+        crowd_no: &CrowdNo,
+        status: CampaignStatus,
+    ) -> GatewayOutcome<()> {
+        self.set_status(crowd_no.as_str(), status.as_str());
+        GatewayOutcome::Success(())
+    }
+}
+
+// ------------------------------------------------------------------ world
+
+pub struct World {
+    pub store: Arc<MemStore>,
+    pub pass_gw: Arc<StubPassGateway>,
+    pub cash_gw: Arc<StubCashGateway>,
+    pub clock: Arc<TestClock>,
+    pub ids: Arc<SeqIds>,
+}
+
+impl World {
+    fn with_clock(real: bool) -> World {
+        World {
+            store: Arc::default(),
+            pass_gw: Arc::default(),
+            cash_gw: Arc::default(),
+            clock: Arc::new(TestClock {
+                real,
+                base: 1_704_135_845_000,
+                offset: Mutex::new(0),
+            }),
+            ids: Arc::default(),
+        }
+    }
+    pub fn new() -> World {
+        Self::with_clock(false)
+    }
+    pub fn new_real_time() -> World {
+        Self::with_clock(true)
+    }
+    pub async fn seed_template(&self) {
+        let mut rules = BTreeMap::new();
+        for v in ["activeTime", "expireTime", "serialNumber", "channelID"] {
+            rules.insert(v.to_owned(), default_rule(v).unwrap());
+        }
+        let now = self.clock.now();
+        self.store
+            .put_template(&TemplateRecord {
+                template_id: TemplateId::parse(TPL).unwrap(),
+                unique_id: "u".into(),
+                tpl_content: serde_json::json!({}),
+                rules,
+                tpl_params: vec![],
+                created_at: now,
+                updated_at: now,
+            })
+            .await
+            .unwrap();
+    }
+    /// A READY campaign in both the stub Alipay and our store.
+    pub async fn seed_campaign(&self, crowd: &str, each: i64, count: i64, limit: u32) {
+        self.cash_gw.add_ready(crowd, each, count, limit);
+        let now = self.clock.now();
+        self.store
+            .put_campaign(&Campaign {
+                crowd_no: CrowdNo::parse(crowd).unwrap(),
+                coupon_name: crowd.into(),
+                prize_type: PrizeType::Fixed,
+                total_money: AmountFen::from_fen(each * count).unwrap(),
+                total_num: u32::try_from(count).unwrap(),
+                prize_msg: "m".into(),
+                start_time: "NowTime".into(),
+                end_time: "2030-01-01 00:00:00".into(),
+                merchant_link: "https://example.com".into(),
+                send_frequency: None,
+                pay_url: "https://pay.example".into(),
+                status: CampaignStatus::Ready,
+                origin_crowd_no: None,
+                send_amount: None,
+                slot: None,
+                created_at: now,
+                updated_at: now,
+            })
+            .await
+            .unwrap();
+    }
+    pub fn claim_service(&self) -> ClaimService {
+        ClaimService {
+            templates: self.store.clone(),
+            claims: self.store.clone(),
+            gateway: self.pass_gw.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            app_id: AppId::parse(APP).unwrap(),
+            config: Default::default(),
+        }
+    }
+    pub fn campaign_service(&self) -> CampaignService {
+        CampaignService {
+            store: self.store.clone(),
+            gateway: self.cash_gw.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+        }
+    }
+    pub fn send_service(&self) -> SendService {
+        SendService {
+            payouts: self.store.clone(),
+            campaigns: self.store.clone(),
+            gateway: self.cash_gw.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            config: SendConfig::default(),
+            reason_campaigns: BTreeMap::new(),
+        }
+    }
+    pub fn idem_service(&self) -> IdempotencyService {
+        IdempotencyService {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            ttl: Duration::from_secs(24 * 3600),
+            lease: Duration::from_secs(60),
+        }
+    }
+}
