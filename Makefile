@@ -12,8 +12,14 @@ test:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
+	scripts/check-template.sh
 
 bench:
 	cargo run --release -p alipay-protocol --example bench
 
 .PHONY: help test bench
+
+dev:
+	scripts/dev.sh
+
+.PHONY: dev
