@@ -1,0 +1,200 @@
+//! `/sim/*` control routes: the claim component, the operator's payment, ledgers, faults, auth codes.
+
+use std::sync::{Arc, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::faults::{FaultSpec, Faults};
+use crate::state::State as SimState;
+use crate::Sim;
+
+fn state(sim: &Sim) -> MutexGuard<'_, SimState> {
+    match sim.state.lock() {
+        Ok(s) => s,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+fn faults(sim: &Sim) -> MutexGuard<'_, Faults> {
+    match sim.faults.lock() {
+        Ok(f) => f,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+/// `POST /sim/claim` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimRequest {
+    /// The template to claim.
+    pub template_id: String,
+    /// The claiming user (2088…).
+    pub user_id: String,
+}
+
+/// `POST /sim/claim {"templateId","userId"}`: plays the UID issuance component. Mints a single-use
+/// `user_token` for the user, calls the template's `merchant.mcallbackUrl` with GET `templateId`,
+/// `userId`, `token`, `timestamp` (epoch ms), and answers `{"status","body","token","url"}` with the
+/// merchant's HTTP status and body (JSON when it parses, text otherwise). 404 for an unknown
+/// template, 422 when it has no mcallbackUrl, 502 `{"status":null,"error"}` when the merchant is unreachable.
+pub async fn claim(State(sim): State<Arc<Sim>>, Json(req): Json<ClaimRequest>) -> Response {
+    let (callback, token) = {
+        let mut st = state(&sim);
+        let Some(template) = st.template(&req.template_id) else {
+            return error(StatusCode::NOT_FOUND, "template not found");
+        };
+        let Some(callback) = template.mcallback_url.clone() else {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "template has no merchant.mcallbackUrl",
+            );
+        };
+        (callback, st.mint_user_token(&req.template_id, &req.user_id))
+    };
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
+        .to_string();
+    let mut url = match reqwest::Url::parse(&callback) {
+        Ok(u) => u,
+        Err(_) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "mcallbackUrl is not a URL",
+            )
+        }
+    };
+    url.query_pairs_mut()
+        .append_pair("templateId", &req.template_id)
+        .append_pair("userId", &req.user_id)
+        .append_pair("token", &token)
+        .append_pair("timestamp", &timestamp);
+    let shown = url.to_string();
+    let answer =
+        match sim.http.get(url).send().await {
+            Ok(a) => a,
+            Err(e) => return (
+                StatusCode::BAD_GATEWAY,
+                Json(json!({"status": null, "error": e.to_string(), "token": token, "url": shown})),
+            )
+                .into_response(),
+        };
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap_or_default();
+    let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+    Json(json!({"status": status, "body": body, "token": token, "url": shown})).into_response()
+}
+
+/// `GET /sim/payouts` → `{"payouts":[{crowd_no,out_biz_no,user_id,open_id,login_id,amount,amount_fen,biz_no,paid_at}]}`.
+pub async fn payouts(State(sim): State<Arc<Sim>>) -> Response {
+    Json(json!({"payouts": state(&sim).payouts()})).into_response()
+}
+
+/// `GET /sim/passes` → `{"passes":[{pass_id,tpl_id,serial_number,user_id,status,tpl_params,created_at,updated_at}]}`.
+pub async fn passes(State(sim): State<Arc<Sim>>) -> Response {
+    Json(json!({"passes": state(&sim).passes()})).into_response()
+}
+
+/// `GET /sim/templates` → `{"templates":[…]}`.
+pub async fn templates(State(sim): State<Arc<Sim>>) -> Response {
+    Json(json!({"templates": state(&sim).templates()})).into_response()
+}
+
+/// `GET /sim/campaigns` → `{"campaigns":[…]}`.
+pub async fn campaigns(State(sim): State<Arc<Sim>>) -> Response {
+    Json(json!({"campaigns": state(&sim).campaigns()})).into_response()
+}
+
+/// `POST /sim/campaigns/{crowdNo}/pay`: the operator pays; `CREATED` → `READY`.
+/// Answers `{"crowdNo","campStatus"}`; 404 for an unknown campaign.
+pub async fn pay(State(sim): State<Arc<Sim>>, Path(crowd_no): Path<String>) -> Response {
+    match state(&sim).pay(&crowd_no) {
+        Some(status) => Json(json!({"crowdNo": crowd_no, "campStatus": status})).into_response(),
+        None => error(StatusCode::NOT_FOUND, "campaign not found"),
+    }
+}
+
+/// `GET /sim/campaigns/{crowdNo}/pay`: the cashier page the decoded `pay_url` opens (a button that
+/// POSTs to the same URL).
+pub async fn pay_page(State(sim): State<Arc<Sim>>, Path(crowd_no): Path<String>) -> Response {
+    let status = state(&sim)
+        .campaigns()
+        .into_iter()
+        .find(|c| c.crowd_no == crowd_no)
+        .map(|c| (c.coupon_name, c.total_fen, c.camp_status));
+    let Some((name, total, status)) = status else {
+        return error(StatusCode::NOT_FOUND, "campaign not found");
+    };
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let html = format!(
+        "<!doctype html><meta charset=utf-8><title>alipay-sim cashier</title>\
+         <p>{} — {} yuan — status {}</p>\
+         <form method=post><button>Pay</button></form>",
+        escape(&name),
+        crate::state::yuan(total),
+        escape(&status)
+    );
+    ([(header::CONTENT_TYPE, "text/html;charset=utf-8")], html).into_response()
+}
+
+/// `POST /sim/faults` with a [`FaultSpec`] → 201 and the installed fault.
+pub async fn add_fault(State(sim): State<Arc<Sim>>, Json(spec): Json<FaultSpec>) -> Response {
+    match faults(&sim).add(spec) {
+        Ok(f) => (StatusCode::CREATED, Json(f)).into_response(),
+        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.0),
+    }
+}
+
+/// `GET /sim/faults` → `{"faults":[…]}` with their counters.
+pub async fn list_faults(State(sim): State<Arc<Sim>>) -> Response {
+    Json(json!({"faults": faults(&sim).list()})).into_response()
+}
+
+/// `DELETE /sim/faults` → 204; removes every fault.
+pub async fn clear_faults(State(sim): State<Arc<Sim>>) -> Response {
+    faults(&sim).clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /sim/auth-codes` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthCodeRequest {
+    /// The user the code authorizes (2088…).
+    pub user_id: String,
+}
+
+/// `POST /sim/auth-codes {"userId"}` → `{"code","userId","openId"}`: a single-use code for
+/// `alipay.system.oauth.token`.
+pub async fn auth_code(State(sim): State<Arc<Sim>>, Json(req): Json<AuthCodeRequest>) -> Response {
+    let mut st = state(&sim);
+    let code = st.mint_auth_code(&req.user_id);
+    let open_id = st.open_id_for(&req.user_id);
+    (
+        StatusCode::CREATED,
+        Json(json!({"code": code, "userId": req.user_id, "openId": open_id})),
+    )
+        .into_response()
+}
+
+/// `GET /sim/users/{userId}` → `{"userId","openId"}` (and registers the open id for `cash.trigger`).
+pub async fn user(State(sim): State<Arc<Sim>>, Path(user_id): Path<String>) -> Response {
+    let open_id = state(&sim).open_id_for(&user_id);
+    Json(json!({"userId": user_id, "openId": open_id})).into_response()
+}

@@ -1,0 +1,341 @@
+//! `POST /gateway.do`: protocol checks, request signature verification, dispatch, signed answers,
+//! faults.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alipay_protocol::response::root_name;
+use alipay_protocol::sign::{string_to_sign, SignType};
+use alipay_protocol::GatewayTimestamp;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::faults::FaultKind;
+use crate::state::{Biz, Reply};
+use crate::{ConnKill, Sim};
+
+/// The APIs the simulator implements.
+pub const METHODS: &[&str] = &[
+    "alipay.pass.template.add",
+    "alipay.pass.template.update",
+    "alipay.pass.instance.add",
+    "alipay.pass.instance.update",
+    "alipay.marketing.campaign.cash.create",
+    "alipay.marketing.campaign.cash.trigger",
+    "alipay.marketing.campaign.cash.detail.query",
+    "alipay.marketing.campaign.cash.list.query",
+    "alipay.marketing.campaign.cash.status.modify",
+    "alipay.system.oauth.token",
+];
+
+const INVALID_SIGNATURE_PREFIX: &str =
+    "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：";
+
+fn get<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// The protocol checks of the gateway, in its order. `Err` is the gateway's `error_response`.
+pub fn check_request(sim: &Sim, params: &[(String, String)]) -> Result<(), Reply> {
+    for (i, (k, _)) in params.iter().enumerate() {
+        if params[..i].iter().any(|(other, _)| other == k) {
+            return Err(Reply::gateway(
+                "40002",
+                "isv.invalid-parameter",
+                format!("参数重复: {k}"),
+            ));
+        }
+    }
+    let method = get(params, "method")
+        .ok_or_else(|| Reply::gateway("40001", "isv.missing-method", "缺少方法名参数"))?;
+    let app_id = get(params, "app_id")
+        .ok_or_else(|| Reply::gateway("40001", "isv.missing-app-id", "缺少AppID参数"))?;
+    if app_id != sim.app_id {
+        return Err(Reply::gateway(
+            "40002",
+            "isv.invalid-app-id",
+            "无效的AppID参数",
+        ));
+    }
+    let sign = get(params, "sign")
+        .ok_or_else(|| Reply::gateway("40001", "isv.missing-signature", "缺少签名参数"))?;
+    let sign_type = get(params, "sign_type")
+        .ok_or_else(|| Reply::gateway("40001", "isv.missing-signature-type", "缺少签名类型参数"))?;
+    if sign_type != "RSA2" {
+        return Err(Reply::gateway(
+            "40002",
+            "isv.invalid-signature-type",
+            "无效的签名类型参数, 只支持RSA2",
+        ));
+    }
+    let timestamp = get(params, "timestamp")
+        .ok_or_else(|| Reply::gateway("40001", "isv.missing-timestamp", "缺少时间戳参数"))?;
+    if GatewayTimestamp::parse(timestamp).is_err() {
+        return Err(Reply::gateway(
+            "40002",
+            "isv.invalid-timestamp",
+            "非法的时间戳参数, 格式为 yyyy-MM-dd HH:mm:ss",
+        ));
+    }
+    let version = get(params, "version")
+        .ok_or_else(|| Reply::gateway("40001", "isv.missing-version", "缺少版本参数"))?;
+    if version != "1.0" {
+        return Err(Reply::gateway(
+            "40002",
+            "isv.invalid-version",
+            "非法的版本参数",
+        ));
+    }
+    let charset = get(params, "charset")
+        .ok_or_else(|| Reply::gateway("40001", "isv.missing-charset", "缺少字符集参数"))?;
+    if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("utf8") {
+        return Err(Reply::gateway(
+            "40002",
+            "isv.invalid-charset",
+            "模拟器只支持utf-8字符集",
+        ));
+    }
+    if let Some(format) = get(params, "format") {
+        if !format.eq_ignore_ascii_case("json") {
+            return Err(Reply::gateway(
+                "40002",
+                "isv.invalid-format",
+                "非法的返回格式参数",
+            ));
+        }
+    }
+    if get(params, "encrypt_type").is_some() {
+        return Err(Reply::gateway(
+            "40002",
+            "isv.invalid-encrypt-type",
+            "模拟器不支持接口内容加密(AES)",
+        ));
+    }
+    let signed = string_to_sign(
+        params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &["sign"],
+    );
+    if !sim.app_key.verify(SignType::Rsa2, signed.as_bytes(), sign) {
+        return Err(Reply::gateway(
+            "40002",
+            "isv.invalid-signature",
+            format!("{INVALID_SIGNATURE_PREFIX}{signed}"),
+        ));
+    }
+    if !METHODS.contains(&method) {
+        return Err(Reply::gateway(
+            "40002",
+            "isv.invalid-method",
+            "不存在的方法名",
+        ));
+    }
+    Ok(())
+}
+
+fn biz(params: &[(String, String)]) -> Result<Biz, Reply> {
+    let text =
+        get(params, "biz_content").ok_or_else(|| Reply::invalid("biz_content", "不能为空"))?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(Biz(m)),
+        _ => Err(Reply::invalid("biz_content", "不是合法的JSON对象")),
+    }
+}
+
+/// Runs one verified call against the state.
+pub fn dispatch(
+    sim: &Sim,
+    method: &str,
+    params: &[(String, String)],
+    now: OffsetDateTime,
+) -> Reply {
+    let mut state = match sim.state.lock() {
+        Ok(s) => s,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if method == "alipay.system.oauth.token" {
+        let top: Map<String, Value> = params
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        return state.oauth_token(&Biz(top), now);
+    }
+    let biz = match biz(params) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match method {
+        "alipay.pass.template.add" => state.template_add(&biz, now),
+        "alipay.pass.template.update" => state.template_update(&biz),
+        "alipay.pass.instance.add" => state.instance_add(&biz, now),
+        "alipay.pass.instance.update" => state.instance_update(&biz, now),
+        "alipay.marketing.campaign.cash.create" => state.cash_create(&biz, now, &sim.base_url),
+        "alipay.marketing.campaign.cash.trigger" => state.cash_trigger(&biz, now),
+        "alipay.marketing.campaign.cash.detail.query" => state.cash_detail(&biz),
+        "alipay.marketing.campaign.cash.list.query" => state.cash_list(&biz),
+        "alipay.marketing.campaign.cash.status.modify" => state.cash_status_modify(&biz),
+        _ => Reply::gateway("40002", "isv.invalid-method", "不存在的方法名"),
+    }
+}
+
+/// Renders a reply in the gateway's shape and signs the exact emitted span with the platform key.
+/// `corrupt` signs something else, so the signature does not verify.
+pub fn render(sim: &Sim, method: &str, reply: &Reply, corrupt: bool) -> String {
+    let (root, node) = match reply {
+        Reply::Ok(fields) => {
+            let mut node = Map::new();
+            node.insert("code".into(), "10000".into());
+            node.insert("msg".into(), "Success".into());
+            for (k, v) in fields {
+                node.insert(k.clone(), v.clone());
+            }
+            (root_name(method), node)
+        }
+        Reply::Business {
+            code,
+            msg,
+            sub_code,
+            sub_msg,
+        }
+        | Reply::Gateway {
+            code,
+            msg,
+            sub_code,
+            sub_msg,
+        } => {
+            let mut node = Map::new();
+            node.insert("code".into(), (*code).into());
+            node.insert("msg".into(), (*msg).into());
+            node.insert("sub_code".into(), sub_code.clone().into());
+            node.insert("sub_msg".into(), sub_msg.clone().into());
+            let root = if matches!(reply, Reply::Gateway { .. }) || method.is_empty() {
+                "error_response".to_string()
+            } else {
+                root_name(method)
+            };
+            (root, node)
+        }
+    };
+    let inner = Value::Object(node).to_string();
+    let sign = if corrupt {
+        sim.platform_key.sign(format!("{inner} ").as_bytes())
+    } else {
+        sim.platform_key.sign(inner.as_bytes())
+    };
+    format!("{{\"{root}\":{inner},\"sign\":\"{sign}\"}}")
+}
+
+fn json_response(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn class(reply: &Reply) -> &'static str {
+    match reply {
+        Reply::Ok(m) => {
+            let flag = |k: &str| m.get(k).and_then(Value::as_str);
+            if flag("success") == Some("false") || flag("trigger_result") == Some("false") {
+                "api-failure"
+            } else {
+                "ok"
+            }
+        }
+        Reply::Business { .. } => "business-error",
+        Reply::Gateway { .. } => "gateway-error",
+    }
+}
+
+async fn drop_connection(kill: Option<Extension<ConnKill>>) -> Response {
+    if let Some(Extension(kill)) = kill {
+        kill.0.notify_one();
+    }
+    std::future::pending::<()>().await;
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+/// The `gateway.do` handler (POST form and query; GET query also accepted).
+pub async fn handle(
+    State(sim): State<Arc<Sim>>,
+    kill: Option<Extension<ConnKill>>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let mut params: Vec<(String, String)> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    params.extend(form_urlencoded::parse(&body).into_owned());
+    let method = get(&params, "method").unwrap_or_default().to_string();
+    let decision = match sim.faults.lock() {
+        Ok(mut f) => f.decide(&method),
+        Err(poisoned) => poisoned.into_inner().decide(&method),
+    };
+    if decision.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
+    }
+    match decision.terminal {
+        Some(FaultKind::Hang) => {
+            sim.log(&method, "fault:hang");
+            tokio::time::sleep(sim.hang_limit).await;
+            return drop_connection(kill).await;
+        }
+        Some(FaultKind::Http500) => {
+            sim.log(&method, "fault:http500");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "text/html;charset=utf-8")],
+                "<html><body>500 Internal Server Error</body></html>",
+            )
+                .into_response();
+        }
+        Some(FaultKind::UnknownError) => {
+            sim.log(&method, "fault:unknown_error");
+            let reply = Reply::Business {
+                code: "20000",
+                msg: "Service Currently Unavailable",
+                sub_code: "isp.unknow-error".into(),
+                sub_msg: "系统繁忙".into(),
+            };
+            return json_response(render(&sim, &method, &reply, false));
+        }
+        _ => {}
+    }
+    let reply = match check_request(&sim, &params) {
+        Ok(()) => dispatch(&sim, &method, &params, OffsetDateTime::now_utc()),
+        Err(r) => r,
+    };
+    let corrupt = decision.terminal == Some(FaultKind::BadSignature);
+    let text = render(&sim, &method, &reply, corrupt);
+    match decision.terminal {
+        Some(FaultKind::CommitThenDrop) => {
+            sim.log(
+                &method,
+                &format!("{} then fault:commit_then_drop", class(&reply)),
+            );
+            drop_connection(kill).await
+        }
+        Some(FaultKind::BadSignature) => {
+            sim.log(
+                &method,
+                &format!("{} with fault:bad_signature", class(&reply)),
+            );
+            json_response(text)
+        }
+        _ => {
+            sim.log(&method, class(&reply));
+            json_response(text)
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The generic execute: sign → POST → verify → decode → classify.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use alipay_protocol::request::{sign_request, AppConfig, CertModeSns, UnsignedRequest};
+use alipay_protocol::response::{ResponseError, ResponseVerifier, Root};
+use alipay_protocol::GatewayTimestamp;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::config::ClientConfig;
+use crate::outcome::{is_platform_unknown, Failure, FailureKind, Outcome, UnknownReason};
+
+/// One gateway API: its name, its parameters and how its verified answer becomes an [`Outcome`].
+///
+/// `execute` has already checked the signature and `code == "10000"` (anything else is a failure or
+/// unknown) before [`ApiRequest::finish`] sees the parsed response node.
+pub trait ApiRequest {
+    /// The API name, e.g. `alipay.pass.instance.add`.
+    const METHOD: &'static str;
+    /// The response node (`<method>_response`), as far as this API reads it.
+    type Response: DeserializeOwned;
+    /// What a success yields.
+    type Output;
+    /// `biz_content` JSON text, or `None` for APIs without one. Keys are written exactly as the API
+    /// names them; nothing renames them.
+    ///
+    /// # Errors
+    /// A serialization error (the request is then not sent).
+    fn biz_content(&self) -> Result<Option<String>, serde_json::Error>;
+    /// Other top-level parameters (`grant_type`, `code`, `notify_url`, …).
+    fn params(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    /// Reads the API-level result of a `code=10000` answer.
+    fn finish(response: Self::Response) -> Outcome<Self::Output>;
+}
+
+/// The client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientBuildError {
+    /// reqwest refused the configuration (TLS backend, …).
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The Alipay public key is the app's own public key (the classic mix-up).
+    #[error("key configuration: {0}")]
+    Keys(#[from] alipay_protocol::KeyError),
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: ClientConfig,
+    app: AppConfig,
+    verifier: ResponseVerifier,
+}
+
+/// The gateway client. Build it once per process and clone it freely (an `Arc` inside).
+#[derive(Clone)]
+pub struct AlipayClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AlipayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlipayClient")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A process-unique id for logs: time in µs (hex) and a sequence number.
+fn new_request_id() -> String {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or_default();
+    let seq = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed);
+    format!("{micros:x}-{seq}")
+}
+
+impl AlipayClient {
+    /// Builds the HTTP client (rustls with aws-lc-rs, the configured timeouts) and the verifier.
+    ///
+    /// # Errors
+    /// [`ClientBuildError`] when the HTTP client cannot be built or the Alipay public key is the
+    /// app's own public key.
+    pub fn new(config: ClientConfig) -> Result<Self, ClientBuildError> {
+        config
+            .keys
+            .alipay_public_key
+            .ensure_not_app_key(&config.keys.app_private_key)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .build()?;
+        let app = AppConfig {
+            app_id: config.app_id.clone(),
+            cert_mode: config.cert_mode.as_ref().map(|c| CertModeSns {
+                app_cert_sn: c.app_cert_sn.clone(),
+                alipay_root_cert_sn: c.alipay_root_cert_sn.clone(),
+            }),
+        };
+        let mut verifier = ResponseVerifier::new((*config.keys.alipay_public_key).clone());
+        if let Some(cert) = &config.cert_mode {
+            verifier = verifier.with_cert_sn(cert.alipay_cert_sn.clone());
+        }
+        if let Some(aes) = &config.aes {
+            verifier = verifier.with_aes(aes.clone());
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                config,
+                app,
+                verifier,
+            }),
+        })
+    }
+
+    /// The configuration this client was built with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Signs, sends and verifies one call. Logs the API name, a request id, the duration and the
+    /// outcome class, nothing else.
+    pub async fn execute<R: ApiRequest>(&self, request: &R) -> Outcome<R::Output> {
+        let request_id = new_request_id();
+        let started = Instant::now();
+        let outcome = self.execute_inner(request).await;
+        tracing::info!(
+            api = R::METHOD,
+            request_id = %request_id,
+            duration_ms = started.elapsed().as_millis() as u64,
+            outcome = outcome.class().as_str(),
+            "alipay gateway call"
+        );
+        outcome
+    }
+
+    async fn execute_inner<R: ApiRequest>(&self, request: &R) -> Outcome<R::Output> {
+        let inner = &*self.inner;
+        let biz = match request.biz_content() {
+            Ok(b) => b,
+            Err(_) => {
+                return Outcome::Failed(Failure::not_sent("biz_content could not be serialized"))
+            }
+        };
+        let params = request.params();
+        let unsigned = UnsignedRequest {
+            method: R::METHOD,
+            biz_content: biz.as_deref(),
+            params: params.iter().map(|(k, v)| (*k, Some(v.as_str()))).collect(),
+            encrypt: inner.config.aes.is_some() && biz.is_some(),
+        };
+        let signed = match sign_request(
+            &inner.app,
+            &inner.config.keys.app_private_key,
+            inner.config.aes.as_ref(),
+            &unsigned,
+            GatewayTimestamp::now(),
+        ) {
+            Ok(s) => s,
+            Err(e) => return Outcome::Failed(Failure::not_sent(format!("request not built: {e}"))),
+        };
+        let sent = inner
+            .http
+            .post(signed.url(&inner.config.gateway_url))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded;charset=utf-8",
+            )
+            .body(signed.form_body())
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => return transport_error(&e),
+        };
+        let status = response.status();
+        if !status.is_success() {
+            return Outcome::Unknown(UnknownReason::HttpStatus(status.as_u16()));
+        }
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => return transport_error(&e),
+        };
+        match std::str::from_utf8(&body) {
+            Ok(text) => classify::<R>(text, &inner.verifier),
+            Err(_) => Outcome::Unknown(UnknownReason::Unparsable("body is not UTF-8".into())),
+        }
+    }
+}
+
+fn transport_error<T>(e: &reqwest::Error) -> Outcome<T> {
+    if e.is_connect() {
+        // No connection, so nothing was sent (hyper retries a reused pooled connection only when the
+        // request was not written).
+        Outcome::Failed(Failure::not_sent("could not connect to the gateway"))
+    } else if e.is_timeout() {
+        Outcome::Unknown(UnknownReason::Timeout)
+    } else {
+        Outcome::Unknown(UnknownReason::Connection)
+    }
+}
+
+#[derive(Deserialize)]
+struct Common {
+    #[serde(default, deserialize_with = "crate::de::opt_text")]
+    code: Option<String>,
+    #[serde(default, deserialize_with = "crate::de::opt_text")]
+    msg: Option<String>,
+    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
+    sub_code: Option<String>,
+    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
+    sub_msg: Option<String>,
+}
+
+/// Classifies a 200 response body for API `R`: verify the signature over the exact span, then read
+/// `code`, then hand the node to [`ApiRequest::finish`]. Never panics, whatever the body.
+pub fn classify<R: ApiRequest>(body: &str, verifier: &ResponseVerifier) -> Outcome<R::Output> {
+    let verified = match verifier.verify(body, R::METHOD) {
+        Ok(v) => v,
+        Err(ResponseError::BadSignature) => return Outcome::Unknown(UnknownReason::BadSignature),
+        Err(ResponseError::Unsigned { code, sub_code, .. }) => {
+            return Outcome::Unknown(UnknownReason::Unsigned { code, sub_code })
+        }
+        Err(
+            e
+            @ (ResponseError::EmptyBody | ResponseError::RootNotFound(_) | ResponseError::NotJson),
+        ) => return Outcome::Unknown(UnknownReason::Unparsable(e.to_string())),
+        Err(e) => return Outcome::Unknown(UnknownReason::Unverified(e.to_string())),
+    };
+    let common: Common = match serde_json::from_str(&verified.content) {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::Unknown(UnknownReason::Unparsable(format!("response node: {e}")))
+        }
+    };
+    let Some(code) = common.code else {
+        return Outcome::Unknown(UnknownReason::Unparsable("response has no code".into()));
+    };
+    if is_platform_unknown(&code, common.sub_code.as_deref()) {
+        return Outcome::Unknown(UnknownReason::Platform {
+            code,
+            sub_code: common.sub_code,
+            sub_msg: common.sub_msg,
+        });
+    }
+    if verified.root == Root::Error || code != "10000" {
+        return Outcome::Failed(Failure {
+            kind: if verified.root == Root::Error {
+                FailureKind::Gateway
+            } else {
+                FailureKind::Business
+            },
+            code,
+            msg: common.msg.unwrap_or_default(),
+            sub_code: common.sub_code,
+            sub_msg: common.sub_msg,
+            error_code: None,
+            error_msg: None,
+        });
+    }
+    match verified.parse::<R::Response>() {
+        Ok(node) => R::finish(node),
+        Err(e) => Outcome::Unknown(UnknownReason::Unparsable(format!("{}: {e}", R::METHOD))),
+    }
+}
+
+/// `biz_content` helper: compact JSON of a serializable value.
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<Option<String>, serde_json::Error> {
+    serde_json::to_string(value).map(Some)
+}
