@@ -7,6 +7,7 @@ template stays the one source of truth. Run with the project venv's python (boto
 Environment: AWS_ENDPOINT_URL (the moto server), AWS_REGION, TABLE_NAME, ALIPAY_KEYS_SECRET_ID,
 SESSION_KEY_SECRET_ID; the key files default to tests/vectors/keys.
 """
+import base64
 import json
 import os
 import secrets
@@ -83,21 +84,24 @@ def main():
         with open(os.path.join(keys_dir, name), encoding="utf-8") as f:
             return f.read()
 
+    # The session-token HMAC key: base64 of 48 random bytes. It is the separate SessionKeySecret of
+    # template.yaml, and also the keys secret's optional "session_key" field (read by rewards-app).
+    session_key = base64.b64encode(secrets.token_bytes(48)).decode()
     values = {
         keys_secret: json.dumps({
             "app_private_key": read("app_private_pkcs8.pem"),
             "alipay_public_key": read("alipay_public_spki.pem"),
+            "session_key": session_key,
         }),
-        session_secret: secrets.token_urlsafe(48),
+        session_secret: session_key,
     }
     for name, value in values.items():
         try:
             sm.create_secret(Name=name, SecretString=value)
             print(f"seed: created secret {name}")
         except sm.exceptions.ResourceExistsException:
-            if name == keys_secret:
-                sm.put_secret_value(SecretId=name, SecretString=value)
-            print(f"seed: secret {name} exists")
+            sm.put_secret_value(SecretId=name, SecretString=value)
+            print(f"seed: secret {name} updated")
 
 
 if __name__ == "__main__":
