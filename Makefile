@@ -7,12 +7,14 @@ help:
 	@echo "make test   run every test (installs what it needs)"
 	@echo "make bench  protocol benchmark beside openssl speed"
 	@echo "make fuzz   run each fuzz target for a bounded time"
+	@echo "make sim    run the Alipay gateway simulator on 127.0.0.1:\$$SIM_PORT (default 9999)"
 
 test:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
 	scripts/check-template.sh
+	scripts/interop.sh
 
 bench:
 	cargo run --release -p alipay-protocol --example bench
@@ -23,3 +25,8 @@ dev:
 	scripts/dev.sh
 
 .PHONY: dev
+
+sim:
+	SIM_PORT=$${SIM_PORT:-9999} cargo run -p alipay-sim
+
+.PHONY: sim
