@@ -992,3 +992,25 @@ async fn random_campaigns_pay_out_exactly_the_budget_over_http() {
     );
     assert_eq!(f.error_msg.as_deref(), Some("红包已领完"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_triggers_of_one_out_biz_no_pay_once() {
+    let env = start().await;
+    let crowd = paid_campaign(&env, 2000, 10, "L10").await;
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let client = env.client.clone();
+        let t = trigger(&crowd, uid(USER_A), "same_business_id");
+        tasks.push(tokio::spawn(async move { client.execute(&t).await }));
+    }
+    let mut fresh = 0;
+    for t in tasks {
+        let sent = success(t.await.unwrap());
+        assert_eq!(sent.prize_amount, Fen(200));
+        if !sent.repeat_trigger_flag {
+            fresh += 1;
+        }
+    }
+    assert_eq!(fresh, 1);
+    assert_eq!(env.payouts().await.len(), 1);
+}
