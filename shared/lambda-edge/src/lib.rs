@@ -35,6 +35,9 @@ pub struct Problem {
     /// HTTP status, repeated in the body as RFC 9457 does.
     #[serde(rename = "status")]
     pub status_field: u16,
+    /// Extension members (RFC 9457 §3.2), e.g. `success: false` for the claim component.
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -53,7 +56,14 @@ impl Problem {
             title,
             detail: detail.into(),
             status_field: status,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// Adds an extension member.
+    pub fn with(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.extensions.insert(key.to_string(), value);
+        self
     }
 
     /// 400 with a code.
@@ -171,6 +181,72 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
 /// A header value as text, if present and valid.
 pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The route key of an HTTP API request (`"POST /templates"`), as API Gateway matched it.
+pub fn route_key(req: &Request) -> String {
+    use lambda_http::request::RequestContext;
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone().unwrap_or_default(),
+        _ => format!("{} {}", req.method(), req.uri().path()),
+    }
+}
+
+/// A string from the Lambda authorizer's context (`requestContext.authorizer.lambda.<name>`).
+pub fn authorizer_value(req: &Request, name: &str) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.fields.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Splits a raw Lambda event into an HTTP API request or another event (schedules, direct invokes),
+/// for functions that serve both.
+pub fn http_or_event(event: serde_json::Value) -> Result<Request, serde_json::Value> {
+    let is_http = event.get("requestContext").is_some() && event.get("rawPath").is_some();
+    if !is_http {
+        return Err(event);
+    }
+    match serde_json::from_value::<lambda_http::request::LambdaRequest>(event.clone()) {
+        Ok(req) => Ok(req.into()),
+        Err(_) => Err(event),
+    }
+}
+
+/// An HTTP response as the API Gateway payload 2.0 response JSON (for functions that read raw
+/// events, see [`http_or_event`]).
+pub fn response_event(resp: Response<Body>) -> serde_json::Value {
+    let (parts, body) = resp.into_parts();
+    let mut headers = serde_json::Map::new();
+    for (k, v) in &parts.headers {
+        if let Ok(v) = v.to_str() {
+            headers.insert(
+                k.as_str().to_string(),
+                serde_json::Value::String(v.to_string()),
+            );
+        }
+    }
+    let (body, b64) = match body {
+        Body::Empty => (String::new(), false),
+        Body::Text(t) => (t, false),
+        Body::Binary(b) => {
+            use base64::Engine as _;
+            (base64::engine::general_purpose::STANDARD.encode(b), true)
+        }
+        _ => (String::new(), false),
+    };
+    serde_json::json!({
+        "statusCode": parts.status.as_u16(),
+        "headers": headers,
+        "body": body,
+        "isBase64Encoded": b64,
+    })
 }
 
 /// JSON log lines on stdout, each carrying the current Lambda request id (the runtime opens a span with

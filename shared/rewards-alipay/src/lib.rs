@@ -8,10 +8,13 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use alipay_client::cash::{
-    CampStatus, CampStatusChange, CashCreate, CashDetailQuery, CashListQuery, CashStatusModify, CashTrigger,
-    PrizeType as ClientPrize, TriggerUser,
+    CampStatus, CampStatusChange, CashCreate, CashDetailQuery, CashListQuery, CashStatusModify,
+    CashTrigger, PrizeType as ClientPrize, TriggerUser,
 };
-use alipay_client::pass::{InstanceAdd, InstanceUpdate, PassStatus as ClientPassStatus, Recognition, TemplateAdd, TemplateUpdate};
+use alipay_client::pass::{
+    InstanceAdd, InstanceUpdate, PassStatus as ClientPassStatus, Recognition, TemplateAdd,
+    TemplateUpdate,
+};
 use alipay_client::{AlipayClient, Failure, Fen, Outcome};
 use async_trait::async_trait;
 use rewards_core::campaign::CampaignStatus;
@@ -19,9 +22,10 @@ use rewards_core::ids::{CrowdNo, PassId, SerialNumber, TemplateId};
 use rewards_core::pass::PassStatus;
 use rewards_core::payout::Recipient;
 use rewards_core::ports::{
-    AddTemplateRequest, CampaignCreated, CampaignDetail, CampaignPage, CampaignSummary, CashGateway,
-    CreateCampaignRequest, IssuePassRequest, ListCampaignsRequest, PassGateway, PassIssued, PrizeType,
-    TemplateResult, TriggerRequest, TriggerResult, UpdatePassRequest, UpdateTemplateRequest,
+    AddTemplateRequest, CampaignCreated, CampaignDetail, CampaignPage, CampaignSummary,
+    CashGateway, CreateCampaignRequest, IssuePassRequest, ListCampaignsRequest, PassGateway,
+    PassIssued, PrizeType, TemplateResult, TriggerRequest, TriggerResult, UpdatePassRequest,
+    UpdateTemplateRequest,
 };
 use rewards_core::{GatewayFailure, GatewayOutcome};
 
@@ -49,7 +53,10 @@ fn failure(f: Failure) -> GatewayFailure {
 
 /// Maps a client outcome; `convert` may itself find the answer unusable (an id that does not parse),
 /// which is an Unknown: the call may have taken effect.
-fn map<T, U>(outcome: Outcome<T>, convert: impl FnOnce(T) -> Result<U, String>) -> GatewayOutcome<U> {
+fn map<T, U>(
+    outcome: Outcome<T>,
+    convert: impl FnOnce(T) -> Result<U, String>,
+) -> GatewayOutcome<U> {
     match outcome {
         Outcome::Success(t) => match convert(t) {
             Ok(u) => GatewayOutcome::Success(u),
@@ -64,7 +71,9 @@ fn to_fen(amount: rewards_core::AmountFen) -> Result<Fen, String> {
     Fen::parse_yuan(&amount.to_yuan_string()).map_err(|e| format!("amount: {e}"))
 }
 
-fn tpl_params(params: &std::collections::BTreeMap<String, String>) -> serde_json::Map<String, serde_json::Value> {
+fn tpl_params(
+    params: &std::collections::BTreeMap<String, String>,
+) -> serde_json::Map<String, serde_json::Value> {
     params
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
@@ -143,7 +152,10 @@ fn status_text(s: Option<CampStatus>) -> String {
 
 #[async_trait]
 impl CashGateway for AlipayGateway {
-    async fn create_campaign(&self, req: &CreateCampaignRequest) -> GatewayOutcome<CampaignCreated> {
+    async fn create_campaign(
+        &self,
+        req: &CreateCampaignRequest,
+    ) -> GatewayOutcome<CampaignCreated> {
         let total_money = match to_fen(req.total_money) {
             Ok(f) => f,
             Err(why) => {
@@ -239,7 +251,9 @@ impl CashGateway for AlipayGateway {
             page_size: u64::from(req.page_size),
         };
         map(self.client.execute(&call).await, |l| {
-            let narrow = |n: Option<u64>, default: u32| n.and_then(|n| u32::try_from(n).ok()).unwrap_or(default);
+            let narrow = |n: Option<u64>, default: u32| {
+                n.and_then(|n| u32::try_from(n).ok()).unwrap_or(default)
+            };
             Ok(CampaignPage {
                 camp_list: l
                     .camp_list
@@ -258,7 +272,11 @@ impl CashGateway for AlipayGateway {
         })
     }
 
-    async fn modify_status(&self, crowd_no: &CrowdNo, status: CampaignStatus) -> GatewayOutcome<()> {
+    async fn modify_status(
+        &self,
+        crowd_no: &CrowdNo,
+        status: CampaignStatus,
+    ) -> GatewayOutcome<()> {
         let change = match status {
             CampaignStatus::Pause => CampStatusChange::Pause,
             CampaignStatus::Ready => CampStatusChange::Ready,

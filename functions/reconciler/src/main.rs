@@ -1,0 +1,30 @@
+//! reconciler (scheduled, every 5 minutes): every UNKNOWN or stuck PENDING payout is re-triggered
+//! with its **same** `out_biz_no` until the outcome is known, with capped backoff; past the retry
+//! budget it is flagged NEEDS_ATTENTION for a person, never re-sent under a new number.
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use rewards_app::Env;
+use rewards_core::payout::Reconciler;
+use serde_json::{json, Value};
+
+async fn handle(reconciler: &Reconciler, _event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let report = reconciler.run_once().await?;
+    lambda_edge::metric("Rewards", "ReconciledPayouts", report.examined as f64, &[]);
+    tracing::info!(?report, "reconciliation pass done");
+    Ok(json!({
+        "examined": report.examined,
+        "sent": report.sent,
+        "failed": report.failed,
+        "unresolved": report.unresolved,
+        "needsAttention": report.needs_attention,
+        "errors": report.errors,
+    }))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_edge::init_logging();
+    let env = Env::load().await?;
+    let alipay = env.alipay().await?;
+    let reconciler = env.reconciler(&alipay);
+    run(service_fn(|event| handle(&reconciler, event))).await
+}

@@ -1,0 +1,194 @@
+//! send-trigger: cash red envelopes, exactly once per business id.
+//!
+//! `POST /envelopes` `{"reason":"points_exchange"|"referral","businessId","userId"|"openId","crowdNo"?}`
+//! (optional `Idempotency-Key` header: same key and body → same answer, other body → 422, still
+//! running → 409); `GET /envelopes/{outBizNo}`; `GET /users/{userId}/envelopes`. The ledger entry is
+//! written before Alipay is called; see the README for the states and the reconciliation rule.
+use lambda_edge::{header, json, json_body, metric, path_param, route_key, Problem};
+use lambda_http::{run, service_fn, Body, Error, Request, Response};
+use rewards_app::{problem, Env};
+use rewards_core::idempotency::{fingerprint, IdemKey, IdempotencyService, StoredResponse};
+use rewards_core::ids::{OpenId, OutBizNo, UserId};
+use rewards_core::payout::{PayoutEntry, PayoutState, Recipient, SendInput, SendService};
+use serde_json::{json as j, Value};
+
+struct Ctx {
+    sends: SendService,
+    idempotency: IdempotencyService,
+}
+
+/// The entry as callers see it (the fence token and lease are internal).
+fn view(entry: &PayoutEntry) -> Value {
+    let mut v = serde_json::to_value(entry).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("fence");
+        o.remove("leaseUntil");
+        o.insert("state".into(), j!(entry.state.name()));
+        o.insert(
+            "outcome".into(),
+            serde_json::to_value(&entry.state).unwrap_or(Value::Null),
+        );
+    }
+    v
+}
+
+/// Stable codes for Alipay's definite refusals (its texts are matched, never shown as codes).
+fn refusal_code(code: Option<&str>, sub_code: Option<&str>, reason: &str) -> &'static str {
+    let has = |needle: &str| reason.contains(needle);
+    match sub_code {
+        Some("CAMPAIGN_NOT_EXIST") => "campaign_not_ready",
+        Some("CAMPAIGN_PAUSED") => "campaign_paused",
+        Some("CAMPAIGN_CLOSED") => "campaign_closed",
+        Some("CAMPAIGN_NOT_STARTED") => "campaign_not_started",
+        _ if has("现金活动不存在") => "campaign_not_ready",
+        _ if has("已领完") || has("余额不足") || has("预算") => "budget_exhausted",
+        _ if has("次数限制") || has("领取上限") => "user_limit_reached",
+        _ if has("已结束") || has("关闭") => "campaign_closed",
+        _ if code == Some("NOT_SENT") => "envelope_not_sent",
+        _ => "envelope_refused",
+    }
+}
+
+/// Maps a ledger entry to the HTTP answer: SENT 201/200, FAILED 422 with a stable code, PENDING /
+/// UNKNOWN / NEEDS_ATTENTION 202 (the outcome is being resolved with the same out_biz_no).
+fn answer(entry: &PayoutEntry, replayed: bool) -> StoredResponse {
+    let (status, body) = match &entry.state {
+        PayoutState::Sent { .. } => (if replayed { 200 } else { 201 }, view(entry)),
+        PayoutState::Failed {
+            reason,
+            code,
+            sub_code,
+        } => {
+            let code = refusal_code(code.as_deref(), sub_code.as_deref(), reason);
+            let p = Problem::new(422, code, format!("Alipay refused the envelope: {reason}"))
+                .with("entry", view(entry));
+            (422, serde_json::to_value(&p).unwrap_or(Value::Null))
+        }
+        PayoutState::Pending | PayoutState::Unknown { .. } | PayoutState::NeedsAttention { .. } => {
+            (202, view(entry))
+        }
+    };
+    StoredResponse {
+        status,
+        body: body.to_string(),
+    }
+}
+
+fn respond(r: StoredResponse) -> Response<Body> {
+    let content_type = if r.status >= 400 {
+        "application/problem+json"
+    } else {
+        "application/json"
+    };
+    Response::builder()
+        .status(r.status)
+        .header(lambda_http::http::header::CONTENT_TYPE, content_type)
+        .body(Body::Text(r.body))
+        .unwrap_or_else(|_| Problem::internal().into_response())
+}
+
+async fn send(sends: &SendService, input: &SendInput) -> StoredResponse {
+    let request = match input.validate() {
+        Ok(r) => r,
+        Err(e) => {
+            let p = problem(&e);
+            return StoredResponse {
+                status: p.status,
+                body: serde_json::to_string(&p).unwrap_or_default(),
+            };
+        }
+    };
+    match sends.send(&request).await {
+        Ok(result) => {
+            metric(
+                "Rewards",
+                "EnvelopeSends",
+                1.0,
+                &[("Outcome", result.entry.state.name())],
+            );
+            answer(&result.entry, result.replayed)
+        }
+        Err(e) => {
+            let p = problem(&e);
+            metric(
+                "Rewards",
+                "EnvelopeSends",
+                1.0,
+                &[("Outcome", p.code.as_str())],
+            );
+            StoredResponse {
+                status: p.status,
+                body: serde_json::to_string(&p).unwrap_or_default(),
+            }
+        }
+    }
+}
+
+async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
+    match route_key(&req).as_str() {
+        "POST /envelopes" => {
+            let raw: Value = json_body(&req)?;
+            let input: SendInput = serde_json::from_value(raw.clone()).map_err(|e| {
+                Problem::bad_request("body_invalid", format!("the JSON body is invalid: {e}"))
+            })?;
+            let Some(key) = header(&req, "idempotency-key") else {
+                return Ok(respond(send(&ctx.sends, &input).await));
+            };
+            let key = IdemKey::new("backend", key).map_err(|e| problem(&e))?;
+            let outcome = ctx
+                .idempotency
+                .run(&key, &fingerprint("POST /envelopes", &raw), || {
+                    send(&ctx.sends, &input)
+                })
+                .await
+                .map_err(|e| problem(&e))?;
+            Ok(respond(outcome.response))
+        }
+        "GET /envelopes/{outBizNo}" => {
+            let id = OutBizNo::parse(&path_param(&req, "outBizNo")?)
+                .map_err(|e| Problem::bad_request("invalid_out_biz_no", e.to_string()))?;
+            let entry = ctx.sends.get(&id).await.map_err(|e| problem(&e))?;
+            Ok(json(200, &view(&entry)))
+        }
+        "GET /users/{userId}/envelopes" => {
+            let text = path_param(&req, "userId")?;
+            let who = match UserId::parse(&text) {
+                Ok(u) => Recipient::UserId(u),
+                Err(_) => Recipient::OpenId(
+                    OpenId::parse(&text)
+                        .map_err(|e| Problem::bad_request("invalid_user_id", e.to_string()))?,
+                ),
+            };
+            let list = ctx
+                .sends
+                .by_recipient(&who, 100)
+                .await
+                .map_err(|e| problem(&e))?;
+            let views: Vec<Value> = list.iter().map(view).collect();
+            Ok(json(200, &j!({ "envelopes": views })))
+        }
+        other => Err(Problem::not_found(
+            "route_not_found",
+            format!("no route {other}"),
+        )),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_edge::init_logging();
+    let env = Env::load().await?;
+    let alipay = env.alipay().await?;
+    let ctx = Ctx {
+        sends: env.send_service(&alipay),
+        idempotency: env.idempotency(),
+    };
+    run(service_fn(|req| async {
+        Ok::<_, Error>(
+            handle(&ctx, req)
+                .await
+                .unwrap_or_else(Problem::into_response),
+        )
+    }))
+    .await
+}

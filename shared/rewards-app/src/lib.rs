@@ -1,0 +1,271 @@
+//! # rewards-app
+//!
+//! The composition root every function shares: [`Env::load`] reads the configuration, builds the
+//! DynamoDB store once per execution environment; [`Env::alipay`] loads the keys from Secrets Manager
+//! (only functions that call Alipay do, and only they are granted the secret) and builds the client;
+//! the `*_service` methods assemble the domain services. [`problem`] maps any domain error to
+//! problem+json, logging the cause of a 5xx and keeping it out of the body.
+#![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alipay_client::{AlipayClient, ClientConfig, Keys, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+use lambda_edge::session::SessionKey;
+use lambda_edge::Problem;
+use rewards_alipay::AlipayGateway;
+use rewards_aws::{Config, DynamoStore, KeyProvider, RandomIds, SystemClock};
+use rewards_core::campaign::CampaignService;
+use rewards_core::claim::{ClaimConfig, ClaimService};
+use rewards_core::idempotency::IdempotencyService;
+use rewards_core::pass::PassService;
+use rewards_core::payout::Reason;
+use rewards_core::payout::{Reconciler, SendConfig, SendService};
+use rewards_core::template::{TemplatePolicy, TemplateService};
+use rewards_core::{CrowdNo, DomainError, ErrorKind};
+use std::collections::BTreeMap;
+
+/// Why a function could not start. Never carries secret material.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Configuration (environment) is missing or invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The keys could not be loaded.
+    #[error("keys: {0}")]
+    Keys(String),
+    /// The Alipay client could not be built.
+    #[error("alipay client: {0}")]
+    Client(String),
+}
+
+/// What every function has: configuration, the store, clock and ids.
+#[derive(Clone)]
+pub struct Env {
+    /// Configuration read from the environment.
+    pub config: Config,
+    /// The AWS SDK configuration (endpoint, region, credentials), loaded once.
+    pub sdk: aws_config::SdkConfig,
+    /// The DynamoDB store (every store port).
+    pub store: Arc<DynamoStore>,
+    /// The clock.
+    pub clock: Arc<SystemClock>,
+    /// Fence-token source.
+    pub ids: Arc<RandomIds>,
+    /// Campaign used for a send that names none, per reason (`REASON_CAMPAIGNS`,
+    /// e.g. `points_exchange=CROWD1,referral=CROWD2`).
+    pub reason_campaigns: BTreeMap<Reason, CrowdNo>,
+}
+
+/// The Alipay side, for functions that call the gateway.
+#[derive(Clone)]
+pub struct Alipay {
+    /// The typed client (used directly for `alipay.system.oauth.token`).
+    pub client: AlipayClient,
+    /// The domain's gateway ports.
+    pub gateway: Arc<AlipayGateway>,
+}
+
+fn reason_campaigns(text: &str) -> Result<BTreeMap<Reason, CrowdNo>, StartupError> {
+    let mut out = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (reason, crowd) = pair.split_once('=').ok_or_else(|| {
+            StartupError::Config(format!(
+                "REASON_CAMPAIGNS entry `{pair}` is not reason=crowdNo"
+            ))
+        })?;
+        let reason = Reason::parse(reason.trim()).ok_or_else(|| {
+            StartupError::Config(format!("REASON_CAMPAIGNS: unknown reason `{reason}`"))
+        })?;
+        let crowd = CrowdNo::parse(crowd.trim())
+            .map_err(|e| StartupError::Config(format!("REASON_CAMPAIGNS: {e}")))?;
+        out.insert(reason, crowd);
+    }
+    Ok(out)
+}
+
+impl Env {
+    /// Reads the environment and builds the store (no network call).
+    ///
+    /// # Errors
+    /// [`StartupError::Config`].
+    pub async fn load() -> Result<Self, StartupError> {
+        let config = Config::from_env().map_err(|e| StartupError::Config(e.to_string()))?;
+        let reason_campaigns =
+            reason_campaigns(&std::env::var("REASON_CAMPAIGNS").unwrap_or_default())?;
+        let sdk = rewards_aws::sdk_config().await;
+        let store = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            config.table_name.clone(),
+        ));
+        Ok(Self {
+            config,
+            sdk,
+            store,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds::default()),
+            reason_campaigns,
+        })
+    }
+
+    /// Loads the RSA keys from Secrets Manager (once; the caller keeps the result for the execution
+    /// environment's life) and builds the Alipay client.
+    ///
+    /// # Errors
+    /// [`StartupError::Keys`] or [`StartupError::Client`].
+    pub async fn alipay(&self) -> Result<Alipay, StartupError> {
+        let provider = KeyProvider::new(
+            aws_sdk_secretsmanager::Client::new(&self.sdk),
+            self.config.keys_secret_id.clone(),
+        );
+        let keys = provider
+            .keys()
+            .await
+            .map_err(|e| StartupError::Keys(e.to_string()))?;
+        let client = AlipayClient::new(ClientConfig {
+            app_id: self.config.app_id.as_str().to_string(),
+            gateway_url: self.config.gateway_url.clone(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            keys: Keys {
+                app_private_key: keys.app_private_key.clone(),
+                alipay_public_key: keys.alipay_public_key.clone(),
+            },
+            cert_mode: None,
+            aes: None,
+        })
+        .map_err(|e| StartupError::Client(e.to_string()))?;
+        Ok(Alipay {
+            gateway: Arc::new(AlipayGateway::new(client.clone())),
+            client,
+        })
+    }
+
+    /// The session-token key from the secret named by `SESSION_KEY_SECRET_ID` (base64 text).
+    ///
+    /// # Errors
+    /// [`StartupError::Config`] or [`StartupError::Keys`]; never the secret itself.
+    pub async fn session_key(&self) -> Result<SessionKey, StartupError> {
+        let id = std::env::var("SESSION_KEY_SECRET_ID").map_err(|_| {
+            StartupError::Config("environment variable SESSION_KEY_SECRET_ID is not set".into())
+        })?;
+        let out = aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .get_secret_value()
+            .secret_id(&id)
+            .send()
+            .await
+            .map_err(|e| {
+                StartupError::Keys(format!(
+                    "reading secret {id}: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let text = out
+            .secret_string()
+            .ok_or_else(|| StartupError::Keys(format!("secret {id} has no string value")))?;
+        SessionKey::from_base64(text).map_err(|e| StartupError::Keys(format!("secret {id}: {e}")))
+    }
+
+    /// Template creation, update and listing.
+    pub fn template_service(&self, alipay: &Alipay) -> TemplateService {
+        TemplateService {
+            store: self.store.clone(),
+            gateway: alipay.gateway.clone(),
+            clock: self.clock.clone(),
+            policy: TemplatePolicy {
+                callback_url: self.config.callback_url.clone(),
+            },
+        }
+    }
+
+    /// The claim path (callback).
+    pub fn claim_service(&self, alipay: &Alipay) -> ClaimService {
+        ClaimService {
+            templates: self.store.clone(),
+            claims: self.store.clone(),
+            gateway: alipay.gateway.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            app_id: self.config.app_id.clone(),
+            config: ClaimConfig::default(),
+        }
+    }
+
+    /// Pass lookup and status changes.
+    pub fn pass_service(&self, alipay: &Alipay) -> PassService {
+        PassService {
+            store: self.store.clone(),
+            gateway: alipay.gateway.clone(),
+            clock: self.clock.clone(),
+            app_id: self.config.app_id.clone(),
+        }
+    }
+
+    /// Campaign creation, schedule slots, detail, list and status.
+    pub fn campaign_service(&self, alipay: &Alipay) -> CampaignService {
+        CampaignService {
+            store: self.store.clone(),
+            gateway: alipay.gateway.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+        }
+    }
+
+    /// The money path.
+    pub fn send_service(&self, alipay: &Alipay) -> SendService {
+        SendService {
+            payouts: self.store.clone(),
+            campaigns: self.store.clone(),
+            gateway: alipay.gateway.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            config: SendConfig::default(),
+            reason_campaigns: self.reason_campaigns.clone(),
+        }
+    }
+
+    /// The reconciler over a send service.
+    pub fn reconciler(&self, alipay: &Alipay) -> Reconciler {
+        Reconciler {
+            service: Arc::new(self.send_service(alipay)),
+            batch: 50,
+        }
+    }
+
+    /// `Idempotency-Key` handling.
+    pub fn idempotency(&self) -> IdempotencyService {
+        IdempotencyService {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            ttl: Duration::from_secs(24 * 3600),
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Maps a domain error to problem+json: 4xx carry the error's own text; 5xx are opaque with the
+/// cause chain logged.
+pub fn problem<E: DomainError>(err: &E) -> Problem {
+    let status = err.kind().http_status();
+    match err.kind() {
+        ErrorKind::Internal | ErrorKind::Unavailable => {
+            let mut chain = err.to_string();
+            let mut source = err.source();
+            while let Some(s) = source {
+                chain.push_str(": ");
+                chain.push_str(&s.to_string());
+                source = s.source();
+            }
+            tracing::error!(code = err.code(), cause = %chain, "request failed");
+            let detail = if status == 503 {
+                "a dependency is unavailable; it is safe to retry with the same request"
+            } else {
+                "the request could not be completed; it is safe to retry"
+            };
+            Problem::new(status, err.code(), detail)
+        }
+        _ => Problem::new(status, err.code(), err.to_string()),
+    }
+}

@@ -1,0 +1,2 @@
+//! Integration tests: the real flows over HTTP (function → emulator → simulator), as deployed.
+mod passes;

@@ -1,0 +1,419 @@
+//! The test stack: a real moto server (DynamoDB, Secrets Manager), the Alipay gateway simulator and
+//! local-stack running the real function binaries under a Lambda Runtime API emulator, all on free
+//! loopback ports, started once per test binary on a runtime of their own and stopped when the
+//! binary exits (children die with it). Tests talk to it over HTTP only.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const APP_ID: &str = "2021000000000001";
+pub const TABLE: &str = "rewards-test";
+pub const KEYS_SECRET: &str = "rewards/alipay-keys";
+pub const SESSION_SECRET: &str = "rewards/session-key";
+/// Base64 of 32 bytes; the tests mint session tokens with it too.
+pub const SESSION_KEY_B64: &str = "c2Vzc2lvbi1rZXktZm9yLXRlc3RzLW9ubHktMzJieXRlcw==";
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process that dies with the test binary (PR_SET_PDEATHSIG) and is killed on drop.
+pub struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_dying_with_parent(cmd: &mut Command) -> Child {
+    use std::os::unix::process::CommandExt;
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"))
+}
+
+/// Starts moto_server from the project venv (created by scripts/ensure-venv.sh) on a free port.
+fn start_moto() -> (Guard, String) {
+    let venv = root().join(".venv/bin/moto_server");
+    assert!(
+        venv.is_file(),
+        "{} is missing: run scripts/ensure-venv.sh (make test does)",
+        venv.display()
+    );
+    let port = free_port();
+    let child = spawn_dying_with_parent(
+        Command::new(venv)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Guard(child), url)
+}
+
+fn key_file(name: &str) -> String {
+    std::fs::read_to_string(root().join("tests/vectors/keys").join(name)).unwrap()
+}
+
+async fn seed(moto: &str) {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    rewards_aws::create_table(&dynamo, TABLE).await.unwrap();
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let keys = json!({
+        "app_private_key": key_file("app_private_pkcs8.pem"),
+        "alipay_public_key": key_file("alipay_public_spki.pem"),
+    });
+    secrets
+        .create_secret()
+        .name(KEYS_SECRET)
+        .secret_string(keys.to_string())
+        .send()
+        .await
+        .unwrap();
+    secrets
+        .create_secret()
+        .name(SESSION_SECRET)
+        .secret_string(SESSION_KEY_B64)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The running stack (shared by every test of one test binary).
+pub struct Stack {
+    pub api: String,
+    pub sim: String,
+    pub moto: String,
+    _moto: Guard,
+}
+
+static STACK: OnceLock<Stack> = OnceLock::new();
+
+/// The stack, started on first use.
+pub fn stack() -> &'static Stack {
+    STACK.get_or_init(|| {
+        let bin_dir = target_dir().join("debug");
+        for f in ["template-creator", "pass-callback", "tunnel-reader", "campaign-creator", "send-trigger", "reconciler", "session", "authorizer"] {
+            assert!(
+                bin_dir.join(f).is_file(),
+                "function binary {f} is not built in {}: run `cargo build --workspace --bins` first (make test does)",
+                bin_dir.display()
+            );
+        }
+        let (moto_guard, moto) = start_moto();
+        // The stack lives on a thread and runtime of its own: tests run on their own runtimes, and
+        // a runtime cannot be started from inside another.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let moto_url = moto.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(async move {
+                seed(&moto_url).await;
+                let mut sim_config = alipay_sim::SimConfig::from_env().unwrap();
+                sim_config.addr = "127.0.0.1:0".parse().unwrap();
+                sim_config.app_id = APP_ID.into();
+                sim_config.hang_limit = Duration::from_secs(20);
+                let sim = alipay_sim::start(sim_config).await.unwrap();
+                let mut opts = local_stack::Options::from_env();
+                opts.template = root().join("template.yaml");
+                opts.bin_dir = bin_dir;
+                opts.port = 0;
+                opts.host_env.insert("RUST_LOG".into(), "warn".into());
+                for (k, v) in [
+                    ("TABLE_NAME", TABLE.to_string()),
+                    ("ALIPAY_KEYS_SECRET_ID", KEYS_SECRET.to_string()),
+                    ("SESSION_KEY_SECRET_ID", SESSION_SECRET.to_string()),
+                    ("ALIPAY_APP_ID", APP_ID.to_string()),
+                    ("ALIPAY_GATEWAY_URL", sim.url.clone()),
+                    ("AWS_ENDPOINT_URL", moto_url.clone()),
+                    ("AWS_REGION", "us-east-1".to_string()),
+                ] {
+                    opts.env.push((k.to_string(), v));
+                }
+                let running = local_stack::start(opts).await.unwrap();
+                tx.send((running.url(), sim.base_url.clone())).unwrap();
+                // Serve until the test binary exits.
+                std::future::pending::<()>().await;
+                drop((running, sim));
+            });
+        });
+        let (api, sim) = rx.recv_timeout(Duration::from_secs(120)).expect("the test stack did not start");
+        Stack { api, sim, moto, _moto: moto_guard }
+    })
+}
+
+/// An HTTP client for one test, with helpers in the style of zero-to-production's `TestApp`.
+pub struct TestApp {
+    pub api: String,
+    pub sim: String,
+    pub http: reqwest::Client,
+}
+
+/// What an HTTP call answered.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub fn new() -> Self {
+        let s = stack();
+        Self {
+            api: s.api.clone(),
+            sim: s.sim.clone(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    async fn answer(resp: reqwest::Response) -> Answer {
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// A backend (IAM) call: locally the SigV4 signature is not verified, only its presence.
+    fn iam(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        rb.header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=0",
+        )
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        Self::answer(
+            self.iam(self.http.post(format!("{}{path}", self.api)))
+                .json(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post_with_header(
+        &self,
+        path: &str,
+        body: &Value,
+        name: &str,
+        value: &str,
+    ) -> Answer {
+        let rb = self
+            .iam(self.http.post(format!("{}{path}", self.api)))
+            .header(name, value)
+            .json(body);
+        Self::answer(rb.send().await.unwrap()).await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Answer {
+        let rb = self
+            .iam(self.http.post(format!("{}{path}", self.api)))
+            .header("content-type", "application/json");
+        Self::answer(rb.body(body).send().await.unwrap()).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Answer {
+        Self::answer(
+            self.iam(self.http.put(format!("{}{path}", self.api)))
+                .json(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        Self::answer(
+            self.iam(self.http.get(format!("{}{path}", self.api)))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A public call (no auth header at all).
+    pub async fn get_public(&self, path: &str) -> Answer {
+        Self::answer(
+            self.http
+                .get(format!("{}{path}", self.api))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A mini-program call with a session token.
+    pub async fn get_with_token(&self, path: &str, token: &str) -> Answer {
+        let rb = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .header("authorization", format!("Bearer {token}"));
+        Self::answer(rb.send().await.unwrap()).await
+    }
+
+    /// A raw function invocation (what EventBridge does).
+    pub async fn invoke(&self, function: &str, event: &Value) -> Answer {
+        let url = format!("{}/_local/invoke/{function}", self.api);
+        Self::answer(self.http.post(url).json(event).send().await.unwrap()).await
+    }
+
+    pub async fn sim_post(&self, path: &str, body: &Value) -> Answer {
+        Self::answer(
+            self.http
+                .post(format!("{}{path}", self.sim))
+                .json(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn sim_get(&self, path: &str) -> Answer {
+        Self::answer(
+            self.http
+                .get(format!("{}{path}", self.sim))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn sim_clear_faults(&self) {
+        self.http
+            .delete(format!("{}/sim/faults", self.sim))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// The seed pass template (infra/local-stack/fixtures/pass.json) with this deployment's callback.
+    pub fn pass_template(&self, title: &str) -> Value {
+        let text =
+            std::fs::read_to_string(root().join("infra/local-stack/fixtures/pass.json")).unwrap();
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        let callback = format!("{}/alipay/pass-callback", self.api);
+        replace_callback(&mut v, &callback);
+        if let Some(t) = v.pointer_mut("/evoucherInfo/title") {
+            *t = json!(title);
+        }
+        v
+    }
+
+    /// Creates a template and returns its id.
+    pub async fn create_template(&self, title: &str) -> String {
+        let a = self.post("/templates", &self.pass_template(title)).await;
+        assert_eq!(a.status, 201, "{a:?}");
+        a.body["templateId"].as_str().unwrap().to_string()
+    }
+
+    /// Plays the claim component for a user.
+    pub async fn claim(&self, template_id: &str, user_id: &str) -> Answer {
+        self.sim_post(
+            "/sim/claim",
+            &json!({"templateId": template_id, "userId": user_id}),
+        )
+        .await
+    }
+
+    /// Every payout the simulator made.
+    pub async fn payouts(&self) -> Vec<Value> {
+        let a = self.sim_get("/sim/payouts").await;
+        match a.body {
+            Value::Array(list) => list,
+            other => other["payouts"].as_array().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Every pass the simulator issued.
+    pub async fn sim_passes(&self) -> Vec<Value> {
+        let a = self.sim_get("/sim/passes").await;
+        match a.body {
+            Value::Array(list) => list,
+            other => other["passes"].as_array().cloned().unwrap_or_default(),
+        }
+    }
+}
+
+impl Default for TestApp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn replace_callback(v: &mut Value, callback: &str) {
+    for pointer in ["/merchant/mcallbackUrl", "/content/merchant/mcallbackUrl"] {
+        if let Some(url) = v.pointer_mut(pointer) {
+            *url = json!(callback);
+        }
+    }
+}
+
+/// A fresh Alipay user id (2088 + 12 digits) unique within the run.
+pub fn new_user_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let n = (nanos / 1000 + SEQ.fetch_add(1, Ordering::Relaxed) * 7919) % 1_000_000_000_000;
+    format!("2088{n:012}")
+}
