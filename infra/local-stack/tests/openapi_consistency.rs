@@ -1,0 +1,151 @@
+//! `openapi.yaml` against `template.yaml` and the handlers: the document has exactly the HttpApi routes of
+//! the template (same method and path), each with the security scheme of the route's auth (SigV4 for
+//! `AWS_IAM`, the bearer session token for the Lambda authorizer, none for `NONE`), and every route's
+//! function crate names its route key (the handlers dispatch on strings like `"POST /templates"`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use local_stack::template::{self, AuthKind};
+use serde_norway::Value;
+
+const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// `"METHOD /path"` → the names of the security schemes of the operation (empty = public).
+fn openapi_routes(doc: &Value) -> BTreeMap<String, Vec<String>> {
+    let schemes = |v: Option<&Value>| -> Option<Vec<String>> {
+        let list = v?.as_sequence()?;
+        Some(
+            list.iter()
+                .filter_map(Value::as_mapping)
+                .flat_map(|m| m.keys().filter_map(Value::as_str).map(str::to_string))
+                .collect(),
+        )
+    };
+    let global = schemes(doc.get("security")).unwrap_or_default();
+    let paths = doc
+        .get("paths")
+        .and_then(Value::as_mapping)
+        .expect("openapi.yaml has paths");
+    let mut out = BTreeMap::new();
+    for (path, item) in paths {
+        let path = path.as_str().expect("path is a string");
+        let item = item.as_mapping().expect("path item is a mapping");
+        for (method, op) in item {
+            let Some(method) = method.as_str().filter(|m| METHODS.contains(m)) else {
+                continue;
+            };
+            let security = schemes(op.get("security")).unwrap_or_else(|| global.clone());
+            let key = format!("{} {path}", method.to_ascii_uppercase());
+            assert!(
+                out.insert(key.clone(), security).is_none(),
+                "{key} twice in openapi.yaml"
+            );
+        }
+    }
+    out
+}
+
+fn scheme_of(auth: &AuthKind) -> Vec<String> {
+    match auth {
+        AuthKind::Iam => vec!["sigv4".to_string()],
+        AuthKind::Lambda(_) => vec!["sessionToken".to_string()],
+        AuthKind::None => Vec::new(),
+        other => panic!("no security scheme for {other:?}: extend openapi.yaml and this test"),
+    }
+}
+
+#[test]
+fn openapi_documents_exactly_the_template_routes_with_their_auth() {
+    let stack = template::parse(&read("template.yaml"), &Default::default()).expect("template");
+    let doc: Value = serde_norway::from_str(&read("openapi.yaml")).expect("openapi.yaml parses");
+    let documented = openapi_routes(&doc);
+    let declared: BTreeMap<String, Vec<String>> = stack
+        .routes
+        .iter()
+        .map(|r| (r.route_key(), scheme_of(&r.auth)))
+        .collect();
+    let d: BTreeSet<&String> = documented.keys().collect();
+    let t: BTreeSet<&String> = declared.keys().collect();
+    assert_eq!(
+        d.difference(&t).collect::<Vec<_>>(),
+        Vec::<&&String>::new(),
+        "in openapi.yaml but not in template.yaml"
+    );
+    assert_eq!(
+        t.difference(&d).collect::<Vec<_>>(),
+        Vec::<&&String>::new(),
+        "in template.yaml but not in openapi.yaml"
+    );
+    for (key, schemes) in &declared {
+        assert_eq!(&documented[key], schemes, "security of {key}");
+    }
+    let defined = doc
+        .pointer_like(&["components", "securitySchemes"])
+        .and_then(Value::as_mapping)
+        .expect("components.securitySchemes");
+    for s in ["sigv4", "sessionToken"] {
+        assert!(defined.contains_key(s), "security scheme {s} is defined");
+    }
+}
+
+#[test]
+fn every_route_key_is_named_by_its_function_crate() {
+    let stack = template::parse(&read("template.yaml"), &Default::default()).expect("template");
+    for r in &stack.routes {
+        let src = root().join("functions").join(&r.function).join("src");
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&src)
+            .unwrap_or_else(|e| panic!("{}: {e}", src.display()))
+            .flatten()
+        {
+            if entry.path().extension().is_some_and(|x| x == "rs") {
+                text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        let key = r.route_key();
+        assert!(
+            text.contains(&key),
+            "functions/{}/src does not mention its route `{key}`",
+            r.function
+        );
+    }
+}
+
+/// Every operation answers problem+json errors with the shared `Problem` schema.
+#[test]
+fn problem_schema_has_the_convention_fields() {
+    let doc: Value = serde_norway::from_str(&read("openapi.yaml")).expect("openapi.yaml parses");
+    let required: BTreeSet<String> = doc
+        .pointer_like(&["components", "schemas", "Problem", "required"])
+        .and_then(Value::as_sequence)
+        .expect("Problem.required")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    for f in ["type", "title", "status", "detail", "code"] {
+        assert!(required.contains(f), "Problem requires {f}");
+    }
+}
+
+trait PointerLike {
+    fn pointer_like(&self, keys: &[&str]) -> Option<&Value>;
+}
+
+impl PointerLike for Value {
+    fn pointer_like(&self, keys: &[&str]) -> Option<&Value> {
+        keys.iter().try_fold(self, |v, k| v.get(*k))
+    }
+}
