@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod cash;
+
 pub const APP_ID: &str = "2021000000000001";
 pub const TABLE: &str = "rewards-test";
 pub const KEYS_SECRET: &str = "rewards/alipay-keys";
@@ -122,10 +124,20 @@ pub struct Stack {
     pub api: String,
     pub sim: String,
     pub moto: String,
-    _moto: Guard,
 }
 
 static STACK: OnceLock<Stack> = OnceLock::new();
+static EXTRA_ENV: OnceLock<Vec<(String, String)>> = OnceLock::new();
+
+/// Extra environment for every function of this binary's stack (e.g. short timeouts for fault
+/// tests). Takes effect only when called before the stack starts; the first call wins.
+pub fn set_stack_env(env: &[(&str, &str)]) {
+    let _ = EXTRA_ENV.set(
+        env.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+}
 
 /// The stack, started on first use.
 pub fn stack() -> &'static Stack {
@@ -138,12 +150,12 @@ pub fn stack() -> &'static Stack {
                 bin_dir.display()
             );
         }
-        let (moto_guard, moto) = start_moto();
         // The stack lives on a thread and runtime of its own: tests run on their own runtimes, and
-        // a runtime cannot be started from inside another.
+        // a runtime cannot be started from inside another. Its children are spawned from that
+        // thread too: PR_SET_PDEATHSIG fires when the spawning *thread* ends, and this one never does.
         let (tx, rx) = std::sync::mpsc::channel();
-        let moto_url = moto.clone();
         std::thread::spawn(move || {
+            let (moto_guard, moto_url) = start_moto();
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             runtime.block_on(async move {
                 seed(&moto_url).await;
@@ -156,6 +168,7 @@ pub fn stack() -> &'static Stack {
                 opts.template = root().join("template.yaml");
                 opts.bin_dir = bin_dir;
                 opts.port = 0;
+                opts.parameters.insert("AlipayAppId".into(), APP_ID.into());
                 opts.host_env.insert("RUST_LOG".into(), "warn".into());
                 for (k, v) in [
                     ("TABLE_NAME", TABLE.to_string()),
@@ -168,15 +181,18 @@ pub fn stack() -> &'static Stack {
                 ] {
                     opts.env.push((k.to_string(), v));
                 }
+                for (k, v) in EXTRA_ENV.get().into_iter().flatten() {
+                    opts.env.push((k.clone(), v.clone()));
+                }
                 let running = local_stack::start(opts).await.unwrap();
-                tx.send((running.url(), sim.base_url.clone())).unwrap();
+                tx.send((running.url(), sim.base_url.clone(), moto_url.clone())).unwrap();
                 // Serve until the test binary exits.
                 std::future::pending::<()>().await;
-                drop((running, sim));
+                drop((running, sim, moto_guard));
             });
         });
-        let (api, sim) = rx.recv_timeout(Duration::from_secs(120)).expect("the test stack did not start");
-        Stack { api, sim, moto, _moto: moto_guard }
+        let (api, sim, moto) = rx.recv_timeout(Duration::from_secs(120)).expect("the test stack did not start");
+        Stack { api, sim, moto }
     })
 }
 

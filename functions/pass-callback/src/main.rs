@@ -6,7 +6,7 @@
 use lambda_edge::{json, metric, query_param, Problem};
 use lambda_http::{run, service_fn, Body, Error, Request, Response};
 use rewards_app::{problem, Env};
-use rewards_core::claim::{ClaimQuery, ClaimService};
+use rewards_core::claim::{component_answer, ClaimQuery, ClaimService};
 use serde_json::json as j;
 
 async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
@@ -31,10 +31,7 @@ async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
                     },
                 )],
             );
-            json(
-                200,
-                &j!({ "success": true, "passId": answer.pass_id, "serialNumber": answer.serial_number }),
-            )
+            json(200, &component_answer(&Ok(answer)))
         }
         Err(e) => {
             let p: Problem = problem(&e);

@@ -40,6 +40,14 @@ pub struct ClaimRequest {
     pub template_id: String,
     /// The claiming user (2088…).
     pub user_id: String,
+    /// `false`: mint the token and build the callback URL but do not call it (tests replay the URL
+    /// themselves, e.g. concurrently). Default `true`.
+    #[serde(default = "yes")]
+    pub call: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `POST /sim/claim {"templateId","userId"}`: plays the UID issuance component. Mints a single-use
@@ -81,6 +89,9 @@ pub async fn claim(State(sim): State<Arc<Sim>>, Json(req): Json<ClaimRequest>) -
         .append_pair("token", &token)
         .append_pair("timestamp", &timestamp);
     let shown = url.to_string();
+    if !req.call {
+        return Json(json!({"status": null, "token": token, "url": shown})).into_response();
+    }
     let answer =
         match sim.http.get(url).send().await {
             Ok(a) => a,
