@@ -8,10 +8,14 @@ help:
 	@echo "make bench  protocol benchmark beside openssl speed"
 	@echo "make fuzz   run each fuzz target for a bounded time"
 	@echo "make sim    run the Alipay gateway simulator on 127.0.0.1:\$$SIM_PORT (default 9999)"
+	@echo "make zips   build the arm64 Lambda zips target/lambda/<fn>/bootstrap.zip (cargo lambda, slow)"
+	@echo "make bench-stack  cold start, size, RSS, warm latency and DynamoDB calls per operation (release)"
 
 test:
+	scripts/ensure-venv.sh >/dev/null
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo build --workspace --bins
 	cargo test --workspace
 	scripts/check-template.sh
 	scripts/interop.sh
@@ -19,7 +23,10 @@ test:
 bench:
 	cargo run --release -p alipay-protocol --example bench
 
-.PHONY: help test bench
+fuzz:
+	scripts/fuzz.sh
+
+.PHONY: help test bench fuzz
 
 dev:
 	scripts/dev.sh
@@ -30,3 +37,18 @@ sim:
 	SIM_PORT=$${SIM_PORT:-9999} cargo run -p alipay-sim
 
 .PHONY: sim
+
+# The arm64 Lambda zips (not part of make test: a release cross build). ZIPS_FLAGS=--x86 for x86_64.
+zips:
+	scripts/build-lambdas.sh $(ZIPS_FLAGS)
+
+.PHONY: zips
+
+# The numbers of docs/numbers.md: release binaries, moto, the simulator, local-stack; prints tables.
+bench-stack:
+	scripts/ensure-venv.sh >/dev/null
+	test -d tests/interop/node_modules/alipay-sdk || (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+	cargo build --release --workspace --bins
+	target/release/stack-bench $(BENCH_FLAGS)
+
+.PHONY: bench-stack
