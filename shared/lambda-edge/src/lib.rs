@@ -18,51 +18,58 @@ use serde::Serialize;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A problem-details error answer: `application/problem+json` with a stable machine `code`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Serialised as RFC 9457 members `type` (`urn:problem:<code>`), `title` (the status' reason),
+/// `status`, `detail`, plus `code` and any extension members.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// HTTP status.
-    #[serde(skip)]
     pub status: u16,
     /// Stable, documented, machine-readable code, e.g. `template_not_found`.
     pub code: String,
-    /// Short human summary (the status' reason).
-    pub title: String,
     /// What went wrong in this request, never a secret or an internal cause.
     pub detail: String,
-    /// `about:blank`-style type URI built from the code.
-    #[serde(rename = "type")]
-    pub type_uri: String,
-    /// HTTP status, repeated in the body as RFC 9457 does.
-    #[serde(rename = "status")]
-    pub status_field: u16,
     /// Extension members (RFC 9457 §3.2), e.g. `success: false` for the claim component.
-    #[serde(flatten)]
-    pub extensions: serde_json::Map<String, serde_json::Value>,
+    pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
+}
+
+impl Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let title = StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error");
+        let extra = self.extensions.as_deref();
+        let mut map = serializer.serialize_map(Some(5 + extra.map_or(0, |e| e.len())))?;
+        map.serialize_entry("type", &format!("urn:problem:{}", self.code))?;
+        map.serialize_entry("title", title)?;
+        map.serialize_entry("status", &self.status)?;
+        map.serialize_entry("detail", &self.detail)?;
+        map.serialize_entry("code", &self.code)?;
+        for (k, v) in extra.into_iter().flatten() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
 }
 
 impl Problem {
     /// A problem with this status, code and detail.
     pub fn new(status: u16, code: impl Into<String>, detail: impl Into<String>) -> Self {
-        let code = code.into();
-        let title = StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("Error")
-            .to_string();
         Self {
             status,
-            type_uri: format!("urn:problem:{code}"),
-            code,
-            title,
+            code: code.into(),
             detail: detail.into(),
-            status_field: status,
-            extensions: serde_json::Map::new(),
+            extensions: None,
         }
     }
 
     /// Adds an extension member.
     pub fn with(mut self, key: &str, value: serde_json::Value) -> Self {
-        self.extensions.insert(key.to_string(), value);
+        self.extensions
+            .get_or_insert_with(Default::default)
+            .insert(key.to_string(), value);
         self
     }
 
@@ -249,29 +256,114 @@ pub fn response_event(resp: Response<Body>) -> serde_json::Value {
     })
 }
 
+/// The name of the span `lambda_runtime` opens around each invocation (fields `requestId`, ...).
+const INVOKE_SPAN: &str = "Lambda runtime invoke";
+/// The target of that span: always enabled, so every line logged inside an invocation carries the
+/// request id whatever `RUST_LOG` says (`RUST_LOG=warn` would otherwise disable the info-level span).
+const INVOKE_SPAN_DIRECTIVE: &str = "lambda_runtime::layers::trace=info";
+
 /// JSON log lines on stdout, each carrying the current Lambda request id (the runtime opens a span with
-/// `requestId` per invocation), level from `RUST_LOG` (default `info`).
+/// `requestId` per invocation; it is logged as `span.requestId`), level from `RUST_LOG` (default `info`).
+/// Never log a secret, a key, a token or an auth code: the log-scan test (`tests/security`) fails on
+/// key material in any function's output.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    use tracing_subscriber::prelude::*;
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    if let Ok(d) = INVOKE_SPAN_DIRECTIVE.parse() {
+        filter = filter.add_directive(d);
+    }
+    let fmt = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .flatten_event(true)
         .with_target(false)
-        .without_time()
+        .without_time();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(RequestIdLayer)
+        .with(fmt)
         .try_init();
 }
 
+std::thread_local! {
+    static REQUEST_IDS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The request id of the invocation running on this thread, if any (set while the runtime's invoke
+/// span is entered, which it is whenever the handler's future is polled).
+pub fn current_request_id() -> Option<String> {
+    REQUEST_IDS.with(|ids| ids.borrow().last().cloned())
+}
+
+struct RequestId(String);
+
+/// Keeps [`current_request_id`] in step with the runtime's invoke span, for lines not written through
+/// `tracing` (the EMF metric lines).
+struct RequestIdLayer;
+
+impl<S> tracing_subscriber::Layer<S> for RequestIdLayer
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if attrs.metadata().name() != INVOKE_SPAN {
+            return;
+        }
+        struct Visit(Option<String>);
+        impl tracing::field::Visit for Visit {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "requestId" {
+                    self.0 = Some(value.to_string());
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "requestId" && self.0.is_none() {
+                    self.0 = Some(format!("{value:?}").trim_matches('"').to_string());
+                }
+            }
+        }
+        let mut visit = Visit(None);
+        attrs.record(&mut visit);
+        if let (Some(request_id), Some(span)) = (visit.0, ctx.span(id)) {
+            span.extensions_mut().insert(RequestId(request_id));
+        }
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            if let Some(RequestId(r)) = span.extensions().get::<RequestId>() {
+                REQUEST_IDS.with(|ids| ids.borrow_mut().push(r.clone()));
+            }
+        }
+    }
+
+    fn on_exit(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            if span.extensions().get::<RequestId>().is_some() {
+                REQUEST_IDS.with(|ids| {
+                    ids.borrow_mut().pop();
+                });
+            }
+        }
+    }
+}
+
 /// One CloudWatch embedded-metric-format line (a count), printed on stdout where the Lambda log agent
-/// turns it into a metric `namespace/name` with the given dimensions.
+/// turns it into a metric `namespace/name` with the given dimensions. The line also carries the
+/// invocation's `requestId` (a plain property: searchable in the logs, not a dimension).
 pub fn metric(namespace: &str, name: &str, value: f64, dimensions: &[(&str, &str)]) {
-    println!(
-        "{}",
-        metric_line(namespace, name, value, dimensions, now_millis())
-    );
+    let mut line = metric_value(namespace, name, value, dimensions, now_millis());
+    if let (Some(id), Some(o)) = (current_request_id(), line.as_object_mut()) {
+        o.insert("requestId".into(), serde_json::Value::String(id));
+    }
+    println!("{line}");
 }
 
 fn now_millis() -> u128 {
@@ -281,13 +373,13 @@ fn now_millis() -> u128 {
         .unwrap_or(0)
 }
 
-fn metric_line(
+fn metric_value(
     namespace: &str,
     name: &str,
     value: f64,
     dimensions: &[(&str, &str)],
     ts: u128,
-) -> String {
+) -> serde_json::Value {
     let mut root = serde_json::Map::new();
     let dims: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
     root.insert(
@@ -305,7 +397,7 @@ fn metric_line(
         root.insert((*k).into(), serde_json::Value::String((*v).into()));
     }
     root.insert(name.into(), serde_json::json!(value));
-    serde_json::Value::Object(root).to_string()
+    serde_json::Value::Object(root)
 }
 
 #[cfg(test)]
@@ -348,13 +440,38 @@ mod tests {
 
     #[test]
     fn metric_lines_follow_emf() {
-        let line = metric_line("Rewards", "EnvelopeSent", 1.0, &[("Outcome", "sent")], 5);
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let v = metric_value("Rewards", "EnvelopeSent", 1.0, &[("Outcome", "sent")], 5);
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
             "EnvelopeSent"
         );
         assert_eq!(v["Outcome"], "sent");
         assert_eq!(v["EnvelopeSent"], 1.0);
+    }
+
+    #[test]
+    fn the_invoke_span_sets_the_request_id_whatever_the_level() {
+        use tracing_subscriber::prelude::*;
+        let filter = tracing_subscriber::EnvFilter::new("warn")
+            .add_directive(INVOKE_SPAN_DIRECTIVE.parse().unwrap());
+        let subscriber = tracing_subscriber::registry()
+            .with(filter)
+            .with(RequestIdLayer);
+        tracing::subscriber::with_default(subscriber, || {
+            assert_eq!(current_request_id(), None);
+            // The same span lambda_runtime opens (name and target).
+            let span = tracing::span!(
+                target: "lambda_runtime::layers::trace",
+                tracing::Level::INFO,
+                "Lambda runtime invoke",
+                requestId = "req-1"
+            );
+            span.in_scope(|| {
+                assert_eq!(current_request_id().as_deref(), Some("req-1"));
+                let other = tracing::warn_span!("inner");
+                other.in_scope(|| assert_eq!(current_request_id().as_deref(), Some("req-1")));
+            });
+            assert_eq!(current_request_id(), None);
+        });
     }
 }
