@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Builds the Lambda deployment zips: target/lambda/<function>/bootstrap.zip for every crate under
+# functions/ (or the functions named on the command line), with `cargo lambda build --release --arm64`,
+# i.e. what template.yaml declares (provided.al2023, arm64, bootstrap).
+#
+#   scripts/build-lambdas.sh [--x86] [function...]
+#   eval "$(scripts/build-lambdas.sh --print-env)"   # the same tools on PATH, e.g. for `sam build --beta-features`
+#
+# --x86 builds x86_64 zips instead (for a machine where the aarch64 Rust target cannot be installed;
+# such zips only run on functions switched to `Architectures: [x86_64]`).
+#
+# Tools, installed once into the ignored venv .venv-lambda: cargo-lambda (a static binary from PyPI) and
+# zig (PyPI `ziglang`, the cross linker cargo-lambda drives through cargo-zigbuild). zig's caches stay in
+# .tools/zig-cache. The Rust target comes from rustup (`rustup target add aarch64-unknown-linux-gnu`).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+arch_flag="--arm64"
+rust_target="aarch64-unknown-linux-gnu"
+functions=()
+print_env=0
+for arg in "$@"; do
+  case "$arg" in
+    --x86 | --x86-64 | --x86_64)
+      arch_flag="--x86-64"
+      rust_target="x86_64-unknown-linux-gnu"
+      ;;
+    --arm64) ;;
+    --print-env) print_env=1 ;;
+    -h | --help)
+      awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+      exit 0
+      ;;
+    -*)
+      echo "build-lambdas: unknown option $arg" >&2
+      exit 2
+      ;;
+    *) functions+=("$arg") ;;
+  esac
+done
+if [ ${#functions[@]} -eq 0 ]; then
+  for dir in functions/*/; do
+    [ -f "$dir/Cargo.toml" ] && functions+=("$(basename "$dir")")
+  done
+fi
+for f in "${functions[@]}"; do
+  if [ ! -f "functions/$f/Cargo.toml" ]; then
+    echo "build-lambdas: no function crate functions/$f" >&2
+    exit 2
+  fi
+done
+
+# --- tools (once) -------------------------------------------------------------------------------------
+VENV="$ROOT/.venv-lambda"
+STAMP="$VENV/.installed-v1"
+if [ ! -f "$STAMP" ]; then
+  echo "build-lambdas: installing cargo-lambda and ziglang into $VENV" >&2
+  python3 -m venv "$VENV" >&2
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check cargo-lambda ziglang >&2
+  touch "$STAMP"
+fi
+ZIG_DIR="$("$VENV/bin/python" -c 'import os, ziglang; print(os.path.dirname(ziglang.__file__))')"
+export PATH="$ZIG_DIR:$VENV/bin:$PATH"
+export ZIG_GLOBAL_CACHE_DIR="$ROOT/.tools/zig-cache/global"
+export ZIG_LOCAL_CACHE_DIR="$ROOT/.tools/zig-cache/local"
+mkdir -p "$ZIG_GLOBAL_CACHE_DIR" "$ZIG_LOCAL_CACHE_DIR"
+if [ "$print_env" = 1 ]; then
+  printf 'export PATH=%q\n' "$PATH"
+  printf 'export ZIG_GLOBAL_CACHE_DIR=%q ZIG_LOCAL_CACHE_DIR=%q\n' "$ZIG_GLOBAL_CACHE_DIR" "$ZIG_LOCAL_CACHE_DIR"
+  exit 0
+fi
+
+if ! rustup target list --installed 2>/dev/null | grep -qx "$rust_target"; then
+  echo "build-lambdas: installing the Rust target $rust_target (rustup target add)" >&2
+  if ! rustup target add "$rust_target" >&2; then
+    echo "build-lambdas: cannot install the Rust target $rust_target here." >&2
+    [ "$arch_flag" = "--arm64" ] && echo "build-lambdas: use --x86 for x86_64 zips instead." >&2
+    exit 1
+  fi
+fi
+
+# --- build --------------------------------------------------------------------------------------------
+packages=()
+for f in "${functions[@]}"; do packages+=(-p "$f"); done
+echo "build-lambdas: cargo lambda build --release $arch_flag (${functions[*]})" >&2
+cargo lambda build --release "$arch_flag" --output-format zip "${packages[@]}"
+
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+status=0
+printf '%-18s %12s %12s  %s\n' function "binary" "zip" path
+for f in "${functions[@]}"; do
+  zip="$TARGET_DIR/lambda/$f/bootstrap.zip"
+  bin="$TARGET_DIR/$rust_target/release/$f"
+  if [ -f "$zip" ]; then
+    printf '%-18s %12s %12s  %s\n' "$f" "$(stat -c %s "$bin" 2>/dev/null || echo '?')" \
+      "$(stat -c %s "$zip")" "${zip#"$ROOT"/}"
+  else
+    echo "build-lambdas: $zip was not produced" >&2
+    status=1
+  fi
+done
+exit $status
