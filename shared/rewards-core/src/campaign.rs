@@ -472,25 +472,6 @@ impl DomainError for CampaignError {
     }
 }
 
-/// Percent-decodes `pay_url` (`%XX` and `+` as space in the query is left alone: only `%XX`).
-pub fn decode_pay_url(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = |b: u8| (b as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 /// Creates, reads, refreshes and changes campaigns; runs schedule slots.
 pub struct CampaignService {
@@ -541,7 +522,7 @@ impl CampaignService {
             end_time: req.end_time.clone(),
             merchant_link: c.merchant_link.clone(),
             send_frequency: c.send_frequency.clone(),
-            pay_url: decode_pay_url(&created.pay_url),
+            pay_url: created.pay_url.clone(),
             status: CampaignStatus::Created,
             origin_crowd_no: created.origin_crowd_no,
             send_amount: None,
@@ -879,16 +860,7 @@ mod tests {
         assert_eq!(SendFrequency::parse("D1|L5").unwrap().lifetime_limit(), 5);
     }
 
-    #[test]
-    fn pay_url_is_decoded() {
-        assert_eq!(
-            decode_pay_url("https%3A%2F%2Fpay.example%2Fx%3Fa%3D1%26b%3D%E7%BA%A2"),
-            "https://pay.example/x?a=1&b=红"
-        );
-        assert_eq!(decode_pay_url("100%"), "100%");
-        assert_eq!(decode_pay_url("%zz%4"), "%zz%4");
-    }
-
+    
     fn input() -> NewCampaignInput {
         NewCampaignInput {
             coupon_name: Some("周一红包".into()),

@@ -119,7 +119,13 @@ pub fn derive_out_biz_no(reason: Reason, business_id: &BusinessId, attempt: u32)
 
 /// The ledger state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "SCREAMING_SNAKE_CASE")]
+/// Serialized as `{"state":"SENT","amountFen","bizNo","repeatTriggerFlag"}` etc.: camelCase fields
+/// like every other API and record field (docs/domain.md).
+#[serde(
+    tag = "state",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    rename_all_fields = "camelCase"
+)]
 pub enum PayoutState {
     /// Written before the call; the holder has the lease.
     Pending,

@@ -191,7 +191,7 @@ pub struct CreateCampaignRequest {
 pub struct CampaignCreated {
     /// `crowd_no`.
     pub crowd_no: CrowdNo,
-    /// `pay_url` as Alipay returns it (URL-encoded; the core decodes it).
+    /// `pay_url`, already URL-decoded by the gateway adapter (decoded exactly once, at the wire).
     pub pay_url: String,
     /// `origin_crowd_no`.
     pub origin_crowd_no: Option<String>,

@@ -705,7 +705,7 @@ impl CashGateway for StubCashGateway {
         }
         GatewayOutcome::Success(CampaignCreated {
             crowd_no: CrowdNo::parse(&crowd).unwrap(),
-            pay_url: format!("https%3A%2F%2Fpay.example%2Fpay%3FcrowdNo%3D{crowd}"),
+            pay_url: format!("https://pay.example/pay?crowdNo={crowd}"),
             origin_crowd_no: None,
         })
     }

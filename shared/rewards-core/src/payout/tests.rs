@@ -16,6 +16,34 @@ fn req(bid: &str, crowd: Option<&str>) -> SendRequest {
 }
 
 #[test]
+fn state_fields_are_camel_case_as_documented() {
+    let sent = PayoutState::Sent {
+        amount_fen: Some(AmountFen::from_fen(200).unwrap()),
+        biz_no: Some("B1".into()),
+        repeat_trigger_flag: true,
+    };
+    assert_eq!(
+        serde_json::to_value(&sent).unwrap(),
+        serde_json::json!({"state": "SENT", "amountFen": 200, "bizNo": "B1", "repeatTriggerFlag": true})
+    );
+    let unknown = PayoutState::Unknown {
+        next_retry_at: Timestamp(5),
+        last_error: "timeout".into(),
+    };
+    let v = serde_json::to_value(&unknown).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"state": "UNKNOWN", "nextRetryAt": 5, "lastError": "timeout"})
+    );
+    assert_eq!(serde_json::from_value::<PayoutState>(v).unwrap(), unknown);
+    let failed = serde_json::json!({"state": "FAILED", "reason": "红包已领完", "code": null, "subCode": "X"});
+    assert!(matches!(
+        serde_json::from_value::<PayoutState>(failed).unwrap(),
+        PayoutState::Failed { sub_code: Some(s), .. } if s == "X"
+    ));
+}
+
+#[test]
 fn out_biz_no_derivation() {
     let b = |s: &str| BusinessId::parse(s).unwrap();
     assert_eq!(
