@@ -3,7 +3,9 @@
 //! The adapter between the domain and Alipay: [`AlipayGateway`] implements rewards-core's
 //! [`PassGateway`] and [`CashGateway`] ports with the typed [`AlipayClient`]. Outcomes map one to one:
 //! `Success` → `Success`, a definite `Failed` → `Failed` (code, sub_code, sub_msg and the API's own
-//! error text kept verbatim), `Unknown` → `Unknown` (never folded into a failure).
+//! error text kept verbatim), `Unknown` → `Unknown` (never folded into a failure). A request that
+//! never left (`FailureKind::NotSent`) becomes `Unknown`: retrying it is safe, recording it as a
+//! final refusal would not be.
 #![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,7 +17,7 @@ use alipay_client::pass::{
     InstanceAdd, InstanceUpdate, PassStatus as ClientPassStatus, Recognition, TemplateAdd,
     TemplateUpdate,
 };
-use alipay_client::{AlipayClient, Failure, Fen, Outcome};
+use alipay_client::{AlipayClient, Failure, FailureKind, Fen, Outcome};
 use async_trait::async_trait;
 use rewards_core::campaign::CampaignStatus;
 use rewards_core::ids::{CrowdNo, PassId, SerialNumber, TemplateId};
@@ -62,6 +64,12 @@ fn map<T, U>(
             Ok(u) => GatewayOutcome::Success(u),
             Err(why) => GatewayOutcome::Unknown(why),
         },
+        // A request that never left is definitely not done, but it is no refusal either: the domain
+        // would record it as a final failure (and free a business id). Reported as unknown, the same
+        // request is simply tried again with the same idempotency key, which is always safe.
+        Outcome::Failed(f) if f.kind == FailureKind::NotSent => {
+            GatewayOutcome::Unknown(format!("not sent: {}", f.msg))
+        }
         Outcome::Failed(f) => GatewayOutcome::Failed(failure(f)),
         Outcome::Unknown(reason) => GatewayOutcome::Unknown(reason.to_string()),
     }
