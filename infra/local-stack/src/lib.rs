@@ -64,6 +64,9 @@ pub struct Options {
     pub default_concurrency: usize,
     /// How long an invocation waits for a free instance before 429.
     pub queue_wait: Duration,
+    /// `LOCAL_LOG_FILE`: a file that gets every function's output too (appended,
+    /// `[<function>#<instance>] <line>`), for tests that scan the logs.
+    pub log_file: Option<PathBuf>,
 }
 
 impl Options {
@@ -94,6 +97,7 @@ impl Options {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(10_000),
             ),
+            log_file: get("LOCAL_LOG_FILE").map(PathBuf::from),
             host_env,
         }
     }
@@ -108,6 +112,9 @@ pub enum StartError {
     /// The template could not be parsed.
     #[error(transparent)]
     Template(#[from] template::TemplateError),
+    /// The log file could not be opened.
+    #[error("cannot open the log file {0}: {1}")]
+    LogFile(PathBuf, std::io::Error),
     /// The front could not listen.
     #[error("cannot listen on 127.0.0.1:{0}: {1}")]
     Bind(u16, std::io::Error),
@@ -247,6 +254,16 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
         eprintln!("[local-stack] warning: {w}");
     }
     let bin_dir = absolute(&opts.bin_dir);
+    let log_sink = match &opts.log_file {
+        Some(path) => Some(std::sync::Arc::new(std::sync::Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| StartError::LogFile(path.clone(), e))?,
+        ))),
+        None => None,
+    };
     let mut pools = BTreeMap::new();
     for f in &stack.functions {
         let binary = bin_dir.join(&f.name);
@@ -273,6 +290,7 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
                 "arn:aws:lambda:{region}:{LOCAL_ACCOUNT_ID}:function:{}",
                 f.name
             ),
+            log_sink: log_sink.clone(),
         };
         pools.insert(f.name.clone(), Pool::new(cfg));
     }

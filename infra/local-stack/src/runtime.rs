@@ -50,7 +50,12 @@ pub struct FunctionConfig {
     pub queue_wait: Duration,
     /// The function ARN given in `Lambda-Runtime-Invoked-Function-Arn`.
     pub arn: String,
+    /// Where every line the function prints also goes (`[<function>#<instance>] <line>`), besides stderr.
+    pub log_sink: Option<LogSink>,
 }
+
+/// A file shared by every function's output (`LOCAL_LOG_FILE`), one `[<function>#<instance>] <line>` a line.
+pub type LogSink = Arc<Mutex<std::fs::File>>;
 
 /// Why an invocation produced no response.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -347,10 +352,10 @@ impl Pool {
         };
         let tag = format!("{}#{}", self.cfg.name, id);
         if let Some(out) = child.stdout.take() {
-            forward(tag.clone(), out);
+            forward(tag.clone(), out, self.cfg.log_sink.clone());
         }
         if let Some(err) = child.stderr.take() {
-            forward(tag.clone(), err);
+            forward(tag.clone(), err, self.cfg.log_sink.clone());
         }
         lock(&self.all).insert(id, instance.clone());
         eprintln!("[local-stack] {tag}: started (runtime API {addr})");
@@ -396,7 +401,7 @@ impl Pool {
     }
 }
 
-fn forward<R>(tag: String, r: R)
+fn forward<R>(tag: String, r: R, sink: Option<LogSink>)
 where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
 {
@@ -404,6 +409,10 @@ where
         let mut lines = BufReader::new(r).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             eprintln!("[{tag}] {line}");
+            if let Some(sink) = &sink {
+                use std::io::Write as _;
+                let _ = writeln!(lock(sink), "[{tag}] {line}");
+            }
         }
     });
 }
