@@ -56,6 +56,10 @@ pub struct Env {
     /// Campaign used for a send that names none, per reason (`REASON_CAMPAIGNS`,
     /// e.g. `points_exchange=CROWD1,referral=CROWD2`).
     pub reason_campaigns: BTreeMap<Reason, CrowdNo>,
+    /// Timing of the money path: [`SendConfig::default`], with `PAYOUT_LEASE_MS`,
+    /// `PAYOUT_BACKOFF_MS` and `PAYOUT_BACKOFF_CAP_MS` overriding the lease, the first backoff and
+    /// the backoff cap (test stacks use short ones; production leaves them unset).
+    pub send_config: SendConfig,
 }
 
 /// The Alipay side, for functions that call the gateway.
@@ -85,6 +89,33 @@ fn reason_campaigns(text: &str) -> Result<BTreeMap<Reason, CrowdNo>, StartupErro
     Ok(out)
 }
 
+/// An optional duration in milliseconds from the environment (unset or empty = `None`).
+fn env_duration_ms(name: &str) -> Result<Option<Duration>, StartupError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(|ms| Some(Duration::from_millis(ms)))
+            .ok_or_else(|| {
+                StartupError::Config(format!("{name} must be a positive number of milliseconds"))
+            }),
+        _ => Ok(None),
+    }
+}
+
+/// [`SendConfig::default`] with the `PAYOUT_*_MS` overrides.
+fn send_config() -> Result<SendConfig, StartupError> {
+    let d = SendConfig::default();
+    Ok(SendConfig {
+        lease: env_duration_ms("PAYOUT_LEASE_MS")?.unwrap_or(d.lease),
+        backoff_base: env_duration_ms("PAYOUT_BACKOFF_MS")?.unwrap_or(d.backoff_base),
+        backoff_cap: env_duration_ms("PAYOUT_BACKOFF_CAP_MS")?.unwrap_or(d.backoff_cap),
+        max_attempts: d.max_attempts,
+    })
+}
+
 impl Env {
     /// Reads the environment and builds the store (no network call).
     ///
@@ -94,6 +125,7 @@ impl Env {
         let config = Config::from_env().map_err(|e| StartupError::Config(e.to_string()))?;
         let reason_campaigns =
             reason_campaigns(&std::env::var("REASON_CAMPAIGNS").unwrap_or_default())?;
+        let send_config = send_config()?;
         let sdk = rewards_aws::sdk_config().await;
         let store = Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
@@ -106,6 +138,7 @@ impl Env {
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds::default()),
             reason_campaigns,
+            send_config,
         })
     }
 
@@ -127,7 +160,7 @@ impl Env {
             app_id: self.config.app_id.as_str().to_string(),
             gateway_url: self.config.gateway_url.clone(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: env_duration_ms("ALIPAY_TIMEOUT_MS")?.unwrap_or(DEFAULT_TIMEOUT),
             keys: Keys {
                 app_private_key: keys.app_private_key.clone(),
                 alipay_public_key: keys.alipay_public_key.clone(),
@@ -220,7 +253,7 @@ impl Env {
             gateway: alipay.gateway.clone(),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
-            config: SendConfig::default(),
+            config: self.send_config,
             reason_campaigns: self.reason_campaigns.clone(),
         }
     }

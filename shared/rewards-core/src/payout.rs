@@ -140,7 +140,10 @@ pub enum PayoutState {
     },
     /// Definitely refused.
     Failed {
-        /// The reason, verbatim.
+        /// The reason, verbatim. `failureReason` on the wire: the entry flattens its state next to
+        /// its own `reason` (the business reason), and two `reason` keys made a FAILED entry
+        /// unreadable.
+        #[serde(rename = "failureReason")]
         reason: String,
         /// Gateway code.
         code: Option<String>,

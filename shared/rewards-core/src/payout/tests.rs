@@ -36,11 +36,58 @@ fn state_fields_are_camel_case_as_documented() {
         serde_json::json!({"state": "UNKNOWN", "nextRetryAt": 5, "lastError": "timeout"})
     );
     assert_eq!(serde_json::from_value::<PayoutState>(v).unwrap(), unknown);
-    let failed = serde_json::json!({"state": "FAILED", "reason": "红包已领完", "code": null, "subCode": "X"});
+    let failed = serde_json::json!({"state": "FAILED", "failureReason": "红包已领完", "code": null, "subCode": "X"});
     assert!(matches!(
         serde_json::from_value::<PayoutState>(failed).unwrap(),
         PayoutState::Failed { sub_code: Some(s), .. } if s == "X"
     ));
+}
+
+#[test]
+fn every_entry_state_round_trips_through_json() {
+    let bid = BusinessId::parse("ex1").unwrap();
+    let entry = |state| PayoutEntry {
+        out_biz_no: derive_out_biz_no(Reason::Referral, &bid, 1),
+        reason: Reason::Referral,
+        business_id: bid.clone(),
+        attempt_no: 1,
+        crowd_no: CrowdNo::parse("C1").unwrap(),
+        recipient: Recipient::UserId(UserId::parse(USER).unwrap()),
+        state,
+        fence: "f".into(),
+        lease_until: Timestamp(1),
+        attempts: 1,
+        created_at: Timestamp(1),
+        updated_at: Timestamp(1),
+    };
+    for state in [
+        PayoutState::Pending,
+        PayoutState::Sent {
+            amount_fen: None,
+            biz_no: None,
+            repeat_trigger_flag: false,
+        },
+        PayoutState::Failed {
+            reason: "红包已领完".into(),
+            code: Some("10000".into()),
+            sub_code: None,
+        },
+        PayoutState::Unknown {
+            next_retry_at: Timestamp(9),
+            last_error: "timeout".into(),
+        },
+        PayoutState::NeedsAttention {
+            last_error: "budget".into(),
+        },
+    ] {
+        let e = entry(state);
+        let text = serde_json::to_string(&e).unwrap();
+        let back: PayoutEntry = serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("{text} does not read back: {err}"));
+        assert_eq!(back, e);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["reason"], "referral", "{text}");
+    }
 }
 
 #[test]

@@ -1,0 +1,104 @@
+//! `Idempotency-Key` on `POST /envelopes`: same key and body → the same answer; same key, other
+//! body → 422; still running → 409; an answer ≥ 500 is not stored.
+use std::time::Duration;
+
+use integration_tests::cash::{cash_app, envelope, new_business_id, pe, serial, DETAIL, TRIGGER};
+use integration_tests::new_user_id;
+use serde_json::json;
+
+#[tokio::test]
+async fn same_key_same_body_same_answer_other_body_422() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("幂等键", "10.00", 10, "L5").await;
+    let user = new_user_id();
+    let body = envelope(&new_business_id("idem"), &user, &crowd);
+    let key = format!("key-{}", new_business_id("k"));
+    let first = app
+        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
+        .await;
+    assert_eq!(first.status, 201, "{first:?}");
+    assert_eq!(first.body["state"], "SENT", "{first:?}");
+    let again = app
+        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
+        .await;
+    assert_eq!(again.status, first.status, "{again:?}");
+    assert_eq!(again.body, first.body);
+    // Key order in the body does not matter (the fingerprint is over key-sorted JSON).
+    let reordered: serde_json::Value = serde_json::from_str(&format!(
+        r#"{{"crowdNo":{},"userId":{},"businessId":{},"reason":"points_exchange"}}"#,
+        body["crowdNo"], body["userId"], body["businessId"]
+    ))
+    .unwrap();
+    let third = app
+        .post_with_header("/envelopes", &reordered, "Idempotency-Key", &key)
+        .await;
+    assert_eq!(third.status, first.status, "{third:?}");
+    assert_eq!(third.body, first.body);
+
+    let other = envelope(&new_business_id("idem"), &user, &crowd);
+    let reused = app
+        .post_with_header("/envelopes", &other, "Idempotency-Key", &key)
+        .await;
+    assert_eq!(reused.status, 422, "{reused:?}");
+    assert_eq!(reused.content_type, "application/problem+json");
+    assert_eq!(reused.body["code"], "idempotency_key_reused", "{reused:?}");
+    assert!(
+        app.payouts_of(&pe(other["businessId"].as_str().unwrap()))
+            .await
+            .is_empty(),
+        "the reused key must not send the other body"
+    );
+    assert_eq!(app.payouts_on(&crowd).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_key_still_running_is_409_and_then_answers_the_first_result() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("幂等键运行中", "10.00", 10, "L1").await;
+    let body = envelope(&new_business_id("running"), &new_user_id(), &crowd);
+    let key = format!("key-{}", new_business_id("k"));
+    app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 2500, "count": 1}))
+        .await;
+    let (first, second) = tokio::join!(
+        app.post_with_header("/envelopes", &body, "Idempotency-Key", &key),
+        async {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            app.post_with_header("/envelopes", &body, "Idempotency-Key", &key)
+                .await
+        }
+    );
+    assert_eq!(first.status, 201, "{first:?}");
+    assert_eq!(second.status, 409, "{second:?}");
+    assert_eq!(second.body["code"], "idempotency_key_in_use", "{second:?}");
+    let later = app
+        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
+        .await;
+    assert_eq!(later.status, 201, "{later:?}");
+    assert_eq!(later.body, first.body);
+    assert_eq!(app.payouts_on(&crowd).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_answer_of_5xx_is_not_stored_under_the_key() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    // Paid at the simulator, CREATED in our store: the send refreshes it first, and that fails.
+    let crowd = app.unpaid_campaign("幂等键重试", "10.00", 10, "L1").await;
+    app.pay_campaign(&crowd).await;
+    app.set_fault(&json!({"api": DETAIL, "kind": "http500", "count": 1}))
+        .await;
+    let body = envelope(&new_business_id("retry5xx"), &new_user_id(), &crowd);
+    let key = format!("key-{}", new_business_id("k"));
+    let first = app
+        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
+        .await;
+    assert_eq!(first.status, 503, "{first:?}");
+    assert_eq!(first.body["code"], "alipay_unavailable", "{first:?}");
+    let second = app
+        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
+        .await;
+    assert_eq!(second.status, 201, "{second:?}");
+    assert_eq!(app.payouts_on(&crowd).await.len(), 1);
+}

@@ -1,0 +1,9 @@
+//! Cash red envelopes end to end, over real HTTP against local-stack (the real function binaries),
+//! moto and the gateway simulator with its faults. One stack for this binary; every test holds
+//! `cash::serial` because the simulator's faults and the reconciler are global.
+mod campaigns;
+mod concurrency;
+mod idempotency;
+mod matrix;
+mod refusals;
+mod schedule;

@@ -1,0 +1,176 @@
+//! Clear, stable refusals: an unpaid campaign, an exhausted budget, a per-user limit, a paused and a
+//! closed campaign, a business id reused for another user, a bad request.
+use integration_tests::cash::{cash_app, envelope, new_business_id, pe, serial};
+use integration_tests::{new_user_id, Answer, TestApp};
+use serde_json::json;
+
+/// A problem+json answer with this status and code.
+fn assert_problem(a: &Answer, status: u16, code: &str) {
+    assert_eq!(a.status, status, "{a:?}");
+    assert_eq!(a.content_type, "application/problem+json", "{a:?}");
+    assert_eq!(a.body["code"], code, "{a:?}");
+    assert_eq!(a.body["status"], status, "{a:?}");
+    for field in ["type", "title", "detail"] {
+        assert!(a.body[field].is_string(), "{field} missing: {a:?}");
+    }
+}
+
+async fn assert_no_entry(app: &TestApp, business_id: &str) {
+    let a = app.envelope_entry(&pe(business_id)).await;
+    assert_problem(&a, 404, "payout_not_found");
+    assert!(app.payouts_of(&pe(business_id)).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unpaid_campaign_is_refused_before_the_ledger_write() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.unpaid_campaign("未付款活动", "10.00", 5, "L1").await;
+    let bid = new_business_id("unpaid");
+    let body = envelope(&bid, &new_user_id(), &crowd);
+    for _ in 0..2 {
+        let a = app.send_envelope(&body).await;
+        assert_problem(&a, 422, "campaign_not_paid");
+    }
+    assert_no_entry(&app, &bid).await;
+    // Once paid, the same send goes through.
+    app.pay_campaign(&crowd).await;
+    let a = app.send_envelope(&body).await;
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.body["state"], "SENT", "{a:?}");
+    assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_exhausted_budget_is_a_definite_failure_with_a_stable_code() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("一个红包", "1.00", 1, "L1").await;
+    let first = app
+        .send_envelope(&envelope(
+            &new_business_id("budget"),
+            &new_user_id(),
+            &crowd,
+        ))
+        .await;
+    assert_eq!(first.status, 201, "{first:?}");
+    let bid = new_business_id("budget");
+    let body = envelope(&bid, &new_user_id(), &crowd);
+    let a = app.send_envelope(&body).await;
+    assert_problem(&a, 422, "budget_exhausted");
+    assert_eq!(a.body["entry"]["state"], "FAILED", "{a:?}");
+    assert_eq!(
+        a.body["entry"]["outcome"]["failureReason"], "红包已领完",
+        "{a:?}"
+    );
+    // A repeat answers the recorded failure (same code), still no payout.
+    let again = app.send_envelope(&body).await;
+    assert_problem(&again, 422, "budget_exhausted");
+    assert_eq!(app.envelope_entry(&pe(&bid)).await.body["state"], "FAILED");
+    assert!(app.payouts_of(&pe(&bid)).await.is_empty());
+    assert_eq!(app.payouts_on(&crowd).await.len(), 1);
+
+    // Only a definite failure frees the business id: on a new campaign it is attempt 2.
+    let next = app.ready_campaign("下一批", "10.00", 5, "L1").await;
+    let mut body = body;
+    body["crowdNo"] = json!(next);
+    let retried = app.send_envelope(&body).await;
+    assert_eq!(retried.status, 201, "{retried:?}");
+    assert_eq!(
+        retried.body["outBizNo"],
+        format!("pe2_{bid}"),
+        "{retried:?}"
+    );
+    assert_eq!(retried.body["attemptNo"], 2, "{retried:?}");
+    assert_eq!(app.payouts_of(&format!("pe2_{bid}")).await.len(), 1);
+    assert!(app.payouts_of(&pe(&bid)).await.is_empty());
+    let repeat = app.send_envelope(&body).await;
+    assert_eq!(repeat.status, 200, "{repeat:?}");
+    assert_eq!(repeat.body["outBizNo"], format!("pe2_{bid}"), "{repeat:?}");
+}
+
+#[tokio::test]
+async fn a_per_user_limit_is_a_definite_failure_with_a_stable_code() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("每人一次", "10.00", 10, "L1").await;
+    let user = new_user_id();
+    let first = app
+        .send_envelope(&envelope(&new_business_id("limit"), &user, &crowd))
+        .await;
+    assert_eq!(first.status, 201, "{first:?}");
+    let bid = new_business_id("limit");
+    let a = app.send_envelope(&envelope(&bid, &user, &crowd)).await;
+    assert_problem(&a, 422, "user_limit_reached");
+    assert_eq!(
+        a.body["entry"]["outcome"]["failureReason"], "超过领取次数限制",
+        "{a:?}"
+    );
+    let again = app.send_envelope(&envelope(&bid, &user, &crowd)).await;
+    assert_problem(&again, 422, "user_limit_reached");
+    assert!(app.payouts_of(&pe(&bid)).await.is_empty());
+    // Another user is still paid.
+    let other = app
+        .send_envelope(&envelope(&new_business_id("limit"), &new_user_id(), &crowd))
+        .await;
+    assert_eq!(other.status, 201, "{other:?}");
+}
+
+#[tokio::test]
+async fn paused_and_closed_campaigns_are_refused_with_stable_codes() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("暂停后关闭", "10.00", 10, "L1").await;
+    let status = |s: &str| json!({ "status": s });
+    let paused = app
+        .post(&format!("/campaigns/{crowd}/status"), &status("PAUSE"))
+        .await;
+    assert_eq!(paused.status, 200, "{paused:?}");
+    let bid = new_business_id("paused");
+    let a = app
+        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
+        .await;
+    assert_problem(&a, 422, "campaign_paused");
+    assert_no_entry(&app, &bid).await;
+
+    let closed = app
+        .post(&format!("/campaigns/{crowd}/status"), &status("CLOSED"))
+        .await;
+    assert_eq!(closed.status, 200, "{closed:?}");
+    assert_eq!(closed.body["status"], "CLOSED", "{closed:?}");
+    let bid = new_business_id("closed");
+    let a = app
+        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
+        .await;
+    assert_problem(&a, 422, "campaign_closed");
+    assert_no_entry(&app, &bid).await;
+}
+
+#[tokio::test]
+async fn a_business_id_belongs_to_one_user_and_bad_input_names_the_field() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("归属", "10.00", 10, "L1").await;
+    let bid = new_business_id("owner");
+    let first = app
+        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
+        .await;
+    assert_eq!(first.status, 201, "{first:?}");
+    let other = app
+        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
+        .await;
+    assert_problem(&other, 422, "business_id_conflict");
+    assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
+
+    let mut bad = envelope(&new_business_id("bad"), "12345", &crowd);
+    assert_problem(&app.send_envelope(&bad).await, 400, "invalid_user_id");
+    bad["userId"] = json!(new_user_id());
+    bad["reason"] = json!("birthday");
+    assert_problem(&app.send_envelope(&bad).await, 400, "invalid_reason");
+    bad["reason"] = json!("referral");
+    bad["businessId"] = json!("has#hash");
+    assert_problem(&app.send_envelope(&bad).await, 400, "invalid_business_id");
+    bad["businessId"] = json!(new_business_id("bad"));
+    bad["crowdNo"] = json!("NO_SUCH_CAMPAIGN");
+    assert_problem(&app.send_envelope(&bad).await, 404, "campaign_not_found");
+}
