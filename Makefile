@@ -19,6 +19,8 @@ test:
 	cargo test --workspace
 	scripts/check-template.sh
 	scripts/interop.sh
+	ST_SKIP_BUILD=1 scripts/schemathesis.sh
+	scripts/audit.sh
 
 bench:
 	cargo run --release -p alipay-protocol --example bench

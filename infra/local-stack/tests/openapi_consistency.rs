@@ -149,3 +149,38 @@ impl PointerLike for Value {
         keys.iter().try_fold(self, |v, k| v.get(*k))
     }
 }
+
+/// Every public route (`Authorizer: NONE`) has its own stage throttling, below the default.
+#[test]
+fn public_routes_are_throttled() {
+    let stack = template::parse(&read("template.yaml"), &Default::default()).expect("template");
+    let doc: Value = serde_norway::from_str(&read("template.yaml")).expect("yaml");
+    let api = doc
+        .pointer_like(&["Resources", "HttpApi", "Properties"])
+        .expect("HttpApi properties");
+    let limit = |v: Option<&Value>, k: &str| -> f64 {
+        v.and_then(|v| v.get(k))
+            .and_then(Value::as_f64)
+            .unwrap_or_else(|| panic!("{k} missing"))
+    };
+    let default = api.get("DefaultRouteSettings");
+    let default_rate = limit(default, "ThrottlingRateLimit");
+    limit(default, "ThrottlingBurstLimit");
+    let public: Vec<String> = stack
+        .routes
+        .iter()
+        .filter(|r| r.auth == AuthKind::None)
+        .map(|r| r.route_key())
+        .collect();
+    assert!(!public.is_empty());
+    for key in &public {
+        let settings = api.get("RouteSettings").and_then(|s| s.get(key.as_str()));
+        assert!(
+            settings.is_some(),
+            "public route {key} has no RouteSettings"
+        );
+        let rate = limit(settings, "ThrottlingRateLimit");
+        limit(settings, "ThrottlingBurstLimit");
+        assert!(rate <= default_rate, "{key} is throttled above the default");
+    }
+}
