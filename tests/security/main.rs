@@ -1,8 +1,9 @@
 //! Log scan: the main flows run through the stack (template, claim, pass reads, session, campaign,
 //! send, reconcile, and the usual bad inputs) with every function logging at `info` into a file
 //! (local-stack's `LOCAL_LOG_FILE`); then no line may carry key material (a 40-character run of a
-//! private key's base64, the session key, a PEM marker), and every function line must be JSON that
-//! carries the invocation's request id (`span.requestId`, or `requestId` on EMF metric lines).
+//! private key's base64, the session key, a PEM marker, the auth code or session token minted in the
+//! run), and every function line must be JSON that carries the invocation's request id
+//! (`span.requestId`, or `requestId` on EMF metric lines).
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -92,8 +93,9 @@ fn beijing_in_days(days: i64) -> String {
     )
 }
 
-/// The flows whose logs are scanned: every function, success and error paths.
-async fn run_flows(app: &TestApp) {
+/// The flows whose logs are scanned: every function, success and error paths. Returns the credentials
+/// minted on the way (the auth code and the session token), which must not be logged either.
+async fn run_flows(app: &TestApp) -> Vec<String> {
     // Passes: template, claim, reads (backend and mini-program), status.
     let tpl = app.create_template("日志扫描券").await;
     let user = new_user_id();
@@ -118,6 +120,7 @@ async fn run_flows(app: &TestApp) {
     assert_eq!(session.status(), 200);
     let session: Value = session.json().await.unwrap();
     let token = session["token"].as_str().unwrap().to_string();
+    let auth_code = code.body["code"].as_str().unwrap().to_string();
     let own = app
         .get_with_token(&format!("/users/{user}/passes"), &token)
         .await;
@@ -231,6 +234,7 @@ async fn run_flows(app: &TestApp) {
         ))
         .await;
     assert_eq!(stale.status, 400, "{stale:?}");
+    vec![auth_code, token]
 }
 
 fn request_id(line: &Value) -> Option<&str> {
@@ -243,7 +247,7 @@ fn request_id(line: &Value) -> Option<&str> {
 #[tokio::test]
 async fn function_logs_carry_no_key_material_and_every_line_a_request_id() {
     let app = app();
-    run_flows(&app).await;
+    let credentials = run_flows(&app).await;
     // The log lines are forwarded asynchronously by local-stack: give them a moment.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let text = std::fs::read_to_string(log_file()).unwrap();
@@ -260,6 +264,12 @@ async fn function_logs_carry_no_key_material_and_every_line_a_request_id() {
         lines += 1;
         assert!(!line.contains("BEGIN"), "PEM marker in a log line: {line}");
         assert!(!line.contains("PRIVATE KEY"), "key in a log line: {line}");
+        for c in &credentials {
+            assert!(
+                !line.contains(c.as_str()),
+                "an auth code or session token in a log line of {function}"
+            );
+        }
         for s in &secrets {
             assert!(
                 !line.contains(s.as_str()),
