@@ -4,7 +4,8 @@
 #   - advisories (RustSec): when an advisory database is at hand. The database is a git repository that
 #     is not on the registries this project can reach, so the script uses, in order: RUSTSEC_DB=<a git
 #     clone of the RustSec advisory-db> (copied into place), the copy already in .local/advisory-dbs/,
-#     or a fetch (works wherever the database's host is reachable). With none of them it says so LOUDLY
+#     the machine's copy in ~/.cache/rewards-tools/advisory-db, or a fetch (works wherever the
+#     database's host is reachable). With none of them it says so LOUDLY
 #     and goes on; AUDIT_STRICT=1 makes that an error.
 # Accepted advisories are listed in deny.toml with the reason.
 #
@@ -49,6 +50,11 @@ cargo fetch --locked --quiet
 say "bans, licenses, sources"
 "$deny" --offline check bans licenses sources
 
+# A copy kept in the machine's tool cache serves fresh clones (CI) on the same machine.
+shared_db="${TOOLS_CACHE:-$HOME/.cache/rewards-tools}/advisory-db"
+if [[ -z "${RUSTSEC_DB:-}" && ! -d "$db_dir/crates" && -d "$shared_db/crates" ]]; then
+    RUSTSEC_DB="$shared_db"
+fi
 if [[ -n "${RUSTSEC_DB:-}" ]]; then
     say "advisory database from RUSTSEC_DB=$RUSTSEC_DB"
     rm -rf "$db_dir"
