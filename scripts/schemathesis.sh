@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Property-based API testing of every route in openapi.yaml against the local stack (the real function
 # binaries behind local-stack, moto, the Alipay simulator), with schemathesis' `not_a_server_error`
-# check: any 5xx (or a crashed/timed-out function, which local-stack answers 502/504) fails the run, and
+# check (and the response schema, content type and status code conformance checks, which hold openapi.yaml
+# to what the handlers answer): any 5xx (or a crashed/timed-out function, which local-stack answers 502/504) fails the run, and
 # so does a panic in any function's log. Bad input must get a problem+json 4xx; 503 is only for a
 # dependency that is really down (none is, here).
 #
@@ -23,6 +24,8 @@ venv="$root/.venv-schemathesis"
 out="$root/.local/schemathesis"
 max_examples="${ST_MAX_EXAMPLES:-20}"
 seed="${ST_SEED:-20261123}"
+# not_a_server_error is the point; the conformance checks keep openapi.yaml true to the handlers' answers.
+checks="${ST_CHECKS:-not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 
 say() { printf '[schemathesis] %s\n' "$*" >&2; }
@@ -67,7 +70,7 @@ started=$(date +%s)
 status=0
 "$venv/bin/schemathesis" run openapi.yaml \
     --url "$api" \
-    --checks not_a_server_error \
+    --checks "$checks" \
     --phases examples,coverage,fuzzing \
     --max-examples "$max_examples" \
     --seed "$seed" \
