@@ -25,7 +25,7 @@ fn app() -> TestApp {
     let path = log_file();
     let _ = std::fs::remove_file(&path);
     // local-stack reads LOCAL_LOG_FILE from the process environment (Options::from_env). Set before the
-    // stack (and any other thread of this binary) starts: this binary has one test.
+    // stack starts; the only other test of this binary reads no environment.
     std::env::set_var("LOCAL_LOG_FILE", &path);
     set_stack_env(&[("RUST_LOG", "info")]);
     stack();
@@ -244,6 +244,65 @@ fn request_id(line: &Value) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
+/// Checks one `[<function>#<instance>] <line>` of the log file; the function's name, or what is wrong
+/// (never echoing the secret itself).
+fn check_line(line: &str, secrets: &[String], credentials: &[String]) -> Result<String, String> {
+    let (tag, body) = line
+        .strip_prefix('[')
+        .and_then(|l| l.split_once("] "))
+        .ok_or_else(|| format!("untagged line: {line}"))?;
+    let function = tag.split('#').next().unwrap_or_default().to_string();
+    if line.contains("BEGIN") || line.contains("PRIVATE KEY") {
+        return Err(format!("PEM material in a log line of {function}"));
+    }
+    if credentials.iter().any(|c| line.contains(c.as_str())) {
+        return Err(format!(
+            "an auth code or session token in a log line of {function}"
+        ));
+    }
+    if secrets.iter().any(|s| line.contains(s.as_str())) {
+        return Err(format!("key material in a log line of {function}"));
+    }
+    let v: Value = serde_json::from_str(body)
+        .map_err(|e| format!("not a JSON line ({e}) from {function}: {body}"))?;
+    if !v.is_object() {
+        return Err(format!("not a JSON object from {function}: {body}"));
+    }
+    if request_id(&v).is_none() {
+        return Err(format!("no request id on a line from {function}: {body}"));
+    }
+    Ok(function)
+}
+
+/// The checker itself catches what it is meant to (no stack needed).
+#[test]
+fn the_line_check_catches_leaks_plain_text_and_missing_request_ids() {
+    let secrets = secrets();
+    let run = &secrets[0];
+    let ok = r#"[send-trigger#1] {"level":"INFO","message":"x","span":{"requestId":"r-1"}}"#;
+    assert_eq!(
+        check_line(ok, &secrets, &[]),
+        Ok("send-trigger".to_string())
+    );
+    let emf = r#"[session#2] {"_aws":{},"Sessions":1.0,"requestId":"r-2"}"#;
+    assert_eq!(check_line(emf, &secrets, &[]), Ok("session".to_string()));
+    for bad in [
+        format!(
+            r#"[session#1] {{"level":"ERROR","message":"key {run}","span":{{"requestId":"r"}}}}"#
+        ),
+        r#"[session#1] {"message":"-----BEGIN PRIVATE KEY-----","requestId":"r"}"#.to_string(),
+        r#"[session#1] {"message":"tok-123","requestId":"r"}"#.to_string(),
+        "[session#1] thread 'main' panicked at src/main.rs:1:1".to_string(),
+        r#"[session#1] {"level":"INFO","message":"no span"}"#.to_string(),
+        "no tag".to_string(),
+    ] {
+        assert!(
+            check_line(&bad, &secrets, &["tok-123".to_string()]).is_err(),
+            "not caught: {bad}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn function_logs_carry_no_key_material_and_every_line_a_request_id() {
     let app = app();
@@ -255,34 +314,9 @@ async fn function_logs_carry_no_key_material_and_every_line_a_request_id() {
     let mut functions = HashSet::new();
     let mut lines = 0;
     for line in text.lines() {
-        let (tag, body) = line
-            .strip_prefix('[')
-            .and_then(|l| l.split_once("] "))
-            .unwrap_or_else(|| panic!("untagged line: {line}"));
-        let function = tag.split('#').next().unwrap_or_default();
-        functions.insert(function.to_string());
+        let function = check_line(line, &secrets, &credentials).unwrap_or_else(|e| panic!("{e}"));
+        functions.insert(function);
         lines += 1;
-        assert!(!line.contains("BEGIN"), "PEM marker in a log line: {line}");
-        assert!(!line.contains("PRIVATE KEY"), "key in a log line: {line}");
-        for c in &credentials {
-            assert!(
-                !line.contains(c.as_str()),
-                "an auth code or session token in a log line of {function}"
-            );
-        }
-        for s in &secrets {
-            assert!(
-                !line.contains(s.as_str()),
-                "key material in a log line of {function}"
-            );
-        }
-        let v: Value = serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("not a JSON line ({e}) from {function}: {body}"));
-        assert!(v.is_object(), "not a JSON object from {function}: {body}");
-        assert!(
-            request_id(&v).is_some(),
-            "no request id on a line from {function}: {body}"
-        );
     }
     // tunnel-reader and authorizer log only failures: nothing on these paths.
     for f in [
