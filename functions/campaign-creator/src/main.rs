@@ -9,7 +9,8 @@ use lambda_http::{Body, Error, Request, Response};
 use lambda_runtime::{service_fn, LambdaEvent};
 use rewards_app::{problem, Env};
 use rewards_core::campaign::{
-    CampaignService, CampaignStatus, NewCampaignInput, SchedulePlan, SendFrequency, SlotOutcome,
+    CampaignError, CampaignService, CampaignStatus, NewCampaignInput, SchedulePlan, SendFrequency,
+    SlotOutcome,
 };
 use rewards_core::ids::CrowdNo;
 use rewards_core::ports::PrizeType;
@@ -128,7 +129,18 @@ fn plan_of(event: &Value) -> Result<SchedulePlan, String> {
 async fn scheduled(svc: &CampaignService, event: Value) -> Result<Value, Error> {
     let plan = plan_of(&event)?;
     let slot = slot_of(&event, svc.clock.now());
-    match svc.create_for_slot(&plan, &slot).await {
+    let mut outcome = svc.create_for_slot(&plan, &slot).await;
+    if matches!(outcome, Err(CampaignError::SlotUnknown)) {
+        // An earlier create's answer was lost: look the campaign up by the slot's coupon name
+        // (`list.query`). Found → recorded; none → the slot is freed and created now; several →
+        // left for a person (the invocation fails and dead-letters).
+        outcome = match svc.reconcile_slot(&plan, &slot).await {
+            Ok(Some(c)) => Ok(SlotOutcome::AlreadyCreated(c)),
+            Ok(None) => svc.create_for_slot(&plan, &slot).await,
+            Err(e) => Err(e),
+        };
+    }
+    match outcome {
         Ok(SlotOutcome::Created(c)) => Ok(j!({ "slot": slot, "created": true, "campaign": c })),
         Ok(SlotOutcome::AlreadyCreated(c)) => {
             Ok(j!({ "slot": slot, "created": false, "campaign": c }))

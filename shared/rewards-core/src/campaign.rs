@@ -472,7 +472,6 @@ impl DomainError for CampaignError {
     }
 }
 
-
 /// Creates, reads, refreshes and changes campaigns; runs schedule slots.
 pub struct CampaignService {
     /// Store.
@@ -860,7 +859,6 @@ mod tests {
         assert_eq!(SendFrequency::parse("D1|L5").unwrap().lifetime_limit(), 5);
     }
 
-    
     fn input() -> NewCampaignInput {
         NewCampaignInput {
             coupon_name: Some("周一红包".into()),
