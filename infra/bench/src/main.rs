@@ -174,6 +174,13 @@ fn children_peak_rss() -> BTreeMap<String, u64> {
     out
 }
 
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -197,6 +204,8 @@ struct Proxy {
     http: reqwest::Client,
     phase: Mutex<String>,
     counts: Mutex<BTreeMap<(String, String), u64>>,
+    /// Time spent waiting for moto, per phase.
+    moto_time: Mutex<BTreeMap<String, Duration>>,
 }
 
 impl Proxy {
@@ -204,6 +213,14 @@ impl Proxy {
         if let Ok(mut p) = self.phase.lock() {
             *p = phase.to_string();
         }
+    }
+
+    fn upstream_time(&self, phase: &str) -> Duration {
+        self.moto_time
+            .lock()
+            .ok()
+            .and_then(|u| u.get(phase).copied())
+            .unwrap_or_default()
     }
 
     fn counts(&self, phase: &str) -> BTreeMap<String, u64> {
@@ -232,14 +249,14 @@ async fn forward(State(proxy): State<Arc<Proxy>>, req: Request<Body>) -> Respons
 
 async fn forward_inner(proxy: &Proxy, req: Request<Body>) -> Res<Response<Body>> {
     let (parts, body) = req.into_parts();
+    let phase = proxy.phase.lock().map(|p| p.clone()).unwrap_or_default();
     if let Some(target) = parts
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
     {
-        let phase = proxy.phase.lock().map(|p| p.clone()).unwrap_or_default();
         if let Ok(mut c) = proxy.counts.lock() {
-            *c.entry((phase, target.to_string())).or_insert(0) += 1;
+            *c.entry((phase.clone(), target.to_string())).or_insert(0) += 1;
         }
     }
     let body = to_bytes(body, 64 * 1024 * 1024).await?;
@@ -254,6 +271,7 @@ async fn forward_inner(proxy: &Proxy, req: Request<Body>) -> Res<Response<Body>>
             headers.append(k.clone(), v.clone());
         }
     }
+    let started = Instant::now();
     let resp = proxy
         .http
         .request(parts.method, format!("{}{path}", proxy.upstream))
@@ -264,6 +282,9 @@ async fn forward_inner(proxy: &Proxy, req: Request<Body>) -> Res<Response<Body>>
     let status = resp.status();
     let resp_headers = resp.headers().clone();
     let bytes: Bytes = resp.bytes().await?;
+    if let Ok(mut u) = proxy.moto_time.lock() {
+        *u.entry(phase).or_default() += started.elapsed();
+    }
     let mut out = Response::new(Body::from(bytes));
     *out.status_mut() = status;
     for (k, v) in &resp_headers {
@@ -280,6 +301,7 @@ async fn start_proxy(upstream: &str) -> Res<(Arc<Proxy>, String)> {
         http: reqwest::Client::builder().build()?,
         phase: Mutex::new("seed".into()),
         counts: Mutex::new(BTreeMap::new()),
+        moto_time: Mutex::new(BTreeMap::new()),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -683,6 +705,7 @@ async fn main() {
 
 async fn run() -> Res<()> {
     let args = parse_args()?;
+    let load_before = loadavg();
     let root = root();
     for f in FUNCTIONS.iter().chain(&["local-stack"]) {
         if !args.bin_dir.join(f).is_file() {
@@ -888,9 +911,14 @@ async fn run() -> Res<()> {
     // ---------------------------------------------------------------------------- report
     println!("## Numbers (stack-bench)\n");
     println!(
-        "Machine: {}. Binaries: `{}` (x86_64, this machine's build).",
+        "Machine: {}; load average {load_before} at start, {} at end (other builds share the machine). \
+         Binaries: `{}` (x86_64, this machine's release build).",
         machine(),
-        args.bin_dir.display()
+        loadavg(),
+        args.bin_dir
+            .canonicalize()
+            .unwrap_or_else(|_| args.bin_dir.clone())
+            .display()
     );
     println!(
         "Cold start: median of {} runs (min–max); warm latency: {} sequential requests after {} warm-up.\n",
@@ -955,35 +983,40 @@ async fn run() -> Res<()> {
     }
 
     println!("\n### Warm latency (simulator at zero latency)\n");
-    println!("| operation | path | p50 (ms) | p99 (ms) | max (ms) |");
-    println!("|---|---|---:|---:|---:|");
-    for (name, path, mut sample) in [
+    println!("| operation | path | p50 (ms) | p99 (ms) | max (ms) | of which moto (ms, mean) |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for (name, path, phase, mut sample) in [
         (
             "pass claim",
             "`/sim/claim` → HTTP API → pass-callback → DynamoDB + `pass.instance.add` → answer",
+            "claim",
             claims,
         ),
         (
             "envelope send",
             "`POST /envelopes` → send-trigger → ledger + `cash.trigger` → 201",
+            "send",
             sends,
         ),
         (
             "read passes",
             "`GET /users/{id}/passes` → authorizer → tunnel-reader → DynamoDB",
+            "read",
             reads,
         ),
         (
             "bare simulator round trip",
             "alipay-client `cash.trigger` → simulator (sign, verify)",
+            "bare",
             bare,
         ),
     ] {
         let p50 = percentile(&mut sample, 50.0);
         let p99 = percentile(&mut sample, 99.0);
         let max = sample.iter().max().copied().unwrap_or_default();
+        let moto = ms(proxy.upstream_time(phase)) / sample.len().max(1) as f64;
         println!(
-            "| {name} | {path} | {:.2} | {:.2} | {:.2} |",
+            "| {name} | {path} | {:.2} | {:.2} | {:.2} | {moto:.2} |",
             ms(p50),
             ms(p99),
             ms(max)
