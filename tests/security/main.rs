@@ -8,7 +8,9 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use integration_tests::{new_user_id, root, set_stack_env, stack, TestApp, SESSION_KEY_B64};
+use integration_tests::{
+    beijing_in_days, new_user_id, root, set_stack_env, stack, TestApp, SESSION_KEY_B64,
+};
 use serde_json::{json, Value};
 
 const RUN: usize = 40;
@@ -66,31 +68,6 @@ fn secrets() -> Vec<String> {
         .unwrap();
     out.insert(String::from_utf8_lossy(&raw).to_string());
     out.into_iter().collect()
-}
-
-fn beijing_in_days(days: i64) -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + 8 * 3600
-        + days * 86400;
-    let (day, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 /// The flows whose logs are scanned: every function, success and error paths. Returns the credentials

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::{root, set_stack_env, Answer, TestApp};
+use crate::{beijing_in_days, root, set_stack_env, Answer, TestApp};
 
 /// `alipay.marketing.campaign.cash.trigger`.
 pub const TRIGGER: &str = "alipay.marketing.campaign.cash.trigger";
@@ -70,33 +70,6 @@ pub fn campaign_body(name: &str, total_money: &str, total_num: u64, frequency: &
         "merchantLink": "https://www.alipay.com",
         "sendFrequency": frequency,
     })
-}
-
-/// Beijing time (`yyyy-MM-dd HH:mm:ss`) `days` from now.
-fn beijing_in_days(days: i64) -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + 8 * 3600
-        + days * 86400;
-    let (day, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 /// A `POST /envelopes` body for a points exchange to a user on a campaign.

@@ -433,3 +433,11 @@ pub fn new_user_id() -> String {
     let n = (nanos / 1000 + SEQ.fetch_add(1, Ordering::Relaxed) * 7919) % 1_000_000_000_000;
     format!("2088{n:012}")
 }
+
+/// Beijing time (`yyyy-MM-dd HH:mm:ss`) `days` from now, as Alipay's campaign dates are written.
+pub fn beijing_in_days(days: i64) -> String {
+    alipay_protocol::GatewayTimestamp::from_utc(
+        time::OffsetDateTime::now_utc() + time::Duration::days(days),
+    )
+    .to_string()
+}

@@ -59,10 +59,7 @@ async fn http(svc: &CampaignService, req: Request) -> Result<Response<Body>, Pro
                 .map_err(|e| problem(&e))?;
             Ok(json(200, &c))
         }
-        other => Err(Problem::not_found(
-            "route_not_found",
-            format!("no route {other}"),
-        )),
+        other => Err(Problem::no_route(other)),
     }
 }
 

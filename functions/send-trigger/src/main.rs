@@ -167,10 +167,7 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
             let views: Vec<Value> = list.iter().map(view).collect();
             Ok(json(200, &j!({ "envelopes": views })))
         }
-        other => Err(Problem::not_found(
-            "route_not_found",
-            format!("no route {other}"),
-        )),
+        other => Err(Problem::no_route(other)),
     }
 }
 

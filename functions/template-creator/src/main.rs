@@ -128,10 +128,7 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
                 .map_err(|e| problem(&e))?;
             Ok(json(200, &p))
         }
-        other => Err(Problem::not_found(
-            "route_not_found",
-            format!("no route {other}"),
-        )),
+        other => Err(Problem::no_route(other)),
     }
 }
 

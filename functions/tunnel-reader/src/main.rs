@@ -88,10 +88,7 @@ async fn handle(store: &dyn PassStore, req: Request) -> Result<Response<Body>, P
                 None => Err(Problem::not_found("pass_not_found", "no such pass")),
             }
         }
-        other => Err(Problem::not_found(
-            "route_not_found",
-            format!("no route {other}"),
-        )),
+        other => Err(Problem::no_route(other)),
     }
 }
 

@@ -83,6 +83,11 @@ impl Problem {
         Self::new(404, code, detail)
     }
 
+    /// 404 for a route key this function does not serve (template.yaml routed it here by mistake).
+    pub fn no_route(route_key: &str) -> Self {
+        Self::not_found("route_not_found", format!("no route {route_key}"))
+    }
+
     /// 500 with an opaque body: the cause goes to the log, never to the caller.
     pub fn internal() -> Self {
         Self::new(
