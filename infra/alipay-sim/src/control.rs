@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::faults::{FaultSpec, Faults};
+use crate::settings::{Settings, SettingsPatch};
 use crate::state::State as SimState;
 use crate::Sim;
 
@@ -24,6 +25,13 @@ fn state(sim: &Sim) -> MutexGuard<'_, SimState> {
 fn faults(sim: &Sim) -> MutexGuard<'_, Faults> {
     match sim.faults.lock() {
         Ok(f) => f,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+fn settings(sim: &Sim) -> MutexGuard<'_, Settings> {
+    match sim.settings.lock() {
+        Ok(s) => s,
         Err(poisoned) => poisoned.into_inner(),
     }
 }
@@ -177,10 +185,29 @@ pub async fn list_faults(State(sim): State<Arc<Sim>>) -> Response {
     Json(json!({"faults": faults(&sim).list()})).into_response()
 }
 
-/// `DELETE /sim/faults` → 204; removes every fault.
+/// `DELETE /sim/faults` → 204; removes every fault and resets every setting to its default.
 pub async fn clear_faults(State(sim): State<Arc<Sim>>) -> Response {
     faults(&sim).clear();
+    *settings(&sim) = Settings::default();
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /sim/settings` → the current switches.
+pub async fn get_settings(State(sim): State<Arc<Sim>>) -> Response {
+    Json(settings(&sim).clone()).into_response()
+}
+
+/// `POST /sim/settings` with a partial [`SettingsPatch`] → 200 and the switches after the change;
+/// 422 for an unknown switch or value.
+pub async fn update_settings(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<SettingsPatch>(&body) {
+        Ok(patch) => {
+            let mut current = settings(&sim);
+            current.apply(patch);
+            Json(current.clone()).into_response()
+        }
+        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    }
 }
 
 /// `POST /sim/auth-codes` body.

@@ -22,6 +22,7 @@
 pub mod control;
 pub mod faults;
 pub mod gateway;
+pub mod settings;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -41,6 +42,7 @@ use tokio::sync::{watch, Notify};
 use tower::ServiceExt;
 
 use crate::faults::Faults;
+use crate::settings::Settings;
 use crate::state::State;
 
 /// The app id the simulator accepts by default.
@@ -207,6 +209,8 @@ pub struct Sim {
     pub state: Mutex<State>,
     /// Installed faults.
     pub faults: Mutex<Faults>,
+    /// Behaviour switches (`/sim/settings`).
+    pub settings: Mutex<Settings>,
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     /// For the claim component's callback.
@@ -277,6 +281,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
                 .get(control::list_faults)
                 .delete(control::clear_faults),
         )
+        .route(
+            "/sim/settings",
+            post(control::update_settings).get(control::get_settings),
+        )
         .route("/sim/auth-codes", post(control::auth_code))
         .route("/sim/users/{user_id}", get(control::user))
         .route("/sim/health", get(|| async { "ok" }))
@@ -302,6 +310,7 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         platform_key: config.alipay_private_key,
         state: Mutex::new(state),
         faults: Mutex::new(Faults::default()),
+        settings: Mutex::new(Settings::default()),
         base_url: base_url.clone(),
         http,
         hang_limit: config.hang_limit,
