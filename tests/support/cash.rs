@@ -18,14 +18,14 @@ pub const DETAIL: &str = "alipay.marketing.campaign.cash.detail.query";
 /// The client's total timeout in the cash stack (a `hang` costs this much).
 pub const CLIENT_TIMEOUT_MS: u64 = 6000;
 /// The PENDING lease in the cash stack.
-pub const LEASE_MS: u64 = 2000;
+pub const LEASE_MS: u64 = 12000;
 
 /// Function environment of the cash stack: a 6 s Alipay timeout (so a send whose campaign refresh
 /// takes ~5 s and whose trigger then hangs outlives the function's 10 s timeout: the process dies
 /// between the ledger write and the outcome), a 2 s lease, 100 ms backoff capped at 1 s.
 pub const CASH_ENV: &[(&str, &str)] = &[
     ("ALIPAY_TIMEOUT_MS", "6000"),
-    ("PAYOUT_LEASE_MS", "2000"),
+    ("PAYOUT_LEASE_MS", "12000"),
     ("PAYOUT_BACKOFF_MS", "100"),
     ("PAYOUT_BACKOFF_CAP_MS", "1000"),
 ];

@@ -1,6 +1,8 @@
-//! reconciler (scheduled, every 5 minutes): every UNKNOWN or stuck PENDING payout is re-triggered
-//! with its **same** `out_biz_no` until the outcome is known, with capped backoff; past the retry
-//! budget it is flagged NEEDS_ATTENTION for a person, never re-sent under a new number.
+//! reconciler (scheduled, every 5 minutes): every due unresolved payout (UNKNOWN, stuck PENDING,
+//! NEEDS_ATTENTION) is re-triggered with its **same** `out_biz_no` until the outcome is known, with
+//! capped backoff; past the retry budget it is NEEDS_ATTENTION and probed at the cap, never re-sent
+//! under a new number. Each run publishes `UnresolvedPayouts` and `PayoutsNeedingAttention` (the
+//! alarm in template.yaml watches the latter).
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use rewards_app::Env;
 use rewards_core::payout::Reconciler;
@@ -9,6 +11,18 @@ use serde_json::{json, Value};
 async fn handle(reconciler: &Reconciler, _event: LambdaEvent<Value>) -> Result<Value, Error> {
     let report = reconciler.run_once().await?;
     lambda_edge::metric("Rewards", "ReconciledPayouts", report.examined as f64, &[]);
+    lambda_edge::metric(
+        "Rewards",
+        "UnresolvedPayouts",
+        report.open.unresolved as f64,
+        &[],
+    );
+    lambda_edge::metric(
+        "Rewards",
+        "PayoutsNeedingAttention",
+        report.open.needs_attention as f64,
+        &[],
+    );
     tracing::info!(?report, "reconciliation pass done");
     Ok(json!({
         "examined": report.examined,
@@ -17,6 +31,8 @@ async fn handle(reconciler: &Reconciler, _event: LambdaEvent<Value>) -> Result<V
         "unresolved": report.unresolved,
         "needsAttention": report.needs_attention,
         "errors": report.errors,
+        "openUnresolved": report.open.unresolved,
+        "openNeedsAttention": report.open.needs_attention,
     }))
 }
 

@@ -2,14 +2,18 @@
 //!
 //! `POST /envelopes` `{"reason":"points_exchange"|"referral","businessId","userId"|"openId","crowdNo"?}`
 //! (optional `Idempotency-Key` header: same key and body → same answer, other body → 422, still
-//! running → 409); `GET /envelopes/{outBizNo}`; `GET /users/{userId}/envelopes`. The ledger entry is
-//! written before Alipay is called; see the README for the states and the reconciliation rule.
-use lambda_edge::{header, json, json_body, metric, path_param, route_key, Problem};
+//! running → 409); `GET /envelopes/{outBizNo}`; `GET /users/{userId}/envelopes`; the operator's
+//! `GET /payouts?state=&crowdNo=&reason=&day=&cursor=&limit=` and `POST /payouts/{outBizNo}/retry`.
+//! The ledger entry is written before Alipay is called; see docs/domain.md for the states and the
+//! reconciliation rule.
+use lambda_edge::{header, json, json_body, metric, path_param, query_param, route_key, Problem};
 use lambda_http::{run, service_fn, Body, Error, Request, Response};
 use rewards_app::{problem, Env};
 use rewards_core::idempotency::{fingerprint, IdemKey, IdempotencyService, StoredResponse};
 use rewards_core::ids::{OpenId, OutBizNo, UserId};
-use rewards_core::payout::{PayoutEntry, PayoutState, Recipient, SendInput, SendService};
+use rewards_core::payout::{
+    ListInput, PayoutEntry, PayoutState, Recipient, SendInput, SendResult, SendService,
+};
 use serde_json::{json as j, Value};
 
 struct Ctx {
@@ -32,36 +36,18 @@ fn view(entry: &PayoutEntry) -> Value {
     v
 }
 
-/// Stable codes for Alipay's definite refusals (its texts are matched, never shown as codes).
-fn refusal_code(code: Option<&str>, sub_code: Option<&str>, reason: &str) -> &'static str {
-    let has = |needle: &str| reason.contains(needle);
-    match sub_code {
-        Some("CAMPAIGN_NOT_EXIST") => "campaign_not_ready",
-        Some("CAMPAIGN_PAUSED") => "campaign_paused",
-        Some("CAMPAIGN_CLOSED") => "campaign_closed",
-        Some("CAMPAIGN_NOT_STARTED") => "campaign_not_started",
-        _ if has("现金活动不存在") => "campaign_not_ready",
-        _ if has("已领完") || has("余额不足") || has("预算") => "budget_exhausted",
-        _ if has("次数限制") || has("领取上限") => "user_limit_reached",
-        _ if has("已结束") || has("关闭") => "campaign_closed",
-        _ if code == Some("NOT_SENT") => "envelope_not_sent",
-        _ => "envelope_refused",
-    }
-}
-
 /// Maps a ledger entry to the HTTP answer: SENT 201/200, FAILED 422 with a stable code, PENDING /
 /// UNKNOWN / NEEDS_ATTENTION 202 (the outcome is being resolved with the same out_biz_no).
 fn answer(entry: &PayoutEntry, replayed: bool) -> StoredResponse {
     let (status, body) = match &entry.state {
         PayoutState::Sent { .. } => (if replayed { 200 } else { 201 }, view(entry)),
-        PayoutState::Failed {
-            reason,
-            code,
-            sub_code,
-        } => {
-            let code = refusal_code(code.as_deref(), sub_code.as_deref(), reason);
-            let p = Problem::new(422, code, format!("Alipay refused the envelope: {reason}"))
-                .with("entry", view(entry));
+        PayoutState::Failed { refusal } => {
+            let p = Problem::new(
+                422,
+                refusal.stable_code(),
+                format!("Alipay refused the envelope: {}", refusal.failure_reason),
+            )
+            .with("entry", view(entry));
             (422, serde_json::to_value(&p).unwrap_or(Value::Null))
         }
         PayoutState::Pending | PayoutState::Unknown { .. } | PayoutState::NeedsAttention { .. } => {
@@ -124,6 +110,11 @@ async fn send(sends: &SendService, input: &SendInput) -> StoredResponse {
     }
 }
 
+fn out_biz_no(req: &Request) -> Result<OutBizNo, Problem> {
+    OutBizNo::parse(&path_param(req, "outBizNo")?)
+        .map_err(|e| Problem::bad_request("invalid_out_biz_no", e.to_string()))
+}
+
 async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
     match route_key(&req).as_str() {
         "POST /envelopes" => {
@@ -145,9 +136,40 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
             Ok(respond(outcome.response))
         }
         "GET /envelopes/{outBizNo}" => {
-            let id = OutBizNo::parse(&path_param(&req, "outBizNo")?)
-                .map_err(|e| Problem::bad_request("invalid_out_biz_no", e.to_string()))?;
-            let entry = ctx.sends.get(&id).await.map_err(|e| problem(&e))?;
+            let entry = ctx
+                .sends
+                .get(&out_biz_no(&req)?)
+                .await
+                .map_err(|e| problem(&e))?;
+            Ok(json(200, &view(&entry)))
+        }
+        "GET /payouts" => {
+            let input = ListInput {
+                state: query_param(&req, "state"),
+                crowd_no: query_param(&req, "crowdNo"),
+                reason: query_param(&req, "reason"),
+                day: query_param(&req, "day"),
+                cursor: query_param(&req, "cursor"),
+                limit: query_param(&req, "limit"),
+            };
+            let list = input.validate().map_err(|e| problem(&e))?;
+            let page = ctx
+                .sends
+                .list(&list.filter, list.cursor.as_ref(), list.limit)
+                .await
+                .map_err(|e| problem(&e))?;
+            let views: Vec<Value> = page.entries.iter().map(view).collect();
+            Ok(json(
+                200,
+                &j!({ "payouts": views, "nextCursor": page.next.map(|c| c.encode()) }),
+            ))
+        }
+        "POST /payouts/{outBizNo}/retry" => {
+            let SendResult { entry, .. } = ctx
+                .sends
+                .probe_now(&out_biz_no(&req)?)
+                .await
+                .map_err(|e| problem(&e))?;
             Ok(json(200, &view(&entry)))
         }
         "GET /users/{userId}/envelopes" => {

@@ -7,6 +7,7 @@
 //! problem+json, logging the cause of a 5xx and keeping it out of the body.
 #![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,12 +109,31 @@ fn env_duration_ms(name: &str) -> Result<Option<Duration>, StartupError> {
 /// [`SendConfig::default`] with the `PAYOUT_*_MS` overrides.
 fn send_config() -> Result<SendConfig, StartupError> {
     let d = SendConfig::default();
-    Ok(SendConfig {
-        lease: env_duration_ms("PAYOUT_LEASE_MS")?.unwrap_or(d.lease),
-        backoff_base: env_duration_ms("PAYOUT_BACKOFF_MS")?.unwrap_or(d.backoff_base),
-        backoff_cap: env_duration_ms("PAYOUT_BACKOFF_CAP_MS")?.unwrap_or(d.backoff_cap),
-        max_attempts: d.max_attempts,
-    })
+    checked_send_config(
+        SendConfig {
+            lease: env_duration_ms("PAYOUT_LEASE_MS")?.unwrap_or(d.lease),
+            backoff_base: env_duration_ms("PAYOUT_BACKOFF_MS")?.unwrap_or(d.backoff_base),
+            backoff_cap: env_duration_ms("PAYOUT_BACKOFF_CAP_MS")?.unwrap_or(d.backoff_cap),
+            max_attempts: d.max_attempts,
+        },
+        alipay_timeout()?,
+    )
+}
+
+fn alipay_timeout() -> Result<Duration, StartupError> {
+    Ok(env_duration_ms("ALIPAY_TIMEOUT_MS")?.unwrap_or(DEFAULT_TIMEOUT))
+}
+
+/// A configuration that would let our own calls for one out_biz_no overlap never serves.
+fn checked_send_config(
+    config: SendConfig,
+    alipay_timeout: Duration,
+) -> Result<SendConfig, StartupError> {
+    config.check(alipay_timeout).map_err(|e| {
+        tracing::error!(error = %e, "refusing to start: payout configuration");
+        StartupError::Config(e.to_string())
+    })?;
+    Ok(config)
 }
 
 impl Env {
@@ -160,7 +180,7 @@ impl Env {
             app_id: self.config.app_id.as_str().to_string(),
             gateway_url: self.config.gateway_url.clone(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            timeout: env_duration_ms("ALIPAY_TIMEOUT_MS")?.unwrap_or(DEFAULT_TIMEOUT),
+            timeout: alipay_timeout()?,
             keys: Keys {
                 app_private_key: keys.app_private_key.clone(),
                 alipay_public_key: keys.alipay_public_key.clone(),
@@ -300,5 +320,21 @@ pub fn problem<E: DomainError>(err: &E) -> Problem {
             Problem::new(status, err.code(), detail)
         }
         _ => Problem::new(status, err.code(), err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_shorter_than_a_call_refuses_to_start() {
+        let short = SendConfig {
+            lease: Duration::from_secs(2),
+            ..SendConfig::default()
+        };
+        let err = checked_send_config(short, Duration::from_secs(6)).unwrap_err();
+        assert!(err.to_string().contains("PAYOUT_LEASE_MS"), "{err}");
+        assert!(checked_send_config(SendConfig::default(), DEFAULT_TIMEOUT).is_ok());
     }
 }

@@ -10,7 +10,7 @@
 //! | schedule slot | `SLOT#{plan}#{slot}` | `META` | `fence`, `state` |
 //! | business pointer | `BIZ#{reason}#{businessId}` | `META` | `attempt_no` |
 //! | payout | `PAYOUT#{outBizNo}` | `META` | `fence`, `state`; gsi1 `USER#{uid}`/`OPENID#{oid}` / `PAYOUT#{createdAt}#{outBizNo}` |
-//! | due marker | `DUE#PAYOUT` | `{outBizNo}` | `due_at` (present while PENDING/UNKNOWN) |
+//! | due marker | `DUE#PAYOUT` | `{outBizNo}` | `due_at`, `state` (present while unresolved) |
 //! | idempotency key | `IDEM#{caller}#{keyHash}` | `META` | `fence`, `status`, `lease_until`, `expires_at` |
 //!
 //! Every item carries the whole record as JSON in `data`; the other attributes exist for
@@ -28,7 +28,10 @@ use rewards_core::claim::{ClaimKey, ClaimRecord};
 use rewards_core::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState, StoredResponse};
 use rewards_core::ids::{BusinessId, CrowdNo, OutBizNo, PassId, TemplateId, UserId};
 use rewards_core::pass::PassRecord;
-use rewards_core::payout::{BizPointer, PayoutEntry, Reason, Recipient};
+use rewards_core::payout::{
+    BizPointer, PayoutCursor, PayoutEntry, PayoutFilter, PayoutPage, PayoutStateName, Reason,
+    Recipient, UnresolvedCounts,
+};
 use rewards_core::ports::{
     CampaignStore, CasOutcome, ClaimStore, IdempotencyStore, Inserted, PassStore, PayoutStore,
     TemplateStore,
@@ -43,6 +46,8 @@ type Item = HashMap<String, AttributeValue>;
 
 const META: &str = "META";
 const DUE_PK: &str = "DUE#PAYOUT";
+/// The `gsi2` partition of every payout entry (the operator's listing, newest first).
+const PAYOUTS_PK: &str = "PAYOUTS";
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -131,7 +136,18 @@ fn payout_item(e: &PayoutEntry) -> Result<Item, StoreError> {
         "gsi1sk".into(),
         s(format!("PAYOUT#{}#{}", ts(e.created_at), e.out_biz_no)),
     );
+    it.insert("gsi2pk".into(), s(PAYOUTS_PK));
+    it.insert(
+        "gsi2sk".into(),
+        s(payout_listing_key(e.created_at, &e.out_biz_no)),
+    );
+    it.insert("crowd_no".into(), s(e.crowd_no.to_string()));
+    it.insert("reason".into(), s(e.reason.as_str()));
     Ok(it)
+}
+
+fn payout_listing_key(created_at: Timestamp, out_biz_no: &OutBizNo) -> String {
+    format!("{}#{}", ts(created_at), out_biz_no)
 }
 
 fn due_write(e: &PayoutEntry) -> Result<TransactWriteItem, StoreError> {
@@ -143,6 +159,7 @@ fn due_write(e: &PayoutEntry) -> Result<TransactWriteItem, StoreError> {
                         ("pk".to_owned(), s(DUE_PK)),
                         ("sk".to_owned(), s(e.out_biz_no.to_string())),
                         ("due_at".to_owned(), n(due.millis())),
+                        ("state".to_owned(), s(e.state.name())),
                     ])))
                     .table_name("placeholder")
                     .build()
@@ -793,6 +810,150 @@ impl PayoutStore for DynamoStore {
         Ok(out)
     }
 
+    async fn unresolved_counts(&self) -> Result<UnresolvedCounts, StoreError> {
+        let mut counts = UnresolvedCounts::default();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :k")
+                .expression_attribute_values(":k", s(DUE_PK))
+                .projection_expression("#s")
+                .expression_attribute_names("#s", "state")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("query due", &e))?;
+            for it in page.items.unwrap_or_default() {
+                counts.unresolved += 1;
+                let state = it.get("state").and_then(|v| v.as_s().ok());
+                if state.map(String::as_str) == Some(PayoutStateName::NeedsAttention.as_str()) {
+                    counts.needs_attention += 1;
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// One `gsi2` partition holds every entry, sorted by creation; the filters other than the day
+    /// are filter expressions, so a sparse filter reads more than it returns: the loop stops after
+    /// [`LISTING_READ_PAGES`] reads and hands back a cursor.
+    async fn list_payouts(
+        &self,
+        filter: &PayoutFilter,
+        cursor: Option<&PayoutCursor>,
+        limit: usize,
+    ) -> Result<PayoutPage, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        let mut cond = String::from("gsi2pk = :p");
+        let mut values: HashMap<String, AttributeValue> =
+            HashMap::from([(":p".into(), s(PAYOUTS_PK))]);
+        let mut names: HashMap<String, String> = HashMap::new();
+        if let Some((from, until)) = filter.created {
+            cond.push_str(" AND gsi2sk BETWEEN :from AND :until");
+            values.insert(":from".into(), s(ts(from)));
+            // `until` is exclusive: every key of the day sorts below `{until-1}#~`.
+            values.insert(
+                ":until".into(),
+                s(format!("{}#~", ts(Timestamp(until.millis() - 1)))),
+            );
+        }
+        let mut filters = Vec::new();
+        if let Some(state) = filter.state {
+            filters.push("#st = :st");
+            names.insert("#st".into(), "state".into());
+            values.insert(":st".into(), s(state.as_str()));
+        }
+        if let Some(crowd) = &filter.crowd_no {
+            filters.push("crowd_no = :c");
+            values.insert(":c".into(), s(crowd.to_string()));
+        }
+        if let Some(reason) = filter.reason {
+            filters.push("#r = :r");
+            names.insert("#r".into(), "reason".into());
+            values.insert(":r".into(), s(reason.as_str()));
+        }
+        let mut start: Option<Item> = cursor.map(|c| {
+            HashMap::from([
+                ("pk".to_owned(), s(payout_pk(&c.out_biz_no))),
+                ("sk".to_owned(), s(META)),
+                ("gsi2pk".to_owned(), s(PAYOUTS_PK)),
+                (
+                    "gsi2sk".to_owned(),
+                    s(payout_listing_key(c.created_at, &c.out_biz_no)),
+                ),
+            ])
+        });
+        let mut entries: Vec<PayoutEntry> = Vec::new();
+        let mut more = false;
+        for _ in 0..LISTING_READ_PAGES {
+            let want = limit - entries.len();
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi2")
+                .key_condition_expression(cond.clone())
+                .set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_expression_attribute_names((!names.is_empty()).then(|| names.clone()))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .limit(i32::try_from(want.max(25)).unwrap_or(1000))
+                .send()
+                .await
+                .map_err(|e| unavailable("query payouts", &e))?;
+            let items = page.items.unwrap_or_default();
+            let n = items.len();
+            for (i, it) in items.iter().enumerate() {
+                if entries.len() == limit {
+                    // Items left on this page: the next page starts after the last one kept.
+                    more = i < n;
+                    break;
+                }
+                entries.push(decode(it)?);
+            }
+            if entries.len() == limit {
+                more = more || page.last_evaluated_key.is_some_and(|k| !k.is_empty());
+                break;
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => {
+                    start = Some(k);
+                    more = true;
+                }
+                _ => {
+                    more = false;
+                    break;
+                }
+            }
+        }
+        // Stopped on the read budget with a partial page: resume after the last key read, which
+        // is not an entry we return; resume after the last entry we return instead (re-reading a
+        // few filtered-out items is harmless).
+        let next = if more {
+            entries.last().map(PayoutCursor::after).or_else(|| {
+                start.as_ref().and_then(|k| {
+                    let key = k.get("gsi2sk")?.as_s().ok()?;
+                    let (at, no) = key.split_once('#')?;
+                    Some(PayoutCursor {
+                        created_at: Timestamp(at.parse().ok()?),
+                        out_biz_no: OutBizNo::parse(no).ok()?,
+                    })
+                })
+            })
+        } else {
+            None
+        };
+        Ok(PayoutPage { entries, next })
+    }
+
     async fn list_by_recipient(
         &self,
         who: &Recipient,
@@ -812,6 +973,9 @@ impl PayoutStore for DynamoStore {
         .collect()
     }
 }
+
+/// Reads per listing request before a sparse filter hands back a partial page with a cursor.
+const LISTING_READ_PAGES: usize = 10;
 
 fn idem_item(r: &IdemRecord) -> Result<Item, StoreError> {
     let mut it = item(idem_pk(&r.key), META.into(), r)?;

@@ -8,8 +8,9 @@ use aws_sdk_dynamodb::Client;
 use rewards_core::StoreError;
 use std::time::Duration;
 
-/// Creates `name` with `pk`/`sk` (S) and GSI `gsi1` on `gsi1pk`/`gsi1sk` (S, projection ALL),
-/// on-demand, and waits until it is ACTIVE. An existing table is fine.
+/// Creates `name` with `pk`/`sk` (S), GSI `gsi1` on `gsi1pk`/`gsi1sk` and GSI `gsi2` on
+/// `gsi2pk`/`gsi2sk` (S, projection ALL), on-demand, and waits until it is ACTIVE. An existing
+/// table is fine.
 ///
 /// # Errors
 /// [`StoreError::Unavailable`] when DynamoDB refuses.
@@ -27,17 +28,19 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
             .key_type(t)
             .build()
     };
-    let gsi = GlobalSecondaryIndex::builder()
-        .index_name("gsi1")
-        .key_schema(key("gsi1pk", KeyType::Hash).map_err(build)?)
-        .key_schema(key("gsi1sk", KeyType::Range).map_err(build)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .map_err(build)?;
+    let gsi = |index: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(index)
+            .key_schema(key(&format!("{index}pk"), KeyType::Hash).map_err(build)?)
+            .key_schema(key(&format!("{index}sk"), KeyType::Range).map_err(build)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(build)
+    };
     let res = client
         .create_table()
         .table_name(name)
@@ -45,9 +48,12 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .attribute_definitions(attr("sk").map_err(build)?)
         .attribute_definitions(attr("gsi1pk").map_err(build)?)
         .attribute_definitions(attr("gsi1sk").map_err(build)?)
+        .attribute_definitions(attr("gsi2pk").map_err(build)?)
+        .attribute_definitions(attr("gsi2sk").map_err(build)?)
         .key_schema(key("pk", KeyType::Hash).map_err(build)?)
         .key_schema(key("sk", KeyType::Range).map_err(build)?)
-        .global_secondary_indexes(gsi)
+        .global_secondary_indexes(gsi("gsi1")?)
+        .global_secondary_indexes(gsi("gsi2")?)
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await;

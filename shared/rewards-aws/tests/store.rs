@@ -9,7 +9,8 @@ use rewards_core::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState, Store
 use rewards_core::ids::*;
 use rewards_core::pass::{PassRecord, PassStatus};
 use rewards_core::payout::{
-    derive_out_biz_no, BizPointer, PayoutEntry, PayoutState, Reason, Recipient,
+    derive_out_biz_no, BizPointer, PayoutCursor, PayoutEntry, PayoutFilter, PayoutState,
+    PayoutStateName, Reason, Recipient,
 };
 use rewards_core::ports::*;
 use rewards_core::template::{default_rule, TemplateRecord};
@@ -256,7 +257,8 @@ fn camp(crowd: &str, at: i64) -> Campaign {
         end_time: "2030-01-01 00:00:00".into(),
         merchant_link: "https://x.example".into(),
         send_frequency: None,
-        pay_url: "https://pay.example/?a=1&b=2".into(),
+        pay_url: Some("https://pay.example/?a=1&b=2".into()),
+        pay_instructions: None,
         status: CampaignStatus::Created,
         origin_crowd_no: None,
         send_amount: None,
@@ -440,6 +442,7 @@ async fn payout_ledger_operations() {
     unk.state = PayoutState::Unknown {
         next_retry_at: Timestamp(50_000),
         last_error: "timeout".into(),
+        last_refusal: None,
     };
     unk.fence = "g2".into();
     assert_eq!(
@@ -484,6 +487,94 @@ async fn payout_ledger_operations() {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// The operator's listing and the alarm's counts, against DynamoDB (the in-memory store of the
+/// core's tests implements the same contract).
+#[tokio::test]
+async fn payout_listing_and_unresolved_counts() {
+    let (_moto, store) = setup().await;
+    // 30 entries a second apart on 2026-11-28 (Beijing), alternating campaigns; every 7th one is
+    // NEEDS_ATTENTION, every 5th SENT, the rest PENDING.
+    let day = rewards_core::payout::beijing_day("2026-11-28").unwrap().0;
+    let mut written = Vec::new();
+    for i in 0..30i64 {
+        let (ptr, mut e) = entry(&format!("l{i:02}"), 1, "f", 0);
+        e.created_at = Timestamp(day.millis() + 1_000 * i);
+        e.lease_until = e.created_at;
+        e.crowd_no = CrowdNo::parse(if i % 2 == 0 { "C1" } else { "C2" }).unwrap();
+        if i % 7 == 0 {
+            e.state = PayoutState::NeedsAttention {
+                next_retry_at: Timestamp(1),
+                last_error: "x".into(),
+                last_refusal: None,
+            };
+        } else if i % 5 == 0 {
+            e.state = PayoutState::Sent {
+                amount_fen: None,
+                biz_no: None,
+                repeat_trigger_flag: false,
+            };
+        }
+        assert!(store.start_attempt(&ptr, None, &e).await.unwrap());
+        written.push(e);
+    }
+    // One more on the next day.
+    let (ptr, mut late) = entry("next_day", 1, "f", 0);
+    late.created_at = Timestamp(day.millis() + 86_400_000);
+    assert!(store.start_attempt(&ptr, None, &late).await.unwrap());
+
+    let all_pages = |filter: PayoutFilter, page: usize| {
+        let store = store.clone();
+        async move {
+            let mut out = Vec::new();
+            let mut cursor: Option<PayoutCursor> = None;
+            loop {
+                let p = store
+                    .list_payouts(&filter, cursor.as_ref(), page)
+                    .await
+                    .unwrap();
+                assert!(p.entries.len() <= page);
+                out.extend(p.entries.into_iter().map(|e| e.business_id.to_string()));
+                match p.next {
+                    Some(c) => cursor = PayoutCursor::parse(&c.encode()),
+                    None => break out,
+                }
+            }
+        }
+    };
+    let everything = all_pages(PayoutFilter::default(), 7).await;
+    assert_eq!(everything.len(), 31);
+    assert_eq!(everything[0], "next_day");
+    assert_eq!(everything[1], "l29");
+    assert_eq!(everything[30], "l00");
+    let the_day = PayoutFilter {
+        created: Some(rewards_core::payout::beijing_day("2026-11-28").unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(all_pages(the_day.clone(), 4).await.len(), 30);
+    let attention_c1 = PayoutFilter {
+        state: Some(PayoutStateName::NeedsAttention),
+        crowd_no: Some(CrowdNo::parse("C1").unwrap()),
+        ..the_day
+    };
+    // 0, 14, 28 are even (C1) multiples of 7.
+    assert_eq!(all_pages(attention_c1, 2).await, ["l28", "l14", "l00"]);
+    let referral_sent = PayoutFilter {
+        state: Some(PayoutStateName::Sent),
+        reason: Some(Reason::Referral),
+        ..Default::default()
+    };
+    assert_eq!(all_pages(referral_sent, 100).await.len(), 5);
+    let points = PayoutFilter {
+        reason: Some(Reason::PointsExchange),
+        ..Default::default()
+    };
+    assert!(all_pages(points, 10).await.is_empty());
+    // Unresolved = PENDING + NEEDS_ATTENTION (+ the next day's PENDING).
+    let counts = store.unresolved_counts().await.unwrap();
+    assert_eq!(counts.needs_attention, 5);
+    assert_eq!(counts.unresolved, 31 - 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

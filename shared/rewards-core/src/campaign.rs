@@ -18,9 +18,10 @@ use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// `camp_status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+/// `camp_status`, spelled as Alipay's SDK models spell it. A state Alipay may add later is kept
+/// verbatim ([`CampaignStatus::Unrecognised`]), logged, and never sent to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
 pub enum CampaignStatus {
     /// Created, not paid.
     Created,
@@ -32,35 +33,65 @@ pub enum CampaignStatus {
     Pause,
     /// Closed.
     Closed,
-    /// Settled.
-    Settle,
+    /// Settled (`SETTLED`).
+    Settled,
+    /// A state this service does not know, verbatim.
+    Unrecognised(String),
 }
 
 impl CampaignStatus {
     /// The Alipay string.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             CampaignStatus::Created => "CREATED",
             CampaignStatus::Paid => "PAID",
             CampaignStatus::Ready => "READY",
             CampaignStatus::Pause => "PAUSE",
             CampaignStatus::Closed => "CLOSED",
-            CampaignStatus::Settle => "SETTLE",
+            CampaignStatus::Settled => "SETTLED",
+            CampaignStatus::Unrecognised(text) => text,
         }
     }
 
-    /// Parses Alipay's string.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
+    /// Parses Alipay's string; an unknown one is kept as [`CampaignStatus::Unrecognised`]. `SETTLE`
+    /// (how records written before the SDK spelling was adopted say it) reads as `SETTLED`.
+    pub fn parse(s: &str) -> Self {
+        match s {
             "CREATED" => CampaignStatus::Created,
             "PAID" => CampaignStatus::Paid,
             "READY" => CampaignStatus::Ready,
             "PAUSE" => CampaignStatus::Pause,
             "CLOSED" => CampaignStatus::Closed,
-            "SETTLE" => CampaignStatus::Settle,
-            _ => return None,
-        })
+            "SETTLED" | "SETTLE" => CampaignStatus::Settled,
+            other => CampaignStatus::Unrecognised(other.to_owned()),
+        }
     }
+}
+
+impl From<String> for CampaignStatus {
+    fn from(s: String) -> Self {
+        CampaignStatus::parse(&s)
+    }
+}
+
+impl From<CampaignStatus> for String {
+    fn from(s: CampaignStatus) -> String {
+        s.as_str().to_owned()
+    }
+}
+
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
+}
+
+/// What the operator is told for a campaign recovered without its `pay_url`.
+pub fn pay_instructions(crowd_no: &CrowdNo, coupon_name: &str) -> String {
+    format!(
+        "Alipay's answer to cash.create was lost, and Alipay returns the pay URL only in that answer. \
+         Pay campaign {crowd_no} (\"{coupon_name}\") in the Alipay merchant portal (b.alipay.com: \
+         营销中心 → 现金红包 → 活动列表), or close it (POST /campaigns/{crowd_no}/status CLOSED) and \
+         create a new one."
+    )
 }
 
 /// A validated `send_freqency`: at most one of `D<n>`/`W<n>`/`M<n>` and a mandatory `L<n>` (≤100),
@@ -315,8 +346,13 @@ pub struct Campaign {
     pub merchant_link: String,
     /// `send_freqency`.
     pub send_frequency: Option<SendFrequency>,
-    /// The decoded `pay_url` (the operator pays here; valid 24 h).
-    pub pay_url: String,
+    /// The decoded `pay_url` (the operator pays here; valid 24 h). None when Alipay's create answer
+    /// was lost: neither `list.query` nor `detail.query` returns it.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub pay_url: Option<String>,
+    /// How to pay a campaign that has no `pay_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_instructions: Option<String>,
     /// Status (refreshed with `detail.query`).
     pub status: CampaignStatus,
     /// `origin_crowd_no`.
@@ -521,7 +557,8 @@ impl CampaignService {
             end_time: req.end_time.clone(),
             merchant_link: c.merchant_link.clone(),
             send_frequency: c.send_frequency.clone(),
-            pay_url: created.pay_url.clone(),
+            pay_url: Some(created.pay_url.clone()),
+            pay_instructions: None,
             status: CampaignStatus::Created,
             origin_crowd_no: created.origin_crowd_no,
             send_amount: None,
@@ -729,8 +766,13 @@ impl CampaignService {
                     GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
                     GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
                 };
-                let status =
-                    CampaignStatus::parse(&detail.camp_status).unwrap_or(CampaignStatus::Created);
+                let status = CampaignStatus::parse(&detail.camp_status);
+                tracing::warn!(
+                    crowdNo = %crowd_no,
+                    slot = %slot,
+                    campStatus = status.as_str(),
+                    "slot campaign recovered without its pay URL; the operator must pay it in the merchant portal"
+                );
                 let camp = Campaign {
                     crowd_no: crowd_no.clone(),
                     coupon_name: existing.coupon_name.clone(),
@@ -742,8 +784,12 @@ impl CampaignService {
                     end_time: detail.end_time.unwrap_or_default(),
                     merchant_link: plan.merchant_link.clone(),
                     send_frequency: plan.send_frequency.clone(),
-                    // Not recoverable from list/detail: the operator pays from Alipay's console.
-                    pay_url: String::new(),
+                    pay_url: None,
+                    pay_instructions: (!matches!(
+                        status,
+                        CampaignStatus::Ready | CampaignStatus::Paid
+                    ))
+                    .then(|| pay_instructions(&crowd_no, &existing.coupon_name)),
                     status,
                     origin_crowd_no: one.origin_crowd_no.clone(),
                     send_amount: detail
@@ -798,9 +844,14 @@ impl CampaignService {
             GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
             GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
         };
-        if let Some(s) = CampaignStatus::parse(&detail.camp_status) {
-            camp.status = s;
+        let status = CampaignStatus::parse(&detail.camp_status);
+        if let CampaignStatus::Unrecognised(text) = &status {
+            tracing::warn!(crowdNo = %crowd_no, campStatus = %text, "Alipay reported an unrecognised campaign state; kept as is");
         }
+        if matches!(status, CampaignStatus::Ready | CampaignStatus::Paid) {
+            camp.pay_instructions = None;
+        }
+        camp.status = status;
         if let Some(a) = detail
             .send_amount
             .as_deref()
@@ -829,7 +880,7 @@ impl CampaignService {
             return Err(CampaignError::BadStatus(target.as_str().to_owned()));
         }
         let mut camp = self.get(crowd_no).await?;
-        match self.gateway.modify_status(crowd_no, target).await {
+        match self.gateway.modify_status(crowd_no, target.clone()).await {
             GatewayOutcome::Success(()) => {}
             GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
             GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
@@ -940,7 +991,10 @@ mod tests {
         };
         assert_eq!(a.crowd_no, b.crowd_no);
         assert_eq!(w.cash_gw.campaigns_created(), 1);
-        assert!(a.pay_url.starts_with("https://"));
+        assert!(a
+            .pay_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://")));
         assert_eq!(a.coupon_name, "周一红包 2024-06-03");
     }
 

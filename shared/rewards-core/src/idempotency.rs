@@ -3,7 +3,10 @@
 //!
 //! The record (`IDEM#{caller}#{keyHash}`) holds a request fingerprint, a fence token, a lease while
 //! in progress, and the stored response once done. Responses with status ≥ 500 are not stored (the
-//! record is released so a retry runs again). Expiry (24 h) is checked in code, never left to TTL.
+//! record is released so a retry runs again). Only **final** answers are replayed: a stored answer
+//! that described a moment (202 "being resolved", 409 "busy") is kept for its fingerprint, but a
+//! repeat runs the operation again and answers the current state, so a payout that became SENT is
+//! never reported as pending for the rest of the day. Expiry (24 h) is checked in code, never left to TTL.
 //! If storing the response fails, the lease runs out and a retry re-executes the operation — safe
 //! for `POST /envelopes` because the send is itself idempotent by business id.
 
@@ -57,6 +60,14 @@ pub struct StoredResponse {
     pub status: u16,
     /// Body (JSON text).
     pub body: String,
+}
+
+impl StoredResponse {
+    /// False for answers that describe a passing moment (202 accepted / still resolving, 409 busy):
+    /// a repeat must look again rather than replay them.
+    pub fn is_final(&self) -> bool {
+        !matches!(self.status, 202 | 409)
+    }
 }
 
 /// Record state.
@@ -196,9 +207,15 @@ impl IdempotencyService {
                     return Err(IdemError::Mismatch);
                 }
                 match existing.state {
-                    IdemState::Completed { response } => Ok(IdemOutcome {
+                    IdemState::Completed { response } if response.is_final() => Ok(IdemOutcome {
                         response,
                         replayed: true,
+                    }),
+                    // The operation is idempotent on its own (the send by business id): run it
+                    // again to answer what is true now.
+                    IdemState::Completed { .. } => Ok(IdemOutcome {
+                        response: op().await,
+                        replayed: false,
                     }),
                     IdemState::InProgress => Err(IdemError::InProgress),
                 }
@@ -318,5 +335,42 @@ mod tests {
         assert!(IdemKey::new("envelopes", "").is_err());
         assert!(IdemKey::new("envelopes", "a b").is_err());
         assert!(IdemKey::new("bad#caller", "k").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_transient_answer_is_never_replayed() {
+        let w = World::new();
+        let svc = w.idem_service();
+        let key = IdemKey::new("envelopes", "k-3").unwrap();
+        for transient in [202, 409] {
+            let r = svc
+                .run(&key, "fp", || async move {
+                    StoredResponse {
+                        status: transient,
+                        body: "{\"state\":\"UNKNOWN\"}".into(),
+                    }
+                })
+                .await
+                .unwrap();
+            assert_eq!(r.response.status, transient);
+            let now = svc
+                .run(&key, "fp", || async {
+                    StoredResponse {
+                        status: 200,
+                        body: "{\"state\":\"SENT\"}".into(),
+                    }
+                })
+                .await
+                .unwrap();
+            assert_eq!(now.response.status, 200, "after a stored {transient}");
+            assert!(!now.replayed);
+            // The fingerprint still guards the key.
+            let e = svc
+                .run(&key, "other", || async { panic!("must not run") })
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), "idempotency_key_reused");
+            w.clock.advance(Duration::from_secs(25 * 3600));
+        }
     }
 }

@@ -1,25 +1,40 @@
-//! The payout ledger (the money path): `cash.trigger` exactly once per business id.
+//! The payout ledger (the money path): `cash.trigger` at most once per (reason, business id).
 //!
 //! ## States
 //! - `PENDING`: written **before** calling Alipay, with a fence token and a lease (`lease_until`).
-//! - `SENT { amount, biz_no, repeat_trigger_flag }`: Alipay paid.
-//! - `FAILED { reason (verbatim), code, sub_code }`: Alipay definitely refused.
-//! - `UNKNOWN { next_retry_at, last_error }`: the outcome is not known; bound to its crowd_no and
-//!   out_biz_no until resolved.
-//! - `NEEDS_ATTENTION { last_error }`: the retry budget is spent; a person decides. Never re-sent
-//!   under a new number.
+//! - `SENT { amount, biz_no, repeat_trigger_flag }`: Alipay paid. Final.
+//! - `FAILED { refusal }`: Alipay definitely refused and no call for this out_biz_no can have been
+//!   accepted. Final for this number; frees the business id.
+//! - `UNKNOWN { next_retry_at, last_error, last_refusal? }`: the outcome is not known; bound to its
+//!   crowd_no and out_biz_no until resolved. `last_refusal` is set when Alipay refused a call that
+//!   followed an unknown outcome: such a refusal proves nothing about the earlier call.
+//! - `NEEDS_ATTENTION { next_retry_at, last_error, last_refusal? }`: the retry budget is spent; still
+//!   probed at the backoff cap with the same number, and listed for a person.
 //!
 //! ## Rules
 //! - `out_biz_no` is derived from (reason, business id, attempt number) by [`derive_out_biz_no`].
-//! - A `BIZ#{reason}#{businessId}` pointer names the current attempt. Only a definite failure
-//!   (`FAILED`) frees the business id: a later send with another campaign (or `retryFailed`) starts
-//!   attempt n+1 with a new out_biz_no. `PENDING`/`UNKNOWN` never get a new number.
-//! - A repeat of `SENT`/`FAILED`/`NEEDS_ATTENTION` answers the recorded entry.
-//! - A repeat that finds `PENDING` past its lease or `UNKNOWN` past `next_retry_at` re-triggers with
-//!   the **same** out_biz_no (Alipay replays the earlier result); before that it answers the entry.
+//! - **A verified SENT answer is never discarded.** Whatever the entry's state or fence when it
+//!   arrives (PENDING, UNKNOWN, FAILED, NEEDS_ATTENTION), proof of payment wins: it is recorded (a
+//!   compare-and-set loop on whatever fence is current) and the caller that received it is answered
+//!   with it.
+//! - **A refusal frees a business id only when no earlier call could have been accepted**, that is on
+//!   the entry's first call ([`PayoutEntry::attempts`] = 1). Every later call exists only because an
+//!   earlier one had an unknown outcome (timeout, 5xx, lost answer) or was still in flight when its
+//!   lease was taken over, and Alipay may check the campaign before replaying a known out_biz_no, or
+//!   pay a request after our client gave up on it. Such a refusal leaves the entry unresolved with
+//!   `last_refusal`, and it is probed again with the same number.
+//! - A `BIZ#{reason}#{businessId}` pointer names the current attempt. Only `FAILED` frees the
+//!   business id: a later send with another campaign, another recipient (a corrected one) or
+//!   `retryFailed` starts attempt n+1 with a new out_biz_no. Unresolved entries never get a new number.
+//! - A repeat of `SENT`/`FAILED` answers the recorded entry. A repeat that finds an unresolved entry
+//!   past its lease / `next_retry_at` re-triggers with the **same** out_biz_no (Alipay replays the
+//!   earlier result); before that it answers the entry.
 //! - Every state change is a compare-and-set on the fence token read before it.
-//! - The [`Reconciler`] does the same for every due `PENDING`/`UNKNOWN` entry, with capped
-//!   exponential backoff, and after `max_attempts` trigger calls marks it `NEEDS_ATTENTION`.
+//! - The [`Reconciler`] does the same for every due unresolved entry, with capped exponential
+//!   backoff; past `max_attempts` calls the entry is `NEEDS_ATTENTION` and is probed at the cap.
+//! - Our own calls for one out_biz_no never overlap: the lease must exceed the Alipay client's total
+//!   timeout plus [`LEASE_MARGIN`] ([`SendConfig::check`]), so a lease is only taken over once the
+//!   holder's call has ended.
 
 use crate::amount::AmountFen;
 use crate::campaign::CampaignStatus;
@@ -28,13 +43,20 @@ use crate::hash::sha256_parts;
 use crate::ids::{BusinessId, CrowdNo, IdError, OpenId, OutBizNo, UserId};
 use crate::ports::{
     CampaignStore, CasOutcome, CashGateway, Clock, GatewayOutcome, IdGenerator, PayoutStore,
-    StoreError, TriggerRequest,
+    StoreError, TriggerRequest, TriggerResult,
 };
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
+
+mod listing;
+pub use listing::{
+    beijing_day, ListInput, ListRequest, PayoutCursor, PayoutFilter, PayoutPage, PayoutStateName,
+    UnresolvedCounts,
+};
 
 /// The business reason of a payout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -117,6 +139,40 @@ pub fn derive_out_biz_no(reason: Reason, business_id: &BusinessId, attempt: u32)
     }
 }
 
+/// A definite refusal by Alipay, verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refusal {
+    /// The most specific text Alipay gave (`error_msg`, `sub_msg` or the code), verbatim. Named
+    /// `failureReason` because the entry flattens its state next to its own `reason` (the business
+    /// reason).
+    pub failure_reason: String,
+    /// Gateway `code`.
+    pub code: Option<String>,
+    /// Gateway `sub_code`.
+    pub sub_code: Option<String>,
+}
+
+impl Refusal {
+    /// The stable code callers see for this refusal. Alipay's sub_codes are matched first; its
+    /// texts (which callers never see) only where it gives no sub_code.
+    pub fn stable_code(&self) -> &'static str {
+        let has = |needle: &str| self.failure_reason.contains(needle);
+        match self.sub_code.as_deref() {
+            Some("CAMPAIGN_NOT_EXIST") => "campaign_not_ready",
+            Some("CAMPAIGN_PAUSED") => "campaign_paused",
+            Some("CAMPAIGN_CLOSED") => "campaign_closed",
+            Some("CAMPAIGN_NOT_STARTED") => "campaign_not_started",
+            _ if has("现金活动不存在") => "campaign_not_ready",
+            _ if has("已领完") || has("余额不足") || has("预算") => "budget_exhausted",
+            _ if has("次数限制") || has("领取上限") => "user_limit_reached",
+            _ if has("已结束") || has("关闭") => "campaign_closed",
+            _ if self.code.as_deref() == Some("NOT_SENT") => "envelope_not_sent",
+            _ => "envelope_refused",
+        }
+    }
+}
+
 /// The ledger state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 /// Serialized as `{"state":"SENT","amountFen","bizNo","repeatTriggerFlag"}` etc.: camelCase fields
@@ -138,17 +194,11 @@ pub enum PayoutState {
         /// Alipay replayed an earlier result.
         repeat_trigger_flag: bool,
     },
-    /// Definitely refused.
+    /// Definitely refused on the first call: no call for this out_biz_no was accepted.
     Failed {
-        /// The reason, verbatim. `failureReason` on the wire: the entry flattens its state next to
-        /// its own `reason` (the business reason), and two `reason` keys made a FAILED entry
-        /// unreadable.
-        #[serde(rename = "failureReason")]
-        reason: String,
-        /// Gateway code.
-        code: Option<String>,
-        /// Gateway sub_code.
-        sub_code: Option<String>,
+        /// What Alipay said.
+        #[serde(flatten)]
+        refusal: Refusal,
     },
     /// Outcome unknown.
     Unknown {
@@ -156,24 +206,43 @@ pub enum PayoutState {
         next_retry_at: Timestamp,
         /// Diagnostic.
         last_error: String,
+        /// A refusal that followed an unknown outcome (it does not free the business id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_refusal: Option<Refusal>,
     },
-    /// Retry budget spent; a person decides.
+    /// Retry budget spent: listed for a person, and still probed at the backoff cap.
     NeedsAttention {
+        /// When the next probe is due.
+        #[serde(default)]
+        next_retry_at: Timestamp,
         /// Diagnostic.
         last_error: String,
+        /// A refusal that followed an unknown outcome.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_refusal: Option<Refusal>,
     },
 }
 
 impl PayoutState {
     /// `PENDING`, `SENT`, `FAILED`, `UNKNOWN`, `NEEDS_ATTENTION`.
     pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The state without its data.
+    pub fn kind(&self) -> PayoutStateName {
         match self {
-            PayoutState::Pending => "PENDING",
-            PayoutState::Sent { .. } => "SENT",
-            PayoutState::Failed { .. } => "FAILED",
-            PayoutState::Unknown { .. } => "UNKNOWN",
-            PayoutState::NeedsAttention { .. } => "NEEDS_ATTENTION",
+            PayoutState::Pending => PayoutStateName::Pending,
+            PayoutState::Sent { .. } => PayoutStateName::Sent,
+            PayoutState::Failed { .. } => PayoutStateName::Failed,
+            PayoutState::Unknown { .. } => PayoutStateName::Unknown,
+            PayoutState::NeedsAttention { .. } => PayoutStateName::NeedsAttention,
         }
+    }
+
+    /// SENT or FAILED: nothing will change it (but a late proof of payment, see the module docs).
+    pub fn is_final(&self) -> bool {
+        matches!(self, PayoutState::Sent { .. } | PayoutState::Failed { .. })
     }
 }
 
@@ -209,14 +278,36 @@ pub struct PayoutEntry {
 }
 
 impl PayoutEntry {
-    /// When this entry needs work again: PENDING → its lease end, UNKNOWN → `next_retry_at`;
-    /// final states → None. The store keeps a due marker in step with this.
+    /// When this entry needs work again: PENDING → its lease end, UNKNOWN / NEEDS_ATTENTION →
+    /// `next_retry_at`; final states → None. The store keeps a due marker in step with this, so the
+    /// due markers are exactly the unresolved entries.
     pub fn due_at(&self) -> Option<Timestamp> {
         match &self.state {
             PayoutState::Pending => Some(self.lease_until),
-            PayoutState::Unknown { next_retry_at, .. } => Some(*next_retry_at),
-            _ => None,
+            PayoutState::Unknown { next_retry_at, .. }
+            | PayoutState::NeedsAttention { next_retry_at, .. } => Some(*next_retry_at),
+            PayoutState::Sent { .. } | PayoutState::Failed { .. } => None,
         }
+    }
+
+    /// True when a call for this out_biz_no other than the current one may have been accepted by
+    /// Alipay: every call after the first exists only because an earlier outcome was unknown or its
+    /// lease was taken over while it was in flight.
+    pub fn earlier_call_may_have_been_accepted(&self) -> bool {
+        self.attempts > 1
+    }
+
+    /// A span carrying the ids every log line of the money path needs.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "payout",
+            outBizNo = %self.out_biz_no,
+            crowdNo = %self.crowd_no,
+            reason = self.reason.as_str(),
+            businessId = %self.business_id,
+            attemptNo = self.attempt_no,
+            bizNo = tracing::field::Empty,
+        )
     }
 }
 
@@ -346,15 +437,22 @@ pub enum SendError {
     /// The campaign is closed or settled.
     #[error("the campaign is closed")]
     CampaignClosed,
+    /// Alipay reported a campaign state we do not know; nothing is sent until a person looks.
+    #[error("the campaign is in a state this service does not know ({0})")]
+    CampaignStateUnrecognised(String),
     /// The business id already belongs to another recipient.
     #[error("this business id was already used for another recipient")]
     BusinessIdConflict,
     /// Could not check the campaign with Alipay.
     #[error("Alipay is unavailable: {0}")]
     GatewayUnknown(String),
-    /// Another request changed the entry concurrently too many times; retry.
+    /// Another request changed the entry concurrently too many times, or a call for it is in
+    /// flight; retry.
     #[error("the payout is busy; retry")]
     Busy,
+    /// The entry is SENT or FAILED: there is nothing to probe.
+    #[error("the payout is already {0}; there is nothing to retry")]
+    PayoutFinal(&'static str),
     /// Store failure.
     #[error("store failure")]
     Store(#[from] StoreError),
@@ -371,16 +469,23 @@ impl DomainError for SendError {
                 "businessId" => "invalid_business_id",
                 "userId" => "invalid_user_id",
                 "openId" => "invalid_open_id",
-                _ => "invalid_crowd_no",
+                "crowdNo" => "invalid_crowd_no",
+                "state" => "invalid_state",
+                "day" => "invalid_day",
+                "cursor" => "invalid_cursor",
+                "limit" => "invalid_limit",
+                _ => "invalid_parameter",
             },
             SendError::NoCampaign => "no_campaign_for_reason",
             SendError::CampaignNotFound => "campaign_not_found",
             SendError::CampaignNotPaid => "campaign_not_paid",
             SendError::CampaignPaused => "campaign_paused",
             SendError::CampaignClosed => "campaign_closed",
+            SendError::CampaignStateUnrecognised(_) => "campaign_state_unrecognised",
             SendError::BusinessIdConflict => "business_id_conflict",
             SendError::GatewayUnknown(_) => "alipay_unavailable",
             SendError::Busy => "payout_busy",
+            SendError::PayoutFinal(_) => "payout_final",
             SendError::Store(StoreError::Unavailable(_)) => "store_unavailable",
             SendError::Store(StoreError::Corrupt(_)) => "store_corrupt",
             SendError::NotFound => "payout_not_found",
@@ -394,8 +499,9 @@ impl DomainError for SendError {
             | SendError::CampaignNotPaid
             | SendError::CampaignPaused
             | SendError::CampaignClosed
+            | SendError::CampaignStateUnrecognised(_)
             | SendError::BusinessIdConflict => ErrorKind::Unprocessable,
-            SendError::Busy => ErrorKind::Conflict,
+            SendError::Busy | SendError::PayoutFinal(_) => ErrorKind::Conflict,
             SendError::GatewayUnknown(_) | SendError::Store(StoreError::Unavailable(_)) => {
                 ErrorKind::Unavailable
             }
@@ -404,14 +510,34 @@ impl DomainError for SendError {
     }
 }
 
+/// How much longer than the Alipay client's total timeout a PENDING lease must be: room for the
+/// process to start the call late and for clock skew between execution environments.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// A [`SendConfig`] that would let two of our own calls for one out_biz_no overlap.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the payout lease ({lease_ms} ms, PAYOUT_LEASE_MS) must exceed the Alipay client timeout \
+     ({timeout_ms} ms, ALIPAY_TIMEOUT_MS) plus {margin_ms} ms, or a lease could be taken over while \
+     its call is still in flight and the same out_biz_no would be sent twice at once"
+)]
+pub struct LeaseTooShort {
+    /// The configured lease.
+    pub lease_ms: u128,
+    /// The Alipay client's total timeout.
+    pub timeout_ms: u128,
+    /// [`LEASE_MARGIN`].
+    pub margin_ms: u128,
+}
+
 /// Timing and budget of the money path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendConfig {
-    /// PENDING lease (default 30 s; longer than a trigger call with its timeouts).
+    /// PENDING lease (default 30 s; must exceed a trigger call with its timeouts, see [`Self::check`]).
     pub lease: Duration,
     /// First backoff after an unknown outcome (default 30 s).
     pub backoff_base: Duration,
-    /// Backoff cap (default 1 h).
+    /// Backoff cap (default 1 h); entries past their budget are probed at this interval.
     pub backoff_cap: Duration,
     /// Trigger calls per out_biz_no before NEEDS_ATTENTION (default 10).
     pub max_attempts: u32,
@@ -435,6 +561,22 @@ impl SendConfig {
         let d = self.backoff_base.saturating_mul(1u32 << exp);
         d.min(self.backoff_cap)
     }
+
+    /// Refuses a lease that does not exceed `alipay_timeout` + [`LEASE_MARGIN`].
+    ///
+    /// # Errors
+    /// [`LeaseTooShort`], whose text names both settings.
+    pub fn check(&self, alipay_timeout: Duration) -> Result<(), LeaseTooShort> {
+        if self.lease > alipay_timeout.saturating_add(LEASE_MARGIN) {
+            Ok(())
+        } else {
+            Err(LeaseTooShort {
+                lease_ms: self.lease.as_millis(),
+                timeout_ms: alipay_timeout.as_millis(),
+                margin_ms: LEASE_MARGIN.as_millis(),
+            })
+        }
+    }
 }
 
 /// The send trigger service.
@@ -454,6 +596,9 @@ pub struct SendService {
     /// Default campaign per reason.
     pub reason_campaigns: BTreeMap<Reason, CrowdNo>,
 }
+
+/// How many compare-and-set rounds a request tries before answering `payout_busy`.
+const CAS_ROUNDS: usize = 5;
 
 impl SendService {
     fn resolve_crowd(&self, req: &SendRequest) -> Result<CrowdNo, SendError> {
@@ -477,12 +622,11 @@ impl SendService {
         if matches!(camp.status, CampaignStatus::Created | CampaignStatus::Paid) {
             match self.gateway.detail(crowd_no).await {
                 GatewayOutcome::Success(d) => {
-                    if let Some(s) = CampaignStatus::parse(&d.camp_status) {
-                        if s != camp.status {
-                            camp.status = s;
-                            camp.updated_at = self.clock.now();
-                            self.campaigns.put_campaign(&camp).await?;
-                        }
+                    let s = CampaignStatus::parse(&d.camp_status);
+                    if s != camp.status {
+                        camp.status = s;
+                        camp.updated_at = self.clock.now();
+                        self.campaigns.put_campaign(&camp).await?;
                     }
                 }
                 GatewayOutcome::Failed(_) => {}
@@ -493,7 +637,11 @@ impl SendService {
             CampaignStatus::Ready => Ok(()),
             CampaignStatus::Created | CampaignStatus::Paid => Err(SendError::CampaignNotPaid),
             CampaignStatus::Pause => Err(SendError::CampaignPaused),
-            CampaignStatus::Closed | CampaignStatus::Settle => Err(SendError::CampaignClosed),
+            CampaignStatus::Closed | CampaignStatus::Settled => Err(SendError::CampaignClosed),
+            CampaignStatus::Unrecognised(text) => {
+                tracing::warn!(crowdNo = %crowd_no, campStatus = %text, "campaign in an unrecognised state: not sending");
+                Err(SendError::CampaignStateUnrecognised(text))
+            }
         }
     }
 
@@ -529,12 +677,21 @@ impl SendService {
         (pointer, entry)
     }
 
-    /// Sends (at most once per business id). See the module docs for the rules.
+    /// Sends (at most once per (reason, business id)). See the module docs for the rules.
     ///
     /// # Errors
     /// [`SendError`]; an unknown Alipay outcome is **not** an error: it is an `UNKNOWN` entry.
     pub async fn send(&self, req: &SendRequest) -> Result<SendResult, SendError> {
-        for _ in 0..5 {
+        let span = tracing::info_span!(
+            "send",
+            reason = req.reason.as_str(),
+            businessId = %req.business_id,
+        );
+        self.send_in_span(req).instrument(span).await
+    }
+
+    async fn send_in_span(&self, req: &SendRequest) -> Result<SendResult, SendError> {
+        for _ in 0..CAS_ROUNDS {
             let Some(pointer) = self
                 .payouts
                 .get_pointer(req.reason, &req.business_id)
@@ -561,32 +718,24 @@ impl SendService {
                         pointer.out_biz_no
                     ))
                 })?;
-            if entry.recipient != req.recipient {
-                return Err(SendError::BusinessIdConflict);
-            }
-            let now = self.clock.now();
+            let replay = |entry| {
+                Ok(SendResult {
+                    entry,
+                    replayed: true,
+                })
+            };
             match &entry.state {
-                PayoutState::Sent { .. } | PayoutState::NeedsAttention { .. } => {
-                    return Ok(SendResult {
-                        entry,
-                        replayed: true,
-                    })
-                }
                 PayoutState::Failed { .. } => {
+                    // The failure freed the business id: a corrected recipient, another campaign or
+                    // an explicit retry starts the next attempt; anything else is a repeat.
+                    let other_recipient = entry.recipient != req.recipient;
                     let crowd = match self.resolve_crowd(req) {
                         Ok(c) => c,
-                        Err(_) => {
-                            return Ok(SendResult {
-                                entry,
-                                replayed: true,
-                            })
-                        }
+                        Err(_) if !other_recipient => return replay(entry),
+                        Err(e) => return Err(e),
                     };
-                    if !(req.retry_failed || crowd != entry.crowd_no) {
-                        return Ok(SendResult {
-                            entry,
-                            replayed: true,
-                        });
+                    if !(req.retry_failed || other_recipient || crowd != entry.crowd_no) {
+                        return replay(entry);
                     }
                     self.check_campaign(&crowd).await?;
                     let (ptr, next) =
@@ -603,119 +752,238 @@ impl SendService {
                     }
                     continue;
                 }
-                PayoutState::Pending | PayoutState::Unknown { .. } => {
-                    if entry.due_at().is_some_and(|d| d <= now) {
+                _ if entry.recipient != req.recipient => return Err(SendError::BusinessIdConflict),
+                PayoutState::Sent { .. } => return replay(entry),
+                PayoutState::Pending
+                | PayoutState::Unknown { .. }
+                | PayoutState::NeedsAttention { .. } => {
+                    if entry.due_at().is_some_and(|d| d <= self.clock.now()) {
                         return self.retrigger(entry).await;
                     }
-                    return Ok(SendResult {
-                        entry,
-                        replayed: true,
-                    });
+                    return replay(entry);
                 }
             }
         }
         Err(SendError::Busy)
     }
 
-    /// Takes over a due PENDING/UNKNOWN entry and triggers again with the **same** out_biz_no; past
-    /// the budget, marks it NEEDS_ATTENTION instead. Used by repeats and by the reconciler.
+    /// Takes over a due unresolved entry and triggers again with the **same** out_biz_no. Used by
+    /// repeats, the reconciler and the operator's retry.
     ///
     /// # Errors
     /// Store errors.
     pub async fn retrigger(&self, entry: PayoutEntry) -> Result<SendResult, SendError> {
-        let now = self.clock.now();
-        if entry.attempts >= self.config.max_attempts {
-            let last_error = match &entry.state {
-                PayoutState::Unknown { last_error, .. } => last_error.clone(),
-                _ => "lease expired without an outcome".to_owned(),
-            };
-            let flagged = PayoutEntry {
-                state: PayoutState::NeedsAttention { last_error },
+        let span = entry.span();
+        async move {
+            let now = self.clock.now();
+            let taken = PayoutEntry {
+                state: PayoutState::Pending,
                 fence: self.ids.fence_token(),
+                lease_until: now.plus(self.config.lease),
+                attempts: entry.attempts.saturating_add(1),
                 updated_at: now,
                 ..entry.clone()
             };
-            return match self.payouts.cas_payout(&flagged, &entry.fence).await? {
+            match self.payouts.cas_payout(&taken, &entry.fence).await? {
                 CasOutcome::Written => Ok(SendResult {
-                    entry: flagged,
+                    entry: self.call(taken).await?,
                     replayed: false,
                 }),
                 CasOutcome::Lost(cur) => Ok(SendResult {
                     entry: cur.unwrap_or(entry),
                     replayed: true,
                 }),
-            };
+            }
         }
-        let taken = PayoutEntry {
-            state: PayoutState::Pending,
-            fence: self.ids.fence_token(),
-            lease_until: now.plus(self.config.lease),
-            attempts: entry.attempts.saturating_add(1),
-            updated_at: now,
-            ..entry.clone()
-        };
-        match self.payouts.cas_payout(&taken, &entry.fence).await? {
-            CasOutcome::Written => Ok(SendResult {
-                entry: self.call(taken).await?,
-                replayed: false,
-            }),
-            CasOutcome::Lost(cur) => Ok(SendResult {
-                entry: cur.unwrap_or(entry),
-                replayed: true,
-            }),
+        .instrument(span)
+        .await
+    }
+
+    /// The operator's retry: re-arms an unresolved entry and probes it now with the same
+    /// out_biz_no (never a new one).
+    ///
+    /// # Errors
+    /// [`SendError::NotFound`], [`SendError::PayoutFinal`] for SENT/FAILED, [`SendError::Busy`]
+    /// while a call is in flight (PENDING within its lease), store errors.
+    pub async fn probe_now(&self, out_biz_no: &OutBizNo) -> Result<SendResult, SendError> {
+        let entry = self.get(out_biz_no).await?;
+        match &entry.state {
+            PayoutState::Sent { .. } | PayoutState::Failed { .. } => {
+                Err(SendError::PayoutFinal(entry.state.name()))
+            }
+            PayoutState::Pending if entry.lease_until > self.clock.now() => Err(SendError::Busy),
+            _ => {
+                tracing::info!(outBizNo = %entry.out_biz_no, state = entry.state.name(), "operator retry: probing now");
+                self.retrigger(entry).await
+            }
         }
     }
 
     /// Calls trigger for a PENDING entry we hold, then records the outcome (CAS on our fence).
     async fn call(&self, held: PayoutEntry) -> Result<PayoutEntry, SendError> {
-        let req = TriggerRequest {
-            crowd_no: held.crowd_no.clone(),
-            recipient: held.recipient.clone(),
-            out_biz_no: held.out_biz_no.clone(),
-            order_price: None,
-        };
-        let outcome = self.gateway.trigger(&req).await;
+        let span = held.span();
+        async move {
+            let req = TriggerRequest {
+                crowd_no: held.crowd_no.clone(),
+                recipient: held.recipient.clone(),
+                out_biz_no: held.out_biz_no.clone(),
+                order_price: None,
+            };
+            tracing::info!(attempts = held.attempts, "calling cash.trigger");
+            let outcome = self.gateway.trigger(&req).await;
+            let state = self.outcome_state(&held, outcome);
+            self.record(held, state).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The state an outcome leads to, for the entry that made the call.
+    fn outcome_state(
+        &self,
+        held: &PayoutEntry,
+        outcome: GatewayOutcome<TriggerResult>,
+    ) -> PayoutState {
         let now = self.clock.now();
-        let state = match outcome {
-            GatewayOutcome::Success(r) if r.trigger_result => PayoutState::Sent {
-                amount_fen: r
-                    .prize_amount
-                    .as_deref()
-                    .and_then(|a| AmountFen::parse_yuan(a).ok()),
-                biz_no: r.biz_no,
-                repeat_trigger_flag: r.repeat_trigger_flag,
-            },
-            GatewayOutcome::Success(r) => PayoutState::Failed {
-                reason: r
+        let refusal = match outcome {
+            GatewayOutcome::Success(r) if r.trigger_result => {
+                let biz_no = r.biz_no.unwrap_or_default();
+                tracing::Span::current().record("bizNo", biz_no.as_str());
+                tracing::info!(
+                    bizNo = %biz_no,
+                    prizeAmount = r.prize_amount.as_deref().unwrap_or(""),
+                    repeatTriggerFlag = r.repeat_trigger_flag,
+                    "cash.trigger paid"
+                );
+                return PayoutState::Sent {
+                    amount_fen: r
+                        .prize_amount
+                        .as_deref()
+                        .and_then(|a| AmountFen::parse_yuan(a).ok()),
+                    biz_no: Some(biz_no).filter(|b| !b.is_empty()),
+                    repeat_trigger_flag: r.repeat_trigger_flag,
+                };
+            }
+            GatewayOutcome::Success(r) => Refusal {
+                failure_reason: r
                     .error_msg
                     .unwrap_or_else(|| "trigger_result=false".to_owned()),
                 code: None,
                 sub_code: None,
             },
-            GatewayOutcome::Failed(f) => PayoutState::Failed {
-                reason: f.reason(),
+            GatewayOutcome::Failed(f) => Refusal {
+                failure_reason: f.reason(),
                 code: Some(f.code),
                 sub_code: f.sub_code,
             },
-            GatewayOutcome::Unknown(m) if held.attempts >= self.config.max_attempts => {
-                PayoutState::NeedsAttention { last_error: m }
+            GatewayOutcome::Unknown(m) => {
+                tracing::warn!(error = %m, "cash.trigger outcome unknown");
+                return self.unresolved(held, now, m, None);
             }
-            GatewayOutcome::Unknown(m) => PayoutState::Unknown {
-                next_retry_at: now.plus(self.config.backoff(held.attempts)),
-                last_error: m,
-            },
         };
+        if held.earlier_call_may_have_been_accepted() {
+            tracing::warn!(
+                failureReason = %refusal.failure_reason,
+                subCode = refusal.sub_code.as_deref().unwrap_or(""),
+                "cash.trigger refused after an unknown outcome: the business id stays bound"
+            );
+            let last_error = format!(
+                "refused after an unknown outcome: {}",
+                refusal.failure_reason
+            );
+            self.unresolved(held, now, last_error, Some(refusal))
+        } else {
+            tracing::info!(
+                failureReason = %refusal.failure_reason,
+                subCode = refusal.sub_code.as_deref().unwrap_or(""),
+                "cash.trigger refused"
+            );
+            PayoutState::Failed { refusal }
+        }
+    }
+
+    /// UNKNOWN with backoff, or NEEDS_ATTENTION probed at the cap once the budget is spent.
+    fn unresolved(
+        &self,
+        held: &PayoutEntry,
+        now: Timestamp,
+        last_error: String,
+        last_refusal: Option<Refusal>,
+    ) -> PayoutState {
+        if held.attempts >= self.config.max_attempts {
+            tracing::error!(attempts = held.attempts, error = %last_error, "payout needs attention");
+            PayoutState::NeedsAttention {
+                next_retry_at: now.plus(self.config.backoff_cap),
+                last_error,
+                last_refusal,
+            }
+        } else {
+            PayoutState::Unknown {
+                next_retry_at: now.plus(self.config.backoff(held.attempts)),
+                last_error,
+                last_refusal,
+            }
+        }
+    }
+
+    /// Writes the outcome of our call. If our lease was taken over meanwhile, the other holder's
+    /// record is the truth, except for proof of payment, which always wins.
+    async fn record(
+        &self,
+        held: PayoutEntry,
+        state: PayoutState,
+    ) -> Result<PayoutEntry, SendError> {
         let done = PayoutEntry {
             state,
             fence: self.ids.fence_token(),
-            updated_at: now,
+            updated_at: self.clock.now(),
             ..held.clone()
         };
         match self.payouts.cas_payout(&done, &held.fence).await? {
             CasOutcome::Written => Ok(done),
-            // Our lease was taken over; the other holder's record is the truth.
+            CasOutcome::Lost(cur) if matches!(done.state, PayoutState::Sent { .. }) => {
+                self.record_proof(done.state, cur).await
+            }
             CasOutcome::Lost(cur) => Ok(cur.unwrap_or(held)),
         }
+    }
+
+    /// Records a verified SENT over whatever the entry holds now (compare-and-set on its current
+    /// fence, a few rounds).
+    async fn record_proof(
+        &self,
+        sent: PayoutState,
+        mut current: Option<PayoutEntry>,
+    ) -> Result<PayoutEntry, SendError> {
+        for _ in 0..CAS_ROUNDS {
+            let Some(cur) = current else {
+                return Err(StoreError::Corrupt("a paid payout entry vanished".into()).into());
+            };
+            if matches!(cur.state, PayoutState::Sent { .. }) {
+                return Ok(cur);
+            }
+            if matches!(cur.state, PayoutState::Failed { .. }) {
+                tracing::error!(
+                    "Alipay paid an out_biz_no recorded as FAILED; recording the payment (check for a second attempt of this business id)"
+                );
+            } else {
+                tracing::warn!(
+                    state = cur.state.name(),
+                    "proof of payment arrived after the entry moved on; recording it"
+                );
+            }
+            let paid = PayoutEntry {
+                state: sent.clone(),
+                fence: self.ids.fence_token(),
+                updated_at: self.clock.now(),
+                ..cur.clone()
+            };
+            match self.payouts.cas_payout(&paid, &cur.fence).await? {
+                CasOutcome::Written => return Ok(paid),
+                CasOutcome::Lost(next) => current = next,
+            }
+        }
+        Err(SendError::Busy)
     }
 
     /// One entry.
@@ -765,6 +1033,19 @@ impl SendService {
     ) -> Result<Vec<PayoutEntry>, SendError> {
         Ok(self.payouts.list_by_recipient(who, limit).await?)
     }
+
+    /// The operator's listing, newest first, one page.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn list(
+        &self,
+        filter: &PayoutFilter,
+        cursor: Option<&PayoutCursor>,
+        limit: usize,
+    ) -> Result<PayoutPage, SendError> {
+        Ok(self.payouts.list_payouts(filter, cursor, limit).await?)
+    }
 }
 
 /// What one reconciler run did.
@@ -778,14 +1059,16 @@ pub struct ReconcileReport {
     pub failed: usize,
     /// Still UNKNOWN (or PENDING under another holder).
     pub unresolved: usize,
-    /// Flagged NEEDS_ATTENTION.
+    /// NEEDS_ATTENTION after this run's probe.
     pub needs_attention: usize,
     /// Errors (store) while working on an entry.
     pub errors: usize,
+    /// After the run: every unresolved entry in the ledger (due or not), for the metric.
+    pub open: UnresolvedCounts,
 }
 
-/// The scheduled reconciler: every due UNKNOWN / stale PENDING entry is re-triggered with the same
-/// out_biz_no; past the budget it is flagged NEEDS_ATTENTION; never a new number.
+/// The scheduled reconciler: every due unresolved entry is re-triggered with the same out_biz_no;
+/// entries past the budget are NEEDS_ATTENTION and probed at the backoff cap; never a new number.
 pub struct Reconciler {
     /// The send service (shares its retrigger rule).
     pub service: Arc<SendService>,
@@ -794,10 +1077,10 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    /// One pass over the due entries.
+    /// One pass over the due entries, then a count of every unresolved one.
     ///
     /// # Errors
-    /// A store error listing the due entries (per-entry errors are counted, not returned).
+    /// A store error listing or counting the entries (per-entry errors are counted, not returned).
     pub async fn run_once(&self) -> Result<ReconcileReport, StoreError> {
         let now = self.service.clock.now();
         let due = self.service.payouts.list_due(now, self.batch).await?;
@@ -814,11 +1097,12 @@ impl Reconciler {
                     PayoutState::Sent { .. } => report.sent += 1,
                     PayoutState::Failed { .. } => report.failed += 1,
                     PayoutState::NeedsAttention { .. } => report.needs_attention += 1,
-                    _ => report.unresolved += 1,
+                    PayoutState::Pending | PayoutState::Unknown { .. } => report.unresolved += 1,
                 },
                 Err(_) => report.errors += 1,
             }
         }
+        report.open = self.service.payouts.unresolved_counts().await?;
         Ok(report)
     }
 }

@@ -9,7 +9,10 @@ use crate::claim::{ClaimKey, ClaimRecord};
 use crate::idempotency::{IdemBegin, IdemKey, IdemRecord, StoredResponse};
 use crate::ids::{AppId, CrowdNo, OutBizNo, PassId, SerialNumber, TemplateId, UserId, UserToken};
 use crate::pass::{PassRecord, PassStatus};
-use crate::payout::{BizPointer, PayoutEntry, Reason, Recipient};
+use crate::payout::{
+    BizPointer, PayoutCursor, PayoutEntry, PayoutFilter, PayoutPage, Reason, Recipient,
+    UnresolvedCounts,
+};
 use crate::template::TemplateRecord;
 use crate::time::Timestamp;
 use crate::BusinessId;
@@ -457,8 +460,19 @@ pub trait PayoutStore: Send + Sync {
         entry: &PayoutEntry,
         expected_fence: &str,
     ) -> Result<CasOutcome<PayoutEntry>, StoreError>;
-    /// Payouts that are PENDING or UNKNOWN and due (lease / next retry ≤ `now`), oldest due first.
+    /// Unresolved payouts (PENDING, UNKNOWN, NEEDS_ATTENTION) that are due (lease / next retry ≤
+    /// `now`), oldest due first.
     async fn list_due(&self, now: Timestamp, limit: usize) -> Result<Vec<PayoutEntry>, StoreError>;
+    /// Every unresolved payout, counted by state (due or not).
+    async fn unresolved_counts(&self) -> Result<UnresolvedCounts, StoreError>;
+    /// The operator's listing: entries passing `filter`, newest first (`created_at`, then
+    /// out_biz_no, descending), strictly after `cursor`, at most `limit`.
+    async fn list_payouts(
+        &self,
+        filter: &PayoutFilter,
+        cursor: Option<&PayoutCursor>,
+        limit: usize,
+    ) -> Result<PayoutPage, StoreError>;
     /// A recipient's payouts, newest first.
     async fn list_by_recipient(
         &self,

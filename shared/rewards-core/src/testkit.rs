@@ -9,7 +9,10 @@ use crate::idempotency::{
 };
 use crate::ids::*;
 use crate::pass::PassRecord;
-use crate::payout::{BizPointer, PayoutEntry, Reason, Recipient, SendConfig, SendService};
+use crate::payout::{
+    BizPointer, PayoutCursor, PayoutEntry, PayoutFilter, PayoutPage, PayoutState, Reason,
+    Recipient, SendConfig, SendService, UnresolvedCounts,
+};
 use crate::ports::*;
 use crate::template::{default_rule, TemplateRecord};
 use crate::time::Timestamp;
@@ -422,6 +425,50 @@ impl PayoutStore for MemStore {
         v.truncate(limit);
         Ok(v)
     }
+    async fn unresolved_counts(&self) -> Result<UnresolvedCounts, StoreError> {
+        self.pre("unresolved_counts")?;
+        let m = self.mem.lock().unwrap();
+        let open: Vec<_> = m
+            .payouts
+            .values()
+            .filter(|e| e.due_at().is_some())
+            .collect();
+        Ok(UnresolvedCounts {
+            unresolved: open.len(),
+            needs_attention: open
+                .iter()
+                .filter(|e| matches!(e.state, PayoutState::NeedsAttention { .. }))
+                .count(),
+        })
+    }
+    async fn list_payouts(
+        &self,
+        filter: &PayoutFilter,
+        cursor: Option<&PayoutCursor>,
+        limit: usize,
+    ) -> Result<PayoutPage, StoreError> {
+        self.pre("list_payouts")?;
+        let key = |e: &PayoutEntry| (e.created_at, e.out_biz_no.to_string());
+        let mut v: Vec<PayoutEntry> = self
+            .mem
+            .lock()
+            .unwrap()
+            .payouts
+            .values()
+            .filter(|e| filter.matches(e))
+            .filter(|e| cursor.is_none_or(|c| key(e) < (c.created_at, c.out_biz_no.to_string())))
+            .cloned()
+            .collect();
+        v.sort_by_key(|e| std::cmp::Reverse(key(e)));
+        let more = v.len() > limit;
+        v.truncate(limit);
+        let next = if more {
+            v.last().map(PayoutCursor::after)
+        } else {
+            None
+        };
+        Ok(PayoutPage { entries: v, next })
+    }
     async fn list_by_recipient(
         &self,
         who: &Recipient,
@@ -494,8 +541,11 @@ pub enum GwFault {
     UnknownBefore,
     /// Processed; answer lost.
     UnknownAfter,
-    /// Definite refusal.
+    /// Definite refusal (for an out_biz_no Alipay has not seen; a known one is replayed).
     Refuse,
+    /// Definite refusal even for an out_biz_no Alipay already paid: the platform checked the
+    /// campaign before replaying (a paused campaign, say).
+    RefuseBeforeReplay,
 }
 
 #[derive(Default)]
@@ -716,6 +766,14 @@ impl CashGateway for StubCashGateway {
         if fault == Some(GwFault::UnknownBefore) {
             return GatewayOutcome::Unknown("injected timeout".into());
         }
+        if fault == Some(GwFault::RefuseBeforeReplay) {
+            return GatewayOutcome::Failed(GatewayFailure {
+                code: "40004".into(),
+                sub_code: Some("CAMPAIGN_PAUSED".into()),
+                sub_msg: Some("活动已暂停".into()),
+                error_msg: None,
+            });
+        }
         let k = (req.crowd_no.to_string(), req.out_biz_no.to_string());
         if let Some(prev) = s.replays.get(&k) {
             let mut r = prev.clone();
@@ -894,7 +952,8 @@ impl World {
                 end_time: "2030-01-01 00:00:00".into(),
                 merchant_link: "https://example.com".into(),
                 send_frequency: None,
-                pay_url: "https://pay.example".into(),
+                pay_url: Some("https://pay.example".into()),
+                pay_instructions: None,
                 status: CampaignStatus::Ready,
                 origin_crowd_no: None,
                 send_amount: None,

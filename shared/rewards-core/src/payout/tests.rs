@@ -29,6 +29,7 @@ fn state_fields_are_camel_case_as_documented() {
     let unknown = PayoutState::Unknown {
         next_retry_at: Timestamp(5),
         last_error: "timeout".into(),
+        last_refusal: None,
     };
     let v = serde_json::to_value(&unknown).unwrap();
     assert_eq!(
@@ -39,8 +40,27 @@ fn state_fields_are_camel_case_as_documented() {
     let failed = serde_json::json!({"state": "FAILED", "failureReason": "红包已领完", "code": null, "subCode": "X"});
     assert!(matches!(
         serde_json::from_value::<PayoutState>(failed).unwrap(),
-        PayoutState::Failed { sub_code: Some(s), .. } if s == "X"
+        PayoutState::Failed { refusal: Refusal { sub_code: Some(s), .. } } if s == "X"
     ));
+    let refused_after_unknown = PayoutState::NeedsAttention {
+        next_retry_at: Timestamp(7),
+        last_error: "e".into(),
+        last_refusal: Some(Refusal {
+            failure_reason: "活动已暂停".into(),
+            code: Some("40004".into()),
+            sub_code: Some("CAMPAIGN_PAUSED".into()),
+        }),
+    };
+    let v = serde_json::to_value(&refused_after_unknown).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"state": "NEEDS_ATTENTION", "nextRetryAt": 7, "lastError": "e",
+            "lastRefusal": {"failureReason": "活动已暂停", "code": "40004", "subCode": "CAMPAIGN_PAUSED"}})
+    );
+    assert_eq!(
+        serde_json::from_value::<PayoutState>(v).unwrap(),
+        refused_after_unknown
+    );
 }
 
 #[test]
@@ -68,15 +88,20 @@ fn every_entry_state_round_trips_through_json() {
             repeat_trigger_flag: false,
         },
         PayoutState::Failed {
-            reason: "红包已领完".into(),
-            code: Some("10000".into()),
-            sub_code: None,
+            refusal: Refusal {
+                failure_reason: "红包已领完".into(),
+                code: Some("10000".into()),
+                sub_code: None,
+            },
         },
         PayoutState::Unknown {
             next_retry_at: Timestamp(9),
             last_error: "timeout".into(),
+            last_refusal: None,
         },
         PayoutState::NeedsAttention {
+            next_retry_at: Timestamp(9),
+            last_refusal: None,
             last_error: "budget".into(),
         },
     ] {
@@ -218,7 +243,9 @@ async fn campaign_state_errors_are_stable() {
         PayoutState::Sent { .. }
     ));
     let r = svc.send(&req("c", Some("C1"))).await.unwrap();
-    assert!(matches!(&r.entry.state, PayoutState::Failed { reason, .. } if reason == "红包已领完"));
+    assert!(
+        matches!(&r.entry.state, PayoutState::Failed { refusal } if refusal.failure_reason == "红包已领完")
+    );
     // Paused / closed.
     let cs = w.campaign_service();
     cs.set_status(&CrowdNo::parse("C1").unwrap(), CampaignStatus::Pause)
@@ -252,7 +279,7 @@ async fn only_definite_failure_frees_the_business_id() {
     w.cash_gw.fail_next_trigger(GwFault::Refuse);
     let r = svc.send(&req("ex", Some("C1"))).await.unwrap();
     assert!(
-        matches!(&r.entry.state, PayoutState::Failed { code: Some(c), sub_code: Some(s), .. } if c == "40004" && s == "INJECTED_REFUSAL")
+        matches!(&r.entry.state, PayoutState::Failed { refusal: Refusal { code: Some(c), sub_code: Some(s), .. } } if c == "40004" && s == "INJECTED_REFUSAL")
     );
     // Same campaign, no flag → the recorded failure.
     let again = svc.send(&req("ex", Some("C1"))).await.unwrap();
@@ -331,6 +358,7 @@ async fn crash_at_every_step_pays_once() {
         "trigger:UnknownAfter",
         "cas_payout",
         "cas_payout:after",
+        "trigger:RefuseBeforeReplay",
     ];
     for step in steps {
         for recover_with_reconciler in [false, true] {
@@ -340,6 +368,10 @@ async fn crash_at_every_step_pays_once() {
             match step {
                 "trigger:UnknownBefore" => w.cash_gw.fail_next_trigger(GwFault::UnknownBefore),
                 "trigger:UnknownAfter" => w.cash_gw.fail_next_trigger(GwFault::UnknownAfter),
+                "trigger:RefuseBeforeReplay" => {
+                    w.cash_gw.fail_next_trigger(GwFault::UnknownAfter);
+                    w.cash_gw.fail_next_trigger(GwFault::RefuseBeforeReplay);
+                }
                 s if s.ends_with(":after") => w.store.fail_next_after(s.trim_end_matches(":after")),
                 s => w.store.fail_next(s),
             }
@@ -370,13 +402,13 @@ async fn crash_at_every_step_pays_once() {
 }
 
 #[tokio::test]
-async fn reconciler_flags_after_budget_and_never_mints_a_number() {
+async fn past_the_budget_an_entry_is_flagged_and_still_probed_with_its_number() {
     let w = World::new();
     w.seed_campaign("C1", 200, 10, 1).await;
     let mut svc = w.send_service();
     svc.config.max_attempts = 3;
     let svc = Arc::new(svc);
-    for _ in 0..10 {
+    for _ in 0..6 {
         w.cash_gw.fail_next_trigger(GwFault::UnknownBefore);
     }
     let r = svc.send(&req("ex", Some("C1"))).await.unwrap();
@@ -386,20 +418,279 @@ async fn reconciler_flags_after_budget_and_never_mints_a_number() {
         batch: 10,
     };
     let mut flagged = 0;
-    for _ in 0..10 {
+    let mut open_attention = 0;
+    for _ in 0..5 {
         w.clock.advance(Duration::from_secs(3600));
-        flagged += rec.run_once().await.unwrap().needs_attention;
+        let report = rec.run_once().await.unwrap();
+        flagged += report.needs_attention;
+        open_attention = open_attention.max(report.open.needs_attention);
     }
-    assert_eq!(flagged, 1);
+    assert!(flagged >= 1, "the entry was flagged");
+    assert_eq!(open_attention, 1, "the metric counted it");
+    // The outage ends: the next probe at the cap pays, with the same number.
+    for _ in 0..3 {
+        w.clock.advance(Duration::from_secs(3600));
+        rec.run_once().await.unwrap();
+    }
     let all = w.store.all_payouts();
     assert_eq!(all.len(), 1);
-    assert_eq!(all[0].state.name(), "NEEDS_ATTENTION");
-    assert_eq!(all[0].attempts, 3);
-    assert_eq!(w.cash_gw.trigger_calls(), 3);
-    // A repeat answers the flagged entry, no call.
-    let again = svc.send(&req("ex", Some("C1"))).await.unwrap();
-    assert_eq!(again.entry.state.name(), "NEEDS_ATTENTION");
-    assert_eq!(w.cash_gw.trigger_calls(), 3);
+    assert_eq!(all[0].out_biz_no.as_str(), "pe_ex");
+    assert_eq!(all[0].state.name(), "SENT");
+    assert_eq!(w.cash_gw.trigger_calls(), 7);
+    assert_eq!(w.cash_gw.payouts().len(), 1);
+    assert_eq!(
+        rec.run_once().await.unwrap().open,
+        UnresolvedCounts::default()
+    );
+}
+
+/// The review's double payment: the first call is paid but its answer is lost; the probe meets a
+/// platform that checks the paused campaign before replaying, and is refused. That refusal must not
+/// free the business id: neither `retryFailed` nor another campaign starts attempt 2, and the next
+/// probe learns the payment.
+#[tokio::test]
+async fn a_refusal_after_an_unknown_outcome_does_not_free_the_business_id() {
+    let w = World::new();
+    w.seed_campaign("C1", 200, 10, 1).await;
+    w.seed_campaign("C2", 200, 10, 1).await;
+    let svc = w.send_service();
+    w.cash_gw.fail_next_trigger(GwFault::UnknownAfter);
+    let first = svc.send(&req("ex", Some("C1"))).await.unwrap();
+    assert_eq!(first.entry.state.name(), "UNKNOWN");
+    w.clock.advance(Duration::from_secs(31));
+    w.cash_gw.fail_next_trigger(GwFault::RefuseBeforeReplay);
+    let probed = svc.send(&req("ex", Some("C1"))).await.unwrap();
+    match &probed.entry.state {
+        PayoutState::Unknown {
+            last_refusal: Some(r),
+            ..
+        } => assert_eq!(r.sub_code.as_deref(), Some("CAMPAIGN_PAUSED")),
+        other => panic!("expected UNKNOWN with the refusal, got {other:?}"),
+    }
+    let calls = w.cash_gw.trigger_calls();
+    let mut retry = req("ex", Some("C1"));
+    retry.retry_failed = true;
+    for r in [retry, req("ex", Some("C2"))] {
+        let again = svc.send(&r).await.unwrap();
+        assert_eq!(again.entry.out_biz_no.as_str(), "pe_ex");
+        assert!(again.replayed);
+    }
+    assert_eq!(
+        w.cash_gw.trigger_calls(),
+        calls,
+        "no call before the backoff"
+    );
+    w.clock.advance(Duration::from_secs(120));
+    let settled = svc.send(&req("ex", Some("C2"))).await.unwrap();
+    assert!(matches!(
+        settled.entry.state,
+        PayoutState::Sent {
+            repeat_trigger_flag: true,
+            ..
+        }
+    ));
+    assert_eq!(settled.entry.out_biz_no.as_str(), "pe_ex");
+    assert_eq!(w.cash_gw.payouts().len(), 1);
+    assert_eq!(
+        svc.by_business_id(Reason::PointsExchange, &BusinessId::parse("ex").unwrap())
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "no second attempt was ever started"
+    );
+}
+
+/// Proof of payment wins whatever the entry holds when it arrives.
+#[tokio::test]
+async fn a_verified_sent_answer_is_recorded_over_any_state() {
+    let refusal = Refusal {
+        failure_reason: "活动已暂停".into(),
+        code: Some("40004".into()),
+        sub_code: Some("CAMPAIGN_PAUSED".into()),
+    };
+    let others = [
+        PayoutState::Pending,
+        PayoutState::Unknown {
+            next_retry_at: Timestamp(0),
+            last_error: "x".into(),
+            last_refusal: Some(refusal.clone()),
+        },
+        PayoutState::Failed {
+            refusal: refusal.clone(),
+        },
+        PayoutState::NeedsAttention {
+            next_retry_at: Timestamp(0),
+            last_error: "x".into(),
+            last_refusal: None,
+        },
+    ];
+    for other in others {
+        let w = World::new();
+        w.seed_campaign("C1", 200, 10, 1).await;
+        let svc = w.send_service();
+        let (ptr, held) = svc.new_entry(&req("ex", Some("C1")), CrowdNo::parse("C1").unwrap(), 1);
+        assert!(svc.payouts.start_attempt(&ptr, None, &held).await.unwrap());
+        // Another holder took the lease and wrote `other` under its own fence.
+        let moved = PayoutEntry {
+            state: other.clone(),
+            fence: "someone-else".into(),
+            attempts: 2,
+            ..held.clone()
+        };
+        assert_eq!(
+            svc.payouts.cas_payout(&moved, &held.fence).await.unwrap(),
+            CasOutcome::Written
+        );
+        let sent = PayoutState::Sent {
+            amount_fen: Some(AmountFen::from_fen(200).unwrap()),
+            biz_no: Some("B1".into()),
+            repeat_trigger_flag: false,
+        };
+        let answered = svc.record(held.clone(), sent.clone()).await.unwrap();
+        assert_eq!(answered.state, sent, "over {}", other.name());
+        let stored = svc.get(&held.out_biz_no).await.unwrap();
+        assert_eq!(stored.state, sent, "over {}", other.name());
+        assert_eq!(stored.due_at(), None);
+    }
+}
+
+#[tokio::test]
+async fn a_corrected_recipient_may_follow_a_definite_failure() {
+    let w = World::new();
+    w.seed_campaign("C1", 200, 10, 1).await;
+    let svc = w.send_service();
+    w.cash_gw.fail_next_trigger(GwFault::Refuse);
+    let failed = svc.send(&req("ex", Some("C1"))).await.unwrap();
+    assert_eq!(failed.entry.state.name(), "FAILED");
+    let mut corrected = req("ex", Some("C1"));
+    corrected.recipient = Recipient::UserId(UserId::parse("2088000000000002").unwrap());
+    let second = svc.send(&corrected).await.unwrap();
+    assert_eq!(second.entry.out_biz_no.as_str(), "pe2_ex");
+    assert_eq!(second.entry.recipient, corrected.recipient);
+    assert_eq!(second.entry.state.name(), "SENT");
+    // The failed attempt stays as it was; the original recipient is now the conflict.
+    assert_eq!(
+        svc.get(&failed.entry.out_biz_no).await.unwrap(),
+        failed.entry
+    );
+    assert_eq!(
+        svc.send(&req("ex", Some("C1"))).await.unwrap_err().code(),
+        "business_id_conflict"
+    );
+}
+
+#[tokio::test]
+async fn the_operator_retry_probes_unresolved_entries_only() {
+    let w = World::new();
+    w.seed_campaign("C1", 200, 10, 10).await;
+    let svc = w.send_service();
+    let sent = svc.send(&req("a", Some("C1"))).await.unwrap().entry;
+    assert_eq!(
+        svc.probe_now(&sent.out_biz_no).await.unwrap_err().code(),
+        "payout_final"
+    );
+    assert_eq!(
+        svc.probe_now(&OutBizNo::parse("pe_nothing").unwrap())
+            .await
+            .unwrap_err()
+            .code(),
+        "payout_not_found"
+    );
+    w.cash_gw.fail_next_trigger(GwFault::UnknownAfter);
+    let unknown = svc.send(&req("b", Some("C1"))).await.unwrap().entry;
+    assert_eq!(unknown.state.name(), "UNKNOWN");
+    // Not due yet, but the operator asks: probed at once with the same number.
+    let probed = svc.probe_now(&unknown.out_biz_no).await.unwrap();
+    assert_eq!(probed.entry.out_biz_no, unknown.out_biz_no);
+    assert_eq!(probed.entry.state.name(), "SENT");
+    // A call in flight is not disturbed.
+    let (ptr, held) = svc.new_entry(&req("c", Some("C1")), CrowdNo::parse("C1").unwrap(), 1);
+    assert!(svc.payouts.start_attempt(&ptr, None, &held).await.unwrap());
+    assert_eq!(
+        svc.probe_now(&held.out_biz_no).await.unwrap_err().code(),
+        "payout_busy"
+    );
+    assert_eq!(w.cash_gw.payouts().len(), 2);
+}
+
+#[tokio::test]
+async fn the_listing_filters_and_pages_newest_first() {
+    let w = World::new();
+    w.seed_campaign("C1", 200, 100, 10).await;
+    w.seed_campaign("C2", 200, 100, 10).await;
+    let svc = w.send_service();
+    for i in 0..7 {
+        let crowd = if i % 2 == 0 { "C1" } else { "C2" };
+        if i == 3 {
+            w.cash_gw.fail_next_trigger(GwFault::UnknownBefore);
+        }
+        svc.send(&req(&format!("l{i}"), Some(crowd))).await.unwrap();
+        w.clock.advance(Duration::from_secs(1));
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = svc
+            .list(&PayoutFilter::default(), cursor.as_ref(), 3)
+            .await
+            .unwrap();
+        seen.extend(page.entries.iter().map(|e| e.business_id.to_string()));
+        match page.next {
+            Some(c) => cursor = PayoutCursor::parse(&c.encode()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["l6", "l5", "l4", "l3", "l2", "l1", "l0"]);
+    let c1 = PayoutFilter {
+        crowd_no: Some(CrowdNo::parse("C1").unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(svc.list(&c1, None, 100).await.unwrap().entries.len(), 4);
+    let unknown = PayoutFilter {
+        state: Some(PayoutStateName::Unknown),
+        ..Default::default()
+    };
+    let page = svc.list(&unknown, None, 100).await.unwrap();
+    assert_eq!(page.entries.len(), 1);
+    assert_eq!(page.entries[0].business_id.as_str(), "l3");
+    let today = PayoutFilter {
+        created: Some(beijing_day(&w.clock.now().beijing_date()).unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(svc.list(&today, None, 100).await.unwrap().entries.len(), 7);
+    let other_day = PayoutFilter {
+        created: Some(beijing_day("2001-01-01").unwrap()),
+        ..Default::default()
+    };
+    assert!(svc
+        .list(&other_day, None, 100)
+        .await
+        .unwrap()
+        .entries
+        .is_empty());
+}
+
+#[test]
+fn a_lease_that_lets_our_own_calls_overlap_is_refused() {
+    let prod = SendConfig::default();
+    assert!(prod.check(Duration::from_secs(10)).is_ok());
+    let short = SendConfig {
+        lease: Duration::from_secs(2),
+        ..prod
+    };
+    let err = short.check(Duration::from_secs(6)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("PAYOUT_LEASE_MS") && text.contains("ALIPAY_TIMEOUT_MS"),
+        "{text}"
+    );
+    // Equal to timeout + margin is still too short: the margin is the minimum gap.
+    let edge = SendConfig {
+        lease: Duration::from_secs(15),
+        ..prod
+    };
+    assert!(edge.check(Duration::from_secs(10)).is_err());
 }
 
 #[test]
@@ -457,6 +748,7 @@ async fn randomized_fault_schedule() {
             0 => w.cash_gw.fail_next_trigger(GwFault::UnknownBefore),
             1 => w.cash_gw.fail_next_trigger(GwFault::UnknownAfter),
             2 => w.cash_gw.fail_next_trigger(GwFault::Refuse),
+            9 => w.cash_gw.fail_next_trigger(GwFault::RefuseBeforeReplay),
             3 => w.store.fail_next(store_ops[(next() % 4) as usize]),
             4 => w.store.fail_next_after(store_ops[(next() % 4) as usize]),
             _ => {}
@@ -498,4 +790,90 @@ async fn randomized_fault_schedule() {
         }
     }
     assert!(!paid.is_empty());
+}
+
+#[test]
+fn refusals_map_to_stable_codes() {
+    let r = |code: Option<&str>, sub: Option<&str>, text: &str| Refusal {
+        failure_reason: text.into(),
+        code: code.map(Into::into),
+        sub_code: sub.map(Into::into),
+    };
+    let cases = [
+        (
+            r(Some("40004"), Some("CAMPAIGN_PAUSED"), "x"),
+            "campaign_paused",
+        ),
+        (
+            r(Some("40004"), Some("CAMPAIGN_CLOSED"), "x"),
+            "campaign_closed",
+        ),
+        (
+            r(Some("40004"), Some("CAMPAIGN_NOT_EXIST"), "x"),
+            "campaign_not_ready",
+        ),
+        (
+            r(Some("40004"), Some("CAMPAIGN_NOT_STARTED"), "x"),
+            "campaign_not_started",
+        ),
+        (r(None, None, "现金活动不存在"), "campaign_not_ready"),
+        (r(None, None, "红包已领完"), "budget_exhausted"),
+        (r(None, None, "商户余额不足"), "budget_exhausted"),
+        (r(None, None, "超过领取次数限制"), "user_limit_reached"),
+        (r(None, None, "活动已结束"), "campaign_closed"),
+        (r(Some("NOT_SENT"), None, "x"), "envelope_not_sent"),
+        (
+            r(Some("40004"), Some("SOMETHING_NEW"), "新的原因"),
+            "envelope_refused",
+        ),
+    ];
+    for (refusal, code) in cases {
+        assert_eq!(refusal.stable_code(), code, "{refusal:?}");
+    }
+}
+
+#[test]
+fn campaign_states_follow_alipay_spelling_and_keep_the_unknown() {
+    use crate::campaign::CampaignStatus;
+    assert_eq!(CampaignStatus::parse("SETTLED"), CampaignStatus::Settled);
+    assert_eq!(CampaignStatus::parse("SETTLE"), CampaignStatus::Settled);
+    assert_eq!(CampaignStatus::Settled.as_str(), "SETTLED");
+    let novel = CampaignStatus::parse("FROZEN");
+    assert_eq!(novel, CampaignStatus::Unrecognised("FROZEN".into()));
+    assert_eq!(
+        serde_json::to_value(&novel).unwrap(),
+        serde_json::json!("FROZEN")
+    );
+    assert_eq!(
+        serde_json::from_value::<CampaignStatus>(serde_json::json!("FROZEN")).unwrap(),
+        novel
+    );
+}
+
+#[tokio::test]
+async fn a_settled_or_unrecognised_campaign_is_never_sent_to() {
+    let w = World::new();
+    w.seed_campaign("C1", 200, 10, 1).await;
+    let svc = w.send_service();
+    for (status, code) in [
+        ("SETTLED", "campaign_closed"),
+        ("FROZEN", "campaign_state_unrecognised"),
+    ] {
+        let mut c = w
+            .store
+            .get_campaign(&CrowdNo::parse("C1").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        c.status = crate::campaign::CampaignStatus::parse(status);
+        w.store.put_campaign(&c).await.unwrap();
+        assert_eq!(
+            svc.send(&req(&format!("s_{status}"), Some("C1")))
+                .await
+                .unwrap_err()
+                .code(),
+            code
+        );
+    }
+    assert_eq!(w.cash_gw.trigger_calls(), 0);
 }
