@@ -120,4 +120,21 @@ async fn a_slot_whose_create_answer_was_lost_is_never_created_twice() {
     let (ours, sim) = campaigns_named(&app, "每周红包 2026-12-07").await;
     assert_eq!(sim.len(), 1, "Alipay created it once: {sim:?}");
     assert_eq!(ours.len(), 1, "{ours:?}");
+    // The operator can still pay it: Alipay's detail and list answers carry no pay URL, so the
+    // record says how instead of holding an empty one.
+    let crowd = sim[0]["crowd_no"].as_str().unwrap();
+    match &ours[0]["payUrl"] {
+        Value::String(url) => assert!(
+            url.contains(&format!("/sim/campaigns/{crowd}/pay")),
+            "{ours:?}"
+        ),
+        Value::Null => {
+            let how = ours[0]["payInstructions"].as_str().unwrap_or("");
+            assert!(
+                !how.trim().is_empty(),
+                "no payUrl and no payInstructions: {ours:?}"
+            );
+        }
+        other => panic!("payUrl must be a URL or null, got {other}"),
+    }
 }

@@ -5,5 +5,6 @@ mod campaigns;
 mod concurrency;
 mod idempotency;
 mod matrix;
+mod money_path;
 mod refusals;
 mod schedule;

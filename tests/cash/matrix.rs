@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
     assert_agrees, cash_app, envelope, new_business_id, pe, serial, CLIENT_TIMEOUT_MS, DETAIL,
-    TRIGGER,
+    LEASE_MS, TRIGGER,
 };
 use integration_tests::{new_user_id, TestApp};
 use serde_json::{json, Value};
@@ -153,9 +153,13 @@ async fn run(app: &TestApp, ready_crowd: &str, c: Case) -> String {
             if state == "SENT" {
                 break;
             }
-            assert!(retries < 20, "{ctx}: still {state} after {retries} retries");
+            // A PENDING entry whose function died is taken over once its lease expired.
+            assert!(
+                started.elapsed() < Duration::from_millis(LEASE_MS) + Duration::from_secs(40),
+                "{ctx}: still {state} after {retries} retries"
+            );
             tokio::time::sleep(Duration::from_millis(if state == "PENDING" {
-                700
+                1000
             } else {
                 250
             }))
@@ -173,7 +177,10 @@ async fn run(app: &TestApp, ready_crowd: &str, c: Case) -> String {
         },
         Recovery::Reconciler => {
             let (_, n) = app
-                .reconcile_until_final(std::slice::from_ref(&no), Duration::from_secs(60))
+                .reconcile_until_final(
+                    std::slice::from_ref(&no),
+                    Duration::from_millis(LEASE_MS) + Duration::from_secs(40),
+                )
                 .await;
             runs = n;
         }

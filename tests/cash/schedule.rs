@@ -1,13 +1,17 @@
-//! A randomized schedule of faulty sends (seeded; `CASH_SEED=<n>` replays one): a mixture of every
-//! fault kind with probability faults on `cash.trigger`, repeats of the same business ids (some
-//! concurrent), the reconciler running alongside, then the reconciler until nothing is open, then
-//! the invariant between our ledger and the simulator's payout ledger.
+//! A randomized schedule of faulty sends against a hostile Alipay (seeded; `CASH_SEED=<n>` replays
+//! the draws): probability faults of every kind on `cash.trigger` (including `commit_late`, which
+//! pays a request after our client gave up), the replay order switched between `before_checks` and
+//! `after_checks` and the campaign paused and resumed at random moments, repeats of the same
+//! business ids (some concurrent), the reconciler running alongside. Then the outage ends: every
+//! late commit lands, every business id is sent once more with `retryFailed`, the reconciler runs
+//! until every current attempt is SENT, and our ledger and the simulator's payouts must agree entry
+//! by entry with exactly one payout per (reason, business id).
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use integration_tests::cash::{assert_agrees, cash_app, envelope, pe, serial, Rng, TRIGGER};
+use integration_tests::cash::{cash_app, envelope, serial, Rng, TRIGGER};
 use integration_tests::{new_user_id, TestApp};
 use serde_json::{json, Value};
 
@@ -24,16 +28,43 @@ fn clone_app(app: &TestApp) -> TestApp {
     }
 }
 
+/// The points-exchange out_biz_no of attempt `n` (plain business ids).
+fn attempt(business_id: &str, n: u32) -> String {
+    if n <= 1 {
+        format!("pe_{business_id}")
+    } else {
+        format!("pe{n}_{business_id}")
+    }
+}
+
+/// The business id of a points-exchange out_biz_no `pe[n]_{id}`.
+fn business_id_of(out_biz_no: &str) -> Option<&str> {
+    let (prefix, id) = out_biz_no.split_once('_')?;
+    let n = prefix.strip_prefix("pe")?;
+    n.bytes().all(|b| b.is_ascii_digit()).then_some(id)
+}
+
+/// What the hostile side did while the sends ran.
+#[derive(Debug, Default)]
+struct Chaos {
+    after_checks_draws: AtomicU64,
+    before_checks_draws: AtomicU64,
+    pauses: AtomicU64,
+}
+
 #[tokio::test]
-async fn randomized_faulty_schedule_pays_each_business_id_at_most_once() {
+async fn randomized_hostile_schedule_pays_each_reason_and_business_id_exactly_once() {
     let app = cash_app();
     let _serial = serial(&app).await;
     let started = Instant::now();
     let (mut rng, seed) = Rng::from_env_or_time();
     eprintln!("[schedule] seed {seed} (replay with CASH_SEED={seed})");
 
+    // Room for a second attempt of every id, so the budget never runs out (with `after_checks`, a
+    // spent budget refuses even the replay of a paid out_biz_no, forever), and two envelopes per
+    // user, so a second payout for one business id would not be hidden by the per-user limit.
     let crowd = app
-        .ready_campaign("随机故障", &format!("{IDS}.00"), IDS as u64, "L1")
+        .ready_campaign("随机故障", &format!("{}.00", 2 * IDS), 2 * IDS as u64, "L2")
         .await;
     let ids: Vec<(String, String)> = (0..IDS)
         .map(|i| (format!("rs{seed:x}_{i}"), new_user_id()))
@@ -52,7 +83,8 @@ async fn randomized_faulty_schedule_pays_each_business_id_at_most_once() {
     }
 
     // Every fault kind, each with its own probability and seed (the first terminal one that fires
-    // wins; latency adds to it).
+    // wins; latency adds to it). A late commit lands 1–12 s after its call arrived: before or after
+    // the repeats and reconciler probes of the same out_biz_no, during a pause or not.
     let mix = [
         ("latency", 0.15),
         ("hang", 0.004),
@@ -60,11 +92,13 @@ async fn randomized_faulty_schedule_pays_each_business_id_at_most_once() {
         ("unknown_error", 0.06),
         ("bad_signature", 0.06),
         ("commit_then_drop", 0.06),
+        ("commit_late", 0.03),
     ];
     for (kind, p) in mix {
         app.set_fault(&json!({
             "api": TRIGGER, "kind": kind, "probability": p,
             "seed": rng.next_u64() % 1_000_000 + 1, "latencyMs": 40 + rng.below(400),
+            "delayMs": 1000 + rng.below(11_000),
         }))
         .await;
     }
@@ -84,6 +118,35 @@ async fn randomized_faulty_schedule_pays_each_business_id_at_most_once() {
                 tokio::time::sleep(Duration::from_millis(700)).await;
             }
             runs
+        })
+    };
+
+    // The hostile side: every 1–3 s it draws the replay order, and a quarter of the time pauses
+    // the campaign (through our API, so Alipay and our store both see it) for 0.2–1 s.
+    let chaos = Arc::new(Chaos::default());
+    let hostile = {
+        let (app, stop, chaos, crowd) =
+            (clone_app(&app), stop.clone(), chaos.clone(), crowd.clone());
+        let mut rng = Rng::from_seed(rng.next_u64());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1000 + rng.below(2000))).await;
+                if rng.unit() < 0.5 {
+                    chaos.after_checks_draws.fetch_add(1, Ordering::Relaxed);
+                    app.sim_settings(&json!({"triggerReplay": "after_checks"}))
+                        .await;
+                } else {
+                    chaos.before_checks_draws.fetch_add(1, Ordering::Relaxed);
+                    app.sim_settings(&json!({"triggerReplay": "before_checks"}))
+                        .await;
+                }
+                if rng.unit() < 0.25 {
+                    chaos.pauses.fetch_add(1, Ordering::Relaxed);
+                    app.set_campaign_status(&crowd, "PAUSE").await;
+                    tokio::time::sleep(Duration::from_millis(200 + rng.below(800))).await;
+                    app.set_campaign_status(&crowd, "READY").await;
+                }
+            }
         })
     };
 
@@ -114,10 +177,15 @@ async fn randomized_faulty_schedule_pays_each_business_id_at_most_once() {
     let sends_done = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let background_runs = background.await.unwrap();
+    hostile.await.unwrap();
+
+    // The outage ends: faults and settings cleared; calls already held still land.
     let faults = app.sim_get("/sim/faults").await.body["faults"].clone();
     app.sim_clear_faults().await;
+    let late = app.late_commits_done(None, Duration::from_secs(60)).await;
 
-    // Every answer is a ledger state (or a busy retry hint); SENT answers of one id agree.
+    // Every answer is a ledger state, a busy hint, a store fault or a pause; SENT answers of one id
+    // agree.
     let answers = std::mem::take(&mut *answers.lock().unwrap());
     assert_eq!(answers.len(), ops.len());
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
@@ -139,100 +207,171 @@ async fn randomized_faulty_schedule_pays_each_business_id_at_most_once() {
                 );
             }
             202 => assert!(
-                matches!(body["state"].as_str(), Some("PENDING" | "UNKNOWN")),
+                matches!(
+                    body["state"].as_str(),
+                    Some("PENDING" | "UNKNOWN" | "NEEDS_ATTENTION")
+                ),
                 "{body}"
             ),
             409 => assert_eq!(body["code"], "payout_busy", "{body}"),
+            // A pause: refused before the ledger write, or a definite refusal of a first call.
+            422 => assert_eq!(body["code"], "campaign_paused", "{body}"),
             // The emulated DynamoDB (moto) sometimes answers 500 under this load: a store fault
             // the send must survive (nothing is lost; the reconciler finishes the entry).
             503 => assert_eq!(body["code"], "store_unavailable", "{body}"),
             _ => panic!("unexpected answer {status} {body}"),
         }
     }
-    let fired: u64 = faults
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["fired"].as_u64().unwrap_or(0))
-        .sum();
+    let mut fired: BTreeMap<String, u64> = BTreeMap::new();
+    for f in faults.as_array().unwrap() {
+        *fired
+            .entry(f["kind"].as_str().unwrap_or("?").to_string())
+            .or_default() += f["fired"].as_u64().unwrap_or(0);
+    }
+    let late_outcomes: BTreeMap<String, usize> = late.iter().fold(BTreeMap::new(), |mut m, l| {
+        *m.entry(l["outcome"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
+        m
+    });
     eprintln!(
-        "[schedule] {} sends over {IDS} business ids in {:.1}s; answers {by_status:?}; faults fired {fired}; background reconciler runs {background_runs}",
+        "[schedule] {} sends over {IDS} business ids in {:.1}s; answers {by_status:?}; faults fired {fired:?}; \
+         late commits {} {late_outcomes:?}; replay order drawn after_checks {} / before_checks {}; pauses {}; \
+         background reconciler runs {background_runs}",
         answers.len(),
-        sends_done.as_secs_f64()
+        sends_done.as_secs_f64(),
+        late.len(),
+        chaos.after_checks_draws.load(Ordering::Relaxed),
+        chaos.before_checks_draws.load(Ordering::Relaxed),
+        chaos.pauses.load(Ordering::Relaxed),
     );
     assert!(answers.len() >= 1000);
 
-    // Reconcile until nothing is open.
-    let nos: Vec<String> = ids.iter().map(|(bid, _)| pe(bid)).collect();
-    let mut open_after_sends = 0;
-    for no in &nos {
-        let a = app.envelope_entry(no).await;
-        if matches!(a.body["state"].as_str(), Some("PENDING" | "UNKNOWN")) {
-            open_after_sends += 1;
+    // Every business id once more, as a caller that retries its failures would.
+    let mut disagreements: Vec<String> = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut final_answers: BTreeMap<String, usize> = BTreeMap::new();
+    for (bid, user) in ids.iter() {
+        let mut body = envelope(bid, user, &crowd);
+        body["retryFailed"] = json!(true);
+        let a = app.send_envelope(&body).await;
+        let label = match a.status {
+            200..=202 => a.body["state"].as_str(),
+            _ => a.body["code"].as_str(),
+        };
+        *final_answers
+            .entry(format!("{} {}", a.status, label.unwrap_or("?")))
+            .or_default() += 1;
+        if !matches!(a.status, 200..=202) {
+            disagreements.push(format!("after the outage {bid} answers {a:?}"));
         }
+        let entry = if a.status >= 400 {
+            &a.body["entry"]
+        } else {
+            &a.body
+        };
+        current.push(match entry["outBizNo"].as_str() {
+            Some(no) => no.to_string(),
+            None => attempt(bid, 1),
+        });
     }
-    eprintln!("[schedule] {open_after_sends} entries open (PENDING/UNKNOWN) after the sends");
+    let settled = |e: &Value| matches!(e["state"].as_str(), Some("SENT" | "FAILED"));
     let (entries, runs) = app
-        .reconcile_until_final(&nos, Duration::from_secs(90))
+        .reconcile_until(&current, settled, Duration::from_secs(120))
         .await;
     let report = app.reconcile().await;
     assert_eq!(report["examined"], 0, "nothing is due any more: {report}");
 
-    // The invariant.
+    // The invariant, entry by entry: every attempt in our ledger against the simulator's payouts.
     let payouts = app.payouts_on(&crowd).await;
-    let mut seen = BTreeSet::new();
+    let mut paid_per_id: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
     for p in &payouts {
-        assert!(
-            seen.insert(p["out_biz_no"].as_str().unwrap().to_string()),
-            "out_biz_no paid twice: {p}"
-        );
-    }
-    let known: BTreeSet<&String> = nos.iter().collect();
-    for p in &payouts {
-        let no = p["out_biz_no"].as_str().unwrap().to_string();
-        assert!(known.contains(&no), "a payout no send asked for: {p}");
+        match business_id_of(p["out_biz_no"].as_str().unwrap_or("")) {
+            Some(id) => paid_per_id.entry(id).or_default().push(p),
+            None => disagreements.push(format!("a payout no send asked for: {p}")),
+        }
     }
     let mut states: BTreeMap<String, usize> = BTreeMap::new();
-    for (entry, (_, user)) in entries.iter().zip(ids.iter()) {
-        *states
-            .entry(entry["state"].as_str().unwrap_or("?").to_string())
-            .or_default() += 1;
-        assert_eq!(
-            entry["state"], "SENT",
-            "every send resolves to SENT here: {entry}"
-        );
-        assert_agrees(entry, &payouts);
-        assert_eq!(entry["recipient"]["userId"], user.as_str());
-        assert_eq!(
-            entry["attemptNo"], 1,
-            "no new number for an unresolved payout: {entry}"
-        );
+    let mut second_attempts = 0;
+    let mut replayed = 0;
+    for (((bid, user), entry), no) in ids.iter().zip(&entries).zip(&current) {
+        let paid = paid_per_id.get(bid.as_str()).cloned().unwrap_or_default();
+        if paid.len() != 1 {
+            disagreements.push(format!("{bid}: {} payouts {paid:?}", paid.len()));
+        }
+        for n in 1.. {
+            let a = app.envelope_entry(&attempt(bid, n)).await;
+            if a.status == 404 {
+                break;
+            }
+            let e = a.body;
+            *states
+                .entry(e["state"].as_str().unwrap_or("?").to_string())
+                .or_default() += 1;
+            let of_no: Vec<&&Value> = paid
+                .iter()
+                .filter(|p| p["out_biz_no"] == e["outBizNo"])
+                .collect();
+            match e["state"].as_str() {
+                Some("SENT") => {
+                    let agrees = of_no.len() == 1
+                        && of_no[0]["amount_fen"] == e["outcome"]["amountFen"]
+                        && of_no[0]["biz_no"] == e["outcome"]["bizNo"]
+                        && of_no[0]["user_id"] == e["recipient"]["userId"];
+                    if !agrees {
+                        disagreements.push(format!("SENT {e} vs payouts {of_no:?}"));
+                    }
+                }
+                Some("FAILED") if of_no.is_empty() => {}
+                _ => disagreements.push(format!("{e} vs payouts {of_no:?}")),
+            }
+            if n >= 2 {
+                second_attempts += 1;
+            }
+        }
+        if entry["state"] != "SENT"
+            || entry["outBizNo"] != no.as_str()
+            || entry["recipient"]["userId"] != user.as_str()
+        {
+            disagreements.push(format!(
+                "current attempt {entry} is not {no} SENT to {user}"
+            ));
+        }
+        if entry["outcome"]["repeatTriggerFlag"] == true {
+            replayed += 1;
+        }
     }
     for (i, biz) in &sent_biz_no {
-        assert_eq!(
-            &entries[*i]["outcome"]["bizNo"], biz,
-            "answered SENT differs from the ledger"
-        );
+        if &entries[*i]["outcome"]["bizNo"] != biz {
+            disagreements.push(format!("answered SENT {biz} differs from {}", entries[*i]));
+        }
     }
-    assert_eq!(
-        payouts.len(),
-        IDS,
-        "one payout per business id, none without a SENT entry"
-    );
-    // The by-user listing agrees for a sample.
-    for (bid, user) in ids.iter().step_by(15) {
-        let listed = app.user_envelopes(user).await;
-        assert_eq!(listed.len(), 1, "{listed:?}");
-        assert_eq!(listed[0]["outBizNo"], pe(bid).as_str());
-        assert_eq!(listed[0]["state"], "SENT");
-    }
-    let repeats = entries
-        .iter()
-        .filter(|e| e["outcome"]["repeatTriggerFlag"] == true)
-        .count();
     eprintln!(
-        "[schedule] reconciled in {runs} runs; ledger {states:?} ({repeats} recorded from Alipay's replay); {} payouts; total {:.1}s",
+        "[schedule] final sends {final_answers:?}; reconciled in {runs} runs; ledger attempts {states:?} \
+         ({second_attempts} second attempts, {replayed} recorded from Alipay's replay); {} payouts; \
+         {} disagreements; total {:.1}s",
         payouts.len(),
+        disagreements.len(),
         started.elapsed().as_secs_f64()
     );
+    assert!(
+        disagreements.is_empty(),
+        "ledger and payouts disagree ({} times): {disagreements:#?}",
+        disagreements.len()
+    );
+    assert_eq!(payouts.len(), IDS, "one payout per business id");
+    let distinct: BTreeSet<&str> = payouts
+        .iter()
+        .map(|p| p["out_biz_no"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(distinct.len(), payouts.len(), "an out_biz_no paid twice");
+    // The by-user listing agrees for a sample.
+    for ((_, user), no) in ids.iter().zip(&current).step_by(15) {
+        let listed = app.user_envelopes(user).await;
+        assert!(
+            listed
+                .iter()
+                .any(|e| e["outBizNo"] == no.as_str() && e["state"] == "SENT"),
+            "{listed:?}"
+        );
+    }
 }

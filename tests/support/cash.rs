@@ -1,8 +1,10 @@
-//! Helpers for the cash red-envelope tests (`tests/cash`): campaigns, sends, faults, the reconciler,
-//! and the agreement check between our ledger and the simulator's payout ledger.
+//! Helpers for the cash red-envelope tests (`tests/cash`): campaigns, sends, faults, settings, the
+//! reconciler, the operator routes, the function logs, and the agreement check between our ledger
+//! and the simulator's payout ledger.
 //!
-//! The cash binary's stack runs with short timings (see [`CASH_ENV`]) so faults resolve in seconds;
+//! The cash stack runs with the production lease (30 s) and short backoffs (see [`CASH_ENV`]);
 //! faults are global to the simulator, so every cash test holds [`serial`] while it runs.
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -15,25 +17,90 @@ pub const TRIGGER: &str = "alipay.marketing.campaign.cash.trigger";
 /// `alipay.marketing.campaign.cash.detail.query` (the campaign refresh before the ledger write).
 pub const DETAIL: &str = "alipay.marketing.campaign.cash.detail.query";
 
-/// The client's total timeout in the cash stack (a `hang` costs this much).
+/// The client's total timeout in the cash stack (a `hang` costs this much). Below the production
+/// 10 s because the send function itself has 10 s (template.yaml): with the production value every
+/// hang would kill the function instead of ending in an UNKNOWN answer.
 pub const CLIENT_TIMEOUT_MS: u64 = 6000;
-/// The PENDING lease in the cash stack.
-pub const LEASE_MS: u64 = 12000;
+/// The PENDING lease in the cash stack: the production default (it must exceed the client timeout
+/// plus 5 s, or the functions refuse to start).
+pub const LEASE_MS: u64 = 30_000;
 
 /// Function environment of the cash stack: a 6 s Alipay timeout (so a send whose campaign refresh
 /// takes ~5 s and whose trigger then hangs outlives the function's 10 s timeout: the process dies
-/// between the ledger write and the outcome), a 2 s lease, 100 ms backoff capped at 1 s.
+/// between the ledger write and the outcome), the production lease, 100 ms backoff capped at 1 s
+/// (so the reconciler probes an unresolved entry, including one past its retry budget, every
+/// second), and `info` logs (teed into [`function_log_file`]).
 pub const CASH_ENV: &[(&str, &str)] = &[
     ("ALIPAY_TIMEOUT_MS", "6000"),
-    ("PAYOUT_LEASE_MS", "12000"),
     ("PAYOUT_BACKOFF_MS", "100"),
     ("PAYOUT_BACKOFF_CAP_MS", "1000"),
+    ("RUST_LOG", "info"),
 ];
+
+/// Where the cash stack's function logs go (local-stack's `LOCAL_LOG_FILE`), one per test binary.
+pub fn function_log_file() -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    dir.join(format!("cash-function-logs-{}.log", std::process::id()))
+}
 
 /// A [`TestApp`] on the cash stack (configures it on first use).
 pub fn cash_app() -> TestApp {
+    static LOGS: std::sync::Once = std::sync::Once::new();
+    LOGS.call_once(|| {
+        let path = function_log_file();
+        let _ = std::fs::remove_file(&path);
+        // local-stack reads LOCAL_LOG_FILE from the process environment when the stack starts,
+        // which is right after this (no test of this binary reads the environment).
+        std::env::set_var("LOCAL_LOG_FILE", &path);
+    });
     set_stack_env(CASH_ENV);
     TestApp::new()
+}
+
+/// Every JSON line the functions logged so far (`[<function>#<n>] {json}` in the log file), as
+/// (function, line).
+pub fn function_log_lines() -> Vec<(String, Value)> {
+    let text = std::fs::read_to_string(function_log_file()).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let (tag, rest) = l.strip_prefix('[')?.split_once("] ")?;
+            let function = tag.split('#').next().unwrap_or(tag).to_string();
+            let v: Value = serde_json::from_str(rest).ok()?;
+            Some((function, v))
+        })
+        .collect()
+}
+
+/// The first value of `key` in a log line, wherever the formatter put it (top level, or inside a
+/// span object).
+pub fn log_field<'a>(line: &'a Value, key: &str) -> Option<&'a Value> {
+    let obj = line.as_object()?;
+    if let Some(v) = obj.get(key) {
+        return Some(v);
+    }
+    obj.values()
+        .filter(|v| v.is_object() || v.is_array())
+        .find_map(|v| match v {
+            Value::Array(items) => items.iter().find_map(|i| log_field(i, key)),
+            other => log_field(other, key),
+        })
+}
+
+/// A field of a log line as text (numbers and strings alike).
+pub fn log_text(line: &Value, key: &str) -> Option<String> {
+    log_field(line, key).map(|v| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// The refusal an unresolved entry carries (`lastRefusal`, on the entry or in its outcome).
+pub fn last_refusal(entry: &Value) -> Option<&Value> {
+    [&entry["lastRefusal"], &entry["outcome"]["lastRefusal"]]
+        .into_iter()
+        .find(|v| v.is_object())
 }
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -156,6 +223,127 @@ impl TestApp {
         assert_eq!(a.status, 201, "{a:?}");
     }
 
+    /// `POST /campaigns/{crowdNo}/status` (PAUSE / READY / CLOSED, through Alipay's
+    /// `status.modify`); asserts 200.
+    pub async fn set_campaign_status(&self, crowd_no: &str, status: &str) {
+        let a = self
+            .post(
+                &format!("/campaigns/{crowd_no}/status"),
+                &json!({ "status": status }),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{status}: {a:?}");
+    }
+
+    /// `POST /sim/settings` (a partial update); asserts 200.
+    pub async fn sim_settings(&self, patch: &Value) -> Value {
+        let a = self.sim_post("/sim/settings", patch).await;
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body
+    }
+
+    /// The calls the simulator's `commit_late` faults have held (`GET /sim/faults` → `lateCommits`).
+    pub async fn late_commits(&self) -> Vec<Value> {
+        let a = self.sim_get("/sim/faults").await;
+        a.body["lateCommits"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits until every held call for `out_biz_no` (or every held call, for `None`) was
+    /// performed; returns those calls.
+    pub async fn late_commits_done(
+        &self,
+        out_biz_no: Option<&str>,
+        within: Duration,
+    ) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let held: Vec<Value> = self
+                .late_commits()
+                .await
+                .into_iter()
+                .filter(|l| out_biz_no.is_none_or(|no| l["outBizNo"] == no))
+                .collect();
+            if held.iter().all(|l| l["done"] == true) {
+                return held;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "late commits not performed: {held:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `GET /payouts?{query}` (the operator listing).
+    pub async fn list_payouts(&self, query: &str) -> Answer {
+        self.get(&format!("/payouts?{query}")).await
+    }
+
+    /// Every entry of the operator listing for `query`, following `nextCursor`.
+    pub async fn list_all_payouts(&self, query: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1000 {
+            let q = match &cursor {
+                Some(c) => format!("{query}&cursor={c}"),
+                None => query.to_string(),
+            };
+            let a = self.list_payouts(&q).await;
+            assert_eq!(a.status, 200, "{q}: {a:?}");
+            out.extend(a.body["payouts"].as_array().cloned().unwrap_or_default());
+            match a.body["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return out,
+            }
+        }
+        panic!("the listing never ends: {query}");
+    }
+
+    /// `POST /payouts/{outBizNo}/retry` (the operator re-arms an entry).
+    pub async fn retry_payout(&self, out_biz_no: &str) -> Answer {
+        self.post(&format!("/payouts/{out_biz_no}/retry"), &json!({}))
+            .await
+    }
+
+    /// Runs the reconciler until every named entry satisfies `done`, or `within` passes; returns
+    /// the entries and the number of runs.
+    pub async fn reconcile_until(
+        &self,
+        out_biz_nos: &[String],
+        done: impl Fn(&Value) -> bool,
+        within: Duration,
+    ) -> (Vec<Value>, usize) {
+        let deadline = Instant::now() + within;
+        let mut runs = 0;
+        loop {
+            let mut entries = Vec::new();
+            let mut open = 0;
+            for no in out_biz_nos {
+                let a = self.envelope_entry(no).await;
+                assert_eq!(a.status, 200, "{no}: {a:?}");
+                if !done(&a.body) {
+                    open += 1;
+                }
+                entries.push(a.body);
+            }
+            if open == 0 {
+                return (entries, runs);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{open} entries not done after {runs} reconciler runs: {entries:?}"
+            );
+            let report = self.reconcile().await;
+            runs += 1;
+            if report["examined"] == 0 {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+
     /// One reconciler run, as the schedule fires it; returns its report.
     pub async fn reconcile(&self) -> Value {
         let text = std::fs::read_to_string(
@@ -262,6 +450,11 @@ impl Rng {
                     .as_nanos() as u64
             });
         (Self(seed), seed)
+    }
+
+    /// From a seed (e.g. drawn from another generator).
+    pub fn from_seed(seed: u64) -> Self {
+        Self(seed)
     }
 
     /// The next 64 random bits.

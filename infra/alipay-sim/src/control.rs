@@ -172,6 +172,22 @@ pub async fn pay_page(State(sim): State<Arc<Sim>>, Path(crowd_no): Path<String>)
     ([(header::CONTENT_TYPE, "text/html;charset=utf-8")], html).into_response()
 }
 
+/// `POST /sim/campaigns/{crowdNo}/settle`: the platform settles a closed campaign;
+/// `CLOSED` → `SETTLED`. Answers `{"crowdNo","campStatus"}`; 404 for an unknown campaign, 409 when
+/// it is not closed.
+pub async fn settle(State(sim): State<Arc<Sim>>, Path(crowd_no): Path<String>) -> Response {
+    match state(&sim).settle(&crowd_no) {
+        Some(Ok(status)) => {
+            Json(json!({"crowdNo": crowd_no, "campStatus": status})).into_response()
+        }
+        Some(Err(status)) => error(
+            StatusCode::CONFLICT,
+            format!("only a CLOSED campaign can be settled (it is {status})"),
+        ),
+        None => error(StatusCode::NOT_FOUND, "campaign not found"),
+    }
+}
+
 /// `POST /sim/faults` with a [`FaultSpec`] → 201 and the installed fault.
 pub async fn add_fault(State(sim): State<Arc<Sim>>, Json(spec): Json<FaultSpec>) -> Response {
     match faults(&sim).add(spec) {
@@ -180,9 +196,11 @@ pub async fn add_fault(State(sim): State<Arc<Sim>>, Json(spec): Json<FaultSpec>)
     }
 }
 
-/// `GET /sim/faults` → `{"faults":[…]}` with their counters.
+/// `GET /sim/faults` → `{"faults":[…],"lateCommits":[…]}`: the installed faults with their
+/// counters, and every call a `commit_late` fault has held (pending or performed).
 pub async fn list_faults(State(sim): State<Arc<Sim>>) -> Response {
-    Json(json!({"faults": faults(&sim).list()})).into_response()
+    let f = faults(&sim);
+    Json(json!({"faults": f.list(), "lateCommits": f.late_commits()})).into_response()
 }
 
 /// `DELETE /sim/faults` → 204; removes every fault and resets every setting to its default.

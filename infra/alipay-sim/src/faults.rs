@@ -18,6 +18,10 @@ pub enum FaultKind {
     BadSignature,
     /// Perform the operation, then close the connection without answering.
     CommitThenDrop,
+    /// Hold the connection without answering (like `hang`) and perform the operation `delayMs`
+    /// after the request arrived, with the rules and state of that moment, as a platform that
+    /// processes a request after the caller gave up on it.
+    CommitLate,
 }
 
 /// A fault as posted: `{"api","kind","count"|"probability","latencyMs","seed"}`.
@@ -41,6 +45,10 @@ pub struct FaultSpec {
     /// Seed for `probability` (default 1); the same seed gives the same firing sequence.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// For `commit_late`: how long after the request arrived the operation is performed
+    /// (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
 }
 
 /// An installed fault with its counters.
@@ -67,6 +75,33 @@ pub struct Decision {
     pub latency_ms: u64,
     /// The terminal fault, if one fired.
     pub terminal: Option<FaultKind>,
+    /// For a `commit_late` terminal fault: the delay from arrival to the operation.
+    pub delay_ms: u64,
+    /// The id of the terminal fault (0 when none fired).
+    pub fault_id: u64,
+}
+
+/// A call held by a `commit_late` fault and performed later (`GET /sim/faults` → `lateCommits`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LateCommit {
+    /// Id, in order of arrival.
+    pub id: u64,
+    /// The fault that held it.
+    pub fault_id: u64,
+    /// The API called.
+    pub api: String,
+    /// `crowd_no` of the call, when its `biz_content` has one.
+    pub crowd_no: Option<String>,
+    /// `out_biz_no` of the call, when its `biz_content` has one.
+    pub out_biz_no: Option<String>,
+    /// The delay from arrival to the operation.
+    pub delay_ms: u64,
+    /// `true` once the operation was performed.
+    pub done: bool,
+    /// The outcome class of the operation once performed (`ok`, `api-failure`, `business-error`,
+    /// `gateway-error`); nobody receives it.
+    pub outcome: Option<String>,
 }
 
 /// The installed faults.
@@ -74,6 +109,7 @@ pub struct Decision {
 pub struct Faults {
     list: Vec<ActiveFault>,
     next_id: u64,
+    late: Vec<LateCommit>,
 }
 
 fn xorshift(state: &mut u64) -> u64 {
@@ -120,9 +156,45 @@ impl Faults {
         Ok(fault)
     }
 
-    /// Removes every fault.
+    /// Removes every fault. Late commits already held still happen (the request has arrived).
     pub fn clear(&mut self) {
         self.list.clear();
+    }
+
+    /// Records a call held by `commit_late`; returns its id for [`Faults::late_commit_done`].
+    pub fn late_commit_held(
+        &mut self,
+        fault_id: u64,
+        api: &str,
+        crowd_no: Option<String>,
+        out_biz_no: Option<String>,
+        delay_ms: u64,
+    ) -> u64 {
+        let id = self.late.len() as u64 + 1;
+        self.late.push(LateCommit {
+            id,
+            fault_id,
+            api: api.to_string(),
+            crowd_no,
+            out_biz_no,
+            delay_ms,
+            done: false,
+            outcome: None,
+        });
+        id
+    }
+
+    /// Marks a held call as performed with its outcome class.
+    pub fn late_commit_done(&mut self, id: u64, outcome: &str) {
+        if let Some(l) = self.late.iter_mut().find(|l| l.id == id) {
+            l.done = true;
+            l.outcome = Some(outcome.to_string());
+        }
+    }
+
+    /// Every call held by `commit_late` since the start (kept across [`Faults::clear`]).
+    pub fn late_commits(&self) -> Vec<LateCommit> {
+        self.late.clone()
     }
 
     /// The installed faults.
@@ -161,6 +233,10 @@ impl Faults {
                 decision.latency_ms += fault.spec.latency_ms.unwrap_or(1000);
             } else {
                 decision.terminal = Some(fault.spec.kind);
+                decision.fault_id = fault.id;
+                if fault.spec.kind == FaultKind::CommitLate {
+                    decision.delay_ms = fault.spec.delay_ms.unwrap_or(1000);
+                }
             }
         }
         self.list.retain(|f| f.remaining != Some(0));
@@ -180,6 +256,7 @@ mod tests {
             probability: None,
             latency_ms: None,
             seed: None,
+            delay_ms: None,
         }
     }
 
@@ -204,13 +281,8 @@ mod tests {
         f.add(l).unwrap();
         f.add(spec(Some("*"), FaultKind::Hang)).unwrap();
         let d = f.decide("any");
-        assert_eq!(
-            d,
-            Decision {
-                latency_ms: 5,
-                terminal: Some(FaultKind::Hang)
-            }
-        );
+        assert_eq!(d.latency_ms, 5);
+        assert_eq!(d.terminal, Some(FaultKind::Hang));
     }
 
     #[test]
@@ -227,6 +299,31 @@ mod tests {
         let n = run();
         assert_eq!(n, run());
         assert!((200..400).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn commit_late_carries_its_delay_and_is_listed_once_held() {
+        let mut f = Faults::default();
+        let posted: FaultSpec = serde_json::from_value(serde_json::json!(
+            {"api": "a.b", "kind": "commit_late", "delayMs": 12000, "count": 1}
+        ))
+        .unwrap();
+        let id = f.add(posted).unwrap().id;
+        let d = f.decide("a.b");
+        assert_eq!(d.terminal, Some(FaultKind::CommitLate));
+        assert_eq!((d.delay_ms, d.fault_id), (12000, id));
+        let held = f.late_commit_held(id, "a.b", Some("c".into()), Some("pe_1".into()), 12000);
+        f.clear();
+        assert!(!f.late_commits()[0].done);
+        f.late_commit_done(held, "ok");
+        let listed = serde_json::to_value(f.late_commits()).unwrap();
+        assert_eq!(listed[0]["outBizNo"], "pe_1");
+        assert_eq!(listed[0]["done"], true);
+        assert_eq!(listed[0]["outcome"], "ok");
+        let mut default_delay = spec(None, FaultKind::CommitLate);
+        default_delay.count = Some(1);
+        f.add(default_delay).unwrap();
+        assert_eq!(f.decide("x").delay_ms, 1000);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use axum::Extension;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::faults::FaultKind;
+use crate::faults::{Decision, FaultKind};
 use crate::state::{Biz, Reply};
 use crate::{ConnKill, Sim};
 
@@ -157,6 +157,10 @@ pub fn dispatch(
     params: &[(String, String)],
     now: OffsetDateTime,
 ) -> Reply {
+    let trigger_replay = match sim.settings.lock() {
+        Ok(s) => s.trigger_replay,
+        Err(poisoned) => poisoned.into_inner().trigger_replay,
+    };
     let mut state = match sim.state.lock() {
         Ok(s) => s,
         Err(poisoned) => poisoned.into_inner(),
@@ -178,7 +182,9 @@ pub fn dispatch(
         "alipay.pass.instance.add" => state.instance_add(&biz, now),
         "alipay.pass.instance.update" => state.instance_update(&biz, now),
         "alipay.marketing.campaign.cash.create" => state.cash_create(&biz, now, &sim.base_url),
-        "alipay.marketing.campaign.cash.trigger" => state.cash_trigger(&biz, now),
+        "alipay.marketing.campaign.cash.trigger" => {
+            state.cash_trigger_with(&biz, now, trigger_replay)
+        }
         "alipay.marketing.campaign.cash.detail.query" => state.cash_detail(&biz),
         "alipay.marketing.campaign.cash.list.query" => state.cash_list(&biz),
         "alipay.marketing.campaign.cash.status.modify" => state.cash_status_modify(&biz),
@@ -265,6 +271,51 @@ async fn drop_connection(kill: Option<Extension<ConnKill>>) -> Response {
     StatusCode::INTERNAL_SERVER_ERROR.into_response()
 }
 
+/// Schedules the operation of a call held by `commit_late` at `arrived + delay`, on a task of its
+/// own so it happens whatever becomes of the connection. It runs the same checks and rules as an
+/// answered call, with the state, settings and clock of that moment; nobody receives the answer.
+fn commit_late(
+    sim: &Arc<Sim>,
+    method: &str,
+    params: Vec<(String, String)>,
+    decision: Decision,
+    arrived: tokio::time::Instant,
+) {
+    let field = |key: &str| {
+        biz(&params)
+            .ok()
+            .and_then(|b| b.text(key))
+            .filter(|v| !v.is_empty())
+    };
+    let (crowd_no, out_biz_no) = (field("crowd_no"), field("out_biz_no"));
+    let held = lock_faults(sim).late_commit_held(
+        decision.fault_id,
+        method,
+        crowd_no,
+        out_biz_no,
+        decision.delay_ms,
+    );
+    let sim = Arc::clone(sim);
+    let method = method.to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep_until(arrived + Duration::from_millis(decision.delay_ms)).await;
+        let reply = match check_request(&sim, &params) {
+            Ok(()) => dispatch(&sim, &method, &params, OffsetDateTime::now_utc()),
+            Err(r) => r,
+        };
+        let outcome = class(&reply);
+        sim.log(&method, &format!("{outcome} (late commit)"));
+        lock_faults(&sim).late_commit_done(held, outcome);
+    });
+}
+
+fn lock_faults(sim: &Sim) -> std::sync::MutexGuard<'_, crate::faults::Faults> {
+    match sim.faults.lock() {
+        Ok(f) => f,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
 /// The `gateway.do` handler (POST form and query; GET query also accepted).
 pub async fn handle(
     State(sim): State<Arc<Sim>>,
@@ -277,17 +328,21 @@ pub async fn handle(
             .into_owned()
             .collect();
     params.extend(form_urlencoded::parse(&body).into_owned());
+    let arrived = tokio::time::Instant::now();
     let method = get(&params, "method").unwrap_or_default().to_string();
-    let decision = match sim.faults.lock() {
-        Ok(mut f) => f.decide(&method),
-        Err(poisoned) => poisoned.into_inner().decide(&method),
-    };
+    let decision = lock_faults(&sim).decide(&method);
     if decision.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
     }
     match decision.terminal {
         Some(FaultKind::Hang) => {
             sim.log(&method, "fault:hang");
+            tokio::time::sleep(sim.hang_limit).await;
+            return drop_connection(kill).await;
+        }
+        Some(FaultKind::CommitLate) => {
+            sim.log(&method, "fault:commit_late (held)");
+            commit_late(&sim, &method, params, decision, arrived);
             tokio::time::sleep(sim.hang_limit).await;
             return drop_connection(kill).await;
         }

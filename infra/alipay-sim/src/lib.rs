@@ -275,6 +275,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
             "/sim/campaigns/{crowd_no}/pay",
             post(control::pay).get(control::pay_page),
         )
+        .route("/sim/campaigns/{crowd_no}/settle", post(control::settle))
         .route(
             "/sim/faults",
             post(control::add_fault)

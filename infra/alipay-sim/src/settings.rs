@@ -7,18 +7,41 @@ use serde::{Deserialize, Serialize};
 /// The switches (`GET /sim/settings`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Settings {}
+pub struct Settings {
+    /// When `cash.trigger` replays a known `out_biz_no` (`triggerReplay`).
+    pub trigger_replay: TriggerReplay,
+}
 
 /// A partial update as posted: only the fields present change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SettingsPatch {}
+pub struct SettingsPatch {
+    /// `triggerReplay`.
+    pub trigger_replay: Option<TriggerReplay>,
+}
 
 impl Settings {
     /// Applies the fields present in `patch`.
     pub fn apply(&mut self, patch: SettingsPatch) {
-        let SettingsPatch {} = patch;
+        let SettingsPatch { trigger_replay } = patch;
+        if let Some(v) = trigger_replay {
+            self.trigger_replay = v;
+        }
     }
+}
+
+/// Where `cash.trigger` looks up a known `out_biz_no` among its checks. The platform does not say,
+/// and the order decides whether a retry of a paid request can be refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerReplay {
+    /// A known `out_biz_no` is replayed before the campaign is checked: a retry always learns the
+    /// earlier payout, even after the campaign was paused, closed or ran out.
+    #[default]
+    BeforeChecks,
+    /// The campaign is checked first (paused, closed, unpaid, not started, ended, budget used up):
+    /// a paused campaign refuses even an `out_biz_no` it already paid.
+    AfterChecks,
 }
 
 #[cfg(test)]
@@ -28,5 +51,19 @@ mod tests {
     #[test]
     fn an_unknown_switch_is_refused() {
         assert!(serde_json::from_str::<SettingsPatch>(r#"{"noSuchSwitch":1}"#).is_err());
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"triggerReplay":"never"}"#).is_err());
+    }
+
+    #[test]
+    fn trigger_replay_defaults_to_before_checks_and_is_patched() {
+        let mut s = Settings::default();
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            serde_json::json!({"triggerReplay": "before_checks"})
+        );
+        s.apply(serde_json::from_str(r#"{"triggerReplay":"after_checks"}"#).unwrap());
+        assert_eq!(s.trigger_replay, TriggerReplay::AfterChecks);
+        s.apply(SettingsPatch::default());
+        assert_eq!(s.trigger_replay, TriggerReplay::AfterChecks);
     }
 }

@@ -6,6 +6,8 @@ use alipay_protocol::GatewayTimestamp;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+
+use crate::settings::TriggerReplay;
 use time::{Duration, OffsetDateTime};
 
 /// How the gateway answers one call.
@@ -833,6 +835,19 @@ impl State {
         Some(c.camp_status.clone())
     }
 
+    /// The platform settles a closed campaign (refunds what is left): `CLOSED` → `SETTLED`.
+    /// `None` for an unknown campaign, `Err(status)` when it is not closed.
+    pub fn settle(&mut self, crowd_no: &str) -> Option<Result<String, String>> {
+        let c = self.campaigns.get_mut(crowd_no)?;
+        Some(match c.camp_status.as_str() {
+            "CLOSED" | "SETTLED" => {
+                c.camp_status = "SETTLED".into();
+                Ok(c.camp_status.clone())
+            }
+            other => Err(other.to_string()),
+        })
+    }
+
     fn amount_for(c: &Campaign, salt: &str) -> i64 {
         let left_num = c.total_num.saturating_sub(c.sent_num) as i64;
         let left_fen = c.total_fen - c.sent_fen;
@@ -875,8 +890,41 @@ impl State {
             .count() as u32
     }
 
-    /// `alipay.marketing.campaign.cash.trigger`.
+    /// Why a campaign cannot pay now (status, time window, budget), in the platform's words.
+    fn campaign_refusal(campaign: &Campaign, now: OffsetDateTime) -> Option<Reply> {
+        match campaign.camp_status.as_str() {
+            "READY" => {}
+            "CREATED" => return Some(Reply::business("CAMPAIGN_NOT_EXIST", "现金活动不存在")),
+            "PAUSE" => return Some(Reply::business("CAMPAIGN_PAUSED", "活动已暂停")),
+            _ => return Some(Reply::business("CAMPAIGN_CLOSED", "活动已结束")),
+        }
+        if now < campaign.start {
+            return Some(Reply::business("CAMPAIGN_NOT_STARTED", "活动未开始"));
+        }
+        if now > campaign.end {
+            return Some(Reply::business("CAMPAIGN_CLOSED", "活动已结束"));
+        }
+        if campaign.sent_num >= campaign.total_num || campaign.sent_fen >= campaign.total_fen {
+            return Some(Reply::trigger_fail("红包已领完"));
+        }
+        None
+    }
+
+    /// `alipay.marketing.campaign.cash.trigger` with the default order (known `out_biz_no`s are
+    /// replayed before the campaign is checked).
     pub fn cash_trigger(&mut self, biz: &Biz, now: OffsetDateTime) -> Reply {
+        self.cash_trigger_with(biz, now, TriggerReplay::BeforeChecks)
+    }
+
+    /// `alipay.marketing.campaign.cash.trigger`, replaying a known `out_biz_no` before or after the
+    /// campaign's checks as `replay` says. Per-user limits always come after the replay (a paid
+    /// `out_biz_no` is not refused for the payout it made).
+    pub fn cash_trigger_with(
+        &mut self,
+        biz: &Biz,
+        now: OffsetDateTime,
+        replay: TriggerReplay,
+    ) -> Reply {
         let crowd_no = match biz.required("crowd_no") {
             Ok(c) => c,
             Err(r) => return r,
@@ -912,8 +960,14 @@ impl State {
             Some(o) => (crowd_no.clone(), o.clone()),
             None => (crowd_no.clone(), format!("{DEFAULT_OUT_BIZ_NO}#{user_id}")),
         };
-        // Replays come first: a known out_biz_no answers its earlier payout even after the campaign
-        // was closed or ran out, so a retry can always learn what happened.
+        // By default replays come first: a known out_biz_no answers its earlier payout even after
+        // the campaign was closed or ran out, so a retry can always learn what happened. The
+        // platform does not promise it, so `after_checks` plays the order that hurts.
+        if replay == TriggerReplay::AfterChecks {
+            if let Some(refusal) = Self::campaign_refusal(campaign, now) {
+                return refusal;
+            }
+        }
         if let Some(record) = self.triggers.get(&replay_key) {
             if record.user_id != user_id {
                 return Reply::business("OUT_BIZ_NO_REPEAT", "外部业务号已被其他用户使用");
@@ -922,20 +976,8 @@ impl State {
             answer.insert("repeat_trigger_flag".into(), Value::String("true".into()));
             return Reply::Ok(answer);
         }
-        match campaign.camp_status.as_str() {
-            "READY" => {}
-            "CREATED" => return Reply::business("CAMPAIGN_NOT_EXIST", "现金活动不存在"),
-            "PAUSE" => return Reply::business("CAMPAIGN_PAUSED", "活动已暂停"),
-            _ => return Reply::business("CAMPAIGN_CLOSED", "活动已结束"),
-        }
-        if now < campaign.start {
-            return Reply::business("CAMPAIGN_NOT_STARTED", "活动未开始");
-        }
-        if now > campaign.end {
-            return Reply::business("CAMPAIGN_CLOSED", "活动已结束");
-        }
-        if campaign.sent_num >= campaign.total_num || campaign.sent_fen >= campaign.total_fen {
-            return Reply::trigger_fail("红包已领完");
+        if let Some(refusal) = Self::campaign_refusal(campaign, now) {
+            return refusal;
         }
         let freq = campaign.frequency;
         if self.count_in_period(&crowd_no, &user_id, now, None) >= freq.lifetime {
@@ -1014,7 +1056,8 @@ impl State {
             (_, t) if !matches!(t, "PAUSE" | "READY" | "CLOSED") => {
                 return Reply::invalid("camp_status", "只能是 PAUSE、READY 或 CLOSED")
             }
-            ("CLOSED", "CLOSED") => true,
+            ("CLOSED" | "SETTLED", "CLOSED") => return Reply::Ok(Map::new()),
+            ("SETTLED", _) => return Reply::business("CAMPAIGN_CLOSED", "活动已结束"),
             ("CLOSED", _) => return Reply::business("CAMPAIGN_CLOSED", "活动已结束"),
             ("CREATED", "CLOSED") => true,
             ("CREATED", _) => return Reply::business("CAMPAIGN_NOT_PAID", "活动未支付"),
@@ -1216,6 +1259,86 @@ mod tests {
         assert!(parse_frequency(Some("D1")).is_err());
         assert!(parse_frequency(Some("L101")).is_err());
         assert_eq!(parse_frequency(None).unwrap().lifetime, 1);
+    }
+
+    fn paid_campaign(s: &mut State, total: &str, num: u64) -> String {
+        let created = ok(s.cash_create(
+            &biz(json!({"coupon_name":"n","prize_type":"fixed","total_money":total,"total_num":num.to_string(),
+                "prize_msg":"m","start_time":"NowTime","end_time":"2024-02-01 00:00:00","send_freqency":"L100"})),
+            now(),
+            "http://x",
+        ));
+        let crowd = created["crowd_no"].as_str().unwrap().to_string();
+        s.pay(&crowd);
+        crowd
+    }
+
+    fn trigger_biz(crowd: &str, out: &str) -> Biz {
+        biz(json!({"crowd_no": crowd, "user_id": "2088000000000001", "out_biz_no": out}))
+    }
+
+    fn modify(s: &mut State, crowd: &str, status: &str) {
+        ok(s.cash_status_modify(&biz(json!({"crowd_no": crowd, "camp_status": status}))));
+    }
+
+    #[test]
+    fn after_checks_refuses_a_paid_out_biz_no_while_the_campaign_cannot_pay() {
+        use TriggerReplay::{AfterChecks, BeforeChecks};
+        let mut s = State::new("app");
+        let crowd = paid_campaign(&mut s, "2.00", 1);
+        let first = ok(s.cash_trigger_with(&trigger_biz(&crowd, "pe_1"), now(), AfterChecks));
+        assert_eq!(first["repeat_trigger_flag"], "false");
+        // The budget is spent by that very payout: the default order still replays it...
+        let replay = ok(s.cash_trigger_with(&trigger_biz(&crowd, "pe_1"), now(), BeforeChecks));
+        assert_eq!(replay["repeat_trigger_flag"], "true");
+        assert_eq!(replay["biz_no"], first["biz_no"]);
+        // ...the hostile order answers as if it had never paid.
+        let spent = ok(s.cash_trigger_with(&trigger_biz(&crowd, "pe_1"), now(), AfterChecks));
+        assert_eq!(spent["trigger_result"], "false");
+        assert_eq!(spent["error_msg"], "红包已领完");
+
+        let crowd = paid_campaign(&mut s, "10.00", 5);
+        ok(s.cash_trigger(&trigger_biz(&crowd, "pe_2"), now()));
+        modify(&mut s, &crowd, "PAUSE");
+        assert_eq!(
+            s.cash_trigger_with(&trigger_biz(&crowd, "pe_2"), now(), AfterChecks),
+            Reply::business("CAMPAIGN_PAUSED", "活动已暂停")
+        );
+        let replay = ok(s.cash_trigger_with(&trigger_biz(&crowd, "pe_2"), now(), BeforeChecks));
+        assert_eq!(replay["repeat_trigger_flag"], "true");
+        modify(&mut s, &crowd, "READY");
+        let replay = ok(s.cash_trigger_with(&trigger_biz(&crowd, "pe_2"), now(), AfterChecks));
+        assert_eq!(replay["repeat_trigger_flag"], "true");
+        modify(&mut s, &crowd, "CLOSED");
+        assert_eq!(
+            s.cash_trigger_with(&trigger_biz(&crowd, "pe_2"), now(), AfterChecks),
+            Reply::business("CAMPAIGN_CLOSED", "活动已结束")
+        );
+        assert_eq!(s.payouts().len(), 2, "nothing paid twice");
+    }
+
+    #[test]
+    fn a_closed_campaign_settles_and_stays_closed_to_triggers() {
+        let mut s = State::new("app");
+        let crowd = paid_campaign(&mut s, "10.00", 5);
+        assert_eq!(s.settle(&crowd), Some(Err("READY".into())));
+        modify(&mut s, &crowd, "CLOSED");
+        assert_eq!(s.settle(&crowd), Some(Ok("SETTLED".into())));
+        assert_eq!(s.settle("nope"), None);
+        let detail = ok(s.cash_detail(&biz(json!({"crowd_no": crowd}))));
+        assert_eq!(detail["camp_status"], "SETTLED");
+        let listed = ok(s.cash_list(&biz(json!({"camp_status": "SETTLED"}))));
+        assert_eq!(listed["total_size"], "1");
+        assert_eq!(
+            s.cash_trigger(&trigger_biz(&crowd, "pe_3"), now()),
+            Reply::business("CAMPAIGN_CLOSED", "活动已结束")
+        );
+        modify(&mut s, &crowd, "CLOSED");
+        assert_eq!(
+            s.cash_status_modify(&biz(json!({"crowd_no": crowd, "camp_status": "READY"}))),
+            Reply::business("CAMPAIGN_CLOSED", "活动已结束")
+        );
+        assert_eq!(s.campaigns()[0].camp_status, "SETTLED");
     }
 
     #[test]

@@ -275,9 +275,9 @@ pub enum CampStatus {
     Pause,
     /// `CLOSED`.
     Closed,
-    /// `SETTLE`: settled.
-    Settle,
-    /// Anything else, verbatim.
+    /// `SETTLED`: settled (what was left refunded), Alipay's spelling in its SDK models.
+    Settled,
+    /// Anything else, verbatim, so a caller can log and store a state it does not know.
     Other(String),
 }
 
@@ -290,7 +290,7 @@ impl CampStatus {
             CampStatus::Ready => "READY",
             CampStatus::Pause => "PAUSE",
             CampStatus::Closed => "CLOSED",
-            CampStatus::Settle => "SETTLE",
+            CampStatus::Settled => "SETTLED",
             CampStatus::Other(s) => s,
         }
     }
@@ -303,7 +303,7 @@ impl CampStatus {
             "READY" => CampStatus::Ready,
             "PAUSE" => CampStatus::Pause,
             "CLOSED" => CampStatus::Closed,
-            "SETTLE" => CampStatus::Settle,
+            "SETTLED" => CampStatus::Settled,
             other => CampStatus::Other(other.to_string()),
         }
     }
@@ -499,6 +499,22 @@ mod tests {
         assert_eq!(
             req.biz_content().unwrap().unwrap(),
             r#"{"coupon_name":"新年现金红包","prize_type":"fixed","total_money":"1000.00","total_num":"1000","prize_msg":"1.00","start_time":"NowTime","end_time":"2024-12-31 23:59:59","merchant_link":"https://example.com/campaign?from=alipay&id=1","send_freqency":"D3|L10"}"#
+        );
+    }
+
+    #[test]
+    fn camp_status_follows_alipay_spelling_and_keeps_unknown_text() {
+        for s in ["CREATED", "PAID", "READY", "PAUSE", "CLOSED", "SETTLED"] {
+            let status = CampStatus::parse(s);
+            assert!(!matches!(status, CampStatus::Other(_)), "{s}");
+            assert_eq!(status.as_str(), s);
+        }
+        assert_eq!(CampStatus::parse("SETTLED"), CampStatus::Settled);
+        let detail: CampaignDetail = serde_json::from_str(r#"{"camp_status":"SETTLE"}"#).unwrap();
+        assert_eq!(detail.camp_status, Some(CampStatus::Other("SETTLE".into())));
+        assert_eq!(
+            serde_json::to_string(&CampStatus::Other("ARCHIVED".into())).unwrap(),
+            r#""ARCHIVED""#
         );
     }
 

@@ -1014,3 +1014,238 @@ async fn concurrent_triggers_of_one_out_biz_no_pay_once() {
     assert_eq!(fresh, 1);
     assert_eq!(env.payouts().await.len(), 1);
 }
+
+/// The late commits the simulator holds for `out` (from `GET /sim/faults`).
+async fn late_commit(env: &Env, out: &str) -> Value {
+    let listed = env.get_json("/sim/faults").await;
+    listed["lateCommits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["outBizNo"] == out)
+        .cloned()
+        .unwrap_or_else(|| panic!("no late commit for {out}: {listed}"))
+}
+
+/// Waits until the late commit held for `out` was performed; returns it.
+async fn late_commit_done(env: &Env, out: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let l = late_commit(env, out).await;
+        if l["done"] == true {
+            return l;
+        }
+        assert!(Instant::now() < deadline, "late commit never ran: {l}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn payouts_of(env: &Env, out: &str) -> usize {
+    env.payouts()
+        .await
+        .iter()
+        .filter(|p| p["out_biz_no"] == out)
+        .count()
+}
+
+async fn commit_late(env: &Env, delay_ms: u64) {
+    env.fault(
+        json!({"api": "alipay.marketing.campaign.cash.trigger", "kind": "commit_late",
+        "delayMs": delay_ms, "count": 1}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn commit_late_pays_after_the_client_gave_up_and_a_later_retry_replays_it() {
+    let env = start_with(Duration::from_millis(300)).await;
+    let crowd = paid_campaign(&env, 2000, 10, "L10").await;
+
+    commit_late(&env, 600).await;
+    let u = unknown(
+        env.client
+            .execute(&trigger(&crowd, uid(USER_A), "late1"))
+            .await,
+    );
+    assert_eq!(u, UnknownReason::Timeout);
+    let listed = env.get_json("/sim/faults").await;
+    assert_eq!(listed["lateCommits"][0]["delayMs"], 600, "{listed}");
+    assert_eq!(listed["lateCommits"][0]["crowdNo"], crowd.as_str());
+    let done = late_commit_done(&env, "late1").await;
+    assert_eq!(done["outcome"], "ok");
+    assert_eq!(payouts_of(&env, "late1").await, 1);
+    let replay = success(
+        env.client
+            .execute(&trigger(&crowd, uid(USER_A), "late1"))
+            .await,
+    );
+    assert!(replay.repeat_trigger_flag);
+    assert_eq!(payouts_of(&env, "late1").await, 1);
+}
+
+#[tokio::test]
+async fn a_retry_before_the_late_commit_pays_and_the_late_commit_never_pays_twice() {
+    let env = start_with(Duration::from_millis(300)).await;
+    let crowd = paid_campaign(&env, 2000, 10, "L10").await;
+
+    // Long enough that the retry below arrives first on any machine.
+    commit_late(&env, 4000).await;
+    unknown(
+        env.client
+            .execute(&trigger(&crowd, uid(USER_A), "late2"))
+            .await,
+    );
+    assert_eq!(late_commit(&env, "late2").await["done"], false);
+    let sent = success(
+        env.client
+            .execute(&trigger(&crowd, uid(USER_A), "late2"))
+            .await,
+    );
+    assert!(
+        !sent.repeat_trigger_flag,
+        "processed normally, not replayed"
+    );
+    let done = late_commit_done(&env, "late2").await;
+    assert_eq!(done["outcome"], "ok", "the late commit replays: {done}");
+    assert_eq!(payouts_of(&env, "late2").await, 1);
+}
+
+#[tokio::test]
+async fn a_late_commit_applies_the_rules_of_its_own_moment_and_survives_clearing() {
+    let env = start_with(Duration::from_millis(300)).await;
+    let crowd = paid_campaign(&env, 2000, 10, "L10").await;
+    let modify = |s| CashStatusModify {
+        crowd_no: crowd.clone(),
+        camp_status: s,
+    };
+
+    // Arrives while the campaign runs, is performed while it is paused: refused, nothing paid.
+    commit_late(&env, 800).await;
+    unknown(
+        env.client
+            .execute(&trigger(&crowd, uid(USER_A), "late3"))
+            .await,
+    );
+    success(env.client.execute(&modify(CampStatusChange::Pause)).await);
+    let done = late_commit_done(&env, "late3").await;
+    assert_eq!(done["outcome"], "business-error", "{done}");
+    assert_eq!(payouts_of(&env, "late3").await, 0);
+    success(env.client.execute(&modify(CampStatusChange::Ready)).await);
+
+    // Clearing the faults does not cancel a call already held.
+    commit_late(&env, 800).await;
+    unknown(
+        env.client
+            .execute(&trigger(&crowd, uid(USER_A), "late4"))
+            .await,
+    );
+    env.clear_faults().await;
+    assert!(env.get_json("/sim/faults").await["faults"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    late_commit_done(&env, "late4").await;
+    assert_eq!(payouts_of(&env, "late4").await, 1);
+}
+
+#[tokio::test]
+async fn trigger_replay_after_checks_refuses_a_paid_out_biz_no_of_a_paused_campaign() {
+    let env = start().await;
+    let crowd = paid_campaign(&env, 2000, 10, "L10").await;
+    let modify = |s| CashStatusModify {
+        crowd_no: crowd.clone(),
+        camp_status: s,
+    };
+    assert_eq!(
+        env.get_json("/sim/settings").await,
+        json!({"triggerReplay": "before_checks"})
+    );
+    let (status, body) = env
+        .post_json("/sim/settings", json!({"triggerReplay": "after_checks"}))
+        .await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"triggerReplay": "after_checks"}))
+    );
+    let (status, _) = env
+        .post_json("/sim/settings", json!({"triggerReplay": "sometimes"}))
+        .await;
+    assert_eq!(status, 422);
+
+    let first = success(
+        env.client
+            .execute(&trigger(&crowd, uid(USER_A), "ac1"))
+            .await,
+    );
+    success(env.client.execute(&modify(CampStatusChange::Pause)).await);
+    let f = failure(
+        env.client
+            .execute(&trigger(&crowd, uid(USER_A), "ac1"))
+            .await,
+    );
+    assert_eq!(f.sub_code.as_deref(), Some("CAMPAIGN_PAUSED"));
+    success(env.client.execute(&modify(CampStatusChange::Ready)).await);
+    let replay = success(
+        env.client
+            .execute(&trigger(&crowd, uid(USER_A), "ac1"))
+            .await,
+    );
+    assert!(replay.repeat_trigger_flag);
+    assert_eq!(replay.biz_no, first.biz_no);
+
+    // DELETE /sim/faults restores the default order: a paused campaign replays again.
+    env.clear_faults().await;
+    assert_eq!(
+        env.get_json("/sim/settings").await,
+        json!({"triggerReplay": "before_checks"})
+    );
+    success(env.client.execute(&modify(CampStatusChange::Pause)).await);
+    let replay = success(
+        env.client
+            .execute(&trigger(&crowd, uid(USER_A), "ac1"))
+            .await,
+    );
+    assert!(replay.repeat_trigger_flag);
+    assert_eq!(payouts_of(&env, "ac1").await, 1);
+}
+
+#[tokio::test]
+async fn a_settled_campaign_reads_as_settled() {
+    let env = start().await;
+    let crowd = paid_campaign(&env, 2000, 10, "L10").await;
+    let (status, _) = env
+        .post_json(&format!("/sim/campaigns/{crowd}/settle"), json!({}))
+        .await;
+    assert_eq!(status, 409, "only a closed campaign settles");
+    success(
+        env.client
+            .execute(&CashStatusModify {
+                crowd_no: crowd.clone(),
+                camp_status: CampStatusChange::Closed,
+            })
+            .await,
+    );
+    let (status, body) = env
+        .post_json(&format!("/sim/campaigns/{crowd}/settle"), json!({}))
+        .await;
+    assert_eq!((status, &body["campStatus"]), (200, &json!("SETTLED")));
+    let detail = success(
+        env.client
+            .execute(&CashDetailQuery {
+                crowd_no: crowd.clone(),
+            })
+            .await,
+    );
+    assert_eq!(detail.camp_status, Some(CampStatus::Settled));
+    let settled = success(
+        env.client
+            .execute(&CashListQuery {
+                camp_status: Some(CampStatus::Settled),
+                page_index: 1,
+                page_size: 10,
+            })
+            .await,
+    );
+    assert_eq!(settled.camp_list.len(), 1);
+    assert_eq!(settled.camp_list[0].camp_status, Some(CampStatus::Settled));
+}

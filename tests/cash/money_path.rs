@@ -1,0 +1,544 @@
+//! The money path against the Alipay that hurts us: a simulator that checks the campaign before it
+//! replays a known out_biz_no (`triggerReplay: after_checks`) or pays a request after our client gave
+//! up on it (`commit_late`), an outage longer than the retry budget, repeated idempotency keys, a
+//! corrected recipient, the (reason, business id) rule, the logs and pay instructions an operator
+//! needs, and Alipay's `SETTLED` state. Production lease (30 s); no test relies on a short one.
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use integration_tests::cash::{
+    assert_agrees, cash_app, envelope, function_log_lines, last_refusal, log_text, new_business_id,
+    pe, serial, TRIGGER,
+};
+use integration_tests::{beijing_in_days, new_user_id, root, Answer, TestApp};
+use serde_json::{json, Value};
+
+const SENT: fn(&Value) -> bool = |e| e["state"] == "SENT";
+
+/// The simulator's payouts for every attempt of a points-exchange business id (`pe_`, `pe2_`, …).
+async fn payouts_of_business_id(app: &TestApp, business_id: &str) -> Vec<Value> {
+    app.payouts()
+        .await
+        .into_iter()
+        .filter(|p| {
+            let no = p["out_biz_no"].as_str().unwrap_or("");
+            no.starts_with("pe") && no.split_once('_').is_some_and(|(_, id)| id == business_id)
+        })
+        .collect()
+}
+
+/// Repeats `body` until the answer carries the refusal Alipay gave to the probe of an entry whose
+/// first call had an unknown outcome (the entry is due 100 ms after its last call).
+async fn repeat_until_refused(app: &TestApp, body: &Value) -> Answer {
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let a = app.send_envelope(body).await;
+        if a.status != 202 || last_refusal(&a.body).is_some() {
+            return a;
+        }
+    }
+    panic!("the repeat never reached Alipay");
+}
+
+/// An answer that keeps the business id on its first out_biz_no: 200/201 SENT or 202 unresolved,
+/// never attempt 2.
+fn assert_same_attempt(a: &Answer, out_biz_no: &str) {
+    assert!(matches!(a.status, 200..=202), "{a:?}");
+    assert_eq!(a.body["outBizNo"], out_biz_no, "{a:?}");
+    assert_eq!(a.body["attemptNo"], 1, "{a:?}");
+}
+
+/// Ends with exactly one payout for the business id: the first attempt, SENT, agreeing with ours.
+async fn assert_paid_once_on_attempt_one(app: &TestApp, business_id: &str) -> Value {
+    let no = pe(business_id);
+    let (entries, _) = app
+        .reconcile_until(std::slice::from_ref(&no), SENT, Duration::from_secs(60))
+        .await;
+    let entry = entries[0].clone();
+    let payouts = payouts_of_business_id(app, business_id).await;
+    assert_eq!(payouts.len(), 1, "one payout per business id: {payouts:?}");
+    assert_agrees(&entry, &payouts);
+    assert_eq!(entry["attemptNo"], 1, "{entry}");
+    let second = app.envelope_entry(&format!("pe2_{business_id}")).await;
+    assert_eq!(second.status, 404, "no attempt 2: {second:?}");
+    entry
+}
+
+#[tokio::test]
+async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("检查在前", "10.00", 10, "L5").await;
+    let other_crowd = app.ready_campaign("另一个活动", "10.00", 10, "L5").await;
+    app.sim_settings(&json!({"triggerReplay": "after_checks"}))
+        .await;
+    let bid = new_business_id("after_checks");
+    let user = new_user_id();
+    let body = envelope(&bid, &user, &crowd);
+
+    // Alipay pays, the answer is lost.
+    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
+        .await;
+    let first = app.send_envelope(&body).await;
+    assert_eq!(first.status, 202, "{first:?}");
+    assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
+
+    // The campaign is paused; the probe with the same out_biz_no is refused although it was paid.
+    app.set_campaign_status(&crowd, "PAUSE").await;
+    let refused = repeat_until_refused(&app, &body).await;
+    assert_eq!(
+        refused.status, 202,
+        "a refusal after an unknown outcome is not a failure: {refused:?}"
+    );
+    assert_eq!(refused.body["state"], "UNKNOWN", "{refused:?}");
+    let refusal = last_refusal(&refused.body).unwrap();
+    assert_eq!(refusal["subCode"], "CAMPAIGN_PAUSED", "{refused:?}");
+
+    // Neither retryFailed nor another campaign starts attempt 2.
+    app.set_campaign_status(&crowd, "READY").await;
+    let mut retry = body.clone();
+    retry["retryFailed"] = json!(true);
+    assert_same_attempt(&app.send_envelope(&retry).await, &pe(&bid));
+    let mut elsewhere = body.clone();
+    elsewhere["crowdNo"] = json!(other_crowd);
+    assert_same_attempt(&app.send_envelope(&elsewhere).await, &pe(&bid));
+
+    let entry = assert_paid_once_on_attempt_one(&app, &bid).await;
+    assert_eq!(entry["outcome"]["repeatTriggerFlag"], true, "{entry}");
+    assert!(app.payouts_on(&other_crowd).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("迟到的提交", "10.00", 10, "L5").await;
+    let bid = new_business_id("late");
+    let no = pe(&bid);
+    let body = envelope(&bid, &new_user_id(), &crowd);
+
+    // Alipay holds the call past our timeout and pays it 15 s after it arrived: long after our
+    // client gave up (6 s), the pause, the refused probe and the resume below.
+    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_late", "delayMs": 15000, "count": 1}))
+        .await;
+    let first = app.send_envelope(&body).await;
+    assert_eq!(first.status, 202, "{first:?}");
+    assert_eq!(first.body["state"], "UNKNOWN", "{first:?}");
+
+    app.set_campaign_status(&crowd, "PAUSE").await;
+    let refused = repeat_until_refused(&app, &body).await;
+    assert!(
+        app.late_commits()
+            .await
+            .iter()
+            .any(|l| l["outBizNo"] == no.as_str() && l["done"] == false),
+        "the probe must come before the late commit"
+    );
+    assert_eq!(refused.status, 202, "{refused:?}");
+    assert_eq!(refused.body["state"], "UNKNOWN", "{refused:?}");
+    assert_eq!(
+        last_refusal(&refused.body).unwrap()["subCode"],
+        "CAMPAIGN_PAUSED",
+        "{refused:?}"
+    );
+    app.set_campaign_status(&crowd, "READY").await;
+
+    let held = app
+        .late_commits_done(Some(&no), Duration::from_secs(40))
+        .await;
+    assert_eq!(held[0]["outcome"], "ok", "Alipay paid it late: {held:?}");
+    let mut retry = body.clone();
+    retry["retryFailed"] = json!(true);
+    assert_same_attempt(&app.send_envelope(&retry).await, &no);
+
+    let entry = assert_paid_once_on_attempt_one(&app, &bid).await;
+    let paid = app.payouts_of(&no).await;
+    assert_eq!(entry["outcome"]["bizNo"], paid[0]["biz_no"], "{entry}");
+}
+
+#[tokio::test]
+async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("长时间故障", "10.00", 10, "L5").await;
+    let send = |tag: &str| {
+        let bid = new_business_id(tag);
+        (bid.clone(), envelope(&bid, &new_user_id(), &crowd))
+    };
+    let (paid_bid, paid_body) = send("outage_paid");
+    let (unpaid_bid, unpaid_body) = send("outage_unpaid");
+    let (armed_bid, armed_body) = send("outage_armed");
+
+    // The outage: the first call is paid but its answer lost, then nothing answers.
+    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
+        .await;
+    assert_eq!(app.send_envelope(&paid_body).await.status, 202);
+    app.set_fault(&json!({"api": TRIGGER, "kind": "unknown_error"}))
+        .await;
+    assert_eq!(app.send_envelope(&unpaid_body).await.status, 202);
+    assert_eq!(app.send_envelope(&armed_body).await.status, 202);
+    let nos: Vec<String> = [&paid_bid, &unpaid_bid, &armed_bid]
+        .iter()
+        .map(|b| pe(b))
+        .collect();
+    let (entries, runs) = app
+        .reconcile_until(
+            &nos,
+            |e| e["state"] == "NEEDS_ATTENTION",
+            Duration::from_secs(90),
+        )
+        .await;
+    eprintln!("[money] NEEDS_ATTENTION after {runs} reconciler runs");
+    for e in &entries {
+        assert_eq!(e["attemptNo"], 1, "{e}");
+    }
+    let repeat = app.send_envelope(&unpaid_body).await;
+    assert_eq!(repeat.status, 202, "{repeat:?}");
+
+    // The operator sees them: by state, campaign, reason and Beijing day, newest first, paginated.
+    let listed = app
+        .list_all_payouts(&format!("state=NEEDS_ATTENTION&crowdNo={crowd}&limit=1"))
+        .await;
+    let listed_nos: BTreeSet<&str> = listed
+        .iter()
+        .map(|e| e["outBizNo"].as_str().unwrap())
+        .collect();
+    let expected: BTreeSet<&str> = nos.iter().map(String::as_str).collect();
+    assert_eq!(listed_nos, expected, "{listed:?}");
+    let created: Vec<i64> = listed
+        .iter()
+        .map(|e| e["createdAt"].as_i64().unwrap())
+        .collect();
+    assert!(
+        created.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {created:?}"
+    );
+    let today = &beijing_in_days(0)[..10];
+    let by_day = app
+        .list_all_payouts(&format!(
+            "crowdNo={crowd}&reason=points_exchange&day={today}"
+        ))
+        .await;
+    assert_eq!(by_day.len(), 3, "{by_day:?}");
+    assert!(app
+        .list_all_payouts(&format!("crowdNo={crowd}&day=2001-01-01"))
+        .await
+        .is_empty());
+    assert!(app
+        .list_all_payouts(&format!("crowdNo={crowd}&state=SENT"))
+        .await
+        .is_empty());
+    for bad in ["state=LOST", "day=2024-13-01", "reason=birthday"] {
+        let a = app.list_payouts(bad).await;
+        assert_eq!(a.status, 400, "{bad}: {a:?}");
+        assert_eq!(a.content_type, "application/problem+json", "{a:?}");
+    }
+
+    // The reconciler reports them as metrics.
+    let report = app.reconcile().await;
+    assert!(report["needsAttention"].as_u64().is_some(), "{report}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let emitted = function_log_lines().into_iter().any(|(f, l)| {
+            f == "reconciler"
+                && l.get("_aws").is_some()
+                && l["PayoutsNeedingAttention"].as_f64().unwrap_or(0.0) >= 3.0
+                && l.get("UnresolvedPayouts").is_some()
+        });
+        if emitted {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no EMF line with UnresolvedPayouts and PayoutsNeedingAttention ≥ 3"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The outage ends. The operator re-arms one entry: probed at once with the same out_biz_no.
+    app.sim_clear_faults().await;
+    let armed = app.retry_payout(&pe(&armed_bid)).await;
+    assert_eq!(armed.status, 200, "{armed:?}");
+    assert_eq!(armed.body["state"], "SENT", "{armed:?}");
+    assert_eq!(armed.body["outBizNo"], pe(&armed_bid).as_str(), "{armed:?}");
+    let again = app.retry_payout(&pe(&armed_bid)).await;
+    assert_eq!(again.status, 409, "{again:?}");
+    assert_eq!(again.body["code"], "payout_final", "{again:?}");
+    let missing = app.retry_payout(&pe(&new_business_id("nobody"))).await;
+    assert_eq!(missing.status, 404, "{missing:?}");
+    assert_eq!(missing.body["code"], "payout_not_found", "{missing:?}");
+
+    // The others converge by themselves: the paid one is recorded, the unpaid one paid once.
+    let paid = assert_paid_once_on_attempt_one(&app, &paid_bid).await;
+    assert_eq!(paid["outcome"]["repeatTriggerFlag"], true, "{paid}");
+    let unpaid = assert_paid_once_on_attempt_one(&app, &unpaid_bid).await;
+    assert_eq!(unpaid["outcome"]["repeatTriggerFlag"], false, "{unpaid}");
+    assert_paid_once_on_attempt_one(&app, &armed_bid).await;
+    let repeat = app.send_envelope(&unpaid_body).await;
+    assert_eq!(repeat.status, 200, "{repeat:?}");
+    assert_eq!(repeat.body["state"], "SENT", "{repeat:?}");
+
+    // A call in flight cannot be re-armed.
+    let (busy_bid, busy_body) = send("busy");
+    app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 4000, "count": 1}))
+        .await;
+    let sender = {
+        let app = TestApp {
+            api: app.api.clone(),
+            sim: app.sim.clone(),
+            http: app.http.clone(),
+        };
+        tokio::spawn(async move { app.send_envelope(&busy_body).await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.envelope_entry(&pe(&busy_bid)).await.status != 200 {
+        assert!(Instant::now() < deadline, "the send never wrote its entry");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let busy = app.retry_payout(&pe(&busy_bid)).await;
+    assert_eq!(busy.status, 409, "{busy:?}");
+    assert_eq!(busy.body["code"], "payout_busy", "{busy:?}");
+    let sent = sender.await.unwrap();
+    assert_eq!(sent.status, 201, "{sent:?}");
+    assert_eq!(app.payouts_of(&pe(&busy_bid)).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("幂等键现状", "10.00", 10, "L5").await;
+
+    // A stored 202 UNKNOWN: once the entry is SENT, the key answers SENT.
+    let bid = new_business_id("idem_unknown");
+    let body = envelope(&bid, &new_user_id(), &crowd);
+    let key = format!("key-{}", new_business_id("k"));
+    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
+        .await;
+    let first = app
+        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
+        .await;
+    assert_eq!(first.status, 202, "{first:?}");
+    let entry = assert_paid_once_on_attempt_one(&app, &bid).await;
+    let again = app
+        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
+        .await;
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.body["state"], "SENT", "{again:?}");
+    assert_eq!(again.body["outcome"]["bizNo"], entry["outcome"]["bizNo"]);
+
+    // A stored 202 PENDING (another send of the id in flight): likewise.
+    let bid = new_business_id("idem_pending");
+    let body = envelope(&bid, &new_user_id(), &crowd);
+    let key = format!("key-{}", new_business_id("k"));
+    app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 3000, "count": 1}))
+        .await;
+    let sender = {
+        let (app, body) = (
+            TestApp {
+                api: app.api.clone(),
+                sim: app.sim.clone(),
+                http: app.http.clone(),
+            },
+            body.clone(),
+        );
+        tokio::spawn(async move { app.send_envelope(&body).await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.envelope_entry(&pe(&bid)).await.status != 200 {
+        assert!(Instant::now() < deadline, "the send never wrote its entry");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let during = app
+        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
+        .await;
+    assert!(matches!(during.status, 202 | 409), "{during:?}");
+    assert_eq!(sender.await.unwrap().status, 201);
+    let after = app
+        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
+        .await;
+    assert_eq!(after.status, 200, "{after:?}");
+    assert_eq!(after.body["state"], "SENT", "{after:?}");
+    // Final answers are stored: the same key keeps answering them.
+    let stored = app
+        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
+        .await;
+    assert_eq!((stored.status, &stored.body), (after.status, &after.body));
+    assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_corrected_recipient_may_follow_a_definite_failure() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("更正收款人", "10.00", 10, "L1").await;
+    let wrong = new_user_id();
+    let warm = app
+        .send_envelope(&envelope(&new_business_id("warm"), &wrong, &crowd))
+        .await;
+    assert_eq!(warm.status, 201, "{warm:?}");
+
+    // The wrong recipient already had their envelope: a definite failure on the first call.
+    let bid = new_business_id("corrected");
+    let refused = app.send_envelope(&envelope(&bid, &wrong, &crowd)).await;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert_eq!(refused.body["code"], "user_limit_reached", "{refused:?}");
+
+    let right = new_user_id();
+    let corrected = app.send_envelope(&envelope(&bid, &right, &crowd)).await;
+    assert_eq!(corrected.status, 201, "{corrected:?}");
+    assert_eq!(corrected.body["state"], "SENT", "{corrected:?}");
+    assert_eq!(corrected.body["attemptNo"], 2, "{corrected:?}");
+    assert_eq!(corrected.body["recipient"]["userId"], right.as_str());
+    let second = corrected.body["outBizNo"].as_str().unwrap().to_string();
+    assert_ne!(second, pe(&bid));
+    let failed = app.envelope_entry(&pe(&bid)).await.body;
+    assert_eq!(
+        failed["state"], "FAILED",
+        "the failed attempt stays: {failed}"
+    );
+    assert_eq!(failed["recipient"]["userId"], wrong.as_str(), "{failed}");
+    let payouts = payouts_of_business_id(&app, &bid).await;
+    assert_eq!(payouts.len(), 1, "{payouts:?}");
+    assert_eq!(payouts[0]["out_biz_no"], second.as_str());
+    assert_eq!(payouts[0]["user_id"], right.as_str());
+
+    // Once paid, the id belongs to the corrected recipient.
+    let third = app
+        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
+        .await;
+    assert_eq!(third.status, 422, "{third:?}");
+    assert_eq!(third.body["code"], "business_id_conflict", "{third:?}");
+    let repeat = app.send_envelope(&envelope(&bid, &right, &crowd)).await;
+    assert_eq!(repeat.status, 200, "{repeat:?}");
+    assert_eq!(repeat.body["outBizNo"], second.as_str());
+
+    // While an attempt is unresolved, another recipient is still a conflict.
+    let bid = new_business_id("unresolved");
+    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
+        .await;
+    let first = app
+        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
+        .await;
+    assert_eq!(first.status, 202, "{first:?}");
+    let other = app
+        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
+        .await;
+    assert_eq!(other.status, 422, "{other:?}");
+    assert_eq!(other.body["code"], "business_id_conflict", "{other:?}");
+    assert_paid_once_on_attempt_one(&app, &bid).await;
+}
+
+#[tokio::test]
+async fn each_reason_and_business_id_pays_at_most_once() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("两个理由", "10.00", 10, "L5").await;
+    let bid = new_business_id("two_reasons");
+    let user = new_user_id();
+    let exchange = envelope(&bid, &user, &crowd);
+    let mut referral = exchange.clone();
+    referral["reason"] = json!("referral");
+    let a = app.send_envelope(&exchange).await;
+    let b = app.send_envelope(&referral).await;
+    assert_eq!((a.status, b.status), (201, 201), "{a:?} {b:?}");
+    assert_ne!(a.body["outBizNo"], b.body["outBizNo"]);
+    for body in [&exchange, &referral] {
+        let again = app.send_envelope(body).await;
+        assert_eq!(again.status, 200, "{again:?}");
+    }
+    let paid: Vec<Value> = app
+        .payouts_on(&crowd)
+        .await
+        .into_iter()
+        .filter(|p| p["user_id"] == user.as_str())
+        .collect();
+    assert_eq!(paid.len(), 2, "one per (reason, business id): {paid:?}");
+
+    // The README says so.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains("(reason, business id)"),
+        "README must state the rule per (reason, business id)"
+    );
+    assert!(
+        !readme.contains("Each business id pays at most once"),
+        "README still says each business id pays once"
+    );
+}
+
+/// Waits for log lines of the named functions carrying `outBizNo` = `no`.
+async fn money_lines(no: &str, functions: &[&str], biz_no: &str) -> Vec<(String, Value)> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lines: Vec<(String, Value)> = function_log_lines()
+            .into_iter()
+            .filter(|(_, l)| log_text(l, "outBizNo").as_deref() == Some(no))
+            .collect();
+        let all_there = functions.iter().all(|f| lines.iter().any(|(g, _)| g == f))
+            && lines
+                .iter()
+                .any(|(_, l)| log_text(l, "bizNo").as_deref() == Some(biz_no));
+        if all_there {
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no money-path lines for {no} from {functions:?} with bizNo {biz_no}: {lines:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn money_path_logs_carry_the_ids_that_find_a_payment() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("日志", "10.00", 10, "L5").await;
+    let bid = new_business_id("logged");
+    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
+        .await;
+    let first = app
+        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
+        .await;
+    assert_eq!(first.status, 202, "{first:?}");
+    let entry = assert_paid_once_on_attempt_one(&app, &bid).await;
+    let biz_no = entry["outcome"]["bizNo"].as_str().unwrap();
+
+    let lines = money_lines(&pe(&bid), &["send-trigger", "reconciler"], biz_no).await;
+    for (function, line) in &lines {
+        for (key, want) in [
+            ("crowdNo", crowd.as_str()),
+            ("reason", "points_exchange"),
+            ("businessId", bid.as_str()),
+        ] {
+            assert_eq!(
+                log_text(line, key).as_deref(),
+                Some(want),
+                "{function}: {key} missing in {line}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_settled_campaign_is_recognised() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    let crowd = app.ready_campaign("已结算", "10.00", 10, "L5").await;
+    app.set_campaign_status(&crowd, "CLOSED").await;
+    let settled = app
+        .sim_post(&format!("/sim/campaigns/{crowd}/settle"), &json!({}))
+        .await;
+    assert_eq!(settled.status, 200, "{settled:?}");
+    let read = app.get(&format!("/campaigns/{crowd}")).await;
+    assert_eq!(read.status, 200, "{read:?}");
+    assert_eq!(read.body["status"], "SETTLED", "{read:?}");
+    let bid = new_business_id("settled");
+    let refused = app
+        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
+        .await;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert_eq!(refused.body["code"], "campaign_closed", "{refused:?}");
+    assert_eq!(app.envelope_entry(&pe(&bid)).await.status, 404);
+}
