@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Dependency audit with cargo-deny and deny.toml (in `make test`):
 #   - bans, licenses, sources: always (they need only Cargo.lock and crates.io metadata);
-#   - advisories (RustSec): when an advisory database is at hand. The database is a git repository that
-#     is not on the registries this project can reach, so the script uses, in order: RUSTSEC_DB=<a git
-#     clone of the RustSec advisory-db> (copied into place), the copy already in .local/advisory-dbs/,
-#     the machine's copy in ~/.cache/rewards-tools/advisory-db, or a fetch (works wherever the
-#     database's host is reachable). With none of them it says so LOUDLY
-#     and goes on; AUDIT_STRICT=1 makes that an error.
-# Accepted advisories are listed in deny.toml with the reason.
+#   - advisories (RustSec): the database is a git repository that is not on the registries this
+#     project can reach, so the script uses, in order: RUSTSEC_DB=<a git clone or bundle of the RustSec
+#     advisory-db>, the snapshot bundle beside the project (../shared/tools/rustsec-advisory-db.bundle,
+#     or RUSTSEC_BUNDLE=<path>), the copy already in .local/advisory-dbs/, the machine's copy in
+#     ~/.cache/rewards-tools/advisory-db, or a fetch (works wherever the database's host is reachable).
+#     Any advisory that is not accepted in deny.toml (each with its reason) fails the run. With no
+#     database at all it says so LOUDLY and goes on; AUDIT_STRICT=1 makes that an error.
 #
 # cargo-deny itself is installed into .tools/ from crates.io (pinned, `cargo install --locked`); the first
 # run compiles it (about 6 minutes on 2 cores) and keeps a copy in ~/.cache/rewards-tools/ for fresh
@@ -50,9 +50,13 @@ cargo fetch --locked --quiet
 say "bans, licenses, sources"
 "$deny" --offline check bans licenses sources
 
-# A copy kept in the machine's tool cache serves fresh clones (CI) on the same machine.
+# The snapshot bundle beside the project wins over older copies; a copy kept in the machine's tool
+# cache serves fresh clones (CI) on the same machine.
+bundle="${RUSTSEC_BUNDLE:-$root/../shared/tools/rustsec-advisory-db.bundle}"
 shared_db="${TOOLS_CACHE:-$HOME/.cache/rewards-tools}/advisory-db"
-if [[ -z "${RUSTSEC_DB:-}" && ! -d "$db_dir/crates" && -d "$shared_db/crates" ]]; then
+if [[ -z "${RUSTSEC_DB:-}" && -f "$bundle" ]]; then
+    RUSTSEC_DB="$bundle"
+elif [[ -z "${RUSTSEC_DB:-}" && ! -d "$db_dir/crates" && -d "$shared_db/crates" ]]; then
     RUSTSEC_DB="$shared_db"
 fi
 if [[ -n "${RUSTSEC_DB:-}" ]]; then
@@ -66,7 +70,7 @@ elif [[ ! -d "$db_dir/crates" ]]; then
 fi
 
 if [[ -d "$db_dir/crates" ]]; then
-    say "advisories (RustSec database of $(git -C "$db_dir" show -s --format=%cs HEAD 2>/dev/null || echo '?'), accepted ones in deny.toml)"
+    say "advisories (RustSec database of $(git -C "$db_dir" show -s --format=%cs HEAD 2>/dev/null || echo '?'): $(git -C "$db_dir" show -s --format=%s HEAD 2>/dev/null || echo '?'); accepted ones in deny.toml)"
     "$deny" --offline check advisories
 else
     rm -rf "$db_dir"
