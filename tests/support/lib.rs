@@ -17,6 +17,8 @@ pub const APP_ID: &str = "2021000000000001";
 pub const TABLE: &str = "rewards-test";
 pub const KEYS_SECRET: &str = "rewards/alipay-keys";
 pub const SESSION_SECRET: &str = "rewards/session-key";
+/// The test stack's `DefaultPassLogoUrl`.
+pub const DEFAULT_LOGO: &str = "https://example.com/pass/default-logo.png";
 /// Base64 of 32 bytes; the tests mint session tokens with it too.
 pub const SESSION_KEY_B64: &str = "c2Vzc2lvbi1rZXktZm9yLXRlc3RzLW9ubHktMzJieXRlcw==";
 
@@ -169,6 +171,7 @@ pub fn stack() -> &'static Stack {
                 opts.bin_dir = bin_dir;
                 opts.port = 0;
                 opts.parameters.insert("AlipayAppId".into(), APP_ID.into());
+                opts.parameters.insert("DefaultPassLogoUrl".into(), DEFAULT_LOGO.into());
                 opts.host_env.insert("RUST_LOG".into(), "warn".into());
                 for (k, v) in [
                     ("TABLE_NAME", TABLE.to_string()),

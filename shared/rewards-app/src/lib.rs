@@ -208,6 +208,10 @@ impl Env {
             clock: self.clock.clone(),
             policy: TemplatePolicy {
                 callback_url: self.config.callback_url.clone(),
+                default_logo: std::env::var("DEFAULT_PASS_LOGO_URL")
+                    .ok()
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty()),
             },
         }
     }

@@ -872,6 +872,7 @@ impl World {
                 tpl_content: serde_json::json!({}),
                 rules,
                 tpl_params: vec![],
+                per_user_limit: 1,
                 created_at: now,
                 updated_at: now,
             })
