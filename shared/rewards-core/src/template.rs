@@ -3,7 +3,7 @@
 
 use crate::error::{DomainError, ErrorKind};
 use crate::hash::{canonical_json, sha256_hex, sha256_parts};
-use crate::ids::{AppId, SerialNumber, TemplateId, UserId, UserToken};
+use crate::ids::{AppId, SerialNumber, TemplateId, UserId};
 use crate::ports::{
     AddTemplateRequest, Clock, GatewayFailure, GatewayOutcome, PassGateway, StoreError,
     TemplateStore, UpdateTemplateRequest,
@@ -448,14 +448,15 @@ pub fn unique_id_for(tpl_content: &Value) -> String {
     format!("t{}", &h[..40])
 }
 
-/// The claim serial number: deterministic from (template, user, token), so a retry reuses it.
+/// The serial of a user's `n`-th pass from a template (n from 1): deterministic, so a re-tap after
+/// an unknown outcome (with a new token) reuses it and cannot create a second pass.
 /// `S` + 31 hex chars of SHA-256 over the length-prefixed parts.
-pub fn derive_serial(template: &TemplateId, user: &UserId, token: &UserToken) -> SerialNumber {
+pub fn derive_serial(template: &TemplateId, user: &UserId, n: u32) -> SerialNumber {
     let h = sha256_parts(&[
-        "serial/v1",
+        "serial/v2",
         template.as_str(),
         user.as_str(),
-        token.as_str(),
+        &n.to_string(),
     ]);
     SerialNumber::from_valid(format!("S{}", &h[..31]))
 }
@@ -916,13 +917,11 @@ mod tests {
     fn fill_and_serial() {
         let tpl = TemplateId::parse("tpl1").unwrap();
         let user = UserId::parse("2088000000000001").unwrap();
-        let tok = UserToken::parse("tok").unwrap();
-        let s1 = derive_serial(&tpl, &user, &tok);
-        assert_eq!(s1, derive_serial(&tpl, &user, &tok));
-        assert_ne!(
-            s1,
-            derive_serial(&tpl, &user, &UserToken::parse("tok2").unwrap())
-        );
+        let s1 = derive_serial(&tpl, &user, 1);
+        assert_eq!(s1, derive_serial(&tpl, &user, 1));
+        assert_ne!(s1, derive_serial(&tpl, &user, 2));
+        let other = UserId::parse("2088000000000002").unwrap();
+        assert_ne!(s1, derive_serial(&tpl, &other, 1));
         let app = AppId::parse("2021000000000001").unwrap();
         let mut rules = BTreeMap::new();
         for v in ["activeTime", "expireTime", "serialNumber", "channelID"] {
