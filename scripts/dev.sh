@@ -129,7 +129,8 @@ API_PORT="$API_PORT" TABLE_NAME="$TABLE_NAME" ALIPAY_KEYS_SECRET_ID="$ALIPAY_KEY
   SESSION_KEY_SECRET_ID="$SESSION_KEY_SECRET_ID" ALIPAY_APP_ID="$ALIPAY_APP_ID" \
   ALIPAY_GATEWAY_URL="$gateway" PASS_CALLBACK_URL="$api/alipay/pass-callback" RUST_LOG="${RUST_LOG:-info}" \
   "$BIN_DIR/local-stack" --template template.yaml --bin-dir "$BIN_DIR" \
-  --param "PublicBaseUrl=$api" --param "AlipayAppId=$ALIPAY_APP_ID" >"$run_dir/local-stack.out" &
+  --param "PublicBaseUrl=$api" --param "AlipayAppId=$ALIPAY_APP_ID" \
+  --param "DefaultPassLogoUrl=${DEFAULT_PASS_LOGO_URL:-https://example.com/pass/default-logo.png}" >"$run_dir/local-stack.out" &
 pids+=($!); names+=(local-stack)
 wait_line "$run_dir/local-stack.out" "local-stack listening on " "$!" local-stack >/dev/null
 

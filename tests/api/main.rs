@@ -1,2 +1,4 @@
 //! Integration tests: the real flows over HTTP (function → emulator → simulator), as deployed.
+mod claims;
 mod passes;
+mod templates;

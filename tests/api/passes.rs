@@ -8,13 +8,13 @@ use tokio::sync::RwLock;
 
 /// Claims take the read side; tests that inject faults on `instance.add` take the write side, so a
 /// fault never hits another test's claim.
-fn claims_lock() -> &'static RwLock<()> {
+pub(crate) fn claims_lock() -> &'static RwLock<()> {
     static LOCK: OnceLock<RwLock<()>> = OnceLock::new();
     LOCK.get_or_init(|| RwLock::new(()))
 }
 
 /// A session token for `user`, minted the way `POST /session` does (the test knows the key).
-fn token_for(user: &str) -> String {
+pub(crate) fn token_for(user: &str) -> String {
     let key = lambda_edge::session::SessionKey::from_base64(SESSION_KEY_B64).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -31,7 +31,7 @@ async fn claimed_pass(app: &TestApp, tpl: &str, user: &str) -> String {
     claim.body["body"]["passId"].as_str().unwrap().to_string()
 }
 
-fn sim_passes_for<'a>(all: &'a [Value], tpl: &str, user: &str) -> Vec<&'a Value> {
+pub(crate) fn sim_passes_for<'a>(all: &'a [Value], tpl: &str, user: &str) -> Vec<&'a Value> {
     all.iter()
         .filter(|p| p["tpl_id"] == json!(tpl) && p["user_id"] == json!(user))
         .collect()
@@ -41,11 +41,18 @@ fn sim_passes_for<'a>(all: &'a [Value], tpl: &str, user: &str) -> Vec<&'a Value>
 async fn a_claimed_pass_is_stored_by_user_and_read_back_through_every_route() {
     let _g = claims_lock().read().await;
     let app = TestApp::new();
-    let tpl = app.create_template("新人专享券").await;
+    let mut body = app.pass_template("新人专享券");
+    body["perUserLimit"] = json!(2);
+    let created = app.post("/templates", &body).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let tpl = created.body["templateId"].as_str().unwrap().to_string();
     let user = new_user_id();
     let first = claimed_pass(&app, &tpl, &user).await;
     let second = claimed_pass(&app, &tpl, &user).await;
-    assert_ne!(first, second, "two claims (two tokens) are two passes");
+    assert_ne!(
+        first, second,
+        "two claims (two tokens) are two passes where the template allows two"
+    );
 
     // The mini-program route, with a session token for this user: newest first.
     let token = token_for(&user);

@@ -239,12 +239,16 @@ async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
     assert!(report["needsAttention"].as_u64().is_some(), "{report}");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let emitted = function_log_lines().into_iter().any(|(f, l)| {
-            f == "reconciler"
-                && l.get("_aws").is_some()
-                && l["PayoutsNeedingAttention"].as_f64().unwrap_or(0.0) >= 3.0
-                && l.get("UnresolvedPayouts").is_some()
-        });
+        // One EMF line per metric.
+        let lines: Vec<Value> = function_log_lines()
+            .into_iter()
+            .filter(|(f, l)| f == "reconciler" && l.get("_aws").is_some())
+            .map(|(_, l)| l)
+            .collect();
+        let emitted = lines
+            .iter()
+            .any(|l| l["PayoutsNeedingAttention"].as_f64().unwrap_or(0.0) >= 3.0)
+            && lines.iter().any(|l| l.get("UnresolvedPayouts").is_some());
         if emitted {
             break;
         }

@@ -211,6 +211,22 @@ async fn run_flows(app: &TestApp) -> Vec<String> {
         ))
         .await;
     assert_eq!(stale.status, 400, "{stale:?}");
+    // A forged token with a fresh timestamp: Alipay refuses; the caller sees no Alipay text.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let forged_claim = app
+        .get_public(&format!(
+            "/alipay/pass-callback?templateId={tpl}&userId={}&token=tok_forged&timestamp={now}",
+            new_user_id()
+        ))
+        .await;
+    assert_eq!(forged_claim.status, 422, "{forged_claim:?}");
+    assert!(
+        !forged_claim.body.to_string().contains("无效"),
+        "{forged_claim:?}"
+    );
     vec![auth_code, token]
 }
 
@@ -309,6 +325,24 @@ async fn function_logs_carry_no_key_material_and_every_line_a_request_id() {
             "no log line from {f} (saw {functions:?}); the scan would be vacuous"
         );
     }
+    // Alipay's refusal text is kept in the log, with the request id, for whoever investigates.
+    let refusal = text
+        .lines()
+        .filter(|l| l.starts_with("[pass-callback"))
+        .filter_map(|l| {
+            l.split_once("] ")
+                .and_then(|(_, b)| serde_json::from_str::<Value>(b).ok())
+        })
+        .find(|v| v["message"] == "Alipay refused to issue the pass")
+        .expect("the refusal is logged");
+    assert!(
+        refusal["alipay_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("无效"),
+        "{refusal}"
+    );
+    assert!(request_id(&refusal).is_some(), "{refusal}");
     eprintln!(
         "scanned {lines} function log lines from {} functions",
         functions.len()

@@ -17,6 +17,10 @@ pub const APP_ID: &str = "2021000000000001";
 pub const TABLE: &str = "rewards-test";
 pub const KEYS_SECRET: &str = "rewards/alipay-keys";
 pub const SESSION_SECRET: &str = "rewards/session-key";
+/// The test stack's failed claims per template per 10 minutes (production: 100).
+pub const TEMPLATE_FAILURE_LIMIT: u32 = 12;
+/// The test stack's `DefaultPassLogoUrl`.
+pub const DEFAULT_LOGO: &str = "https://example.com/pass/default-logo.png";
 /// Base64 of 32 bytes; the tests mint session tokens with it too.
 pub const SESSION_KEY_B64: &str = "c2Vzc2lvbi1rZXktZm9yLXRlc3RzLW9ubHktMzJieXRlcw==";
 
@@ -169,6 +173,7 @@ pub fn stack() -> &'static Stack {
                 opts.bin_dir = bin_dir;
                 opts.port = 0;
                 opts.parameters.insert("AlipayAppId".into(), APP_ID.into());
+                opts.parameters.insert("DefaultPassLogoUrl".into(), DEFAULT_LOGO.into());
                 opts.host_env.insert("RUST_LOG".into(), "warn".into());
                 for (k, v) in [
                     ("TABLE_NAME", TABLE.to_string()),
@@ -178,6 +183,10 @@ pub fn stack() -> &'static Stack {
                     ("ALIPAY_GATEWAY_URL", sim.url.clone()),
                     ("AWS_ENDPOINT_URL", moto_url.clone()),
                     ("AWS_REGION", "us-east-1".to_string()),
+                    // The sweep may look an issuance up as soon as its outcome is unknown, and a
+                    // template's failed-claims budget is small enough to reach in a test.
+                    ("CLAIM_RECHECK_MS", "1".to_string()),
+                    ("CLAIM_TEMPLATE_FAILURE_LIMIT", TEMPLATE_FAILURE_LIMIT.to_string()),
                 ] {
                     opts.env.push((k.to_string(), v));
                 }
@@ -420,6 +429,19 @@ fn replace_callback(v: &mut Value, callback: &str) {
             *url = json!(callback);
         }
     }
+}
+
+/// A DynamoDB client on the stack's moto (to look at what the functions stored).
+pub async fn dynamo() -> aws_sdk_dynamodb::Client {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&stack().moto)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&sdk)
 }
 
 /// A fresh Alipay user id (2088 + 12 digits) unique within the run.

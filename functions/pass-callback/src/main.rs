@@ -2,11 +2,15 @@
 //! `GET /alipay/pass-callback?templateId=&userId=&token=&timestamp=` when a user taps claim; the query
 //! is untrusted input (the call is not signed: authenticity rests on Alipay checking the one-time
 //! `token` when we issue the pass). Answers are the component JSON documented in the README:
-//! `{"success":true,"passId","serialNumber"}`, or problem+json carrying `"success":false`.
+//! `{"success":true,"passId","serialNumber"}`, or problem+json carrying `"success":false` (429
+//! with `Retry-After` when the failed-claims budget is spent). Alipay's own refusal text never
+//! reaches the caller (it would tell an outsider whether a token exists and for whom); the log keeps
+//! it, with the request id.
 use lambda_edge::{json, metric, query_param, Problem};
+use lambda_http::http::header::{HeaderValue, RETRY_AFTER};
 use lambda_http::{run, service_fn, Body, Error, Request, Response};
 use rewards_app::{problem, Env};
-use rewards_core::claim::{component_answer, ClaimQuery, ClaimService};
+use rewards_core::claim::{component_answer, ClaimError, ClaimQuery, ClaimService};
 use serde_json::json as j;
 
 async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
@@ -34,6 +38,14 @@ async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
             json(200, &component_answer(&Ok(answer)))
         }
         Err(e) => {
+            if let ClaimError::Rejected(f) = &e {
+                tracing::warn!(
+                    alipay_code = %f.code,
+                    alipay_sub_code = f.sub_code.as_deref().unwrap_or(""),
+                    alipay_reason = %f.reason(),
+                    "Alipay refused to issue the pass"
+                );
+            }
             let p: Problem = problem(&e);
             metric(
                 "Rewards",
@@ -42,9 +54,17 @@ async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
                 &[("Outcome", p.code.as_str())],
             );
             let message = p.detail.clone();
-            p.with("success", j!(false))
+            let mut response = p
+                .with("success", j!(false))
                 .with("message", j!(message))
-                .into_response()
+                .into_response();
+            if let Some(wait) = e.retry_after() {
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                    response.headers_mut().insert(RETRY_AFTER, v);
+                }
+            }
+            response
         }
     }
 }

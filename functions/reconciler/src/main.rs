@@ -2,13 +2,19 @@
 //! NEEDS_ATTENTION) is re-triggered with its **same** `out_biz_no` until the outcome is known, with
 //! capped backoff; past the retry budget it is NEEDS_ATTENTION and probed at the cap, never re-sent
 //! under a new number. Each run publishes `UnresolvedPayouts` and `PayoutsNeedingAttention` (the
-//! alarm in template.yaml watches the latter).
+//! alarm in template.yaml watches the latter). Then pass issuances whose outcome was lost are looked
+//! up by serial: stored if Alipay holds them, dropped if not.
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use rewards_app::Env;
+use rewards_core::claim::ClaimSweeper;
 use rewards_core::payout::Reconciler;
 use serde_json::{json, Value};
 
-async fn handle(reconciler: &Reconciler, _event: LambdaEvent<Value>) -> Result<Value, Error> {
+async fn handle(
+    reconciler: &Reconciler,
+    sweeper: &ClaimSweeper,
+    _event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
     let report = reconciler.run_once().await?;
     lambda_edge::metric("Rewards", "ReconciledPayouts", report.examined as f64, &[]);
     lambda_edge::metric(
@@ -24,6 +30,8 @@ async fn handle(reconciler: &Reconciler, _event: LambdaEvent<Value>) -> Result<V
         &[],
     );
     tracing::info!(?report, "reconciliation pass done");
+    let passes = sweeper.run_once().await?;
+    tracing::info!(?passes, "pass issuance sweep done");
     Ok(json!({
         "examined": report.examined,
         "sent": report.sent,
@@ -33,6 +41,7 @@ async fn handle(reconciler: &Reconciler, _event: LambdaEvent<Value>) -> Result<V
         "errors": report.errors,
         "openUnresolved": report.open.unresolved,
         "openNeedsAttention": report.open.needs_attention,
+        "passes": passes,
     }))
 }
 
@@ -42,5 +51,6 @@ async fn main() -> Result<(), Error> {
     let env = Env::load().await?;
     let alipay = env.alipay().await?;
     let reconciler = env.reconciler(&alipay);
-    run(service_fn(|event| handle(&reconciler, event))).await
+    let sweeper = env.claim_sweeper(&alipay);
+    run(service_fn(|event| handle(&reconciler, &sweeper, event))).await
 }

@@ -2,7 +2,7 @@
 //!
 //! `POST /templates`, `GET /templates`, `GET /templates/{templateId}`, `PUT /templates/{templateId}`,
 //! `POST /passes/{passId}/status`. The body of a template route is the template content
-//! (`{"logo","icon","strip","content": <pass.json>}`) plus an optional `paramRules` object.
+//! (`{"logo","icon","strip","content": <pass.json>}`) plus optional `paramRules` and `perUserLimit`.
 use std::collections::BTreeMap;
 
 use lambda_edge::{json, json_body, path_param, route_key, Problem};
@@ -18,12 +18,20 @@ struct Ctx {
     passes: PassService,
 }
 
-/// Splits the body into the template content (`tpl_content`) and the parameter rules.
+/// A template route's body: the content (`tpl_content`), the parameter rules, the per-user limit.
+struct TemplateBody {
+    content: Value,
+    rules: BTreeMap<String, ParamRule>,
+    per_user_limit: Option<u32>,
+}
+
+/// Splits the body into the template content (`tpl_content`), the parameter rules and the
+/// per-user limit.
 ///
 /// Two shapes are accepted: the template content itself (`{"logo","icon"?,"strip"?,"content":
 /// <pass.json>}`), or a bare pass.json (`{"evoucherInfo","merchant",…}`) whose top-level `logo`,
-/// `icon` and `strip` are moved beside it. Either may carry `paramRules`.
-fn template_body(req: &Request) -> Result<(Value, BTreeMap<String, ParamRule>), Problem> {
+/// `icon` and `strip` are moved beside it. Either may carry `paramRules` and `perUserLimit`.
+fn template_body(req: &Request) -> Result<TemplateBody, Problem> {
     let body: Value = json_body(req)?;
     let Value::Object(mut body) = body else {
         return Err(Problem::bad_request(
@@ -37,8 +45,25 @@ fn template_body(req: &Request) -> Result<(Value, BTreeMap<String, ParamRule>), 
             Problem::bad_request("invalid_param_rules", format!("/paramRules: {e}"))
         })?,
     };
+    let per_user_limit = match body.remove("perUserLimit") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    Problem::bad_request(
+                        "invalid_per_user_limit",
+                        "/perUserLimit must be a whole number of passes",
+                    )
+                })?,
+        ),
+    };
     if body.contains_key("content") {
-        return Ok((Value::Object(body), rules));
+        return Ok(TemplateBody {
+            content: Value::Object(body),
+            rules,
+            per_user_limit,
+        });
     }
     let mut tpl = serde_json::Map::new();
     for key in ["logo", "icon", "strip"] {
@@ -47,7 +72,11 @@ fn template_body(req: &Request) -> Result<(Value, BTreeMap<String, ParamRule>), 
         }
     }
     tpl.insert("content".into(), Value::Object(body));
-    Ok((Value::Object(tpl), rules))
+    Ok(TemplateBody {
+        content: Value::Object(tpl),
+        rules,
+        per_user_limit,
+    })
 }
 
 /// Domain errors; a validation failure lists every issue with its JSON pointer.
@@ -72,16 +101,21 @@ fn template_problem(e: &TemplateError) -> Problem {
 }
 
 fn summary(t: &TemplateRecord) -> Value {
-    j!({ "templateId": t.template_id, "tplParams": t.tpl_params, "template": t })
+    j!({
+        "templateId": t.template_id,
+        "tplParams": t.tpl_params,
+        "perUserLimit": t.per_user_limit,
+        "template": t
+    })
 }
 
 async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
     match route_key(&req).as_str() {
         "POST /templates" => {
-            let (content, rules) = template_body(&req)?;
+            let body = template_body(&req)?;
             let t = ctx
                 .templates
-                .create(&content, &rules)
+                .create(&body.content, &body.rules, body.per_user_limit)
                 .await
                 .map_err(|e| template_problem(&e))?;
             Ok(json(201, &summary(&t)))
@@ -99,10 +133,10 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
         "PUT /templates/{templateId}" => {
             let id = TemplateId::parse(&path_param(&req, "templateId")?)
                 .map_err(|e| Problem::bad_request("invalid_template_id", e.to_string()))?;
-            let (content, rules) = template_body(&req)?;
+            let body = template_body(&req)?;
             let t = ctx
                 .templates
-                .update(&id, &content, &rules)
+                .update(&id, &body.content, &body.rules, body.per_user_limit)
                 .await
                 .map_err(|e| template_problem(&e))?;
             Ok(json(200, &summary(&t)))

@@ -157,9 +157,12 @@ pub fn dispatch(
     params: &[(String, String)],
     now: OffsetDateTime,
 ) -> Reply {
-    let trigger_replay = match sim.settings.lock() {
-        Ok(s) => s.trigger_replay,
-        Err(poisoned) => poisoned.into_inner().trigger_replay,
+    let (trigger_replay, repeated_serial) = match sim.settings.lock() {
+        Ok(s) => (s.trigger_replay, s.repeated_serial),
+        Err(poisoned) => {
+            let s = poisoned.into_inner();
+            (s.trigger_replay, s.repeated_serial)
+        }
     };
     let mut state = match sim.state.lock() {
         Ok(s) => s,
@@ -179,7 +182,7 @@ pub fn dispatch(
     match method {
         "alipay.pass.template.add" => state.template_add(&biz, now),
         "alipay.pass.template.update" => state.template_update(&biz),
-        "alipay.pass.instance.add" => state.instance_add(&biz, now),
+        "alipay.pass.instance.add" => state.instance_add_with(&biz, now, repeated_serial),
         "alipay.pass.instance.update" => state.instance_update(&biz, now),
         "alipay.marketing.campaign.cash.create" => state.cash_create(&biz, now, &sim.base_url),
         "alipay.marketing.campaign.cash.trigger" => {

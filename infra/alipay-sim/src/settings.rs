@@ -4,12 +4,29 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What `alipay.pass.instance.add` answers when a template's serial number was already issued to
+/// the **same** user (to another user it is always `SERIAL_NUMBER_REPEAT`). The platform does not
+/// document it, so both answers must be survivable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepeatedSerial {
+    /// The earlier pass, as a success (a replay; checked before the token, so a retry with a spent
+    /// or another token succeeds). The default.
+    #[default]
+    SamePass,
+    /// `success=false` with `errorCode` `SERIAL_NUMBER_REPEAT` (the pass stays issued; the caller
+    /// learns nothing about it but that the serial is taken).
+    Refuse,
+}
+
 /// The switches (`GET /sim/settings`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Settings {
     /// When `cash.trigger` replays a known `out_biz_no` (`triggerReplay`).
     pub trigger_replay: TriggerReplay,
+    /// `"same_pass"` (default) or `"refuse"`: see [`RepeatedSerial`].
+    pub repeated_serial: RepeatedSerial,
 }
 
 /// A partial update as posted: only the fields present change.
@@ -18,14 +35,22 @@ pub struct Settings {
 pub struct SettingsPatch {
     /// `triggerReplay`.
     pub trigger_replay: Option<TriggerReplay>,
+    /// See [`Settings::repeated_serial`].
+    pub repeated_serial: Option<RepeatedSerial>,
 }
 
 impl Settings {
     /// Applies the fields present in `patch`.
     pub fn apply(&mut self, patch: SettingsPatch) {
-        let SettingsPatch { trigger_replay } = patch;
+        let SettingsPatch {
+            trigger_replay,
+            repeated_serial,
+        } = patch;
         if let Some(v) = trigger_replay {
             self.trigger_replay = v;
+        }
+        if let Some(v) = repeated_serial {
+            self.repeated_serial = v;
         }
     }
 }
@@ -65,5 +90,20 @@ mod tests {
         assert_eq!(s.trigger_replay, TriggerReplay::AfterChecks);
         s.apply(SettingsPatch::default());
         assert_eq!(s.trigger_replay, TriggerReplay::AfterChecks);
+    }
+
+    #[test]
+    fn repeated_serial_is_switched_and_defaults_to_the_same_pass() {
+        let mut s = Settings::default();
+        assert_eq!(s.repeated_serial, RepeatedSerial::SamePass);
+        s.apply(serde_json::from_str(r#"{"repeatedSerial":"refuse"}"#).unwrap());
+        assert_eq!(s.repeated_serial, RepeatedSerial::Refuse);
+        s.apply(serde_json::from_str("{}").unwrap());
+        assert_eq!(s.repeated_serial, RepeatedSerial::Refuse);
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            serde_json::json!({"repeatedSerial": "refuse"})
+        );
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"repeatedSerial":"maybe"}"#).is_err());
     }
 }

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 use crate::settings::TriggerReplay;
 use time::{Duration, OffsetDateTime};
 
+use crate::settings::RepeatedSerial;
+
 /// How the gateway answers one call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -588,8 +590,19 @@ impl State {
 
     // ----- pass instances -----
 
-    /// `alipay.pass.instance.add`.
+    /// `alipay.pass.instance.add` with the default rule for repeated serials.
     pub fn instance_add(&mut self, biz: &Biz, now: OffsetDateTime) -> Reply {
+        self.instance_add_with(biz, now, RepeatedSerial::default())
+    }
+
+    /// `alipay.pass.instance.add`; a serial already issued to the same user is answered by
+    /// `repeated` (the earlier pass, or `SERIAL_NUMBER_REPEAT`).
+    pub fn instance_add_with(
+        &mut self,
+        biz: &Biz,
+        now: OffsetDateTime,
+        repeated: RepeatedSerial,
+    ) -> Reply {
         let tpl_id = match biz.required("tpl_id") {
             Ok(t) => t,
             Err(r) => return r,
@@ -644,20 +657,25 @@ impl State {
         if serial.is_empty() || serial.contains('$') {
             return Reply::pass_fail("SERIAL_NUMBER_INVALID", "serialNumber 无效");
         }
-        // Replay (checked before the token): the same serial for the same user answers the earlier pass.
+        // Replay (checked before the token): the same serial for the same user answers the earlier
+        // pass, unless the platform is set to refuse repeated serials outright.
         if let Some(&idx) = self.serials.get(&(tpl_id.clone(), serial.clone())) {
             let pass = &self.passes[idx];
-            if pass.user_id == user_id {
+            if pass.user_id == user_id && repeated == RepeatedSerial::SamePass {
                 return Reply::pass_ok(json!({
                     "serialNumber": pass.serial_number, "passId": pass.pass_id, "operation": "ADD"
                 }));
             }
             return Reply::pass_fail("SERIAL_NUMBER_REPEAT", "serialNumber 已被使用");
         }
+        // A token is bound to the (user, template) the component minted it for.
         match self.tokens.get(&user_token) {
             None => return Reply::pass_fail("USER_TOKEN_INVALID", "user_token 无效"),
             Some(t) if t.user_id != user_id => {
                 return Reply::pass_fail("USER_TOKEN_NOT_MATCH", "user_token 与 user_id 不匹配")
+            }
+            Some(t) if t.template_id != tpl_id => {
+                return Reply::pass_fail("USER_TOKEN_NOT_MATCH", "user_token 与 tpl_id 不匹配")
             }
             Some(t) if t.spent => return Reply::pass_fail("USER_TOKEN_USED", "user_token 已使用"),
             Some(_) => {}
@@ -1367,5 +1385,94 @@ mod tests {
             now(),
         ));
         assert_eq!(r["trigger_result"], "false");
+    }
+
+    fn pass_result(r: Reply) -> Value {
+        let m = ok(r);
+        assert_eq!(m["success"], "true", "{m:?}");
+        serde_json::from_str(m["result"].as_str().unwrap()).unwrap()
+    }
+
+    fn pass_error(r: Reply) -> String {
+        let m = ok(r);
+        assert_eq!(m["success"], "false", "{m:?}");
+        let result: Value = serde_json::from_str(m["result"].as_str().unwrap()).unwrap();
+        result["errorCode"].as_str().unwrap().to_string()
+    }
+
+    fn issue(tpl: &str, user: &str, token: &str, serial: &str) -> Biz {
+        biz(
+            json!({"tpl_id": tpl, "tpl_params": {"sn": serial}, "recognition_type": "2",
+            "recognition_info": {"user_id": user, "user_token": token}}),
+        )
+    }
+
+    fn two_templates(s: &mut State) -> (String, String) {
+        let mut ids = Vec::new();
+        for title in ["a", "b"] {
+            let r = ok(s.template_add(
+                &biz(json!({"unique_id": title, "tpl_content": {"logo": "https://l",
+                    "content": {"evoucherInfo": {"title": title}, "fileInfo": {"serialNumber": "$sn$"}}}})),
+                now(),
+            ));
+            let result: Value = serde_json::from_str(r["result"].as_str().unwrap()).unwrap();
+            ids.push(result["tpl_id"].as_str().unwrap().to_string());
+        }
+        (ids[0].clone(), ids[1].clone())
+    }
+
+    #[test]
+    fn a_claim_token_is_bound_to_its_user_and_template() {
+        let mut s = State::new("app");
+        let (a, b) = two_templates(&mut s);
+        let user = "2088000000000001";
+        let token = s.mint_user_token(&a, user);
+        let other_user = issue(&a, "2088000000000002", &token, "s1");
+        assert_eq!(
+            pass_error(s.instance_add(&other_user, now())),
+            "USER_TOKEN_NOT_MATCH"
+        );
+        let other_template = issue(&b, user, &token, "s1");
+        assert_eq!(
+            pass_error(s.instance_add(&other_template, now())),
+            "USER_TOKEN_NOT_MATCH"
+        );
+        let forged = issue(&a, user, "tok_forged", "s1");
+        assert_eq!(
+            pass_error(s.instance_add(&forged, now())),
+            "USER_TOKEN_INVALID"
+        );
+        pass_result(s.instance_add(&issue(&a, user, &token, "s1"), now()));
+        let spent = issue(&a, user, &token, "s2");
+        assert_eq!(pass_error(s.instance_add(&spent, now())), "USER_TOKEN_USED");
+    }
+
+    #[test]
+    fn a_repeated_serial_answers_the_same_pass_or_a_refusal_as_set() {
+        let mut s = State::new("app");
+        let (a, _) = two_templates(&mut s);
+        let user = "2088000000000001";
+        let first = s.mint_user_token(&a, user);
+        let issued = pass_result(s.instance_add(&issue(&a, user, &first, "s1"), now()));
+        let second = s.mint_user_token(&a, user);
+        let again = pass_result(s.instance_add_with(
+            &issue(&a, user, &second, "s1"),
+            now(),
+            RepeatedSerial::SamePass,
+        ));
+        assert_eq!(again["passId"], issued["passId"]);
+        let refused = s.instance_add_with(
+            &issue(&a, user, &second, "s1"),
+            now(),
+            RepeatedSerial::Refuse,
+        );
+        assert_eq!(pass_error(refused), "SERIAL_NUMBER_REPEAT");
+        let third = s.mint_user_token(&a, "2088000000000002");
+        let foreign = issue(&a, "2088000000000002", &third, "s1");
+        assert_eq!(
+            pass_error(s.instance_add(&foreign, now())),
+            "SERIAL_NUMBER_REPEAT"
+        );
+        assert_eq!(s.passes().len(), 1);
     }
 }

@@ -25,9 +25,9 @@ use rewards_core::pass::PassStatus;
 use rewards_core::payout::Recipient;
 use rewards_core::ports::{
     AddTemplateRequest, CampaignCreated, CampaignDetail, CampaignPage, CampaignSummary,
-    CashGateway, CreateCampaignRequest, IssuePassRequest, ListCampaignsRequest, PassGateway,
-    PassIssued, PrizeType, TemplateResult, TriggerRequest, TriggerResult, UpdatePassRequest,
-    UpdateTemplateRequest,
+    CashGateway, CreateCampaignRequest, FindPassRequest, IssuePassRequest, ListCampaignsRequest,
+    PassGateway, PassIssued, PassLookup, PrizeType, TemplateResult, TriggerRequest, TriggerResult,
+    UpdatePassRequest, UpdateTemplateRequest,
 };
 use rewards_core::{GatewayFailure, GatewayOutcome};
 
@@ -151,6 +151,29 @@ impl PassGateway for AlipayGateway {
             verify_type: None,
         };
         map(self.client.execute(&call).await, |_| Ok(()))
+    }
+
+    async fn find_pass(&self, req: &FindPassRequest) -> GatewayOutcome<PassLookup> {
+        // instance.update addresses a pass by serial and answers its passId; sending the parameters
+        // the pass was issued with changes nothing the user sees.
+        let call = InstanceUpdate {
+            serial_number: req.serial_number.as_str().to_string(),
+            channel_id: req.channel_id.as_str().to_string(),
+            tpl_params: Some(tpl_params(&req.tpl_params)),
+            status: None,
+            verify_code: None,
+            verify_type: None,
+        };
+        map(self.client.execute(&call).await, |updated| {
+            Ok(PassLookup::Found {
+                pass_id: updated
+                    .pass_id
+                    .as_deref()
+                    .map(PassId::parse)
+                    .transpose()
+                    .map_err(|e| format!("passId: {e}"))?,
+            })
+        })
     }
 }
 

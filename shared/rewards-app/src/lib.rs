@@ -18,7 +18,7 @@ use lambda_edge::Problem;
 use rewards_alipay::AlipayGateway;
 use rewards_aws::{Config, DynamoStore, KeyProvider, RandomIds, SystemClock};
 use rewards_core::campaign::CampaignService;
-use rewards_core::claim::{ClaimConfig, ClaimService};
+use rewards_core::claim::{ClaimConfig, ClaimService, ClaimSweeper};
 use rewards_core::idempotency::IdempotencyService;
 use rewards_core::pass::PassService;
 use rewards_core::payout::Reason;
@@ -61,6 +61,10 @@ pub struct Env {
     /// `PAYOUT_BACKOFF_MS` and `PAYOUT_BACKOFF_CAP_MS` overriding the lease, the first backoff and
     /// the backoff cap (test stacks use short ones; production leaves them unset).
     pub send_config: SendConfig,
+    /// The claim path's timing and budgets: [`ClaimConfig::default`], with
+    /// `CLAIM_TEMPLATE_FAILURE_LIMIT` (failed claims per template per 10 minutes) and
+    /// `CLAIM_RECHECK_MS` (first sweep lookup after an unknown outcome) overriding.
+    pub claim_config: ClaimConfig,
 }
 
 /// The Alipay side, for functions that call the gateway.
@@ -106,6 +110,29 @@ fn env_duration_ms(name: &str) -> Result<Option<Duration>, StartupError> {
     }
 }
 
+/// [`ClaimConfig::default`] with the `CLAIM_*` overrides.
+fn claim_config() -> Result<ClaimConfig, StartupError> {
+    let mut c = ClaimConfig::default();
+    if let Ok(v) = std::env::var("CLAIM_TEMPLATE_FAILURE_LIMIT") {
+        if !v.trim().is_empty() {
+            c.template_budget.limit =
+                v.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        StartupError::Config(
+                            "CLAIM_TEMPLATE_FAILURE_LIMIT must be a positive number".into(),
+                        )
+                    })?;
+        }
+    }
+    if let Some(d) = env_duration_ms("CLAIM_RECHECK_MS")? {
+        c.recheck = d;
+    }
+    Ok(c)
+}
+
 /// [`SendConfig::default`] with the `PAYOUT_*_MS` overrides.
 fn send_config() -> Result<SendConfig, StartupError> {
     let d = SendConfig::default();
@@ -146,6 +173,7 @@ impl Env {
         let reason_campaigns =
             reason_campaigns(&std::env::var("REASON_CAMPAIGNS").unwrap_or_default())?;
         let send_config = send_config()?;
+        let claim_config = claim_config()?;
         let sdk = rewards_aws::sdk_config().await;
         let store = Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
@@ -159,6 +187,7 @@ impl Env {
             ids: Arc::new(RandomIds::default()),
             reason_campaigns,
             send_config,
+            claim_config,
         })
     }
 
@@ -228,6 +257,10 @@ impl Env {
             clock: self.clock.clone(),
             policy: TemplatePolicy {
                 callback_url: self.config.callback_url.clone(),
+                default_logo: std::env::var("DEFAULT_PASS_LOGO_URL")
+                    .ok()
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty()),
             },
         }
     }
@@ -237,11 +270,21 @@ impl Env {
         ClaimService {
             templates: self.store.clone(),
             claims: self.store.clone(),
+            passes: self.store.clone(),
+            budget: self.store.clone(),
             gateway: alipay.gateway.clone(),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
             app_id: self.config.app_id.clone(),
-            config: ClaimConfig::default(),
+            config: self.claim_config,
+        }
+    }
+
+    /// The sweep of pass issuances whose outcome was lost (run by the reconciler).
+    pub fn claim_sweeper(&self, alipay: &Alipay) -> ClaimSweeper {
+        ClaimSweeper {
+            service: Arc::new(self.claim_service(alipay)),
+            batch: 50,
         }
     }
 

@@ -3,7 +3,8 @@
 //! | item | pk | sk | other attributes |
 //! |---|---|---|---|
 //! | template | `TPL#{templateId}` | `META` | gsi1 `TPL` / `{createdAt}#{id}` |
-//! | claim | `CLAIM#{tpl}#{user}#{tokenHash}` | `META` | `fence`, `lease_until`, `pass_id` (set once) |
+//! | claim account | `CLAIM#{tpl}#{user}` | `META` | `fence`; `expiresAt` (TTL) while it holds no pass and nothing is in flight; gsi1 `CLAIM#INFLIGHT` / `{dueAt}#{tpl}#{user}` while an issuance is in flight |
+//! | failed-claims counter | `BUDGET#U#{tpl}#{user}` or `BUDGET#T#{tpl}` | `{bucketStart}` | `failures` (N), `expiresAt` (TTL) |
 //! | pass by user | `USER#{userId}` | `PASS#{createdAt}#{passId}` | |
 //! | pass by id | `PASS#{passId}` | `META` | |
 //! | campaign | `CAMP#{crowdNo}` | `META` | gsi1 `CAMP` / `{createdAt}#{crowdNo}` |
@@ -20,11 +21,11 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use rewards_core::campaign::{Campaign, SlotRecord, SlotState};
-use rewards_core::claim::{ClaimKey, ClaimRecord};
+use rewards_core::claim::ClaimAccount;
 use rewards_core::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState, StoredResponse};
 use rewards_core::ids::{BusinessId, CrowdNo, OutBizNo, PassId, TemplateId, UserId};
 use rewards_core::pass::PassRecord;
@@ -33,8 +34,8 @@ use rewards_core::payout::{
     Recipient, UnresolvedCounts,
 };
 use rewards_core::ports::{
-    CampaignStore, CasOutcome, ClaimStore, IdempotencyStore, Inserted, PassStore, PayoutStore,
-    TemplateStore,
+    BudgetScope, CampaignStore, CasOutcome, ClaimBudgetStore, ClaimStore, IdempotencyStore,
+    Inserted, PassStore, PayoutStore, TemplateStore,
 };
 use rewards_core::template::TemplateRecord;
 use rewards_core::{StoreError, Timestamp};
@@ -90,16 +91,16 @@ fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_str(data).map_err(|e| StoreError::Corrupt(format!("undecodable item: {e}")))
 }
 
-fn claim_pk(k: &ClaimKey) -> String {
-    format!("CLAIM#{}#{}#{}", k.template_id, k.user_id, k.token_hash)
+fn account_pk(t: &TemplateId, u: &UserId) -> String {
+    format!("CLAIM#{t}#{u}")
 }
 
-fn decode_claim(item: &Item) -> Result<ClaimRecord, StoreError> {
-    let mut c: ClaimRecord = decode(item)?;
-    if let Some(AttributeValue::S(p)) = item.get("pass_id") {
-        c.pass_id = Some(PassId::parse(p).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-    }
-    Ok(c)
+/// The sparse index partition of accounts with an issuance in flight (the sweep's work list).
+const IN_FLIGHT: &str = "CLAIM#INFLIGHT";
+
+/// DynamoDB TTL wants epoch seconds.
+fn ttl_seconds(t: Timestamp) -> AttributeValue {
+    n(t.millis().max(0) / 1000 + 1)
 }
 
 fn payout_pk(o: &OutBizNo) -> String {
@@ -417,105 +418,187 @@ impl TemplateStore for DynamoStore {
     }
 }
 
-fn claim_item(c: &ClaimRecord) -> Result<Item, StoreError> {
-    let mut stored = c.clone();
-    stored.pass_id = None; // authoritative in the `pass_id` attribute, set once by complete_claim
-    let mut it = item(claim_pk(&c.key()), META.into(), &stored)?;
-    it.insert("fence".into(), s(c.fence.clone()));
-    it.insert("lease_until".into(), n(c.lease_until.millis()));
-    if let Some(p) = &c.pass_id {
-        it.insert("pass_id".into(), s(p.to_string()));
+fn account_item(a: &ClaimAccount) -> Result<Item, StoreError> {
+    let mut it = item(account_pk(&a.template_id, &a.user_id), META.into(), a)?;
+    it.insert("fence".into(), s(a.fence.clone()));
+    if let Some(e) = a.expires_at {
+        it.insert("expiresAt".into(), ttl_seconds(e));
+    }
+    if let Some(due) = a.due_at() {
+        it.insert("gsi1pk".into(), s(IN_FLIGHT));
+        it.insert(
+            "gsi1sk".into(),
+            s(format!("{}#{}#{}", ts(due), a.template_id, a.user_id)),
+        );
     }
     Ok(it)
 }
 
 #[async_trait]
 impl ClaimStore for DynamoStore {
-    async fn create_claim(&self, c: &ClaimRecord) -> Result<Inserted<ClaimRecord>, StoreError> {
+    async fn get_account(
+        &self,
+        template: &TemplateId,
+        user: &UserId,
+    ) -> Result<Option<ClaimAccount>, StoreError> {
+        self.get(account_pk(template, user), META)
+            .await?
+            .as_ref()
+            .map(decode)
+            .transpose()
+    }
+
+    async fn create_account(&self, a: &ClaimAccount) -> Result<Inserted<ClaimAccount>, StoreError> {
         match self
-            .put_if(claim_item(c)?, "attribute_not_exists(pk)", vec![], vec![])
+            .put_if(account_item(a)?, "attribute_not_exists(pk)", vec![], vec![])
             .await?
         {
             None => Ok(Inserted::Inserted),
-            Some(Some(old)) => Ok(Inserted::Exists(decode_claim(&old)?)),
+            Some(Some(old)) => Ok(Inserted::Exists(decode(&old)?)),
             Some(None) => Err(StoreError::Unavailable(
-                "claim vanished during create".into(),
+                "claim account vanished during create".into(),
             )),
         }
     }
 
-    async fn get_claim(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, StoreError> {
-        self.get(claim_pk(key), META)
-            .await?
-            .as_ref()
-            .map(decode_claim)
-            .transpose()
-    }
-
-    async fn replace_claim(
+    async fn replace_account(
         &self,
-        c: &ClaimRecord,
+        a: &ClaimAccount,
         expected_fence: &str,
-    ) -> Result<CasOutcome<ClaimRecord>, StoreError> {
+    ) -> Result<CasOutcome<ClaimAccount>, StoreError> {
         match self
             .put_if(
-                claim_item(c)?,
-                "fence = :f AND attribute_not_exists(pass_id)",
+                account_item(a)?,
+                "fence = :f",
                 vec![(":f", s(expected_fence))],
                 vec![],
             )
             .await?
         {
             None => Ok(CasOutcome::Written),
-            Some(old) => Ok(CasOutcome::Lost(
-                old.as_ref().map(decode_claim).transpose()?,
-            )),
+            Some(old) => Ok(CasOutcome::Lost(old.as_ref().map(decode).transpose()?)),
         }
     }
 
-    async fn complete_claim(
+    async fn complete_issuance(
         &self,
-        key: &ClaimKey,
+        a: &ClaimAccount,
+        expected_fence: &str,
         pass: &PassRecord,
-    ) -> Result<CasOutcome<ClaimRecord>, StoreError> {
-        let update = Update::builder()
+    ) -> Result<CasOutcome<ClaimAccount>, StoreError> {
+        let account = Put::builder()
             .table_name("placeholder")
-            .key("pk", s(claim_pk(key)))
-            .key("sk", s(META))
-            .update_expression("SET pass_id = :p")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(pass_id)")
-            .expression_attribute_values(":p", s(pass.pass_id.to_string()))
+            .set_item(Some(account_item(a)?))
+            .condition_expression("fence = :f")
+            .expression_attribute_values(":f", s(expected_fence))
             .build()
             .map_err(build_err)?;
-        let by_id = item(format!("PASS#{}", pass.pass_id), META.into(), pass)?;
-        let by_user = item(
-            format!("USER#{}", pass.user_id),
-            format!("PASS#{}#{}", ts(pass.created_at), pass.pass_id),
-            pass,
-        )?;
-        let put = |it: Item| -> Result<TransactWriteItem, StoreError> {
+        // A pass item is written once, by the claim that stored it; never overwritten here.
+        let absent = |it: Item| -> Result<TransactWriteItem, StoreError> {
             Ok(TransactWriteItem::builder()
                 .put(
                     Put::builder()
                         .table_name("placeholder")
                         .set_item(Some(it))
+                        .condition_expression("attribute_not_exists(pk)")
                         .build()
                         .map_err(build_err)?,
                 )
                 .build())
         };
         let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            put(by_id)?,
-            put(by_user)?,
+            TransactWriteItem::builder().put(account).build(),
+            absent(item(format!("PASS#{}", pass.pass_id), META.into(), pass)?)?,
+            absent(item(
+                format!("USER#{}", pass.user_id),
+                format!("PASS#{}#{}", ts(pass.created_at), pass.pass_id),
+                pass,
+            )?)?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(CasOutcome::Written),
-            Err(e) => match tx_failure("complete_claim", e) {
-                TxFailure::Condition => Ok(CasOutcome::Lost(self.get_claim(key).await?)),
+            Err(e) => match tx_failure("complete_issuance", e) {
+                TxFailure::Condition => Ok(CasOutcome::Lost(
+                    self.get_account(&a.template_id, &a.user_id).await?,
+                )),
                 TxFailure::Other(err) => Err(err),
             },
         }
+    }
+
+    async fn list_unresolved(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ClaimAccount>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :k AND gsi1sk < :s")
+            .expression_attribute_values(":k", s(IN_FLIGHT))
+            .expression_attribute_values(":s", s(ts(Timestamp(now.millis() + 1))))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(|e| unavailable("query in-flight claims", &e))?;
+        page.items.unwrap_or_default().iter().map(decode).collect()
+    }
+}
+
+fn budget_pk(scope: &BudgetScope) -> String {
+    format!("BUDGET#{}", scope.key())
+}
+
+#[async_trait]
+impl ClaimBudgetStore for DynamoStore {
+    async fn failures_since(
+        &self,
+        scope: &BudgetScope,
+        since: Timestamp,
+    ) -> Result<Vec<(Timestamp, u32)>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :k AND sk >= :s")
+            .expression_attribute_values(":k", s(budget_pk(scope)))
+            .expression_attribute_values(":s", s(ts(since)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("query failed claims", &e))?;
+        Ok(page
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|it| {
+                let bucket = it.get("sk")?.as_s().ok()?.parse::<i64>().ok()?;
+                let failures = it.get("failures")?.as_n().ok()?.parse::<u32>().ok()?;
+                Some((Timestamp(bucket), failures))
+            })
+            .collect())
+    }
+
+    async fn add_failure(
+        &self,
+        scope: &BudgetScope,
+        bucket: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(budget_pk(scope)))
+            .key("sk", s(ts(bucket)))
+            .update_expression("ADD failures :one SET expiresAt = :e")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":e", ttl_seconds(expires_at))
+            .send()
+            .await
+            .map_err(|e| unavailable("update_item failed claims", &e))?;
+        Ok(())
     }
 }
 

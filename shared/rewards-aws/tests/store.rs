@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rewards_aws::testing::MotoServer;
 use rewards_aws::{DynamoStore, KeyProvider, RandomIds, SystemClock};
 use rewards_core::campaign::{Campaign, CampaignStatus, SlotRecord, SlotState};
-use rewards_core::claim::{ClaimKey, ClaimQuery, ClaimRecord, ClaimService};
+use rewards_core::claim::{ClaimAccount, ClaimQuery, ClaimService, Issuance};
 use rewards_core::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState, StoredResponse};
 use rewards_core::ids::*;
 use rewards_core::pass::{PassRecord, PassStatus};
@@ -38,30 +38,61 @@ fn tpl(id: &str, at: i64) -> TemplateRecord {
         tpl_content: serde_json::json!({"logo": "https://x.example/l.png"}),
         rules,
         tpl_params: vec!["serialNumber".into()],
+        per_user_limit: 1,
         created_at: Timestamp(at),
         updated_at: Timestamp(at),
     }
 }
 
-fn claim(token: &str, fence: &str, lease: i64) -> ClaimRecord {
-    let key = ClaimKey::new(
-        &TemplateId::parse("tpl1").unwrap(),
-        &UserId::parse(USER).unwrap(),
-        &UserToken::parse(token).unwrap(),
-    );
-    ClaimRecord {
-        template_id: key.template_id,
-        user_id: key.user_id,
-        token_hash: key.token_hash,
-        serial_number: SerialNumber::parse("S1").unwrap(),
-        params: BTreeMap::from([("serialNumber".to_owned(), "S1".to_owned())]),
-        fence: fence.into(),
-        lease_until: Timestamp(lease),
-        pass_id: None,
-        attempts: 1,
+fn account(fence: &str) -> ClaimAccount {
+    ClaimAccount {
+        template_id: TemplateId::parse("tpl1").unwrap(),
+        user_id: UserId::parse(USER).unwrap(),
+        issued: 0,
+        passes: vec![],
+        pending: None,
         last_failure: None,
+        fence: fence.into(),
+        expires_at: Some(Timestamp(86_400_000)),
         created_at: Timestamp(1),
         updated_at: Timestamp(1),
+    }
+}
+
+fn in_flight(a: &ClaimAccount, fence: &str, due: i64) -> ClaimAccount {
+    ClaimAccount {
+        pending: Some(Issuance {
+            n: a.issued + 1,
+            serial_number: SerialNumber::parse("S1").unwrap(),
+            params: BTreeMap::from([("serialNumber".to_owned(), "S1".to_owned())]),
+            token_hash: "h".into(),
+            lease_until: Timestamp(due),
+            attempts: 1,
+            checks: 0,
+            next_check_at: Timestamp(due),
+            started_at: Timestamp(1),
+        }),
+        fence: fence.into(),
+        expires_at: None,
+        ..a.clone()
+    }
+}
+
+fn completed(a: &ClaimAccount, fence: &str, pass_id: &str) -> ClaimAccount {
+    let mut passes = a.passes.clone();
+    passes.push(rewards_core::claim::IssuedPass {
+        n: a.issued + 1,
+        pass_id: PassId::parse(pass_id).unwrap(),
+        serial_number: SerialNumber::parse("S1").unwrap(),
+        token_hash: Some("h".into()),
+    });
+    ClaimAccount {
+        issued: a.issued + 1,
+        passes,
+        pending: None,
+        fence: fence.into(),
+        expires_at: None,
+        ..a.clone()
     }
 }
 
@@ -106,76 +137,156 @@ async fn templates_and_passes() {
     );
     assert_eq!(store.list_templates(1).await.unwrap().len(), 1);
 
-    // Claim lifecycle.
-    let c = claim("tok", "f1", 10_000);
-    assert_eq!(store.create_claim(&c).await.unwrap(), Inserted::Inserted);
-    match store
-        .create_claim(&claim("tok", "f2", 10_000))
-        .await
-        .unwrap()
-    {
+    // Claim account lifecycle.
+    let t1 = TemplateId::parse("tpl1").unwrap();
+    let u1 = UserId::parse(USER).unwrap();
+    let a = account("f1");
+    assert_eq!(store.create_account(&a).await.unwrap(), Inserted::Inserted);
+    match store.create_account(&account("f2")).await.unwrap() {
         Inserted::Exists(old) => assert_eq!(old.fence, "f1"),
         other => panic!("{other:?}"),
     }
-    let mut taken = c.clone();
-    taken.fence = "f3".into();
+    let flying = in_flight(&a, "f3", 10_000);
     assert!(matches!(
-        store.replace_claim(&taken, "wrong").await.unwrap(),
+        store.replace_account(&flying, "wrong").await.unwrap(),
         CasOutcome::Lost(Some(_))
     ));
     assert_eq!(
-        store.replace_claim(&taken, "f1").await.unwrap(),
+        store.replace_account(&flying, "f1").await.unwrap(),
         CasOutcome::Written
     );
+    assert_eq!(store.get_account(&t1, &u1).await.unwrap().unwrap(), flying);
+    // In flight and due: listed for the sweep; not before its due time.
+    assert!(store
+        .list_unresolved(Timestamp(9_999), 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(
-        store.get_claim(&c.key()).await.unwrap().unwrap().fence,
-        "f3"
+        store.list_unresolved(Timestamp(10_000), 10).await.unwrap(),
+        vec![flying.clone()]
     );
+    let done = completed(&flying, "f4", "p1");
     assert_eq!(
         store
-            .complete_claim(&c.key(), &pass("p1", 5_000))
+            .complete_issuance(&done, "f3", &pass("p1", 5_000))
             .await
             .unwrap(),
         CasOutcome::Written
     );
+    assert!(store
+        .list_unresolved(Timestamp(i64::MAX / 2), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // A stale holder loses; a pass item is never written twice.
     match store
-        .complete_claim(&c.key(), &pass("p2", 6_000))
+        .complete_issuance(&completed(&flying, "f5", "p2"), "f3", &pass("p2", 6_000))
         .await
         .unwrap()
     {
-        CasOutcome::Lost(Some(cur)) => assert_eq!(cur.pass_id.unwrap().as_str(), "p1"),
+        CasOutcome::Lost(Some(cur)) => assert_eq!(cur.passes[0].pass_id.as_str(), "p1"),
         other => panic!("{other:?}"),
     }
-    // With a pass id, no replace is possible any more.
+    let again = in_flight(&done, "f6", 7_000);
+    store.replace_account(&again, "f4").await.unwrap();
     assert!(matches!(
-        store.replace_claim(&taken, "f3").await.unwrap(),
-        CasOutcome::Lost(_)
+        store
+            .complete_issuance(&completed(&again, "f7", "p1"), "f6", &pass("p1", 7_000))
+            .await
+            .unwrap(),
+        CasOutcome::Lost(Some(_))
     ));
     assert_eq!(
         store
-            .get_claim(&c.key())
+            .get_pass(&PassId::parse("p1").unwrap())
             .await
             .unwrap()
             .unwrap()
-            .pass_id
-            .unwrap()
-            .as_str(),
-        "p1"
+            .created_at,
+        Timestamp(5_000)
     );
-    let missing = claim("nobody", "f", 0).key();
-    assert!(matches!(
+    let raw = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("CLAIM#tpl1#2088000000000001".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("META".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(
+        raw.contains_key("gsi1pk"),
+        "in flight: indexed for the sweep"
+    );
+    assert!(!raw.contains_key("expiresAt"), "holds a pass: no TTL");
+    store.replace_account(&account("f8"), "f6").await.unwrap();
+    let raw = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("CLAIM#tpl1#2088000000000001".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("META".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        raw["expiresAt"].as_n().unwrap(),
+        "86401",
+        "TTL in epoch seconds"
+    );
+    assert!(!raw.contains_key("gsi1pk"));
+
+    // Failed-claims counters: buckets, counted since a time, with a TTL.
+    let scope = BudgetScope::TemplateUser(t1.clone(), u1.clone());
+    for bucket in [0, 300_000, 300_000, 600_000] {
         store
-            .complete_claim(&missing, &pass("p3", 1))
+            .add_failure(&scope, Timestamp(bucket), Timestamp(bucket + 3_900_000))
+            .await
+            .unwrap();
+    }
+    let other = BudgetScope::Template(t1.clone());
+    store
+        .add_failure(&other, Timestamp(0), Timestamp(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .failures_since(&scope, Timestamp(300_000))
             .await
             .unwrap(),
-        CasOutcome::Lost(None)
-    ));
+        vec![(Timestamp(300_000), 2), (Timestamp(600_000), 1)]
+    );
+    assert_eq!(
+        store.failures_since(&other, Timestamp(0)).await.unwrap(),
+        vec![(Timestamp(0), 1)]
+    );
 
     // Passes by user newest first, by id, status update on both items.
-    let c2 = claim("tok2", "g", 0);
-    store.create_claim(&c2).await.unwrap();
+    let a2 = in_flight(&completed(&flying, "g0", "p1"), "g1", 0);
+    let a2 = ClaimAccount {
+        template_id: TemplateId::parse("tpl2").unwrap(),
+        ..a2
+    };
+    store.create_account(&a2).await.unwrap();
     store
-        .complete_claim(&c2.key(), &pass("p9", 9_000))
+        .complete_issuance(&completed(&a2, "g2", "p9"), "g1", &pass("p9", 9_000))
         .await
         .unwrap();
     let user = UserId::parse(USER).unwrap();
@@ -208,9 +319,7 @@ async fn twenty_racing_claim_puts_one_wins() {
     for i in 0..20 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            store
-                .create_claim(&claim("race", &format!("f{i}"), 0))
-                .await
+            store.create_account(&account(&format!("f{i}"))).await
         }));
     }
     let mut wins = 0;
@@ -222,18 +331,20 @@ async fn twenty_racing_claim_puts_one_wins() {
     assert_eq!(wins, 1);
     // And 20 racing takeovers of the same fence: one wins.
     let cur = store
-        .get_claim(&claim("race", "x", 0).key())
+        .get_account(
+            &TemplateId::parse("tpl1").unwrap(),
+            &UserId::parse(USER).unwrap(),
+        )
         .await
         .unwrap()
         .unwrap();
     let mut tasks = Vec::new();
     for i in 0..20 {
         let store = store.clone();
-        let mut next = cur.clone();
-        next.fence = format!("t{i}");
+        let next = in_flight(&cur, &format!("t{i}"), 0);
         let expected = cur.fence.clone();
         tasks.push(tokio::spawn(async move {
-            store.replace_claim(&next, &expected).await
+            store.replace_account(&next, &expected).await
         }));
     }
     let mut wins = 0;
@@ -766,6 +877,9 @@ impl PassGateway for SlowPassGateway {
     async fn update_pass(&self, _: &UpdatePassRequest) -> GatewayOutcome<()> {
         GatewayOutcome::Success(())
     }
+    async fn find_pass(&self, _: &FindPassRequest) -> GatewayOutcome<PassLookup> {
+        GatewayOutcome::Unknown("unused".into())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -776,6 +890,8 @@ async fn claim_service_over_dynamodb_twenty_concurrent_one_pass() {
     let svc = Arc::new(ClaimService {
         templates: store.clone(),
         claims: store.clone(),
+        passes: store.clone(),
+        budget: store.clone(),
         gateway: gw.clone(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds::default()),

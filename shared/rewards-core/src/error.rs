@@ -14,6 +14,8 @@ pub enum ErrorKind {
     Conflict,
     /// Well-formed but not acceptable in the current state (422).
     Unprocessable,
+    /// Over a budget; retry after the time the error says (429).
+    TooManyRequests,
     /// A dependency is unavailable or the outcome is not known yet; retrying is safe (503).
     Unavailable,
     /// A bug or corrupt data (500).
@@ -28,6 +30,7 @@ impl ErrorKind {
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::Unprocessable => 422,
+            ErrorKind::TooManyRequests => 429,
             ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,
         }

@@ -5,7 +5,7 @@
 
 use crate::amount::AmountFen;
 use crate::campaign::{Campaign, CampaignStatus, SlotRecord};
-use crate::claim::{ClaimKey, ClaimRecord};
+use crate::claim::ClaimAccount;
 use crate::idempotency::{IdemBegin, IdemKey, IdemRecord, StoredResponse};
 use crate::ids::{AppId, CrowdNo, OutBizNo, PassId, SerialNumber, TemplateId, UserId, UserToken};
 use crate::pass::{PassRecord, PassStatus};
@@ -129,6 +129,33 @@ pub struct UpdatePassRequest {
     pub tpl_params: Option<BTreeMap<String, String>>,
 }
 
+/// Asks Alipay whether it holds a pass with this serial (after an issuance whose outcome was lost):
+/// an `alipay.pass.instance.update` that sets the parameters the pass was issued with, so nothing
+/// visible changes, and whose answer names the pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindPassRequest {
+    /// `serial_number`.
+    pub serial_number: SerialNumber,
+    /// `channel_id` (the app id).
+    pub channel_id: AppId,
+    /// The user the serial was issued for.
+    pub user_id: UserId,
+    /// The `tpl_params` the pass was issued with (sent again unchanged).
+    pub tpl_params: BTreeMap<String, String>,
+}
+
+/// What Alipay holds for a serial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassLookup {
+    /// The pass exists; its id when Alipay's answer names it.
+    Found {
+        /// `passId`, if reported.
+        pass_id: Option<PassId>,
+    },
+    /// Alipay says no pass has this serial (a definite answer).
+    NotFound,
+}
+
 /// The pass APIs.
 #[async_trait]
 pub trait PassGateway: Send + Sync {
@@ -140,6 +167,8 @@ pub trait PassGateway: Send + Sync {
     async fn issue_pass(&self, req: &IssuePassRequest) -> GatewayOutcome<PassIssued>;
     /// `alipay.pass.instance.update`.
     async fn update_pass(&self, req: &UpdatePassRequest) -> GatewayOutcome<()>;
+    /// Whether Alipay holds a pass with this serial (see [`FindPassRequest`]).
+    async fn find_pass(&self, req: &FindPassRequest) -> GatewayOutcome<PassLookup>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -376,27 +405,79 @@ pub trait TemplateStore: Send + Sync {
     async fn list_templates(&self, limit: usize) -> Result<Vec<TemplateRecord>, StoreError>;
 }
 
-/// Claims (`CLAIM#{tpl}#{user}#{tokenHash}`), completed together with the pass items.
+/// Claim accounts (`CLAIM#{tpl}#{user}`): a user's passes from one template and the issuance in
+/// flight. Every change is a compare-and-set on the account's fence.
 #[async_trait]
 pub trait ClaimStore: Send + Sync {
-    /// Conditional put (item absent).
-    async fn create_claim(&self, c: &ClaimRecord) -> Result<Inserted<ClaimRecord>, StoreError>;
-    /// Reads a claim.
-    async fn get_claim(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, StoreError>;
-    /// Replaces the claim if its fence is still `expected_fence` and it has no pass id yet
-    /// (taking over an expired lease, or releasing one).
-    async fn replace_claim(
+    /// Reads an account (strongly consistent).
+    async fn get_account(
         &self,
-        c: &ClaimRecord,
+        template: &TemplateId,
+        user: &UserId,
+    ) -> Result<Option<ClaimAccount>, StoreError>;
+    /// Conditional put (account absent).
+    async fn create_account(&self, a: &ClaimAccount) -> Result<Inserted<ClaimAccount>, StoreError>;
+    /// Replaces the account if its fence is still `expected_fence`.
+    async fn replace_account(
+        &self,
+        a: &ClaimAccount,
         expected_fence: &str,
-    ) -> Result<CasOutcome<ClaimRecord>, StoreError>;
-    /// One transaction: set the claim's pass id (condition: it has none yet) and write the pass
-    /// items (by user, by id). `Lost(claim)` when another caller completed it first.
-    async fn complete_claim(
+    ) -> Result<CasOutcome<ClaimAccount>, StoreError>;
+    /// One transaction: replace the account (fence `expected_fence`) and insert the pass items (by
+    /// id, by user; each only if absent: a pass item is never rewritten by a claim). `Lost(account)`
+    /// when the fence moved or the pass is already stored.
+    async fn complete_issuance(
         &self,
-        key: &ClaimKey,
+        a: &ClaimAccount,
+        expected_fence: &str,
         pass: &PassRecord,
-    ) -> Result<CasOutcome<ClaimRecord>, StoreError>;
+    ) -> Result<CasOutcome<ClaimAccount>, StoreError>;
+    /// Accounts with an issuance in flight whose lease and next check are both past `now` (Alipay
+    /// may hold the serial; nobody is working on it), oldest first. Eventually consistent: re-read
+    /// before acting.
+    async fn list_unresolved(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ClaimAccount>, StoreError>;
+}
+
+/// Whose failed claims a budget counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BudgetScope {
+    /// One user on one template.
+    TemplateUser(TemplateId, UserId),
+    /// Every user of a template.
+    Template(TemplateId),
+}
+
+impl BudgetScope {
+    /// The key part of the counter items (`BUDGET#{key}`).
+    pub fn key(&self) -> String {
+        match self {
+            BudgetScope::TemplateUser(t, u) => format!("U#{t}#{u}"),
+            BudgetScope::Template(t) => format!("T#{t}"),
+        }
+    }
+}
+
+/// Counters of failed claims, one item per scope and time bucket (`BUDGET#{scope}` / bucket start),
+/// each expiring (TTL) once its bucket is out of every window.
+#[async_trait]
+pub trait ClaimBudgetStore: Send + Sync {
+    /// The counted buckets of `scope` that start at or after `since`: (bucket start, failures).
+    async fn failures_since(
+        &self,
+        scope: &BudgetScope,
+        since: Timestamp,
+    ) -> Result<Vec<(Timestamp, u32)>, StoreError>;
+    /// Adds one failure to `scope`'s bucket starting at `bucket`; the item expires at `expires_at`.
+    async fn add_failure(
+        &self,
+        scope: &BudgetScope,
+        bucket: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
 }
 
 /// Passes (`PASS#{id}` and `USER#{user}`/`PASS#{createdAt}#{id}`).

@@ -3,7 +3,7 @@
 
 use crate::error::{DomainError, ErrorKind};
 use crate::hash::{canonical_json, sha256_hex, sha256_parts};
-use crate::ids::{AppId, SerialNumber, TemplateId, UserId, UserToken};
+use crate::ids::{AppId, SerialNumber, TemplateId, UserId};
 use crate::ports::{
     AddTemplateRequest, Clock, GatewayFailure, GatewayOutcome, PassGateway, StoreError,
     TemplateStore, UpdateTemplateRequest,
@@ -23,7 +23,9 @@ pub struct TemplateIssue {
     /// JSON pointer into `tpl_content` (rules: `/rules/<var>`), e.g. `/content/fileInfo/serialNumber`.
     pub pointer: String,
     /// Stable code: `required`, `wrong_type`, `empty`, `not_a_variable`, `callback_mismatch`,
-    /// `bad_date`, `bad_url`, `too_large`, `missing_rule`, `unknown_variable`, `bad_rule`.
+    /// `bad_date`, `bad_url`, `too_large`, `missing_rule`, `unknown_variable`, `bad_rule`,
+    /// `serial_rule` (the serial's variable must be filled with the claim's own serial),
+    /// `out_of_range` (`perUserLimit`).
     pub code: String,
     /// Human text.
     pub message: String,
@@ -78,6 +80,56 @@ pub fn default_rule(var: &str) -> Option<ParamRule> {
 pub struct TemplatePolicy {
     /// This deployment's callback URL; `merchant.mcallbackUrl` must equal it.
     pub callback_url: String,
+    /// The logo used when a template brings neither `logo` nor `icon` (Alipay requires a logo;
+    /// merchants moving from a hosted pass platform have none): the deployment's
+    /// `DefaultPassLogoUrl` parameter, `DEFAULT_PASS_LOGO_URL` in the environment.
+    pub default_logo: Option<String>,
+}
+
+/// The environment variable and the template.yaml parameter that set [`TemplatePolicy::default_logo`].
+pub const DEFAULT_LOGO_SETTING: &str =
+    "DEFAULT_PASS_LOGO_URL (template.yaml parameter DefaultPassLogoUrl)";
+
+/// Passes one user may claim from a template when it does not say (`perUserLimit`).
+pub const DEFAULT_PER_USER_LIMIT: u32 = 1;
+/// The largest `perUserLimit` accepted.
+pub const MAX_PER_USER_LIMIT: u32 = 100;
+
+fn default_per_user_limit() -> u32 {
+    DEFAULT_PER_USER_LIMIT
+}
+
+/// Checks a requested `perUserLimit` (1..=[`MAX_PER_USER_LIMIT`]).
+///
+/// # Errors
+/// An issue at `/perUserLimit`, code `out_of_range`.
+pub fn check_per_user_limit(limit: u32) -> Result<u32, TemplateIssue> {
+    if (1..=MAX_PER_USER_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(issue(
+            "/perUserLimit",
+            "out_of_range",
+            format!("perUserLimit must be 1..={MAX_PER_USER_LIMIT}"),
+        ))
+    }
+}
+
+/// A merchant's pass.json often has no `logo` (hosted pass platforms add their own): take the
+/// template's `icon`, else the deployment default. Returns the content unchanged when it has a
+/// logo, or when neither exists (validation then says what to set).
+fn with_logo(tpl_content: &Value, policy: &TemplatePolicy) -> Value {
+    let mut filled = tpl_content.clone();
+    if let Value::Object(map) = &mut filled {
+        if !map.contains_key("logo") {
+            let icon = map.get("icon").filter(|v| v.is_string()).cloned();
+            let fallback = icon.or_else(|| policy.default_logo.clone().map(Value::String));
+            if let Some(logo) = fallback {
+                map.insert("logo".into(), logo);
+            }
+        }
+    }
+    filled
 }
 
 /// A validated template: the content, its variables and a rule for each.
@@ -227,6 +279,8 @@ pub fn validate_template(
     given_rules: &BTreeMap<String, ParamRule>,
     policy: &TemplatePolicy,
 ) -> Result<ValidatedTemplate, Vec<TemplateIssue>> {
+    let filled = with_logo(tpl_content, policy);
+    let tpl_content = &filled;
     let mut c = Checker {
         root: tpl_content,
         issues: Vec::new(),
@@ -246,7 +300,18 @@ pub fn validate_template(
             format!("tpl_content is {size} bytes; at most {MAX_TPL_CONTENT_BYTES}"),
         )]);
     }
-    c.url("/logo", true);
+    if c.get("/logo").is_none() {
+        c.issues.push(issue(
+            "/logo",
+            "required",
+            format!(
+                "is required by Alipay: give `logo` (or `icon`) in the template, or set this \
+                 deployment's default logo, {DEFAULT_LOGO_SETTING}"
+            ),
+        ));
+    } else {
+        c.url("/logo", true);
+    }
     c.url("/icon", false);
     c.url("/strip", false);
     if c.object("/content", true) {
@@ -304,11 +369,21 @@ pub fn validate_template(
             }
         }
     }
+    let serial_var = c
+        .get("/content/fileInfo/serialNumber")
+        .and_then(Value::as_str)
+        .and_then(whole_variable);
     let mut vars = BTreeSet::new();
     collect_all(tpl_content, &mut vars);
     let mut rules = BTreeMap::new();
     for v in &vars {
-        match given_rules.get(v).cloned().or_else(|| default_rule(v)) {
+        let implied = (serial_var.as_deref() == Some(v.as_str())).then_some(ParamRule::Serial);
+        match given_rules
+            .get(v)
+            .cloned()
+            .or_else(|| default_rule(v))
+            .or(implied)
+        {
             Some(rule) => {
                 rules.insert(v.clone(), rule);
             }
@@ -332,6 +407,18 @@ pub fn validate_template(
             ParamRule::NowPlus { hours } if *hours == 0 || *hours > 8784 => {
                 c.issues
                     .push(issue(&p, "bad_rule", "hours must be 1..=8784"));
+            }
+            // The serial we store must be the one Alipay holds: USED/CLOSED address a pass by it,
+            // and the claim path derives it per (template, user, n-th pass).
+            rule if serial_var.as_deref() == Some(name.as_str()) && *rule != ParamRule::Serial => {
+                c.issues.push(issue(
+                    &p,
+                    "serial_rule",
+                    format!(
+                        "${name}$ is the pass's serial number (fileInfo.serialNumber): it is always \
+                         the claim's own serial; remove this rule or use {{\"kind\":\"serial\"}}"
+                    ),
+                ));
             }
             ParamRule::Fixed { value } if value.len() > 1000 => {
                 c.issues.push(issue(
@@ -361,14 +448,15 @@ pub fn unique_id_for(tpl_content: &Value) -> String {
     format!("t{}", &h[..40])
 }
 
-/// The claim serial number: deterministic from (template, user, token), so a retry reuses it.
+/// The serial of a user's `n`-th pass from a template (n from 1): deterministic, so a re-tap after
+/// an unknown outcome (with a new token) reuses it and cannot create a second pass.
 /// `S` + 31 hex chars of SHA-256 over the length-prefixed parts.
-pub fn derive_serial(template: &TemplateId, user: &UserId, token: &UserToken) -> SerialNumber {
+pub fn derive_serial(template: &TemplateId, user: &UserId, n: u32) -> SerialNumber {
     let h = sha256_parts(&[
-        "serial/v1",
+        "serial/v2",
         template.as_str(),
         user.as_str(),
-        token.as_str(),
+        &n.to_string(),
     ]);
     SerialNumber::from_valid(format!("S{}", &h[..31]))
 }
@@ -421,6 +509,9 @@ pub struct TemplateRecord {
     pub rules: BTreeMap<String, ParamRule>,
     /// The variable names (`tplParams`), sorted.
     pub tpl_params: Vec<String>,
+    /// Passes one user may claim from this template (`perUserLimit`, default 1).
+    #[serde(default = "default_per_user_limit")]
+    pub per_user_limit: u32,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.
@@ -485,6 +576,7 @@ pub struct TemplateService {
 
 impl TemplateService {
     /// Validates, calls template.add with the deterministic `unique_id`, stores the record.
+    /// `per_user_limit`: passes one user may claim (default [`DEFAULT_PER_USER_LIMIT`]).
     ///
     /// # Errors
     /// [`TemplateError`].
@@ -492,9 +584,13 @@ impl TemplateService {
         &self,
         tpl_content: &Value,
         rules: &BTreeMap<String, ParamRule>,
+        per_user_limit: Option<u32>,
     ) -> Result<TemplateRecord, TemplateError> {
-        let v =
-            validate_template(tpl_content, rules, &self.policy).map_err(TemplateError::Invalid)?;
+        let (v, per_user_limit) = self.validate(
+            tpl_content,
+            rules,
+            per_user_limit.unwrap_or(DEFAULT_PER_USER_LIMIT),
+        )?;
         let req = AddTemplateRequest {
             unique_id: v.unique_id.clone(),
             tpl_content: v.tpl_content.clone(),
@@ -511,6 +607,7 @@ impl TemplateService {
             tpl_content: v.tpl_content,
             rules: v.rules,
             tpl_params: v.variables,
+            per_user_limit,
             created_at: now,
             updated_at: now,
         };
@@ -518,7 +615,8 @@ impl TemplateService {
         Ok(record)
     }
 
-    /// Validates, calls template.update, stores the record (keeping `created_at`).
+    /// Validates, calls template.update, stores the record (keeping `created_at`, and the
+    /// `perUserLimit` unless a new one is given).
     ///
     /// # Errors
     /// [`TemplateError`].
@@ -527,14 +625,18 @@ impl TemplateService {
         id: &TemplateId,
         tpl_content: &Value,
         rules: &BTreeMap<String, ParamRule>,
+        per_user_limit: Option<u32>,
     ) -> Result<TemplateRecord, TemplateError> {
         let existing = self
             .store
             .get_template(id)
             .await?
             .ok_or(TemplateError::NotFound)?;
-        let v =
-            validate_template(tpl_content, rules, &self.policy).map_err(TemplateError::Invalid)?;
+        let (v, per_user_limit) = self.validate(
+            tpl_content,
+            rules,
+            per_user_limit.unwrap_or(existing.per_user_limit),
+        )?;
         let req = UpdateTemplateRequest {
             tpl_id: id.clone(),
             tpl_content: v.tpl_content.clone(),
@@ -550,11 +652,31 @@ impl TemplateService {
             tpl_content: v.tpl_content,
             rules: v.rules,
             tpl_params: v.variables,
+            per_user_limit,
             created_at: existing.created_at,
             updated_at: self.clock.now(),
         };
         self.store.put_template(&record).await?;
         Ok(record)
+    }
+
+    /// The content and rules checked together with the limit: every issue at once.
+    fn validate(
+        &self,
+        tpl_content: &Value,
+        rules: &BTreeMap<String, ParamRule>,
+        per_user_limit: u32,
+    ) -> Result<(ValidatedTemplate, u32), TemplateError> {
+        let checked = validate_template(tpl_content, rules, &self.policy);
+        match (checked, check_per_user_limit(per_user_limit)) {
+            (Ok(v), Ok(limit)) => Ok((v, limit)),
+            (Ok(_), Err(bad)) => Err(TemplateError::Invalid(vec![bad])),
+            (Err(issues), Ok(_)) => Err(TemplateError::Invalid(issues)),
+            (Err(mut issues), Err(bad)) => {
+                issues.push(bad);
+                Err(TemplateError::Invalid(issues))
+            }
+        }
     }
 
     /// One template.
@@ -604,7 +726,107 @@ mod tests {
     fn policy() -> TemplatePolicy {
         TemplatePolicy {
             callback_url: CB.into(),
+            default_logo: None,
         }
+    }
+
+    fn rules_for_vector() -> BTreeMap<String, ParamRule> {
+        let mut rules = BTreeMap::new();
+        rules.insert(
+            "title".into(),
+            ParamRule::Fixed {
+                value: "券".into()
+            },
+        );
+        rules.insert("code".into(), ParamRule::Serial);
+        rules
+    }
+
+    #[test]
+    fn a_serial_rule_other_than_the_claim_serial_is_refused() {
+        for bad in [
+            ParamRule::UserId,
+            ParamRule::Fixed { value: "S1".into() },
+            ParamRule::Now,
+            ParamRule::AppId,
+        ] {
+            let mut rules = rules_for_vector();
+            rules.insert("serialNumber".into(), bad.clone());
+            let err = validate_template(&vector(), &rules, &policy()).unwrap_err();
+            assert!(
+                err.iter()
+                    .any(|i| i.pointer == "/rules/serialNumber" && i.code == "serial_rule"),
+                "{bad:?}: {err:?}"
+            );
+        }
+        let mut rules = rules_for_vector();
+        rules.insert("serialNumber".into(), ParamRule::Serial);
+        assert!(validate_template(&vector(), &rules, &policy()).is_ok());
+        // Whatever the serial's variable is called, it gets the claim serial and nothing else.
+        let mut t = vector();
+        t["content"]["fileInfo"]["serialNumber"] = json!("$sn$");
+        let v = validate_template(&t, &rules_for_vector(), &policy()).unwrap();
+        assert_eq!(v.rules["sn"], ParamRule::Serial);
+        let mut rules = rules_for_vector();
+        rules.insert("sn".into(), ParamRule::UserId);
+        let err = validate_template(&t, &rules, &policy()).unwrap_err();
+        assert!(err
+            .iter()
+            .any(|i| i.pointer == "/rules/sn" && i.code == "serial_rule"));
+    }
+
+    #[test]
+    fn a_missing_logo_is_filled_from_the_icon_or_the_deployment_default() {
+        let rules = rules_for_vector();
+        let mut no_logo = vector();
+        no_logo.as_object_mut().unwrap().remove("logo");
+        let v = validate_template(&no_logo, &rules, &policy()).unwrap();
+        assert_eq!(v.tpl_content["logo"], vector()["icon"]);
+        no_logo.as_object_mut().unwrap().remove("icon");
+        let err = validate_template(&no_logo, &rules, &policy()).unwrap_err();
+        let logo = err.iter().find(|i| i.pointer == "/logo").unwrap();
+        assert_eq!(logo.code, "required");
+        assert!(
+            logo.message.contains("DefaultPassLogoUrl"),
+            "{}",
+            logo.message
+        );
+        assert!(
+            logo.message.contains("DEFAULT_PASS_LOGO_URL"),
+            "{}",
+            logo.message
+        );
+        let with_default = TemplatePolicy {
+            default_logo: Some("https://cdn.example.com/logo.png".into()),
+            ..policy()
+        };
+        let v = validate_template(&no_logo, &rules, &with_default).unwrap();
+        assert_eq!(v.tpl_content["logo"], "https://cdn.example.com/logo.png");
+        // The merchant's own logo always wins.
+        let v = validate_template(&vector(), &rules, &with_default).unwrap();
+        assert_eq!(v.tpl_content["logo"], vector()["logo"]);
+    }
+
+    #[test]
+    fn per_user_limit_is_bounded() {
+        assert_eq!(check_per_user_limit(1).unwrap(), 1);
+        assert_eq!(
+            check_per_user_limit(MAX_PER_USER_LIMIT).unwrap(),
+            MAX_PER_USER_LIMIT
+        );
+        for bad in [0, MAX_PER_USER_LIMIT + 1] {
+            let e = check_per_user_limit(bad).unwrap_err();
+            assert_eq!(
+                (e.pointer.as_str(), e.code.as_str()),
+                ("/perUserLimit", "out_of_range")
+            );
+        }
+        let old: TemplateRecord = serde_json::from_value(json!({
+            "templateId": "t", "uniqueId": "u", "tplContent": {}, "rules": {}, "tplParams": [],
+            "createdAt": 1, "updatedAt": 1
+        }))
+        .unwrap();
+        assert_eq!(old.per_user_limit, DEFAULT_PER_USER_LIMIT);
     }
 
     #[test]
@@ -661,6 +883,7 @@ mod tests {
         t["content"]["evoucherInfo"]["startDate"] = json!("2024/01/01");
         t["content"]["evoucherInfo"]["title"] = json!(3);
         t.as_object_mut().unwrap().remove("logo");
+        t.as_object_mut().unwrap().remove("icon");
         let err = validate_template(&t, &BTreeMap::new(), &policy()).unwrap_err();
         let has = |p: &str, c: &str| err.iter().any(|i| i.pointer == p && i.code == c);
         assert!(has("/content/fileInfo/serialNumber", "not_a_variable"));
@@ -694,13 +917,11 @@ mod tests {
     fn fill_and_serial() {
         let tpl = TemplateId::parse("tpl1").unwrap();
         let user = UserId::parse("2088000000000001").unwrap();
-        let tok = UserToken::parse("tok").unwrap();
-        let s1 = derive_serial(&tpl, &user, &tok);
-        assert_eq!(s1, derive_serial(&tpl, &user, &tok));
-        assert_ne!(
-            s1,
-            derive_serial(&tpl, &user, &UserToken::parse("tok2").unwrap())
-        );
+        let s1 = derive_serial(&tpl, &user, 1);
+        assert_eq!(s1, derive_serial(&tpl, &user, 1));
+        assert_ne!(s1, derive_serial(&tpl, &user, 2));
+        let other = UserId::parse("2088000000000002").unwrap();
+        assert_ne!(s1, derive_serial(&tpl, &other, 1));
         let app = AppId::parse("2021000000000001").unwrap();
         let mut rules = BTreeMap::new();
         for v in ["activeTime", "expireTime", "serialNumber", "channelID"] {
@@ -749,10 +970,14 @@ mod tests {
             },
         );
         rules.insert("code".into(), ParamRule::Serial);
-        let t = svc.create(&vector(), &rules).await.unwrap();
+        let t = svc.create(&vector(), &rules, None).await.unwrap();
         assert_eq!(t.tpl_params.len(), 6);
+        assert_eq!(t.per_user_limit, DEFAULT_PER_USER_LIMIT);
         assert_eq!(svc.get(&t.template_id).await.unwrap(), t);
-        let e = svc.create(&json!({"logo": 1}), &rules).await.unwrap_err();
+        let e = svc
+            .create(&json!({"logo": 1}), &rules, None)
+            .await
+            .unwrap_err();
         assert_eq!(
             (e.code(), e.kind()),
             ("invalid_template", ErrorKind::BadInput)
@@ -760,13 +985,27 @@ mod tests {
         w.clock.advance(std::time::Duration::from_secs(1));
         let mut v2 = vector();
         v2["logo"] = json!("https://example.com/other.png");
-        let u = svc.update(&t.template_id, &v2, &rules).await.unwrap();
+        let u = svc
+            .update(&t.template_id, &v2, &rules, Some(3))
+            .await
+            .unwrap();
+        assert_eq!(u.per_user_limit, 3);
+        let u = svc.update(&t.template_id, &v2, &rules, None).await.unwrap();
+        assert_eq!(u.per_user_limit, 3, "kept when not given");
+        let e = svc
+            .update(&t.template_id, &v2, &rules, Some(0))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_template");
         assert_eq!(u.created_at, t.created_at);
         assert!(u.updated_at > t.updated_at);
         assert_eq!(svc.list(10).await.unwrap().len(), 1);
         let missing = TemplateId::parse("missing").unwrap();
         assert_eq!(
-            svc.update(&missing, &v2, &rules).await.unwrap_err().code(),
+            svc.update(&missing, &v2, &rules, None)
+                .await
+                .unwrap_err()
+                .code(),
             "template_not_found"
         );
     }

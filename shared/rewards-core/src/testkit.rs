@@ -3,7 +3,7 @@
 #![allow(missing_docs, dead_code)]
 
 use crate::campaign::{Campaign, CampaignService, CampaignStatus, SlotRecord, SlotState};
-use crate::claim::{ClaimKey, ClaimRecord, ClaimService};
+use crate::claim::{ClaimAccount, ClaimConfig, ClaimService};
 use crate::idempotency::{
     IdemBegin, IdemKey, IdemRecord, IdemState, IdempotencyService, StoredResponse,
 };
@@ -81,7 +81,8 @@ impl IdGenerator for SeqIds {
 #[derive(Default)]
 struct Mem {
     templates: BTreeMap<String, TemplateRecord>,
-    claims: HashMap<ClaimKey, ClaimRecord>,
+    accounts: BTreeMap<(String, String), ClaimAccount>,
+    budget: BTreeMap<(String, i64), (u32, Timestamp)>,
     passes: BTreeMap<String, PassRecord>,
     campaigns: BTreeMap<String, Campaign>,
     slots: BTreeMap<(String, String), SlotRecord>,
@@ -179,67 +180,158 @@ impl TemplateStore for MemStore {
     }
 }
 
+fn account_key(t: &TemplateId, u: &UserId) -> (String, String) {
+    (t.to_string(), u.to_string())
+}
+
+impl MemStore {
+    pub fn account_sync(&self, t: &str, u: &str) -> Option<ClaimAccount> {
+        self.mem
+            .lock()
+            .unwrap()
+            .accounts
+            .get(&(t.to_owned(), u.to_owned()))
+            .cloned()
+    }
+    pub fn budget_items(&self) -> Vec<(String, i64, u32, Timestamp)> {
+        self.mem
+            .lock()
+            .unwrap()
+            .budget
+            .iter()
+            .map(|((k, b), (n, e))| (k.clone(), *b, *n, *e))
+            .collect()
+    }
+}
+
 #[async_trait]
 impl ClaimStore for MemStore {
-    async fn create_claim(&self, c: &ClaimRecord) -> Result<Inserted<ClaimRecord>, StoreError> {
-        self.pre("create_claim")?;
+    async fn get_account(
+        &self,
+        template: &TemplateId,
+        user: &UserId,
+    ) -> Result<Option<ClaimAccount>, StoreError> {
+        self.pre("get_account")?;
+        Ok(self
+            .mem
+            .lock()
+            .unwrap()
+            .accounts
+            .get(&account_key(template, user))
+            .cloned())
+    }
+    async fn create_account(&self, a: &ClaimAccount) -> Result<Inserted<ClaimAccount>, StoreError> {
+        self.pre("create_account")?;
         let r = {
             let mut m = self.mem.lock().unwrap();
-            match m.claims.get(&c.key()) {
+            let k = account_key(&a.template_id, &a.user_id);
+            match m.accounts.get(&k) {
                 Some(e) => Inserted::Exists(e.clone()),
                 None => {
-                    m.claims.insert(c.key(), c.clone());
+                    m.accounts.insert(k, a.clone());
                     Inserted::Inserted
                 }
             }
         };
-        self.post("create_claim")?;
+        self.post("create_account")?;
         Ok(r)
     }
-    async fn get_claim(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, StoreError> {
-        self.pre("get_claim")?;
-        Ok(self.mem.lock().unwrap().claims.get(key).cloned())
-    }
-    async fn replace_claim(
+    async fn replace_account(
         &self,
-        c: &ClaimRecord,
+        a: &ClaimAccount,
         expected_fence: &str,
-    ) -> Result<CasOutcome<ClaimRecord>, StoreError> {
-        self.pre("replace_claim")?;
+    ) -> Result<CasOutcome<ClaimAccount>, StoreError> {
+        self.pre("replace_account")?;
         let r = {
             let mut m = self.mem.lock().unwrap();
-            match m.claims.get(&c.key()) {
-                Some(e) if e.fence == expected_fence && e.pass_id.is_none() => {
-                    m.claims.insert(c.key(), c.clone());
+            let k = account_key(&a.template_id, &a.user_id);
+            match m.accounts.get(&k) {
+                Some(e) if e.fence == expected_fence => {
+                    m.accounts.insert(k, a.clone());
                     CasOutcome::Written
                 }
                 other => CasOutcome::Lost(other.cloned()),
             }
         };
-        self.post("replace_claim")?;
+        self.post("replace_account")?;
         Ok(r)
     }
-    async fn complete_claim(
+    async fn complete_issuance(
         &self,
-        key: &ClaimKey,
+        a: &ClaimAccount,
+        expected_fence: &str,
         pass: &PassRecord,
-    ) -> Result<CasOutcome<ClaimRecord>, StoreError> {
-        self.pre("complete_claim")?;
+    ) -> Result<CasOutcome<ClaimAccount>, StoreError> {
+        self.pre("complete_issuance")?;
         let r = {
             let mut m = self.mem.lock().unwrap();
-            match m.claims.get(key).cloned() {
-                Some(mut c) if c.pass_id.is_none() => {
-                    c.pass_id = Some(pass.pass_id.clone());
-                    c.updated_at = pass.created_at;
-                    m.claims.insert(key.clone(), c);
+            let k = account_key(&a.template_id, &a.user_id);
+            let pass_known = m.passes.contains_key(pass.pass_id.as_str());
+            match m.accounts.get(&k) {
+                Some(e) if e.fence == expected_fence && !pass_known => {
+                    m.accounts.insert(k, a.clone());
                     m.passes.insert(pass.pass_id.to_string(), pass.clone());
                     CasOutcome::Written
                 }
-                other => CasOutcome::Lost(other),
+                other => CasOutcome::Lost(other.cloned()),
             }
         };
-        self.post("complete_claim")?;
+        self.post("complete_issuance")?;
         Ok(r)
+    }
+    async fn list_unresolved(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ClaimAccount>, StoreError> {
+        let mut v: Vec<ClaimAccount> = self
+            .mem
+            .lock()
+            .unwrap()
+            .accounts
+            .values()
+            .filter(|a| a.due_at().is_some_and(|d| d <= now))
+            .cloned()
+            .collect();
+        v.sort_by_key(|a| a.due_at());
+        v.truncate(limit);
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl ClaimBudgetStore for MemStore {
+    async fn failures_since(
+        &self,
+        scope: &BudgetScope,
+        since: Timestamp,
+    ) -> Result<Vec<(Timestamp, u32)>, StoreError> {
+        self.pre("failures_since")?;
+        Ok(self
+            .mem
+            .lock()
+            .unwrap()
+            .budget
+            .iter()
+            .filter(|((k, b), _)| *k == scope.key() && *b >= since.millis())
+            .map(|((_, b), (n, _))| (Timestamp(*b), *n))
+            .collect())
+    }
+    async fn add_failure(
+        &self,
+        scope: &BudgetScope,
+        bucket: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.pre("add_failure")?;
+        let mut m = self.mem.lock().unwrap();
+        let e = m
+            .budget
+            .entry((scope.key(), bucket.millis()))
+            .or_insert((0, expires_at));
+        e.0 += 1;
+        e.1 = expires_at;
+        Ok(())
     }
 }
 
@@ -557,6 +649,12 @@ struct PassGwState {
     faults: VecDeque<GwFault>,
     delay: Duration,
     updates: Vec<UpdatePassRequest>,
+    /// Refuse a repeated serial (`SERIAL_NUMBER_REPEAT`) instead of answering the same pass.
+    refuse_repeated: bool,
+    finds: u32,
+    find_faults: VecDeque<GwFault>,
+    /// Pass id left out of the lookup answer.
+    find_without_id: bool,
 }
 
 #[derive(Default)]
@@ -580,6 +678,18 @@ impl StubPassGateway {
     }
     pub fn updates(&self) -> Vec<UpdatePassRequest> {
         self.0.lock().unwrap().updates.clone()
+    }
+    pub fn refuse_repeated_serials(&self, on: bool) {
+        self.0.lock().unwrap().refuse_repeated = on;
+    }
+    pub fn fail_next_find(&self, f: GwFault) {
+        self.0.lock().unwrap().find_faults.push_back(f);
+    }
+    pub fn find_without_id(&self, on: bool) {
+        self.0.lock().unwrap().find_without_id = on;
+    }
+    pub fn find_calls(&self) -> u32 {
+        self.0.lock().unwrap().finds
     }
 }
 
@@ -639,6 +749,14 @@ impl PassGateway for StubPassGateway {
             .cloned()
             .unwrap_or_default();
         let k = (req.tpl_id.to_string(), serial.clone());
+        if s.refuse_repeated && s.by_serial.contains_key(&k) {
+            return GatewayOutcome::Failed(GatewayFailure {
+                code: "10000".into(),
+                sub_code: Some("SERIAL_NUMBER_REPEAT".into()),
+                sub_msg: None,
+                error_msg: Some("serialNumber 已被使用".into()),
+            });
+        }
         s.next += 1;
         let fresh = PassId::parse(&format!("pass{}", s.next)).unwrap();
         let pass_id = s.by_serial.entry(k).or_insert(fresh).clone();
@@ -653,6 +771,31 @@ impl PassGateway for StubPassGateway {
     async fn update_pass(&self, req: &UpdatePassRequest) -> GatewayOutcome<()> {
         self.0.lock().unwrap().updates.push(req.clone());
         GatewayOutcome::Success(())
+    }
+    async fn find_pass(&self, req: &FindPassRequest) -> GatewayOutcome<PassLookup> {
+        let mut s = self.0.lock().unwrap();
+        s.finds += 1;
+        match s.find_faults.pop_front() {
+            Some(GwFault::Refuse) => return GatewayOutcome::Failed(refusal()),
+            Some(_) => return GatewayOutcome::Unknown("injected lookup timeout".into()),
+            None => {}
+        }
+        let found = s
+            .by_serial
+            .iter()
+            .find(|((_, serial), _)| serial == req.serial_number.as_str())
+            .map(|(_, id)| id.clone());
+        match found {
+            Some(id) => GatewayOutcome::Success(PassLookup::Found {
+                pass_id: (!s.find_without_id).then_some(id),
+            }),
+            None => GatewayOutcome::Failed(GatewayFailure {
+                code: "10000".into(),
+                sub_code: Some("PASS_NOT_EXIST".into()),
+                sub_msg: None,
+                error_msg: Some("卡券实例不存在".into()),
+            }),
+        }
     }
 }
 
@@ -918,6 +1061,9 @@ impl World {
         Self::with_clock(true)
     }
     pub async fn seed_template(&self) {
+        self.seed_template_with_limit(1).await;
+    }
+    pub async fn seed_template_with_limit(&self, per_user_limit: u32) {
         let mut rules = BTreeMap::new();
         for v in ["activeTime", "expireTime", "serialNumber", "channelID"] {
             rules.insert(v.to_owned(), default_rule(v).unwrap());
@@ -930,6 +1076,7 @@ impl World {
                 tpl_content: serde_json::json!({}),
                 rules,
                 tpl_params: vec![],
+                per_user_limit,
                 created_at: now,
                 updated_at: now,
             })
@@ -965,14 +1112,19 @@ impl World {
             .unwrap();
     }
     pub fn claim_service(&self) -> ClaimService {
+        self.claim_service_with(ClaimConfig::default())
+    }
+    pub fn claim_service_with(&self, config: ClaimConfig) -> ClaimService {
         ClaimService {
             templates: self.store.clone(),
             claims: self.store.clone(),
+            passes: self.store.clone(),
+            budget: self.store.clone(),
             gateway: self.pass_gw.clone(),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
             app_id: AppId::parse(APP).unwrap(),
-            config: Default::default(),
+            config,
         }
     }
     pub fn campaign_service(&self) -> CampaignService {
