@@ -8,13 +8,13 @@ use tokio::sync::RwLock;
 
 /// Claims take the read side; tests that inject faults on `instance.add` take the write side, so a
 /// fault never hits another test's claim.
-fn claims_lock() -> &'static RwLock<()> {
+pub(crate) fn claims_lock() -> &'static RwLock<()> {
     static LOCK: OnceLock<RwLock<()>> = OnceLock::new();
     LOCK.get_or_init(|| RwLock::new(()))
 }
 
 /// A session token for `user`, minted the way `POST /session` does (the test knows the key).
-fn token_for(user: &str) -> String {
+pub(crate) fn token_for(user: &str) -> String {
     let key = lambda_edge::session::SessionKey::from_base64(SESSION_KEY_B64).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

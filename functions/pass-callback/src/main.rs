@@ -3,9 +3,9 @@
 //! is untrusted input (the call is not signed: authenticity rests on Alipay checking the one-time
 //! `token` when we issue the pass). Answers are the component JSON documented in the README:
 //! `{"success":true,"passId","serialNumber"}`, or problem+json carrying `"success":false`.
-use lambda_edge::{json, metric, query_param, Problem};
-use lambda_http::{run, service_fn, Body, Error, Request, Response};
-use rewards_app::{problem, Env};
+use lambda_edge::{deadline, json, metric, query_param, Problem};
+use lambda_http::{Body, Error, Request, Response};
+use rewards_app::{problem, Env, OnFirstUse};
 use rewards_core::claim::{component_answer, ClaimQuery, ClaimService};
 use serde_json::json as j;
 
@@ -41,22 +41,37 @@ async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
                 1.0,
                 &[("Outcome", p.code.as_str())],
             );
-            let message = p.detail.clone();
-            p.with("success", j!(false))
-                .with("message", j!(message))
-                .into_response()
+            component_problem(p).into_response()
         }
     }
+}
+
+/// A problem as the claim component reads it (`success:false` and `message` beside the code).
+fn component_problem(p: Problem) -> Problem {
+    let message = p.detail.clone();
+    p.with("success", j!(false)).with("message", j!(message))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_edge::init_logging();
     let env = Env::load().await?;
-    let alipay = env.alipay().await?;
-    let claims = env.claim_service(&alipay);
-    run(service_fn(|req| async {
-        Ok::<_, Error>(handle(&claims, req).await)
-    }))
+    // Keys on first use (warmed at init), so a hanging Secrets Manager is a 503 too. The component
+    // gets its answer within ANSWER_BUDGET_MS (template parameter ClaimAnswerBudgetMs).
+    let claims = OnFirstUse::new(move || {
+        let env = env.clone();
+        async move { Ok(env.claim_service(&env.alipay().await?)) }
+    });
+    claims.warm().await;
+    let claims = &claims;
+    deadline::serve(
+        component_problem(deadline::timeout_problem()),
+        |req| async move {
+            match claims.get().await {
+                Ok(claims) => handle(claims, req).await,
+                Err(p) => component_problem(p).into_response(),
+            }
+        },
+    )
     .await
 }
