@@ -6,8 +6,8 @@
 //! - **before the ledger write**: the send refreshes a campaign our store still knows as CREATED
 //!   (paid at the simulator) with `cash.detail.query`; faults there must leave no ledger item and no
 //!   payout (and a bad request with every fault armed never reaches Alipay at all);
-//! - **after the ledger write**: the refresh takes ~5 s, then `cash.trigger` hangs, so the function
-//!   outlives its 10 s timeout and is killed with the entry PENDING;
+//! - **after the ledger write**: the refresh takes ~5 s, then `cash.trigger` hangs past the function's
+//!   deadline: the call is abandoned before the 10 s timeout and the entry is left UNKNOWN (or PENDING);
 //! - **during the Alipay call**: latency, hang, HTTP 500, `isp.unknow-error` (not performed);
 //! - **after Alipay committed, before our write**: a bad signature, a dropped connection (performed);
 //! - the same faults repeated on the retries (count 3).
@@ -121,12 +121,17 @@ async fn run(app: &TestApp, ready_crowd: &str, c: Case) -> String {
             assert!(app.payouts_of(&no).await.is_empty(), "{ctx}");
         }
         Step::AfterLedger => {
+            // The invocation's deadline abandons the hanging trigger call and the function answers
+            // in time (it used to be killed at its timeout): an unknown outcome the ledger resolves.
             assert_eq!(
-                first.status, 504,
-                "{ctx}: the function was killed: {first:?}"
+                first.status, 202,
+                "{ctx}: answered before the deadline: {first:?}"
             );
             let entry = app.envelope_entry(&no).await;
-            assert_eq!(entry.body["state"], "PENDING", "{ctx}: {entry:?}");
+            assert!(
+                matches!(entry.body["state"].as_str(), Some("PENDING" | "UNKNOWN")),
+                "{ctx}: {entry:?}"
+            );
             assert!(app.payouts_of(&no).await.is_empty(), "{ctx}");
         }
         Step::DuringCall | Step::AfterCommit if plain_latency => {

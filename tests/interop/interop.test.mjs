@@ -144,7 +144,7 @@ test('alipay.pass.instance.add (token from the simulated claim component)', asyn
 
 test('alipay.pass.instance.update', async () => {
   const r = await exec('alipay.pass.instance.update', {
-    bizContent: { serial_number: 'NODE-SN-1', channel_id: APP_ID, status: 'USED', verify_code: '8888', verify_type: 'qrcode' },
+    bizContent: { serial_number: 'NODE-SN-1', channel_id: APP_ID, user_id: USER_A, status: 'USED' },
   });
   assert.equal(r.code, '10000');
   assert.equal(r.success, 'true');

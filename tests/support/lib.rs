@@ -146,63 +146,137 @@ pub fn set_stack_env(env: &[(&str, &str)]) {
 /// The stack, started on first use.
 pub fn stack() -> &'static Stack {
     STACK.get_or_init(|| {
-        let bin_dir = target_dir().join("debug");
-        for f in ["template-creator", "pass-callback", "tunnel-reader", "campaign-creator", "send-trigger", "reconciler", "session", "authorizer"] {
-            assert!(
+        start_stack(
+            EXTRA_ENV
+                .get()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, Dependency::Value(v)))
+                .collect(),
+        )
+    })
+}
+
+/// A value for a variable of an extra test stack.
+#[derive(Debug, Clone)]
+pub enum Dependency {
+    /// This text.
+    Value(String),
+    /// The URL of a TCP listener (started with the stack) that accepts connections and never
+    /// answers: a hanging dependency (e.g. as `AWS_ENDPOINT_URL_DYNAMODB`).
+    BlackHole,
+}
+
+/// Another stack of its own (moto, simulator, local-stack), started once per `name` per test binary,
+/// with extra environment for every function (e.g. a hanging DynamoDB endpoint).
+pub fn stack_named(name: &'static str, env: Vec<(String, Dependency)>) -> &'static Stack {
+    static OTHERS: OnceLock<
+        std::sync::Mutex<std::collections::HashMap<&'static str, &'static Stack>>,
+    > = OnceLock::new();
+    let mut others = OTHERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    others
+        .entry(name)
+        .or_insert_with(|| Box::leak(Box::new(start_stack(env))))
+}
+
+/// Accepts connections, keeps them open, never writes a byte.
+async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+fn start_stack(extra_env: Vec<(String, Dependency)>) -> Stack {
+    let bin_dir = target_dir().join("debug");
+    for f in [
+        "template-creator",
+        "pass-callback",
+        "tunnel-reader",
+        "campaign-creator",
+        "send-trigger",
+        "reconciler",
+        "session",
+        "authorizer",
+    ] {
+        assert!(
                 bin_dir.join(f).is_file(),
                 "function binary {f} is not built in {}: run `cargo build --workspace --bins` first (make test does)",
                 bin_dir.display()
             );
-        }
-        // The stack lives on a thread and runtime of its own: tests run on their own runtimes, and
-        // a runtime cannot be started from inside another. Its children are spawned from that
-        // thread too: PR_SET_PDEATHSIG fires when the spawning *thread* ends, and this one never does.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let (moto_guard, moto_url) = start_moto();
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            runtime.block_on(async move {
-                seed(&moto_url).await;
-                let mut sim_config = alipay_sim::SimConfig::from_env().unwrap();
-                sim_config.addr = "127.0.0.1:0".parse().unwrap();
-                sim_config.app_id = APP_ID.into();
-                sim_config.hang_limit = Duration::from_secs(20);
-                let sim = alipay_sim::start(sim_config).await.unwrap();
-                let mut opts = local_stack::Options::from_env();
-                opts.template = root().join("template.yaml");
-                opts.bin_dir = bin_dir;
-                opts.port = 0;
-                opts.parameters.insert("AlipayAppId".into(), APP_ID.into());
-                opts.parameters.insert("DefaultPassLogoUrl".into(), DEFAULT_LOGO.into());
-                opts.host_env.insert("RUST_LOG".into(), "warn".into());
-                for (k, v) in [
-                    ("TABLE_NAME", TABLE.to_string()),
-                    ("ALIPAY_KEYS_SECRET_ID", KEYS_SECRET.to_string()),
-                    ("SESSION_KEY_SECRET_ID", SESSION_SECRET.to_string()),
-                    ("ALIPAY_APP_ID", APP_ID.to_string()),
-                    ("ALIPAY_GATEWAY_URL", sim.url.clone()),
-                    ("AWS_ENDPOINT_URL", moto_url.clone()),
-                    ("AWS_REGION", "us-east-1".to_string()),
-                    // The sweep may look an issuance up as soon as its outcome is unknown, and a
-                    // template's failed-claims budget is small enough to reach in a test.
-                    ("CLAIM_RECHECK_MS", "1".to_string()),
-                    ("CLAIM_TEMPLATE_FAILURE_LIMIT", TEMPLATE_FAILURE_LIMIT.to_string()),
-                ] {
-                    opts.env.push((k.to_string(), v));
-                }
-                for (k, v) in EXTRA_ENV.get().into_iter().flatten() {
-                    opts.env.push((k.clone(), v.clone()));
-                }
-                let running = local_stack::start(opts).await.unwrap();
-                tx.send((running.url(), sim.base_url.clone(), moto_url.clone())).unwrap();
-                // Serve until the test binary exits.
-                std::future::pending::<()>().await;
-                drop((running, sim, moto_guard));
-            });
+    }
+    // The stack lives on a thread and runtime of its own: tests run on their own runtimes, and
+    // a runtime cannot be started from inside another. Its children are spawned from that
+    // thread too: PR_SET_PDEATHSIG fires when the spawning *thread* ends, and this one never does.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (moto_guard, moto_url) = start_moto();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            seed(&moto_url).await;
+            let mut sim_config = alipay_sim::SimConfig::from_env().unwrap();
+            sim_config.addr = "127.0.0.1:0".parse().unwrap();
+            sim_config.app_id = APP_ID.into();
+            sim_config.hang_limit = Duration::from_secs(20);
+            let sim = alipay_sim::start(sim_config).await.unwrap();
+            let mut opts = local_stack::Options::from_env();
+            opts.template = root().join("template.yaml");
+            opts.bin_dir = bin_dir;
+            opts.port = 0;
+            opts.parameters.insert("AlipayAppId".into(), APP_ID.into());
+            opts.parameters
+                .insert("DefaultPassLogoUrl".into(), DEFAULT_LOGO.into());
+            opts.host_env.insert("RUST_LOG".into(), "warn".into());
+            for (k, v) in [
+                ("TABLE_NAME", TABLE.to_string()),
+                ("ALIPAY_KEYS_SECRET_ID", KEYS_SECRET.to_string()),
+                ("SESSION_KEY_SECRET_ID", SESSION_SECRET.to_string()),
+                ("ALIPAY_APP_ID", APP_ID.to_string()),
+                ("ALIPAY_GATEWAY_URL", sim.url.clone()),
+                ("AWS_ENDPOINT_URL", moto_url.clone()),
+                ("AWS_REGION", "us-east-1".to_string()),
+                // The sweep may look an issuance up as soon as its outcome is unknown, and a
+                // template's failed-claims budget is small enough to reach in a test.
+                ("CLAIM_RECHECK_MS", "1".to_string()),
+                (
+                    "CLAIM_TEMPLATE_FAILURE_LIMIT",
+                    TEMPLATE_FAILURE_LIMIT.to_string(),
+                ),
+            ] {
+                opts.env.push((k.to_string(), v));
+            }
+            for (k, v) in extra_env {
+                let v = match v {
+                    Dependency::Value(v) => v,
+                    Dependency::BlackHole => black_hole().await,
+                };
+                opts.env.push((k, v));
+            }
+            let running = local_stack::start(opts).await.unwrap();
+            tx.send((running.url(), sim.base_url.clone(), moto_url.clone()))
+                .unwrap();
+            // Serve until the test binary exits.
+            std::future::pending::<()>().await;
+            drop((running, sim, moto_guard));
         });
-        let (api, sim, moto) = rx.recv_timeout(Duration::from_secs(120)).expect("the test stack did not start");
-        Stack { api, sim, moto }
-    })
+    });
+    let (api, sim, moto) = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the test stack did not start");
+    Stack { api, sim, moto }
 }
 
 /// An HTTP client for one test, with helpers in the style of zero-to-production's `TestApp`.
@@ -218,11 +292,17 @@ pub struct Answer {
     pub status: u16,
     pub content_type: String,
     pub body: Value,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
 }
 
 impl TestApp {
     pub fn new() -> Self {
-        let s = stack();
+        Self::on(stack())
+    }
+
+    /// A client of another stack (see [`stack_named`]).
+    pub fn on(s: &Stack) -> Self {
         Self {
             api: s.api.clone(),
             sim: s.sim.clone(),
@@ -241,12 +321,18 @@ impl TestApp {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Answer {
             status,
             content_type,
             body,
+            retry_after,
         }
     }
 
@@ -304,6 +390,24 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> Answer {
         Self::answer(
             self.iam(self.http.get(format!("{}{path}", self.api)))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A GET of an absolute URL (e.g. the callback URL the simulator's claim component built).
+    pub async fn get_url(&self, url: &str) -> Answer {
+        Self::answer(self.http.get(url).send().await.unwrap()).await
+    }
+
+    /// A public POST (no auth header at all).
+    pub async fn post_public(&self, path: &str, body: &Value) -> Answer {
+        Self::answer(
+            self.http
+                .post(format!("{}{path}", self.api))
+                .json(body)
                 .send()
                 .await
                 .unwrap(),

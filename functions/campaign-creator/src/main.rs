@@ -4,10 +4,12 @@
 //! `cash.detail.query`), `POST /campaigns/{crowdNo}/status` `{"status":"PAUSE|READY|CLOSED"}`.
 //! Schedule: `{"kind":"campaign-plan","scheduledTime":"<ISO 8601>","plan":{…}}` creates at most one
 //! campaign per (plan, Beijing date of the scheduled time), however often the event is delivered.
-use lambda_edge::{http_or_event, json, json_body, path_param, response_event, route_key, Problem};
+use lambda_edge::{
+    deadline, http_or_event, json, json_body, path_param, response_event, route_key, Problem,
+};
 use lambda_http::{Body, Error, Request, Response};
 use lambda_runtime::{service_fn, LambdaEvent};
-use rewards_app::{problem, Env};
+use rewards_app::{problem, Env, OnFirstUse};
 use rewards_core::campaign::{
     CampaignError, CampaignService, CampaignStatus, NewCampaignInput, SchedulePlan, SendFrequency,
     SlotOutcome,
@@ -151,17 +153,38 @@ async fn scheduled(svc: &CampaignService, event: Value) -> Result<Value, Error> 
 async fn main() -> Result<(), Error> {
     lambda_edge::init_logging();
     let env = Env::load().await?;
-    let alipay = env.alipay().await?;
-    let svc = env.campaign_service(&alipay);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let svc = &svc;
-        async move {
-            match http_or_event(event.payload) {
-                Ok(req) => Ok(response_event(
-                    http(svc, req).await.unwrap_or_else(Problem::into_response),
-                )),
-                Err(other) => scheduled(svc, other).await,
+    // Keys on first use (warmed at init), so a hanging Secrets Manager is a 503 too.
+    let svc = OnFirstUse::new(move || {
+        let env = env.clone();
+        async move { Ok(env.campaign_service(&env.alipay().await?)) }
+    });
+    svc.warm().await;
+    let svc = &svc;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        let context = event.context;
+        match http_or_event(event.payload) {
+            Ok(req) => {
+                let answer = deadline::within_context(&context, async {
+                    match svc.get().await {
+                        Ok(svc) => http(svc, req).await,
+                        Err(p) => Err(p),
+                    }
+                    .unwrap_or_else(Problem::into_response)
+                })
+                .await
+                .unwrap_or_else(|_| deadline::timeout_problem().into_response());
+                Ok(response_event(answer))
             }
+            // A schedule past its deadline fails, so EventBridge retries it (the slot makes that safe).
+            Err(other) => deadline::within_context(&context, async {
+                let svc = svc
+                    .get()
+                    .await
+                    .map_err(|p| Error::from(format!("{}: {}", p.code, p.detail)))?;
+                scheduled(svc, other).await
+            })
+            .await
+            .map_err(Error::from)?,
         }
     }))
     .await

@@ -6,10 +6,9 @@
 //! with `Retry-After` when the failed-claims budget is spent). Alipay's own refusal text never
 //! reaches the caller (it would tell an outsider whether a token exists and for whom); the log keeps
 //! it, with the request id.
-use lambda_edge::{json, metric, query_param, Problem};
-use lambda_http::http::header::{HeaderValue, RETRY_AFTER};
-use lambda_http::{run, service_fn, Body, Error, Request, Response};
-use rewards_app::{problem, Env};
+use lambda_edge::{deadline, json, metric, query_param, Problem};
+use lambda_http::{Body, Error, Request, Response};
+use rewards_app::{problem, Env, OnFirstUse};
 use rewards_core::claim::{component_answer, ClaimError, ClaimQuery, ClaimService};
 use serde_json::json as j;
 
@@ -53,30 +52,44 @@ async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
                 1.0,
                 &[("Outcome", p.code.as_str())],
             );
-            let message = p.detail.clone();
-            let mut response = p
-                .with("success", j!(false))
-                .with("message", j!(message))
-                .into_response();
-            if let Some(wait) = e.retry_after() {
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-                    response.headers_mut().insert(RETRY_AFTER, v);
+            let p = match e.retry_after() {
+                Some(wait) => {
+                    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                    p.with_retry_after(u32::try_from(secs.max(1)).unwrap_or(u32::MAX))
                 }
-            }
-            response
+                None => p,
+            };
+            component_problem(p).into_response()
         }
     }
+}
+
+/// A problem as the claim component reads it (`success:false` and `message` beside the code).
+fn component_problem(p: Problem) -> Problem {
+    let message = p.detail.clone();
+    p.with("success", j!(false)).with("message", j!(message))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_edge::init_logging();
     let env = Env::load().await?;
-    let alipay = env.alipay().await?;
-    let claims = env.claim_service(&alipay);
-    run(service_fn(|req| async {
-        Ok::<_, Error>(handle(&claims, req).await)
-    }))
+    // Keys on first use (warmed at init), so a hanging Secrets Manager is a 503 too. The component
+    // gets its answer within ANSWER_BUDGET_MS (template parameter ClaimAnswerBudgetMs).
+    let claims = OnFirstUse::new(move || {
+        let env = env.clone();
+        async move { Ok(env.claim_service(&env.alipay().await?)) }
+    });
+    claims.warm().await;
+    let claims = &claims;
+    deadline::serve(
+        component_problem(deadline::timeout_problem()),
+        |req| async move {
+            match claims.get().await {
+                Ok(claims) => handle(claims, req).await,
+                Err(p) => component_problem(p).into_response(),
+            }
+        },
+    )
     .await
 }

@@ -6,9 +6,11 @@
 //! `GET /payouts?state=&crowdNo=&reason=&day=&cursor=&limit=` and `POST /payouts/{outBizNo}/retry`.
 //! The ledger entry is written before Alipay is called; see docs/domain.md for the states and the
 //! reconciliation rule.
-use lambda_edge::{header, json, json_body, metric, path_param, query_param, route_key, Problem};
-use lambda_http::{run, service_fn, Body, Error, Request, Response};
-use rewards_app::{problem, Env};
+use lambda_edge::{
+    deadline, header, json, json_body, metric, path_param, query_param, route_key, Problem,
+};
+use lambda_http::{Body, Error, Request, Response};
+use rewards_app::{problem, Env, OnFirstUse};
 use rewards_core::idempotency::{fingerprint, IdemKey, IdempotencyService, StoredResponse};
 use rewards_core::ids::{OpenId, OutBizNo, UserId};
 use rewards_core::payout::{
@@ -66,9 +68,16 @@ fn respond(r: StoredResponse) -> Response<Body> {
     } else {
         "application/json"
     };
-    Response::builder()
+    let mut builder = Response::builder()
         .status(r.status)
-        .header(lambda_http::http::header::CONTENT_TYPE, content_type)
+        .header(lambda_http::http::header::CONTENT_TYPE, content_type);
+    if r.status == 503 {
+        builder = builder.header(
+            lambda_http::http::header::RETRY_AFTER,
+            lambda_edge::DEFAULT_RETRY_AFTER_SECS,
+        );
+    }
+    builder
         .body(Body::Text(r.body))
         .unwrap_or_else(|_| Problem::internal().into_response())
 }
@@ -197,17 +206,26 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
 async fn main() -> Result<(), Error> {
     lambda_edge::init_logging();
     let env = Env::load().await?;
-    let alipay = env.alipay().await?;
-    let ctx = Ctx {
-        sends: env.send_service(&alipay),
-        idempotency: env.idempotency(),
-    };
-    run(service_fn(|req| async {
-        Ok::<_, Error>(
-            handle(&ctx, req)
-                .await
-                .unwrap_or_else(Problem::into_response),
-        )
-    }))
+    // Keys on first use (warmed at init), so a hanging Secrets Manager is a 503 too. A send cut by
+    // the deadline leaves its entry PENDING; the reconciler resolves it with the same out_biz_no.
+    let ctx = OnFirstUse::new(move || {
+        let env = env.clone();
+        async move {
+            let alipay = env.alipay().await?;
+            Ok(Ctx {
+                sends: env.send_service(&alipay),
+                idempotency: env.idempotency(),
+            })
+        }
+    });
+    ctx.warm().await;
+    let ctx = &ctx;
+    deadline::serve(deadline::timeout_problem(), |req| async move {
+        match ctx.get().await {
+            Ok(ctx) => handle(ctx, req).await,
+            Err(p) => Err(p),
+        }
+        .unwrap_or_else(Problem::into_response)
+    })
     .await
 }

@@ -2,14 +2,12 @@
 //! `alipay.system.oauth.token` and returns a short-lived signed token for the mini-program routes
 //! (`{"token","expiresAt","userId"}`, 15 minutes). The code and Alipay's access token are never
 //! logged or returned.
-use std::sync::Arc;
-
 use alipay_client::oauth::{Grant, OauthToken};
-use alipay_client::{AlipayClient, Outcome};
+use alipay_client::{AlipayClient, FailureKind, Outcome};
 use lambda_edge::session::SessionKey;
-use lambda_edge::{json, json_body, metric, Problem};
-use lambda_http::{run, service_fn, Body, Error, Request, Response};
-use rewards_app::Env;
+use lambda_edge::{deadline, json, json_body, metric, Problem};
+use lambda_http::{Body, Error, Request, Response};
+use rewards_app::{Env, OnFirstUse};
 use serde_json::{json as j, Value};
 
 const TTL_SECS: u64 = 15 * 60;
@@ -47,6 +45,15 @@ async fn handle(
     };
     let info = match client.execute(&call).await {
         Outcome::Success(info) => info,
+        // Not sent (no connection, or no time left before the deadline): no refusal, just retry.
+        Outcome::Failed(f) if f.kind == FailureKind::NotSent => {
+            tracing::warn!(reason = %f.msg, "oauth token call not sent");
+            return Err(Problem::new(
+                503,
+                "alipay_unavailable",
+                "Alipay is unavailable; retry with a new auth code",
+            ));
+        }
         Outcome::Failed(f) => {
             metric("Rewards", "Sessions", 1.0, &[("Outcome", "refused")]);
             tracing::info!(code = %f.code, sub_code = ?f.sub_code, "auth code refused");
@@ -96,18 +103,22 @@ async fn handle(
 async fn main() -> Result<(), Error> {
     lambda_edge::init_logging();
     let env = Env::load().await?;
-    let alipay = env.alipay().await?;
-    let key = Arc::new(env.session_key().await?);
-    let client = alipay.client.clone();
-    run(service_fn(|req| {
-        let (client, key) = (client.clone(), key.clone());
+    // Keys on first use (warmed at init), so a hanging Secrets Manager is a 503 too.
+    let ready = OnFirstUse::new(move || {
+        let env = env.clone();
         async move {
-            Ok::<_, Error>(
-                handle(&client, &key, req)
-                    .await
-                    .unwrap_or_else(Problem::into_response),
-            )
+            let client = env.alipay().await?.client;
+            Ok((client, env.session_key().await?))
         }
-    }))
+    });
+    ready.warm().await;
+    let ready = &ready;
+    deadline::serve(deadline::timeout_problem(), |req| async move {
+        match ready.get().await {
+            Ok((client, key)) => handle(client, key, req).await,
+            Err(p) => Err(p),
+        }
+        .unwrap_or_else(Problem::into_response)
+    })
     .await
 }

@@ -5,9 +5,9 @@
 //! (`{"logo","icon","strip","content": <pass.json>}`) plus optional `paramRules` and `perUserLimit`.
 use std::collections::BTreeMap;
 
-use lambda_edge::{json, json_body, path_param, route_key, Problem};
-use lambda_http::{run, service_fn, Body, Error, Request, Response};
-use rewards_app::{problem, Env};
+use lambda_edge::{deadline, json, json_body, path_param, route_key, Problem};
+use lambda_http::{Body, Error, Request, Response};
+use rewards_app::{problem, Env, OnFirstUse};
 use rewards_core::ids::{PassId, TemplateId};
 use rewards_core::pass::{PassService, PassStatus};
 use rewards_core::template::{ParamRule, TemplateError, TemplateRecord, TemplateService};
@@ -170,17 +170,25 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
 async fn main() -> Result<(), Error> {
     lambda_edge::init_logging();
     let env = Env::load().await?;
-    let alipay = env.alipay().await?;
-    let ctx = Ctx {
-        templates: env.template_service(&alipay),
-        passes: env.pass_service(&alipay),
-    };
-    run(service_fn(|req| async {
-        Ok::<_, Error>(
-            handle(&ctx, req)
-                .await
-                .unwrap_or_else(Problem::into_response),
-        )
-    }))
+    // Keys on first use (warmed at init), so a hanging Secrets Manager is a 503 too.
+    let ctx = OnFirstUse::new(move || {
+        let env = env.clone();
+        async move {
+            let alipay = env.alipay().await?;
+            Ok(Ctx {
+                templates: env.template_service(&alipay),
+                passes: env.pass_service(&alipay),
+            })
+        }
+    });
+    ctx.warm().await;
+    let ctx = &ctx;
+    deadline::serve(deadline::timeout_problem(), |req| async move {
+        match ctx.get().await {
+            Ok(ctx) => handle(ctx, req).await,
+            Err(p) => Err(p),
+        }
+        .unwrap_or_else(Problem::into_response)
+    })
     .await
 }

@@ -6,8 +6,8 @@
 //! user has no pass) so a mini-program switches its base URL and nothing else. On the mini-program
 //! routes the authorizer's user must be the user asked for. This function has no Alipay key and no
 //! write permission.
-use lambda_edge::{authorizer_value, json, path_param, query_param, route_key, Problem};
-use lambda_http::{run, service_fn, Body, Error, Request, Response};
+use lambda_edge::{authorizer_value, deadline, json, path_param, query_param, route_key, Problem};
+use lambda_http::{Body, Error, Request, Response};
 use rewards_app::Env;
 use rewards_core::ids::{PassId, UserId};
 use rewards_core::pass::PassRecord;
@@ -97,15 +97,13 @@ async fn main() -> Result<(), Error> {
     lambda_edge::init_logging();
     let env = Env::load().await?;
     let store = env.store.clone();
-    run(service_fn(|req| {
+    deadline::serve(deadline::timeout_problem(), |req| {
         let store = store.clone();
         async move {
-            Ok::<_, Error>(
-                handle(store.as_ref(), req)
-                    .await
-                    .unwrap_or_else(Problem::into_response),
-            )
+            handle(store.as_ref(), req)
+                .await
+                .unwrap_or_else(Problem::into_response)
         }
-    }))
+    })
     .await
 }

@@ -720,6 +720,18 @@ impl State {
                 return Reply::invalid("status", "只能是 USED 或 CLOSED");
             }
         }
+        // The stricter platform: newly onboarded merchants must name the pass's user (`user_id`, or
+        // `open_id` for open-id apps); an update for another user's serial changes nothing.
+        let holder = match (biz.text("user_id"), biz.text("open_id")) {
+            (Some(u), _) => u,
+            (None, Some(o)) => match self.open_ids.get(&o) {
+                Some(u) => u.clone(),
+                None => return Reply::pass_fail("USER_NOT_MATCH", "open_id 与卡券用户不匹配"),
+            },
+            (None, None) => {
+                return Reply::invalid("user_id", "新接入商户必填，user_id 与 open_id 至少填一个")
+            }
+        };
         let Some(pass) = self
             .passes
             .iter_mut()
@@ -728,6 +740,9 @@ impl State {
         else {
             return Reply::pass_fail("PASS_NOT_EXIST", "卡券实例不存在");
         };
+        if pass.user_id != holder {
+            return Reply::pass_fail("USER_NOT_MATCH", "卡券实例与用户不匹配");
+        }
         if pass.status == "CLOSED" && status.as_deref() != Some("CLOSED") {
             return Reply::pass_fail("PASS_CLOSED", "卡券已关闭");
         }

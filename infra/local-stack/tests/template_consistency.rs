@@ -163,3 +163,119 @@ fn functions_are_built_for_provided_al2023_arm64() {
     }
     assert_eq!(count, 8, "the eight functions of docs/CONVENTIONS.md");
 }
+
+/// The `dynamodb:LeadingKeys` of every DynamoDB statement of a function's inline policies, with the
+/// statement's actions. Panics on a table-wide grant (a SAM `DynamoDB*Policy` template, or a DynamoDB
+/// statement without a `LeadingKeys` condition).
+fn table_grants(doc: &Value, function: &str) -> Vec<(Vec<String>, Vec<String>)> {
+    let policies = doc
+        .get("Resources")
+        .and_then(|r| r.get(function))
+        .and_then(|f| f.get("Properties"))
+        .and_then(|p| p.get("Policies"))
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::Sequence(s)) => s
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(Value::String(s)) => vec![s.clone()],
+            _ => vec![],
+        }
+    };
+    let mut grants = Vec::new();
+    for policy in &policies {
+        if let Some(m) = policy.as_mapping() {
+            for (k, _) in m {
+                let name = k.as_str().unwrap_or_default();
+                assert!(
+                    !name.starts_with("DynamoDB"),
+                    "{function}: {name} grants the whole table; scope it with dynamodb:LeadingKeys"
+                );
+            }
+        }
+        let statements = policy
+            .get("Statement")
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default();
+        for st in &statements {
+            let actions = strings(st.get("Action"));
+            if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                continue;
+            }
+            assert!(
+                !actions
+                    .iter()
+                    .any(|a| a == "dynamodb:Scan" || a == "dynamodb:*"),
+                "{function}: a Scan carries no partition key, so LeadingKeys would not limit it"
+            );
+            let keys = strings(
+                st.get("Condition")
+                    .and_then(|c| c.get("ForAllValues:StringLike"))
+                    .and_then(|c| c.get("dynamodb:LeadingKeys")),
+            );
+            assert!(
+                !keys.is_empty(),
+                "{function}: a DynamoDB statement without a dynamodb:LeadingKeys condition"
+            );
+            grants.push((actions, keys));
+        }
+    }
+    grants
+}
+
+#[test]
+fn every_function_reaches_only_its_own_item_kinds() {
+    let doc: Value = serde_norway::from_str(&template_text()).expect("yaml");
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .expect("Resources");
+    for (id, res) in resources {
+        if res.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Function") {
+            table_grants(&doc, id.as_str().unwrap_or_default());
+        }
+    }
+    let money = ["PAYOUT#", "BIZ#", "DUE#", "IDEM#", "CAMP#", "SLOT#"];
+    for public in ["PassCallbackFunction", "TunnelReaderFunction"] {
+        for (_, keys) in table_grants(&doc, public) {
+            for k in keys {
+                assert!(
+                    !money.iter().any(|m| k.starts_with(m)) && k != "*",
+                    "{public} reaches {k}: the public and read paths must not touch the cash ledger"
+                );
+            }
+        }
+    }
+    for (actions, _) in table_grants(&doc, "TunnelReaderFunction") {
+        for a in actions {
+            assert!(
+                a == "dynamodb:GetItem" || a == "dynamodb:Query",
+                "tunnel-reader is read only: {a}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_session_authorizer_does_not_cache_a_decision_made_on_more_than_its_identity() {
+    // The decision depends on the path's userId and the `key` parameter; the cache key would be the
+    // Authorization header only.
+    let doc: Value = serde_norway::from_str(&template_text()).expect("yaml");
+    let ttl = doc
+        .get("Resources")
+        .and_then(|r| r.get("HttpApi"))
+        .and_then(|a| a.get("Properties"))
+        .and_then(|p| p.get("Auth"))
+        .and_then(|a| a.get("Authorizers"))
+        .and_then(|a| a.get("SessionAuthorizer"))
+        .and_then(|a| a.get("Identity"))
+        .and_then(|i| i.get("ReauthorizeEvery"))
+        .and_then(Value::as_u64);
+    assert_eq!(ttl, Some(0));
+}

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alipay_protocol::request::{sign_request, AppConfig, CertModeSns, UnsignedRequest};
 use alipay_protocol::response::{ResponseError, ResponseVerifier, Root};
@@ -57,10 +57,15 @@ struct Inner {
     verifier: ResponseVerifier,
 }
 
+/// How long the next call may take at most, asked before each call: the caller's own deadline (for
+/// example what is left of a Lambda invocation). `None`: only the configured timeout applies.
+pub type CallBudget = Arc<dyn Fn() -> Option<Duration> + Send + Sync>;
+
 /// The gateway client. Build it once per process and clone it freely (an `Arc` inside).
 #[derive(Clone)]
 pub struct AlipayClient {
     inner: Arc<Inner>,
+    budget: Option<CallBudget>,
 }
 
 impl std::fmt::Debug for AlipayClient {
@@ -119,7 +124,16 @@ impl AlipayClient {
                 app,
                 verifier,
             }),
+            budget: None,
         })
+    }
+
+    /// Bounds every call by `budget` too: a call gets the smaller of the configured total timeout and
+    /// what the budget says is left; with nothing left the call is not sent
+    /// (`Failed` with kind `NotSent`, which the caller must treat as "try again", never as a refusal).
+    pub fn with_call_budget(mut self, budget: CallBudget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// The configuration this client was built with.
@@ -168,16 +182,24 @@ impl AlipayClient {
             Ok(s) => s,
             Err(e) => return Outcome::Failed(Failure::not_sent(format!("request not built: {e}"))),
         };
-        let sent = inner
+        let mut post = inner
             .http
             .post(signed.url(&inner.config.gateway_url))
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded;charset=utf-8",
             )
-            .body(signed.form_body())
-            .send()
-            .await;
+            .body(signed.form_body());
+        match self.budget.as_ref().and_then(|b| b()) {
+            Some(left) if left.is_zero() => {
+                return Outcome::Failed(Failure::not_sent(
+                    "no time left before the caller's deadline",
+                ))
+            }
+            Some(left) => post = post.timeout(left.min(inner.config.timeout)),
+            None => {}
+        }
+        let sent = post.send().await;
         let response = match sent {
             Ok(r) => r,
             Err(e) => return transport_error(&e),

@@ -45,7 +45,7 @@ pub mod oauth;
 mod outcome;
 pub mod pass;
 
-pub use client::{classify, AlipayClient, ApiRequest, ClientBuildError};
+pub use client::{classify, AlipayClient, ApiRequest, CallBudget, ClientBuildError};
 pub use config::{CertMode, ClientConfig, Keys, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use money::{Fen, FenError};
 pub use outcome::{Failure, FailureKind, Outcome, OutcomeClass, UnknownReason};

@@ -278,25 +278,44 @@ pub enum PassStatus {
     Closed,
 }
 
-/// `alipay.pass.instance.update`.
-#[derive(Debug, Clone, Serialize)]
+/// Whose pass an update is for: `user_id`, or `open_id` for apps on the open_id standard. The
+/// 2023-03 API model marks both "新接入商户必填" (required for newly onboarded merchants).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassHolder {
+    /// `user_id` (2088…).
+    UserId(String),
+    /// `open_id`.
+    OpenId(String),
+}
+
+/// `alipay.pass.instance.update`: the pass is named by serial **and** its user. The deprecated
+/// `verify_code` / `verify_type` (历史遗留，已废弃) are never sent.
+#[derive(Debug, Clone)]
 pub struct InstanceUpdate {
     /// `serial_number`.
     pub serial_number: String,
     /// `channel_id` (the app id, or the merchant's when an agent issued on its behalf).
     pub channel_id: String,
+    /// `user_id` or `open_id` of the pass's holder.
+    pub holder: PassHolder,
     /// `tpl_params`: new `$var$` values.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tpl_params: Option<serde_json::Map<String, Value>>,
     /// `status`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<PassStatus>,
-    /// `verify_code` (recommended with `USED`).
+}
+
+#[derive(Serialize)]
+struct UpdateBiz<'a> {
+    serial_number: &'a str,
+    channel_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub verify_code: Option<String>,
-    /// `verify_type` (with `verify_code`).
+    user_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub verify_type: Option<String>,
+    open_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tpl_params: Option<&'a serde_json::Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<PassStatus>,
 }
 
 /// An updated pass (the result may be sparse).
@@ -315,7 +334,18 @@ impl ApiRequest for InstanceUpdate {
     type Response = PassNode;
     type Output = PassUpdated;
     fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
-        json(self)
+        let (user_id, open_id) = match &self.holder {
+            PassHolder::UserId(u) => (Some(u.as_str()), None),
+            PassHolder::OpenId(o) => (None, Some(o.as_str())),
+        };
+        json(&UpdateBiz {
+            serial_number: &self.serial_number,
+            channel_id: &self.channel_id,
+            user_id,
+            open_id,
+            tpl_params: self.tpl_params.as_ref(),
+            status: self.status,
+        })
     }
     fn finish(node: PassNode) -> Outcome<PassUpdated> {
         check_pass_node(node).map(|r| PassUpdated {
@@ -354,6 +384,28 @@ mod tests {
         let start = sts.find("biz_content=").unwrap() + "biz_content=".len();
         let end = sts.find("&charset=").unwrap();
         sts[start..end].to_string()
+    }
+
+    #[test]
+    fn instance_update_names_the_holder_and_no_deprecated_field() {
+        let mut req = InstanceUpdate {
+            serial_number: "S1".into(),
+            channel_id: "2021000000000001".into(),
+            holder: PassHolder::UserId("2088000000000001".into()),
+            tpl_params: None,
+            status: Some(PassStatus::Used),
+        };
+        assert_eq!(
+            req.biz_content().unwrap().unwrap(),
+            r#"{"serial_number":"S1","channel_id":"2021000000000001","user_id":"2088000000000001","status":"USED"}"#
+        );
+        req.holder = PassHolder::OpenId("074a1CcTG1LelxKe4xQC0zgNdId0nxi95b5lsNpazWYoCo5".into());
+        let biz = req.biz_content().unwrap().unwrap();
+        assert!(biz.contains(r#""open_id":"074a1"#), "{biz}");
+        assert!(
+            !biz.contains("user_id") && !biz.contains("verify_"),
+            "{biz}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use alipay_client::cash::{
 };
 use alipay_client::oauth::{Grant, OauthToken};
 use alipay_client::pass::{
-    InstanceAdd, InstanceUpdate, PassStatus, Recognition, TemplateAdd, TemplateUpdate,
+    InstanceAdd, InstanceUpdate, PassHolder, PassStatus, Recognition, TemplateAdd, TemplateUpdate,
 };
 use alipay_client::{
     AlipayClient, ClientConfig, Failure, FailureKind, Fen, Keys, Outcome, UnknownReason,
@@ -284,10 +284,9 @@ async fn instance_update_changes_status() {
     let update = |status| InstanceUpdate {
         serial_number: "U1".into(),
         channel_id: "2021000000000001".into(),
+        holder: PassHolder::UserId(USER_A.into()),
         tpl_params: None,
         status: Some(status),
-        verify_code: None,
-        verify_type: None,
     };
     let used = success(env.client.execute(&update(PassStatus::Used)).await);
     assert_eq!(used.pass_id.as_deref(), Some(issued.pass_id.as_str()));
@@ -300,6 +299,53 @@ async fn instance_update_changes_status() {
     unknown_serial.serial_number = "nope".into();
     let f = failure(env.client.execute(&unknown_serial).await);
     assert_eq!(f.error_code.as_deref(), Some("PASS_NOT_EXIST"));
+}
+
+#[tokio::test]
+async fn instance_update_must_name_the_passs_own_user() {
+    let env = start().await;
+    let (callback, _) = merchant().await;
+    let tpl = template(&env, "upd-user", &callback).await;
+    let token = claim_token(&env, &tpl, USER_A).await;
+    success(env.client.execute(&add(&tpl, "UU1", USER_A, &token)).await);
+    let update = |holder| InstanceUpdate {
+        serial_number: "UU1".into(),
+        channel_id: "2021000000000001".into(),
+        holder,
+        tpl_params: None,
+        status: Some(PassStatus::Used),
+    };
+    // Another user: refused, nothing changes.
+    let f = failure(
+        env.client
+            .execute(&update(PassHolder::UserId(USER_B.into())))
+            .await,
+    );
+    assert_eq!(f.error_code.as_deref(), Some("USER_NOT_MATCH"));
+    // Without any user (an old client's request, signed by hand): refused as a missing parameter.
+    let body = raw_call(
+        &env,
+        "alipay.pass.instance.update",
+        r#"{"serial_number":"UU1","channel_id":"2021000000000001","status":"USED"}"#,
+        |_| {},
+    )
+    .await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let node = &body["alipay_pass_instance_update_response"];
+    assert_eq!(node["code"], "40004", "{body}");
+    assert_eq!(node["sub_code"], "INVALID_PARAMETER", "{body}");
+    assert_eq!(env.passes().await[0]["status"], "ACTIVE");
+    // The holder by open id is the same user.
+    let open_id = env.get_json(&format!("/sim/users/{USER_A}")).await["openId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    success(
+        env.client
+            .execute(&update(PassHolder::OpenId(open_id)))
+            .await,
+    );
+    assert_eq!(env.passes().await[0]["status"], "USED");
 }
 
 fn create(total: i64, num: u64, freq: &str) -> CashCreate {
@@ -616,14 +662,30 @@ async fn oauth_codes_and_open_id_triggers() {
 
 /// Sends a hand-built request and returns the raw body.
 async fn raw(env: &Env, tweak: impl FnOnce(&mut Vec<(String, String)>)) -> String {
+    raw_call(
+        env,
+        "alipay.marketing.campaign.cash.detail.query",
+        r#"{"crowd_no":"x"}"#,
+        tweak,
+    )
+    .await
+}
+
+/// Sends a hand-built, correctly signed call of `method` with this `biz_content`.
+async fn raw_call(
+    env: &Env,
+    method: &'static str,
+    biz_content: &str,
+    tweak: impl FnOnce(&mut Vec<(String, String)>),
+) -> String {
     let key = AppPrivateKey::from_text(&common::read_key("app_private_pkcs1.pem")).unwrap();
     let app = AppConfig {
         app_id: "2021000000000001".into(),
         cert_mode: None,
     };
     let req = UnsignedRequest {
-        method: "alipay.marketing.campaign.cash.detail.query",
-        biz_content: Some(r#"{"crowd_no":"x"}"#),
+        method,
+        biz_content: Some(biz_content),
         ..Default::default()
     };
     let signed = sign_request(&app, &key, None, &req, GatewayTimestamp::now()).unwrap();
@@ -1248,4 +1310,46 @@ async fn a_settled_campaign_reads_as_settled() {
     );
     assert_eq!(settled.camp_list.len(), 1);
     assert_eq!(settled.camp_list[0].camp_status, Some(CampStatus::Settled));
+}
+
+#[tokio::test]
+async fn a_call_budget_bounds_each_call_and_none_left_sends_nothing() {
+    // The configured timeout is long; the budget (what the caller's deadline leaves) is what ends a
+    // hanging call, as an unknown outcome.
+    let env = start_with(Duration::from_secs(30)).await;
+    let crowd = paid_campaign(&env, 2000, 10, "L10").await;
+    let left = Arc::new(Mutex::new(Some(Duration::from_millis(300))));
+    let budget = {
+        let left = left.clone();
+        move || *left.lock().unwrap()
+    };
+    let client = env.client.clone().with_call_budget(Arc::new(budget));
+    env.fault(json!({"api": "alipay.marketing.campaign.cash.trigger", "kind": "hang", "count": 1}))
+        .await;
+    let u = unknown(
+        client
+            .execute(&trigger(&crowd, uid(USER_A), "budget1"))
+            .await,
+    );
+    assert_eq!(u, UnknownReason::Timeout);
+    assert!(env.payouts().await.is_empty());
+
+    // Nothing left: the request is not sent at all.
+    *left.lock().unwrap() = Some(Duration::ZERO);
+    let f = failure(
+        client
+            .execute(&trigger(&crowd, uid(USER_A), "budget1"))
+            .await,
+    );
+    assert_eq!(f.kind, FailureKind::NotSent);
+    assert!(env.payouts().await.is_empty());
+
+    // No budget (outside an invocation): the configured timeout alone; the retry pays once.
+    *left.lock().unwrap() = None;
+    success(
+        client
+            .execute(&trigger(&crowd, uid(USER_A), "budget1"))
+            .await,
+    );
+    assert_eq!(env.payouts().await.len(), 1);
 }

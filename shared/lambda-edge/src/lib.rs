@@ -3,13 +3,16 @@
 //! What every thin handler shares, so each function's `main.rs` is parse → domain → map error:
 //! [`Problem`] (RFC 9457 problem details with a stable `code`), [`json_body`] with a size bound,
 //! path and query parameters, [`json`] responses, [`init_logging`] (JSON lines carrying the Lambda
-//! request id) and [`metric`] (CloudWatch embedded metric format).
+//! request id), [`metric`] (CloudWatch embedded metric format) and [`deadline`] (every answer before
+//! the Lambda deadline, in our format).
 #![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod deadline;
 pub mod session;
 
-use lambda_http::http::{header::CONTENT_TYPE, StatusCode};
+use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -31,7 +34,12 @@ pub struct Problem {
     pub detail: String,
     /// Extension members (RFC 9457 §3.2), e.g. `success: false` for the claim component.
     pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
+    /// `Retry-After` in seconds (a 503 without one gets [`DEFAULT_RETRY_AFTER_SECS`]).
+    pub retry_after: Option<u32>,
 }
+
+/// `Retry-After` of a 503 that names none: every 503 of ours is worth retrying with the same request.
+pub const DEFAULT_RETRY_AFTER_SECS: u32 = 2;
 
 impl Serialize for Problem {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -62,7 +70,14 @@ impl Problem {
             code: code.into(),
             detail: detail.into(),
             extensions: None,
+            retry_after: None,
         }
+    }
+
+    /// Sets `Retry-After` (seconds).
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds an extension member.
@@ -100,9 +115,16 @@ impl Problem {
     /// The HTTP response.
     pub fn into_response(self) -> Response<Body> {
         let body = serde_json::to_string(&self).unwrap_or_else(|_| "{}".to_string());
-        Response::builder()
+        let retry_after = self
+            .retry_after
+            .or((self.status == 503).then_some(DEFAULT_RETRY_AFTER_SECS));
+        let mut builder = Response::builder()
             .status(self.status)
-            .header(CONTENT_TYPE, "application/problem+json")
+            .header(CONTENT_TYPE, "application/problem+json");
+        if let Some(seconds) = retry_after {
+            builder = builder.header(RETRY_AFTER, seconds);
+        }
+        builder
             .body(Body::Text(body))
             .unwrap_or_else(|_| Response::new(Body::Empty))
     }
@@ -422,6 +444,17 @@ mod tests {
         assert_eq!(v["code"], "template_not_found");
         assert_eq!(v["status"], 404);
         assert_eq!(v["title"], "Not Found");
+        assert!(resp.headers().get(RETRY_AFTER).is_none());
+    }
+
+    #[test]
+    fn a_503_always_says_when_to_retry() {
+        let resp = Problem::new(503, "store_unavailable", "x").into_response();
+        assert_eq!(resp.headers()[RETRY_AFTER], "2");
+        let resp = Problem::new(429, "too_many", "x")
+            .with_retry_after(60)
+            .into_response();
+        assert_eq!(resp.headers()[RETRY_AFTER], "60");
     }
 
     #[test]

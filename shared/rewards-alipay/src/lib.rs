@@ -14,8 +14,8 @@ use alipay_client::cash::{
     CashTrigger, PrizeType as ClientPrize, TriggerUser,
 };
 use alipay_client::pass::{
-    InstanceAdd, InstanceUpdate, PassStatus as ClientPassStatus, Recognition, TemplateAdd,
-    TemplateUpdate,
+    InstanceAdd, InstanceUpdate, PassHolder, PassStatus as ClientPassStatus, Recognition,
+    TemplateAdd, TemplateUpdate,
 };
 use alipay_client::{AlipayClient, Failure, FailureKind, Fen, Outcome};
 use async_trait::async_trait;
@@ -145,10 +145,12 @@ impl PassGateway for AlipayGateway {
         let call = InstanceUpdate {
             serial_number: req.serial_number.as_str().to_string(),
             channel_id: req.channel_id.as_str().to_string(),
+            holder: match &req.holder {
+                Recipient::UserId(u) => PassHolder::UserId(u.as_str().to_string()),
+                Recipient::OpenId(o) => PassHolder::OpenId(o.as_str().to_string()),
+            },
             tpl_params: req.tpl_params.as_ref().map(tpl_params),
             status,
-            verify_code: None,
-            verify_type: None,
         };
         map(self.client.execute(&call).await, |_| Ok(()))
     }
@@ -159,10 +161,9 @@ impl PassGateway for AlipayGateway {
         let call = InstanceUpdate {
             serial_number: req.serial_number.as_str().to_string(),
             channel_id: req.channel_id.as_str().to_string(),
+            holder: PassHolder::UserId(req.user_id.as_str().to_string()),
             tpl_params: Some(tpl_params(&req.tpl_params)),
             status: None,
-            verify_code: None,
-            verify_type: None,
         };
         map(self.client.execute(&call).await, |updated| {
             Ok(PassLookup::Found {

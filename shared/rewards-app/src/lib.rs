@@ -5,6 +5,11 @@
 //! (only functions that call Alipay do, and only they are granted the secret) and builds the client;
 //! the `*_service` methods assemble the domain services. [`problem`] maps any domain error to
 //! problem+json, logging the cause of a 5xx and keeping it out of the body.
+//!
+//! Deadlines: every outbound call is bounded by what is left of the current invocation
+//! ([`lambda_edge::deadline`]): AWS calls keep [`AWS_RESERVE`] for the answer, Alipay calls keep
+//! [`ALIPAY_RESERVE`] to record their outcome and answer. Keys and secrets are read on first use
+//! ([`OnFirstUse`]), inside an invocation, so a hanging Secrets Manager ends in a 503 too.
 #![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -26,6 +31,18 @@ use rewards_core::payout::{Reconciler, SendConfig, SendService};
 use rewards_core::template::{TemplatePolicy, TemplateService};
 use rewards_core::{CrowdNo, DomainError, ErrorKind};
 use std::collections::BTreeMap;
+
+/// What an AWS call (DynamoDB, Secrets Manager) leaves of the invocation's time: mapping its error and
+/// answering.
+pub const AWS_RESERVE: Duration = Duration::from_millis(250);
+
+/// What an Alipay call leaves of the invocation's time: recording its outcome (a DynamoDB write or
+/// two, each bounded by the deadline itself) and answering.
+pub const ALIPAY_RESERVE: Duration = Duration::from_millis(1500);
+
+/// How long the init phase may spend reading secrets before the function starts anyway (and reads
+/// them on first use, within an invocation's deadline). Lambda's init phase is 10 s.
+pub const INIT_WARM_BUDGET: Duration = Duration::from_secs(4);
 
 /// Why a function could not start. Never carries secret material.
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +191,10 @@ impl Env {
             reason_campaigns(&std::env::var("REASON_CAMPAIGNS").unwrap_or_default())?;
         let send_config = send_config()?;
         let claim_config = claim_config()?;
-        let sdk = rewards_aws::sdk_config().await;
+        let sdk = rewards_aws::sdk_config_within(Arc::new(|| {
+            lambda_edge::deadline::remaining_for_call(AWS_RESERVE)
+        }))
+        .await;
         let store = Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             config.table_name.clone(),
@@ -217,7 +237,10 @@ impl Env {
             cert_mode: None,
             aes: None,
         })
-        .map_err(|e| StartupError::Client(e.to_string()))?;
+        .map_err(|e| StartupError::Client(e.to_string()))?
+        .with_call_budget(Arc::new(|| {
+            lambda_edge::deadline::remaining_for_call(ALIPAY_RESERVE)
+        }));
         Ok(Alipay {
             gateway: Arc::new(AlipayGateway::new(client.clone())),
             client,
@@ -338,6 +361,61 @@ impl Env {
             ttl: Duration::from_secs(24 * 3600),
             lease: Duration::from_secs(60),
         }
+    }
+}
+
+type Build<T> = Box<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StartupError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// What a function builds from secrets (keys, the Alipay client, the services over them), read on
+/// first use and kept for the execution environment's life. A failed read is not kept: the next
+/// request tries again. [`OnFirstUse::warm`] tries once at init (bounded), so a warm function never
+/// reads on the request path; [`OnFirstUse::get`] inside a request is bounded by its deadline.
+pub struct OnFirstUse<T> {
+    cell: tokio::sync::OnceCell<T>,
+    build: Build<T>,
+}
+
+impl<T: Send + Sync + 'static> OnFirstUse<T> {
+    /// `build` makes the value (it is called again after a failure).
+    pub fn new<F, Fut>(build: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<T, StartupError>> + Send + 'static,
+    {
+        Self {
+            cell: tokio::sync::OnceCell::new(),
+            build: Box::new(move || Box::pin(build())),
+        }
+    }
+
+    /// Tries to build at init within [`INIT_WARM_BUDGET`]; a failure is logged (the first request
+    /// tries again), never fatal.
+    pub async fn warm(&self) {
+        match tokio::time::timeout(INIT_WARM_BUDGET, self.cell.get_or_try_init(&self.build)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "init: not ready; the first request retries"),
+            Err(_) => tracing::warn!("init: secrets not read in time; the first request retries"),
+        }
+    }
+
+    /// The value, built now if needed.
+    ///
+    /// # Errors
+    /// `503 dependency_unavailable` (with `Retry-After`) when it cannot be built; the cause is
+    /// logged, never answered.
+    pub async fn get(&self) -> Result<&T, Problem> {
+        self.cell.get_or_try_init(&self.build).await.map_err(|e| {
+            tracing::error!(error = %e, "not ready: secrets or configuration");
+            Problem::new(
+                503,
+                "dependency_unavailable",
+                "a dependency is unavailable; it is safe to retry with the same request",
+            )
+        })
     }
 }
 

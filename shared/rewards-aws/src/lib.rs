@@ -11,6 +11,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod budget;
 pub mod config;
 pub mod keys;
 pub mod runtime;
@@ -20,7 +21,8 @@ pub mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use config::{sdk_config, Config, ConfigError};
+pub use budget::{BudgetedHttpClient, CallBudget};
+pub use config::{sdk_config, sdk_config_within, Config, ConfigError};
 pub use keys::{AlipayKeys, KeyProvider, KeyProviderError};
 pub use runtime::{RandomIds, SystemClock};
 pub use store::DynamoStore;

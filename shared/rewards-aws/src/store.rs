@@ -5,8 +5,8 @@
 //! | template | `TPL#{templateId}` | `META` | gsi1 `TPL` / `{createdAt}#{id}` |
 //! | claim account | `CLAIM#{tpl}#{user}` | `META` | `fence`; `expiresAt` (TTL) while it holds no pass and nothing is in flight; gsi1 `CLAIM#INFLIGHT` / `{dueAt}#{tpl}#{user}` while an issuance is in flight |
 //! | failed-claims counter | `BUDGET#U#{tpl}#{user}` or `BUDGET#T#{tpl}` | `{bucketStart}` | `failures` (N), `expiresAt` (TTL) |
-//! | pass by user | `USER#{userId}` | `PASS#{createdAt}#{passId}` | |
-//! | pass by id | `PASS#{passId}` | `META` | |
+//! | pass by user | `USER#{userId}` | `PASS#{createdAt}#{passId}` | `pass_status` (once changed) |
+//! | pass by id | `PASS#{passId}` | `META` | `pass_status` (once changed) |
 //! | campaign | `CAMP#{crowdNo}` | `META` | gsi1 `CAMP` / `{createdAt}#{crowdNo}` |
 //! | schedule slot | `SLOT#{plan}#{slot}` | `META` | `fence`, `state` |
 //! | business pointer | `BIZ#{reason}#{businessId}` | `META` | `attempt_no` |
@@ -28,7 +28,7 @@ use rewards_core::campaign::{Campaign, SlotRecord, SlotState};
 use rewards_core::claim::ClaimAccount;
 use rewards_core::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState, StoredResponse};
 use rewards_core::ids::{BusinessId, CrowdNo, OutBizNo, PassId, TemplateId, UserId};
-use rewards_core::pass::PassRecord;
+use rewards_core::pass::{PassRecord, PassStatus};
 use rewards_core::payout::{
     BizPointer, PayoutCursor, PayoutEntry, PayoutFilter, PayoutPage, PayoutStateName, Reason,
     Recipient, UnresolvedCounts,
@@ -631,14 +631,28 @@ impl PassStore for DynamoStore {
         .collect()
     }
 
-    async fn update_pass(&self, p: &PassRecord) -> Result<(), StoreError> {
-        let put = |it: Item| -> Result<TransactWriteItem, StoreError> {
+    async fn update_pass(
+        &self,
+        p: &PassRecord,
+        expected: PassStatus,
+    ) -> Result<CasOutcome<PassRecord>, StoreError> {
+        // Items written by the claim carry no `pass_status` attribute: they are ACTIVE until the
+        // first status write, which always sets it. The status only moves forward, so checking it
+        // alone is a compare-and-set (no ABA).
+        let condition = if expected == PassStatus::Active {
+            "attribute_exists(pk) AND (attribute_not_exists(pass_status) OR pass_status = :expected)"
+        } else {
+            "attribute_exists(pk) AND pass_status = :expected"
+        };
+        let put = |mut it: Item| -> Result<TransactWriteItem, StoreError> {
+            it.insert("pass_status".into(), s(p.status.as_str()));
             Ok(TransactWriteItem::builder()
                 .put(
                     Put::builder()
                         .table_name("placeholder")
                         .set_item(Some(it))
-                        .condition_expression("attribute_exists(pk)")
+                        .condition_expression(condition)
+                        .expression_attribute_values(":expected", s(expected.as_str()))
                         .build()
                         .map_err(build_err)?,
                 )
@@ -653,12 +667,9 @@ impl PassStore for DynamoStore {
             )?)?,
         ];
         match self.transact(items).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(CasOutcome::Written),
             Err(e) => match tx_failure("update_pass", e) {
-                TxFailure::Condition => Err(StoreError::Corrupt(format!(
-                    "pass {} has no stored items",
-                    p.pass_id
-                ))),
+                TxFailure::Condition => Ok(CasOutcome::Lost(self.get_pass(&p.pass_id).await?)),
                 TxFailure::Other(err) => Err(err),
             },
         }

@@ -300,7 +300,10 @@ async fn templates_and_passes() {
     );
     let mut used = passes[1].clone();
     used.status = PassStatus::Used;
-    store.update_pass(&used).await.unwrap();
+    assert_eq!(
+        store.update_pass(&used, PassStatus::Active).await.unwrap(),
+        CasOutcome::Written
+    );
     assert_eq!(
         store.get_pass(&used.pass_id).await.unwrap().unwrap().status,
         PassStatus::Used
@@ -309,7 +312,94 @@ async fn templates_and_passes() {
         store.list_user_passes(&user, 10).await.unwrap()[1].status,
         PassStatus::Used
     );
-    assert!(store.update_pass(&pass("ghost", 1)).await.is_err());
+    // A writer that decided on ACTIVE (a stale read) loses to the USED already stored.
+    let mut stale = passes[1].clone();
+    stale.status = PassStatus::Closed;
+    assert_eq!(
+        store.update_pass(&stale, PassStatus::Active).await.unwrap(),
+        CasOutcome::Lost(Some(used.clone()))
+    );
+    assert_eq!(
+        store.get_pass(&used.pass_id).await.unwrap().unwrap().status,
+        PassStatus::Used
+    );
+    // From the status it read, it wins.
+    assert_eq!(
+        store.update_pass(&stale, PassStatus::Used).await.unwrap(),
+        CasOutcome::Written
+    );
+    assert_eq!(
+        store.list_user_passes(&user, 10).await.unwrap()[1].status,
+        PassStatus::Closed
+    );
+    assert_eq!(
+        store
+            .update_pass(&pass("ghost", 1), PassStatus::Active)
+            .await
+            .unwrap(),
+        CasOutcome::Lost(None)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_status_writes_from_the_same_read_one_wins() {
+    let (_moto, store) = setup().await;
+    let a = account("f1");
+    assert_eq!(store.create_account(&a).await.unwrap(), Inserted::Inserted);
+    let flying = in_flight(&a, "f2", 10_000);
+    assert_eq!(
+        store.replace_account(&flying, "f1").await.unwrap(),
+        CasOutcome::Written
+    );
+    assert_eq!(
+        store
+            .complete_issuance(
+                &completed(&flying, "f3", "p-race"),
+                "f2",
+                &pass("p-race", 1)
+            )
+            .await
+            .unwrap(),
+        CasOutcome::Written
+    );
+    let read = store
+        .get_pass(&PassId::parse("p-race").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let store = std::sync::Arc::new(store);
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = store.clone();
+        let mut next = read.clone();
+        next.status = if i % 2 == 0 {
+            PassStatus::Used
+        } else {
+            PassStatus::Closed
+        };
+        tasks.push(tokio::spawn(async move {
+            store.update_pass(&next, PassStatus::Active).await.unwrap()
+        }));
+    }
+    let mut written = 0;
+    for t in tasks {
+        if t.await.unwrap() == CasOutcome::Written {
+            written += 1;
+        }
+    }
+    assert_eq!(
+        written, 1,
+        "exactly one change from the same read is stored"
+    );
+    let by_id = store.get_pass(&read.pass_id).await.unwrap().unwrap();
+    let by_user = store
+        .list_user_passes(&read.user_id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.pass_id == read.pass_id)
+        .unwrap();
+    assert_eq!(by_id.status, by_user.status, "both items agree");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -2,8 +2,10 @@
 
 use crate::error::{DomainError, ErrorKind};
 use crate::ids::{AppId, PassId, SerialNumber, TemplateId, UserId};
+use crate::payout::Recipient;
 use crate::ports::{
-    Clock, GatewayFailure, GatewayOutcome, PassGateway, PassStore, StoreError, UpdatePassRequest,
+    CasOutcome, Clock, GatewayFailure, GatewayOutcome, PassGateway, PassStore, StoreError,
+    UpdatePassRequest,
 };
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -146,8 +148,13 @@ impl PassService {
         Ok(self.store.list_user_passes(user, limit).await?)
     }
 
-    /// Marks a pass USED or CLOSED: `instance.update` (serial, channel = app id, status), then the
-    /// store. Same status again is a no-op; ACTIVE→USED/CLOSED and USED→CLOSED are allowed.
+    /// Marks a pass USED or CLOSED: `instance.update` (serial, channel = app id, the pass's user,
+    /// status), then the store, conditional on the status read. Same status again is a no-op;
+    /// ACTIVE→USED/CLOSED and USED→CLOSED are allowed.
+    ///
+    /// When another change was stored between our read and our write, ours is written on top of it
+    /// only if the transition still holds from there (USED, then our CLOSED); otherwise the answer is
+    /// the conflict (the status only moves forward, so a stale writer never undoes a newer one).
     ///
     /// # Errors
     /// [`PassError`].
@@ -160,20 +167,11 @@ impl PassService {
         if pass.status == target {
             return Ok(pass);
         }
-        let allowed = matches!(
-            (pass.status, target),
-            (PassStatus::Active, PassStatus::Used | PassStatus::Closed)
-                | (PassStatus::Used, PassStatus::Closed)
-        );
-        if !allowed {
-            return Err(PassError::BadTransition {
-                from: pass.status.as_str(),
-                to: target.as_str(),
-            });
-        }
+        check_transition(pass.status, target)?;
         let req = UpdatePassRequest {
             serial_number: pass.serial_number.clone(),
             channel_id: self.app_id.clone(),
+            holder: Recipient::UserId(pass.user_id.clone()),
             status: Some(target),
             tpl_params: None,
         };
@@ -182,10 +180,43 @@ impl PassService {
             GatewayOutcome::Failed(f) => return Err(PassError::Rejected(f)),
             GatewayOutcome::Unknown(m) => return Err(PassError::GatewayUnknown(m)),
         }
-        pass.status = target;
-        pass.updated_at = self.clock.now();
-        self.store.update_pass(&pass).await?;
-        Ok(pass)
+        // At most one write per status (they only move forward), plus ours.
+        for _ in 0..3 {
+            let read = pass.status;
+            let mut next = pass.clone();
+            next.status = target;
+            next.updated_at = self.clock.now();
+            match self.store.update_pass(&next, read).await? {
+                CasOutcome::Written => return Ok(next),
+                CasOutcome::Lost(None) => return Err(PassError::NotFound),
+                CasOutcome::Lost(Some(current)) if current.status == target => return Ok(current),
+                CasOutcome::Lost(Some(current)) => {
+                    check_transition(current.status, target)?;
+                    pass = current;
+                }
+            }
+        }
+        Err(PassError::BadTransition {
+            from: pass.status.as_str(),
+            to: target.as_str(),
+        })
+    }
+}
+
+/// ACTIVE→USED/CLOSED and USED→CLOSED only.
+fn check_transition(from: PassStatus, to: PassStatus) -> Result<(), PassError> {
+    let allowed = matches!(
+        (from, to),
+        (PassStatus::Active, PassStatus::Used | PassStatus::Closed)
+            | (PassStatus::Used, PassStatus::Closed)
+    );
+    if allowed {
+        Ok(())
+    } else {
+        Err(PassError::BadTransition {
+            from: from.as_str(),
+            to: to.as_str(),
+        })
     }
 }
 
@@ -194,6 +225,7 @@ mod tests {
     use super::*;
     use crate::claim::ClaimQuery;
     use crate::testkit::*;
+    use std::sync::Mutex;
 
     #[tokio::test]
     async fn status_changes_call_update_then_store() {
@@ -224,6 +256,11 @@ mod tests {
         assert_eq!(up.len(), 1);
         assert_eq!(up[0].serial_number, claim.serial_number);
         assert_eq!(up[0].channel_id.as_str(), APP);
+        assert_eq!(
+            up[0].holder,
+            Recipient::UserId(UserId::parse(USER).unwrap()),
+            "the update names the pass's user"
+        );
         assert_eq!(up[0].status, Some(PassStatus::Used));
         // Same again: no call.
         svc.set_status(&claim.pass_id, PassStatus::Used)
@@ -251,5 +288,99 @@ mod tests {
         assert_eq!(list[0].status, PassStatus::Closed);
         assert_eq!(PassStatus::parse_target("USED"), Some(PassStatus::Used));
         assert_eq!(PassStatus::parse_target("ACTIVE"), None);
+    }
+
+    /// A store where another change lands between the service's read and its write.
+    struct RacingStore {
+        inner: Arc<MemStore>,
+        concurrent: Mutex<Option<PassStatus>>,
+    }
+
+    #[async_trait::async_trait]
+    impl PassStore for RacingStore {
+        async fn get_pass(&self, id: &PassId) -> Result<Option<PassRecord>, StoreError> {
+            self.inner.get_pass(id).await
+        }
+        async fn list_user_passes(
+            &self,
+            user: &UserId,
+            limit: usize,
+        ) -> Result<Vec<PassRecord>, StoreError> {
+            self.inner.list_user_passes(user, limit).await
+        }
+        async fn update_pass(
+            &self,
+            p: &PassRecord,
+            expected: PassStatus,
+        ) -> Result<CasOutcome<PassRecord>, StoreError> {
+            let other = self.concurrent.lock().unwrap().take();
+            if let Some(status) = other {
+                let mut first = self.inner.get_pass(&p.pass_id).await?.unwrap();
+                let read = first.status;
+                first.status = status;
+                assert_eq!(
+                    self.inner.update_pass(&first, read).await?,
+                    CasOutcome::Written
+                );
+            }
+            self.inner.update_pass(p, expected).await
+        }
+    }
+
+    async fn racing(concurrent: PassStatus) -> (World, PassService, PassId) {
+        let w = World::new();
+        w.seed_template().await;
+        let claim = w
+            .claim_service()
+            .claim(&ClaimQuery {
+                template_id: Some(TPL.into()),
+                user_id: Some(USER.into()),
+                token: Some("t".into()),
+                timestamp: Some(w.clock.now().millis().to_string()),
+            })
+            .await
+            .unwrap();
+        let svc = PassService {
+            store: Arc::new(RacingStore {
+                inner: w.store.clone(),
+                concurrent: Mutex::new(Some(concurrent)),
+            }),
+            gateway: w.pass_gw.clone(),
+            clock: w.clock.clone(),
+            app_id: AppId::parse(APP).unwrap(),
+        };
+        (w, svc, claim.pass_id)
+    }
+
+    #[tokio::test]
+    async fn a_stale_status_write_loses_to_a_concurrent_change() {
+        // Read ACTIVE, then someone closes the pass before our USED is stored: ours loses, the
+        // pass stays CLOSED.
+        let (w, svc, id) = racing(PassStatus::Closed).await;
+        let e = svc.set_status(&id, PassStatus::Used).await.unwrap_err();
+        assert_eq!(e.code(), "pass_status_conflict");
+        assert_eq!(
+            w.store.get_pass(&id).await.unwrap().unwrap().status,
+            PassStatus::Closed
+        );
+
+        // Read ACTIVE, then someone marks it USED before our CLOSED is stored: CLOSED still holds
+        // from USED, so it is written on top.
+        let (w, svc, id) = racing(PassStatus::Used).await;
+        let p = svc.set_status(&id, PassStatus::Closed).await.unwrap();
+        assert_eq!(p.status, PassStatus::Closed);
+        assert_eq!(
+            w.store.get_pass(&id).await.unwrap().unwrap().status,
+            PassStatus::Closed
+        );
+
+        // The same change twice at once: one write, both answer USED.
+        let (w, svc, id) = racing(PassStatus::Used).await;
+        let p = svc.set_status(&id, PassStatus::Used).await.unwrap();
+        assert_eq!(p.status, PassStatus::Used);
+        assert_eq!(
+            w.store.get_pass(&id).await.unwrap().unwrap().status,
+            PassStatus::Used
+        );
     }
 }

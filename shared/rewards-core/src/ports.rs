@@ -123,6 +123,9 @@ pub struct UpdatePassRequest {
     pub serial_number: SerialNumber,
     /// `channel_id` (the app id).
     pub channel_id: AppId,
+    /// The pass's user: `user_id`, or `open_id` for open-id apps (required of newly onboarded
+    /// merchants; an update without it may be refused).
+    pub holder: Recipient,
     /// `status`: `USED` or `CLOSED`.
     pub status: Option<PassStatus>,
     /// New `$var$` values, if any.
@@ -491,8 +494,14 @@ pub trait PassStore: Send + Sync {
         user: &UserId,
         limit: usize,
     ) -> Result<Vec<PassRecord>, StoreError>;
-    /// Writes the new status on both items (the record carries `created_at` to find the user item).
-    async fn update_pass(&self, p: &PassRecord) -> Result<(), StoreError>;
+    /// Writes `p` (its new status) on both items (the record carries `created_at` to find the user
+    /// item) if the stored status is still `expected`, the status the change was decided on.
+    /// `Lost(current)` when another change came first.
+    async fn update_pass(
+        &self,
+        p: &PassRecord,
+        expected: PassStatus,
+    ) -> Result<CasOutcome<PassRecord>, StoreError>;
 }
 
 /// Campaigns (`CAMP#{crowdNo}`) and schedule slots (`SLOT#{plan}#{slot}`).

@@ -8,7 +8,7 @@ use crate::idempotency::{
     IdemBegin, IdemKey, IdemRecord, IdemState, IdempotencyService, StoredResponse,
 };
 use crate::ids::*;
-use crate::pass::PassRecord;
+use crate::pass::{PassRecord, PassStatus};
 use crate::payout::{
     BizPointer, PayoutCursor, PayoutEntry, PayoutFilter, PayoutPage, PayoutState, Reason,
     Recipient, SendConfig, SendService, UnresolvedCounts,
@@ -350,13 +350,20 @@ impl PassStore for MemStore {
         v.truncate(limit);
         Ok(v)
     }
-    async fn update_pass(&self, p: &PassRecord) -> Result<(), StoreError> {
-        self.mem
-            .lock()
-            .unwrap()
-            .passes
-            .insert(p.pass_id.to_string(), p.clone());
-        Ok(())
+    async fn update_pass(
+        &self,
+        p: &PassRecord,
+        expected: PassStatus,
+    ) -> Result<CasOutcome<PassRecord>, StoreError> {
+        self.pre("update_pass")?;
+        let mut mem = self.mem.lock().unwrap();
+        match mem.passes.get(p.pass_id.as_str()) {
+            Some(current) if current.status == expected => {
+                mem.passes.insert(p.pass_id.to_string(), p.clone());
+                Ok(CasOutcome::Written)
+            }
+            current => Ok(CasOutcome::Lost(current.cloned())),
+        }
     }
 }
 
