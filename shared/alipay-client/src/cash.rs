@@ -1,13 +1,13 @@
 //! Cash red-envelope campaigns (现金红包): `alipay.marketing.campaign.cash.create`, `.trigger`,
 //! `.detail.query`, `.list.query`, `.status.modify`.
 //!
-//! Amounts are [`Fen`] here and yuan strings (`"2.00"`) on the wire.
+//! Amounts are [`AmountFen`] here and yuan strings (`"2.00"`) on the wire.
 
 use serde::{Deserialize, Serialize};
 
 use crate::client::{json, ApiRequest};
-use crate::money::Fen;
 use crate::outcome::{Failure, Outcome, UnknownReason};
+use crate::AmountFen;
 
 /// `prize_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +27,8 @@ pub struct CashCreate {
     /// `prize_type`.
     pub prize_type: PrizeType,
     /// `total_money` (sent as yuan, e.g. `"20.00"`).
-    pub total_money: Fen,
+    #[serde(with = "alipay_units::yuan")]
+    pub total_money: AmountFen,
     /// `total_num` (sent as a string).
     #[serde(serialize_with = "as_string")]
     pub total_num: u64,
@@ -129,7 +130,7 @@ pub struct CashTrigger {
     pub out_biz_no: Option<String>,
     /// `order_price`: overrides the prize algorithm. Sent as a yuan string; the platform's unit for
     /// this field is UNCONFIRMED (see the protocol reference §7.2), so leave it `None` unless verified.
-    pub order_price: Option<Fen>,
+    pub order_price: Option<AmountFen>,
 }
 
 #[derive(Serialize)]
@@ -141,8 +142,11 @@ struct TriggerBiz<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     open_id: Option<&'a str>,
     crowd_no: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    order_price: Option<Fen>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "alipay_units::yuan::option"
+    )]
+    order_price: Option<AmountFen>,
     #[serde(skip_serializing_if = "Option::is_none")]
     out_biz_no: Option<&'a str>,
 }
@@ -186,7 +190,7 @@ pub struct CashTriggerNode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvelopeSent {
     /// `prize_amount`.
-    pub prize_amount: Fen,
+    pub prize_amount: AmountFen,
     /// `repeat_trigger_flag`: this answer replays an earlier payout (no new money moved).
     pub repeat_trigger_flag: bool,
     /// `biz_no`: Alipay's business number.
@@ -240,7 +244,7 @@ impl ApiRequest for CashTrigger {
         let amount = match node
             .prize_amount
             .as_deref()
-            .map(|a| Fen::parse_yuan(a.trim()))
+            .map(|a| AmountFen::parse_yuan(a.trim()))
         {
             Some(Ok(a)) => a,
             _ => {
@@ -351,10 +355,10 @@ pub struct CampaignDetail {
     pub end_time: Option<String>,
     /// `total_amount`.
     #[serde(default, deserialize_with = "crate::de::opt_fen")]
-    pub total_amount: Option<Fen>,
+    pub total_amount: Option<AmountFen>,
     /// `send_amount`: paid out so far.
     #[serde(default, deserialize_with = "crate::de::opt_fen")]
-    pub send_amount: Option<Fen>,
+    pub send_amount: Option<AmountFen>,
     /// `total_count`.
     #[serde(default, deserialize_with = "crate::de::opt_u64")]
     pub total_count: Option<u64>,
@@ -488,7 +492,7 @@ mod tests {
         let req = CashCreate {
             coupon_name: "新年现金红包".into(),
             prize_type: PrizeType::Fixed,
-            total_money: Fen(100_000),
+            total_money: AmountFen::from_fen(100_000).unwrap(),
             total_num: 1000,
             prize_msg: "1.00".into(),
             start_time: "NowTime".into(),
@@ -556,7 +560,7 @@ mod tests {
         .unwrap();
         match CashTrigger::finish(sent) {
             Outcome::Success(s) => {
-                assert_eq!(s.prize_amount, Fen(200));
+                assert_eq!(s.prize_amount, AmountFen::from_fen(200).unwrap());
                 assert!(s.repeat_trigger_flag);
             }
             other => panic!("{other:?}"),

@@ -52,12 +52,14 @@ pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D:
     }
 }
 
-/// An optional yuan string → `Option<Fen>` (empty → None).
-pub(crate) fn opt_fen<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::Fen>, D::Error> {
+/// An optional yuan string → `Option<AmountFen>` (empty → None).
+pub(crate) fn opt_fen<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::AmountFen>, D::Error> {
     match opt_text(d)? {
         None => Ok(None),
         Some(s) if s.trim().is_empty() => Ok(None),
-        Some(s) => crate::Fen::parse_yuan(s.trim())
+        Some(s) => crate::AmountFen::parse_yuan(s.trim())
             .map(Some)
             .map_err(serde::de::Error::custom),
     }

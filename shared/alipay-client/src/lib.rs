@@ -10,7 +10,8 @@
 //!   [`oauth`]. Adding an API is a struct, a response type and a few lines of trait impl.
 //! - [`Outcome`]: every call ends in **success**, **definite failure** or **unknown**. There is
 //!   deliberately no helper that folds unknown into failure: code that moves money must `match`.
-//! - [`Fen`]: amounts are integer fen; yuan strings (`"2.00"`) exist only on the wire.
+//! - [`AmountFen`] (from `alipay-units`): amounts are integer fen; yuan strings (`"2.00"`) exist only
+//!   on the wire.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -40,12 +41,11 @@ pub mod cash;
 mod client;
 mod config;
 mod de;
-mod money;
 pub mod oauth;
 mod outcome;
 pub mod pass;
 
+pub use alipay_units::{AmountError, AmountFen};
 pub use client::{classify, AlipayClient, ApiRequest, CallBudget, ClientBuildError};
 pub use config::{CertMode, ClientConfig, Keys, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-pub use money::{Fen, FenError};
 pub use outcome::{Failure, FailureKind, Outcome, OutcomeClass, UnknownReason};

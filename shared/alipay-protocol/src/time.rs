@@ -2,11 +2,8 @@
 
 use std::fmt;
 
-use time::macros::{format_description, offset};
+use alipay_units::{BEIJING, BEIJING_FORMAT as FORMAT};
 use time::{OffsetDateTime, PrimitiveDateTime};
-
-const FORMAT: &[time::format_description::FormatItem<'static>] =
-    format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
 
 /// A gateway timestamp, always rendered in UTC+8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -25,7 +22,7 @@ impl GatewayTimestamp {
 
     /// Any instant, shown in UTC+8.
     pub fn from_utc(at: OffsetDateTime) -> Self {
-        Self(at.to_offset(offset!(+8)))
+        Self(at.to_offset(BEIJING))
     }
 
     /// Parses a wire timestamp, read as Beijing time.
@@ -37,7 +34,7 @@ impl GatewayTimestamp {
             return Err(BadTimestamp);
         }
         PrimitiveDateTime::parse(text, FORMAT)
-            .map(|p| Self(p.assume_offset(offset!(+8))))
+            .map(|p| Self(p.assume_offset(BEIJING)))
             .map_err(|_| BadTimestamp)
     }
 

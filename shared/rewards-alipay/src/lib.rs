@@ -17,7 +17,7 @@ use alipay_client::pass::{
     InstanceAdd, InstanceUpdate, PassHolder, PassStatus as ClientPassStatus, Recognition,
     TemplateAdd, TemplateUpdate,
 };
-use alipay_client::{AlipayClient, Failure, FailureKind, Fen, Outcome};
+use alipay_client::{AlipayClient, Failure, FailureKind, Outcome};
 use async_trait::async_trait;
 use rewards_core::campaign::CampaignStatus;
 use rewards_core::ids::{CrowdNo, PassId, SerialNumber, TemplateId};
@@ -73,10 +73,6 @@ fn map<T, U>(
         Outcome::Failed(f) => GatewayOutcome::Failed(failure(f)),
         Outcome::Unknown(reason) => GatewayOutcome::Unknown(reason.to_string()),
     }
-}
-
-fn to_fen(amount: rewards_core::AmountFen) -> Result<Fen, String> {
-    Fen::parse_yuan(&amount.to_yuan_string()).map_err(|e| format!("amount: {e}"))
 }
 
 fn tpl_params(
@@ -188,23 +184,13 @@ impl CashGateway for AlipayGateway {
         &self,
         req: &CreateCampaignRequest,
     ) -> GatewayOutcome<CampaignCreated> {
-        let total_money = match to_fen(req.total_money) {
-            Ok(f) => f,
-            Err(why) => {
-                return GatewayOutcome::Failed(GatewayFailure {
-                    code: "NOT_SENT".into(),
-                    error_msg: Some(why),
-                    ..GatewayFailure::default()
-                })
-            }
-        };
         let call = CashCreate {
             coupon_name: req.coupon_name.clone(),
             prize_type: match req.prize_type {
                 PrizeType::Fixed => ClientPrize::Fixed,
                 PrizeType::Random => ClientPrize::Random,
             },
-            total_money,
+            total_money: req.total_money,
             total_num: u64::from(req.total_num),
             prize_msg: req.prize_msg.clone(),
             start_time: req.start_time.clone(),
@@ -223,16 +209,6 @@ impl CashGateway for AlipayGateway {
     }
 
     async fn trigger(&self, req: &TriggerRequest) -> GatewayOutcome<TriggerResult> {
-        let order_price = match req.order_price.map(to_fen).transpose() {
-            Ok(p) => p,
-            Err(why) => {
-                return GatewayOutcome::Failed(GatewayFailure {
-                    code: "NOT_SENT".into(),
-                    error_msg: Some(why),
-                    ..GatewayFailure::default()
-                })
-            }
-        };
         let call = CashTrigger {
             crowd_no: req.crowd_no.as_str().to_string(),
             user: match &req.recipient {
@@ -240,12 +216,12 @@ impl CashGateway for AlipayGateway {
                 Recipient::OpenId(o) => TriggerUser::OpenId(o.as_str().to_string()),
             },
             out_biz_no: Some(req.out_biz_no.as_str().to_string()),
-            order_price,
+            order_price: req.order_price,
         };
         map(self.client.execute(&call).await, |sent| {
             Ok(TriggerResult {
                 trigger_result: true,
-                prize_amount: Some(sent.prize_amount.to_yuan()),
+                prize_amount: Some(sent.prize_amount),
                 repeat_trigger_flag: sent.repeat_trigger_flag,
                 biz_no: sent.biz_no,
                 out_biz_no: sent.out_biz_no,
@@ -267,8 +243,8 @@ impl CashGateway for AlipayGateway {
                 prize_type: d.prize_type,
                 start_time: d.start_time,
                 end_time: d.end_time,
-                total_amount: d.total_amount.map(|f| f.to_yuan()),
-                send_amount: d.send_amount.map(|f| f.to_yuan()),
+                total_amount: d.total_amount,
+                send_amount: d.send_amount,
                 total_count: d.total_count.or(d.total_num).map(|n| n.to_string()),
                 origin_crowd_no: d.origin_crowd_no,
                 camp_status: status_text(d.camp_status),

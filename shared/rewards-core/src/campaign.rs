@@ -245,11 +245,7 @@ impl CampaignService {
             camp.pay_instructions = None;
         }
         camp.status = status;
-        if let Some(a) = detail
-            .send_amount
-            .as_deref()
-            .and_then(|s| AmountFen::parse_yuan(s).ok())
-        {
+        if let Some(a) = detail.send_amount {
             camp.send_amount = Some(a);
         }
         camp.updated_at = self.clock.now();

@@ -187,7 +187,7 @@ pub enum PayoutState {
     Pending,
     /// Paid.
     Sent {
-        /// `prize_amount` in fen (None if Alipay's text did not parse).
+        /// `prize_amount` in fen (None if Alipay's answer carried none).
         amount_fen: Option<AmountFen>,
         /// Alipay's `biz_no`.
         biz_no: Option<String>,
@@ -851,15 +851,12 @@ impl SendService {
                 tracing::Span::current().record("bizNo", biz_no.as_str());
                 tracing::info!(
                     bizNo = %biz_no,
-                    prizeAmount = r.prize_amount.as_deref().unwrap_or(""),
+                    prizeFen = r.prize_amount.map_or(-1, AmountFen::fen),
                     repeatTriggerFlag = r.repeat_trigger_flag,
                     "cash.trigger paid"
                 );
                 return PayoutState::Sent {
-                    amount_fen: r
-                        .prize_amount
-                        .as_deref()
-                        .and_then(|a| AmountFen::parse_yuan(a).ok()),
+                    amount_fen: r.prize_amount,
                     biz_no: Some(biz_no).filter(|b| !b.is_empty()),
                     repeat_trigger_flag: r.repeat_trigger_flag,
                 };

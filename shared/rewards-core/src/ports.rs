@@ -250,8 +250,8 @@ pub struct TriggerRequest {
 pub struct TriggerResult {
     /// `trigger_result == "true"`.
     pub trigger_result: bool,
-    /// `prize_amount` in yuan, verbatim.
-    pub prize_amount: Option<String>,
+    /// `prize_amount`.
+    pub prize_amount: Option<AmountFen>,
     /// `repeat_trigger_flag == "true"` (a replay of an earlier result).
     pub repeat_trigger_flag: bool,
     /// `biz_no`.
@@ -279,10 +279,10 @@ pub struct CampaignDetail {
     pub start_time: Option<String>,
     /// `end_time`.
     pub end_time: Option<String>,
-    /// `total_amount` (yuan).
-    pub total_amount: Option<String>,
-    /// `send_amount` (yuan).
-    pub send_amount: Option<String>,
+    /// `total_amount`.
+    pub total_amount: Option<AmountFen>,
+    /// `send_amount`.
+    pub send_amount: Option<AmountFen>,
     /// `total_count`.
     pub total_count: Option<String>,
     /// `origin_crowd_no`.

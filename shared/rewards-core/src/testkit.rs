@@ -978,7 +978,7 @@ impl CashGateway for StubCashGateway {
             ));
             TriggerResult {
                 trigger_result: true,
-                prize_amount: Some(AmountFen::from_fen(each).unwrap().to_yuan_string()),
+                prize_amount: Some(AmountFen::from_fen(each).unwrap()),
                 biz_no: Some(format!("BIZ{}", s.payouts.len())),
                 out_biz_no: Some(req.out_biz_no.to_string()),
                 ..Default::default()

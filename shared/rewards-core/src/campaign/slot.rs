@@ -306,10 +306,7 @@ impl CampaignService {
                     .then(|| pay_instructions(&crowd_no, &existing.coupon_name)),
                     status,
                     origin_crowd_no: one.origin_crowd_no.clone(),
-                    send_amount: detail
-                        .send_amount
-                        .as_deref()
-                        .and_then(|s| AmountFen::parse_yuan(s).ok()),
+                    send_amount: detail.send_amount,
                     slot: Some(format!("{}#{}", plan.plan_id, slot)),
                     created_at: now,
                     updated_at: now,
