@@ -11,6 +11,7 @@ use rewards_app::{problem, Env};
 use rewards_core::ids::{PassId, TemplateId};
 use rewards_core::pass::{PassService, PassStatus};
 use rewards_core::template::{ParamRule, TemplateError, TemplateRecord, TemplateService};
+use rewards_core::template_body::split_template_body;
 use serde_json::{json as j, Value};
 
 struct Ctx {
@@ -18,36 +19,12 @@ struct Ctx {
     passes: PassService,
 }
 
-/// Splits the body into the template content (`tpl_content`) and the parameter rules.
-///
-/// Two shapes are accepted: the template content itself (`{"logo","icon"?,"strip"?,"content":
-/// <pass.json>}`), or a bare pass.json (`{"evoucherInfo","merchant",…}`) whose top-level `logo`,
-/// `icon` and `strip` are moved beside it. Either may carry `paramRules`.
+/// Splits the body into the template content (`tpl_content`) and the parameter rules
+/// (`rewards_core::template_body`, shared with `rewardsctl template validate`).
 fn template_body(req: &Request) -> Result<(Value, BTreeMap<String, ParamRule>), Problem> {
     let body: Value = json_body(req)?;
-    let Value::Object(mut body) = body else {
-        return Err(Problem::bad_request(
-            "body_invalid",
-            "the body must be a JSON object",
-        ));
-    };
-    let rules = match body.remove("paramRules") {
-        None | Some(Value::Null) => BTreeMap::new(),
-        Some(r) => serde_json::from_value(r).map_err(|e| {
-            Problem::bad_request("invalid_param_rules", format!("/paramRules: {e}"))
-        })?,
-    };
-    if body.contains_key("content") {
-        return Ok((Value::Object(body), rules));
-    }
-    let mut tpl = serde_json::Map::new();
-    for key in ["logo", "icon", "strip"] {
-        if let Some(v) = body.remove(key) {
-            tpl.insert(key.into(), v);
-        }
-    }
-    tpl.insert("content".into(), Value::Object(body));
-    Ok((Value::Object(tpl), rules))
+    let body = split_template_body(body).map_err(|e| problem(&e))?;
+    Ok((body.tpl_content, body.rules))
 }
 
 /// Domain errors; a validation failure lists every issue with its JSON pointer.
