@@ -17,6 +17,7 @@ test:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --bins
 	cargo test --workspace
+	scripts/miniprogram-test.sh
 	scripts/check-template.sh
 	scripts/interop.sh
 	ST_SKIP_BUILD=1 scripts/schemathesis.sh

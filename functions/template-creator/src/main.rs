@@ -3,14 +3,14 @@
 //! `POST /templates`, `GET /templates`, `GET /templates/{templateId}`, `PUT /templates/{templateId}`,
 //! `POST /passes/{passId}/status`. The body of a template route is the template content
 //! (`{"logo","icon","strip","content": <pass.json>}`) plus optional `paramRules` and `perUserLimit`.
-use std::collections::BTreeMap;
 
 use lambda_edge::{deadline, json, json_body, path_param, route_key, Problem};
 use lambda_http::{Body, Error, Request, Response};
 use rewards_app::{problem, Env, OnFirstUse};
 use rewards_core::ids::{PassId, TemplateId};
 use rewards_core::pass::{PassService, PassStatus};
-use rewards_core::template::{ParamRule, TemplateError, TemplateRecord, TemplateService};
+use rewards_core::template::{TemplateError, TemplateRecord, TemplateService};
+use rewards_core::template_body::{split_template_body, TemplateBody};
 use serde_json::{json as j, Value};
 
 struct Ctx {
@@ -18,65 +18,11 @@ struct Ctx {
     passes: PassService,
 }
 
-/// A template route's body: the content (`tpl_content`), the parameter rules, the per-user limit.
-struct TemplateBody {
-    content: Value,
-    rules: BTreeMap<String, ParamRule>,
-    per_user_limit: Option<u32>,
-}
-
 /// Splits the body into the template content (`tpl_content`), the parameter rules and the
-/// per-user limit.
-///
-/// Two shapes are accepted: the template content itself (`{"logo","icon"?,"strip"?,"content":
-/// <pass.json>}`), or a bare pass.json (`{"evoucherInfo","merchant",…}`) whose top-level `logo`,
-/// `icon` and `strip` are moved beside it. Either may carry `paramRules` and `perUserLimit`.
+/// per-user limit (`rewards_core::template_body`, shared with `rewardsctl template validate`).
 fn template_body(req: &Request) -> Result<TemplateBody, Problem> {
     let body: Value = json_body(req)?;
-    let Value::Object(mut body) = body else {
-        return Err(Problem::bad_request(
-            "body_invalid",
-            "the body must be a JSON object",
-        ));
-    };
-    let rules = match body.remove("paramRules") {
-        None | Some(Value::Null) => BTreeMap::new(),
-        Some(r) => serde_json::from_value(r).map_err(|e| {
-            Problem::bad_request("invalid_param_rules", format!("/paramRules: {e}"))
-        })?,
-    };
-    let per_user_limit = match body.remove("perUserLimit") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| {
-                    Problem::bad_request(
-                        "invalid_per_user_limit",
-                        "/perUserLimit must be a whole number of passes",
-                    )
-                })?,
-        ),
-    };
-    if body.contains_key("content") {
-        return Ok(TemplateBody {
-            content: Value::Object(body),
-            rules,
-            per_user_limit,
-        });
-    }
-    let mut tpl = serde_json::Map::new();
-    for key in ["logo", "icon", "strip"] {
-        if let Some(v) = body.remove(key) {
-            tpl.insert(key.into(), v);
-        }
-    }
-    tpl.insert("content".into(), Value::Object(body));
-    Ok(TemplateBody {
-        content: Value::Object(tpl),
-        rules,
-        per_user_limit,
-    })
+    split_template_body(body).map_err(|e| problem(&e))
 }
 
 /// Domain errors; a validation failure lists every issue with its JSON pointer.
@@ -115,7 +61,7 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
             let body = template_body(&req)?;
             let t = ctx
                 .templates
-                .create(&body.content, &body.rules, body.per_user_limit)
+                .create(&body.tpl_content, &body.rules, body.per_user_limit)
                 .await
                 .map_err(|e| template_problem(&e))?;
             Ok(json(201, &summary(&t)))
@@ -136,7 +82,7 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
             let body = template_body(&req)?;
             let t = ctx
                 .templates
-                .update(&id, &body.content, &body.rules, body.per_user_limit)
+                .update(&id, &body.tpl_content, &body.rules, body.per_user_limit)
                 .await
                 .map_err(|e| template_problem(&e))?;
             Ok(json(200, &summary(&t)))

@@ -273,6 +273,7 @@ async fn local_endpoint(front: &Front, method: &str, rest: &str, body: Bytes) ->
                         "timeoutSeconds": c.timeout.as_secs_f64(),
                         "maxConcurrency": c.max_concurrency,
                         "instances": p.instances(),
+                        "environment": public_environment(&c.env),
                     })
                 })
                 .collect();
@@ -338,4 +339,27 @@ fn raw_invoke_error(name: &str, e: InvokeError) -> Response {
             json!({"errorType":"ServiceException","errorMessage": e.to_string()}),
         ),
     }
+}
+
+/// The names of a function's environment that tools may read (`rewardsctl doctor` finds the table,
+/// the keys secret, the gateway and the emulator through them): configuration only, never a secret
+/// value (the secrets stay in Secrets Manager; credentials are left out).
+const PUBLIC_ENV: [&str; 8] = [
+    "TABLE_NAME",
+    "ALIPAY_KEYS_SECRET_ID",
+    "SESSION_KEY_SECRET_ID",
+    "ALIPAY_APP_ID",
+    "ALIPAY_GATEWAY_URL",
+    "PASS_CALLBACK_URL",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+];
+
+fn public_environment(env: &[(String, String)]) -> Value {
+    let map: serde_json::Map<String, Value> = env
+        .iter()
+        .filter(|(k, _)| PUBLIC_ENV.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    Value::Object(map)
 }

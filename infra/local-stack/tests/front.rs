@@ -257,6 +257,9 @@ async fn reserved_concurrency_caps_instances() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(echo["maxConcurrency"], 2);
+    // Configuration names only (tools read them), never credentials.
+    assert!(echo["environment"]["TABLE_NAME"].is_string(), "{echo}");
+    assert!(echo["environment"].get("AWS_SECRET_ACCESS_KEY").is_none());
 }
 
 #[tokio::test]

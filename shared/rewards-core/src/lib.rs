@@ -5,6 +5,7 @@
 //!
 //! - [`ids`], [`amount`], [`time`]: newtypes parsed at the edge, valid by construction.
 //! - [`template`]: pass.json validation, `$var$` collection, parameter rules, `unique_id`.
+//! - [`template_body`]: the operator's template body split into content and rules (server and CLI).
 //! - [`claim`]: the crash-safe claim callback ([`claim::ClaimService`]) and the component answer.
 //! - [`pass`]: pass records, status changes, a user's passes ([`pass::PassService`]).
 //! - [`campaign`]: cash campaigns and schedule slots ([`campaign::CampaignService`]).
@@ -28,6 +29,7 @@ pub mod pass;
 pub mod payout;
 pub mod ports;
 pub mod template;
+pub mod template_body;
 pub mod time;
 
 #[cfg(test)]
