@@ -84,7 +84,7 @@ mod tests {
         let mut s = Settings::default();
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
-            serde_json::json!({"triggerReplay": "before_checks"})
+            serde_json::json!({"triggerReplay": "before_checks", "repeatedSerial": "same_pass"})
         );
         s.apply(serde_json::from_str(r#"{"triggerReplay":"after_checks"}"#).unwrap());
         assert_eq!(s.trigger_replay, TriggerReplay::AfterChecks);
@@ -102,7 +102,7 @@ mod tests {
         assert_eq!(s.repeated_serial, RepeatedSerial::Refuse);
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
-            serde_json::json!({"repeatedSerial": "refuse"})
+            serde_json::json!({"triggerReplay": "before_checks", "repeatedSerial": "refuse"})
         );
         assert!(serde_json::from_str::<SettingsPatch>(r#"{"repeatedSerial":"maybe"}"#).is_err());
     }
