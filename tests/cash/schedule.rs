@@ -216,9 +216,16 @@ async fn randomized_hostile_schedule_pays_each_reason_and_business_id_exactly_on
             409 => assert_eq!(body["code"], "payout_busy", "{body}"),
             // A pause: refused before the ledger write, or a definite refusal of a first call.
             422 => assert_eq!(body["code"], "campaign_paused", "{body}"),
-            // The emulated DynamoDB (moto) sometimes answers 500 under this load: a store fault
-            // the send must survive (nothing is lost; the reconciler finishes the entry).
-            503 => assert_eq!(body["code"], "store_unavailable", "{body}"),
+            // The emulated DynamoDB (moto) sometimes answers 500 under this load, or too slowly for
+            // the request's deadline: a store fault the send must survive (nothing is lost; the
+            // reconciler finishes the entry).
+            503 => assert!(
+                matches!(
+                    body["code"].as_str(),
+                    Some("store_unavailable" | "dependency_timeout")
+                ),
+                "{body}"
+            ),
             _ => panic!("unexpected answer {status} {body}"),
         }
     }

@@ -231,7 +231,12 @@ async fn run_flows(app: &TestApp) -> Vec<String> {
 }
 
 fn request_id(line: &Value) -> Option<&str> {
+    let in_spans = line
+        .get("spans")
+        .and_then(Value::as_array)
+        .and_then(|spans| spans.iter().find_map(|s| s.get("requestId")));
     line.pointer("/span/requestId")
+        .or(in_spans)
         .or_else(|| line.get("requestId"))
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())

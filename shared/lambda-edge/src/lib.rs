@@ -303,7 +303,9 @@ pub fn init_logging() {
     let fmt = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
-        .with_span_list(false)
+        // The whole list, so a line written inside a nested span (the money path's `payout` span)
+        // still carries the invocation span's request id.
+        .with_span_list(true)
         .flatten_event(true)
         .with_target(false)
         .without_time();
