@@ -4,7 +4,7 @@
 //! `due_at`, `state`, present while unresolved), kept in step by transactions.
 
 use super::item::{
-    build_err, decode, item, n, put_when, s, ts, unavailable, Item, TxFailure, META,
+    attr_s, build_err, decode, item, n, put_when, s, ts, unavailable, Item, TxFailure, META,
     PLACEHOLDER_TABLE,
 };
 use super::DynamoStore;
@@ -155,36 +155,16 @@ impl PayoutStore for DynamoStore {
     }
 
     async fn list_due(&self, now: Timestamp, limit: usize) -> Result<Vec<PayoutEntry>, StoreError> {
-        let mut due: Vec<(i64, String)> = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :k")
-                .filter_expression("due_at <= :now")
-                .expression_attribute_values(":k", s(DUE_PK))
-                .expression_attribute_values(":now", n(now.millis()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable("query due", &e))?;
-            for it in page.items.unwrap_or_default() {
-                let sk = it.get("sk").and_then(|v| v.as_s().ok()).cloned();
-                let at = it
-                    .get("due_at")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse::<i64>().ok());
-                if let (Some(sk), Some(at)) = (sk, at) {
-                    due.push((at, sk));
-                }
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
+        let mut due: Vec<(i64, String)> = self
+            .due_markers(Some(now))
+            .await?
+            .iter()
+            .filter_map(|it| {
+                let sk = attr_s(it, "sk").cloned()?;
+                let at = it.get("due_at")?.as_n().ok()?.parse::<i64>().ok()?;
+                Some((at, sk))
+            })
+            .collect();
         due.sort();
         let mut out = Vec::new();
         for (_, out_biz_no) in due {
@@ -205,30 +185,12 @@ impl PayoutStore for DynamoStore {
 
     async fn unresolved_counts(&self) -> Result<UnresolvedCounts, StoreError> {
         let mut counts = UnresolvedCounts::default();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :k")
-                .expression_attribute_values(":k", s(DUE_PK))
-                .projection_expression("#s")
-                .expression_attribute_names("#s", "state")
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable("query due", &e))?;
-            for it in page.items.unwrap_or_default() {
-                counts.unresolved += 1;
-                let state = it.get("state").and_then(|v| v.as_s().ok());
-                if state.map(String::as_str) == Some(PayoutStateName::NeedsAttention.as_str()) {
-                    counts.needs_attention += 1;
-                }
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
+        for it in self.due_markers(None).await? {
+            counts.unresolved += 1;
+            if attr_s(&it, "state").map(String::as_str)
+                == Some(PayoutStateName::NeedsAttention.as_str())
+            {
+                counts.needs_attention += 1;
             }
         }
         Ok(counts)
@@ -244,45 +206,8 @@ impl PayoutStore for DynamoStore {
         limit: usize,
     ) -> Result<PayoutPage, StoreError> {
         let limit = limit.clamp(1, 1000);
-        let mut cond = String::from("gsi2pk = :p");
-        let mut values: HashMap<String, AttributeValue> =
-            HashMap::from([(":p".into(), s(PAYOUTS_PK))]);
-        let mut names: HashMap<String, String> = HashMap::new();
-        if let Some((from, until)) = filter.created {
-            cond.push_str(" AND gsi2sk BETWEEN :from AND :until");
-            values.insert(":from".into(), s(ts(from)));
-            // `until` is exclusive: every key of the day sorts below `{until-1}#~`.
-            values.insert(
-                ":until".into(),
-                s(format!("{}#~", ts(Timestamp(until.millis() - 1)))),
-            );
-        }
-        let mut filters = Vec::new();
-        if let Some(state) = filter.state {
-            filters.push("#st = :st");
-            names.insert("#st".into(), "state".into());
-            values.insert(":st".into(), s(state.as_str()));
-        }
-        if let Some(crowd) = &filter.crowd_no {
-            filters.push("crowd_no = :c");
-            values.insert(":c".into(), s(crowd.to_string()));
-        }
-        if let Some(reason) = filter.reason {
-            filters.push("#r = :r");
-            names.insert("#r".into(), "reason".into());
-            values.insert(":r".into(), s(reason.as_str()));
-        }
-        let mut start: Option<Item> = cursor.map(|c| {
-            HashMap::from([
-                ("pk".to_owned(), s(payout_pk(&c.out_biz_no))),
-                ("sk".to_owned(), s(META)),
-                ("gsi2pk".to_owned(), s(PAYOUTS_PK)),
-                (
-                    "gsi2sk".to_owned(),
-                    s(payout_listing_key(c.created_at, &c.out_biz_no)),
-                ),
-            ])
-        });
+        let query = ListingQuery::new(filter);
+        let mut start: Option<Item> = cursor.map(listing_start_key);
         let mut entries: Vec<PayoutEntry> = Vec::new();
         let mut more = false;
         for _ in 0..LISTING_READ_PAGES {
@@ -292,10 +217,10 @@ impl PayoutStore for DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .index_name("gsi2")
-                .key_condition_expression(cond.clone())
-                .set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
-                .set_expression_attribute_values(Some(values.clone()))
-                .set_expression_attribute_names((!names.is_empty()).then(|| names.clone()))
+                .key_condition_expression(query.key_condition.clone())
+                .set_filter_expression(query.filter.clone())
+                .set_expression_attribute_values(Some(query.values.clone()))
+                .set_expression_attribute_names(query.names.clone())
                 .scan_index_forward(false)
                 .set_exclusive_start_key(start.take())
                 .limit(i32::try_from(want.max(25)).unwrap_or(1000))
@@ -331,16 +256,10 @@ impl PayoutStore for DynamoStore {
         // is not an entry we return; resume after the last entry we return instead (re-reading a
         // few filtered-out items is harmless).
         let next = if more {
-            entries.last().map(PayoutCursor::after).or_else(|| {
-                start.as_ref().and_then(|k| {
-                    let key = k.get("gsi2sk")?.as_s().ok()?;
-                    let (at, no) = key.split_once('#')?;
-                    Some(PayoutCursor {
-                        created_at: Timestamp(at.parse().ok()?),
-                        out_biz_no: OutBizNo::parse(no).ok()?,
-                    })
-                })
-            })
+            entries
+                .last()
+                .map(PayoutCursor::after)
+                .or_else(|| start.as_ref().and_then(cursor_of_key))
         } else {
             None
         };
@@ -357,5 +276,109 @@ impl PayoutStore for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Every due marker (every unresolved payout), or only those due by `due_by`, all pages.
+    async fn due_markers(&self, due_by: Option<Timestamp>) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :k")
+                .expression_attribute_values(":k", s(DUE_PK))
+                .set_exclusive_start_key(start.take());
+            req = match due_by {
+                Some(now) => req
+                    .filter_expression("due_at <= :now")
+                    .expression_attribute_values(":now", n(now.millis())),
+                // Only the state is counted.
+                None => req
+                    .projection_expression("#s")
+                    .expression_attribute_names("#s", "state"),
+            };
+            let page = req.send().await.map_err(|e| unavailable("query due", &e))?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Reads per listing request before a sparse filter hands back a partial page with a cursor.
 const LISTING_READ_PAGES: usize = 10;
+
+/// The listing's query on gsi2: the day as a key condition, the other filters as a filter
+/// expression.
+struct ListingQuery {
+    key_condition: String,
+    filter: Option<String>,
+    values: HashMap<String, AttributeValue>,
+    names: Option<HashMap<String, String>>,
+}
+
+impl ListingQuery {
+    fn new(filter: &PayoutFilter) -> Self {
+        let mut cond = String::from("gsi2pk = :p");
+        let mut values: HashMap<String, AttributeValue> =
+            HashMap::from([(":p".into(), s(PAYOUTS_PK))]);
+        let mut names: HashMap<String, String> = HashMap::new();
+        if let Some((from, until)) = filter.created {
+            cond.push_str(" AND gsi2sk BETWEEN :from AND :until");
+            values.insert(":from".into(), s(ts(from)));
+            // `until` is exclusive: every key of the day sorts below `{until-1}#~`.
+            values.insert(
+                ":until".into(),
+                s(format!("{}#~", ts(Timestamp(until.millis() - 1)))),
+            );
+        }
+        let mut filters = Vec::new();
+        if let Some(state) = filter.state {
+            filters.push("#st = :st");
+            names.insert("#st".into(), "state".into());
+            values.insert(":st".into(), s(state.as_str()));
+        }
+        if let Some(crowd) = &filter.crowd_no {
+            filters.push("crowd_no = :c");
+            values.insert(":c".into(), s(crowd.to_string()));
+        }
+        if let Some(reason) = filter.reason {
+            filters.push("#r = :r");
+            names.insert("#r".into(), "reason".into());
+            values.insert(":r".into(), s(reason.as_str()));
+        }
+        ListingQuery {
+            key_condition: cond,
+            filter: (!filters.is_empty()).then(|| filters.join(" AND ")),
+            values,
+            names: (!names.is_empty()).then_some(names),
+        }
+    }
+}
+
+/// The gsi2 key the listing resumes after.
+fn listing_start_key(c: &PayoutCursor) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(payout_pk(&c.out_biz_no))),
+        ("sk".to_owned(), s(META)),
+        ("gsi2pk".to_owned(), s(PAYOUTS_PK)),
+        (
+            "gsi2sk".to_owned(),
+            s(payout_listing_key(c.created_at, &c.out_biz_no)),
+        ),
+    ])
+}
+
+/// The cursor of a gsi2 key (`{createdAt}#{outBizNo}`).
+fn cursor_of_key(k: &Item) -> Option<PayoutCursor> {
+    let key = attr_s(k, "gsi2sk")?;
+    let (at, no) = key.split_once('#')?;
+    Some(PayoutCursor {
+        created_at: Timestamp(at.parse().ok()?),
+        out_biz_no: OutBizNo::parse(no).ok()?,
+    })
+}
