@@ -12,6 +12,8 @@
 //! - [`payout`]: the payout ledger state machine ([`payout::SendService`], [`payout::Reconciler`]).
 //! - [`idempotency`]: `Idempotency-Key` semantics ([`idempotency::IdempotencyService`]).
 //! - [`error`]: [`error::ErrorKind`] and the [`error::DomainError`] trait every service error implements.
+//! - `testkit` (cargo feature `testkit`): in-memory fakes of every port and the store contract
+//!   suite every store implementation must pass.
 //!
 //! The design (ledger states, reconciliation rule, claim path, DynamoDB items) is in `docs/domain.md`.
 #![warn(missing_docs)]
@@ -32,8 +34,8 @@ pub mod template;
 pub mod template_body;
 pub mod time;
 
-#[cfg(test)]
-pub(crate) mod testkit;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 pub use amount::AmountFen;
 pub use error::{DomainError, ErrorKind};

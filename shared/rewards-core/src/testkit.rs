@@ -1,6 +1,10 @@
 //! In-test stubs of every port (in-memory store with fault injection, gateway stubs that behave
-//! like Alipay: instance.add replays by serial, cash.trigger replays by out_biz_no).
-#![allow(missing_docs, dead_code)]
+//! like Alipay: instance.add replays by serial, cash.trigger replays by out_biz_no), and the store
+//! [`contract`] every store implementation must pass. Built for the core's own tests and, with the
+//! cargo feature `testkit`, for other crates' tests.
+#![allow(missing_docs, dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod contract;
 
 use crate::campaign::{Campaign, CampaignService, CampaignStatus, SlotRecord, SlotState};
 use crate::claim::{ClaimAccount, ClaimConfig, ClaimService};
@@ -388,15 +392,17 @@ impl CampaignStore for MemStore {
             .cloned())
     }
     async fn list_campaigns(&self, limit: usize) -> Result<Vec<Campaign>, StoreError> {
-        Ok(self
+        let mut v: Vec<_> = self
             .mem
             .lock()
             .unwrap()
             .campaigns
             .values()
-            .take(limit)
             .cloned()
-            .collect())
+            .collect();
+        v.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+        v.truncate(limit);
+        Ok(v)
     }
     async fn acquire_slot(&self, s: &SlotRecord) -> Result<Inserted<SlotRecord>, StoreError> {
         let mut m = self.mem.lock().unwrap();
@@ -1045,6 +1051,12 @@ pub struct World {
     pub cash_gw: Arc<StubCashGateway>,
     pub clock: Arc<TestClock>,
     pub ids: Arc<SeqIds>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl World {

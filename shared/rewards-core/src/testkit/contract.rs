@@ -1,0 +1,970 @@
+//! The store contract: what every implementation of the store ports must do, conditional writes
+//! and races included. One function per port (or per group of ports written together), generic
+//! over the store, so the in-memory store of the core's tests and the DynamoDB store run the very
+//! same assertions; each implementation writes its conditions on its own, and this is what checks
+//! that they agree.
+//!
+//! Every function expects a fresh, empty store. The race functions spawn tasks, so they need a
+//! multi-threaded tokio runtime to mean anything.
+
+use crate::campaign::{Campaign, CampaignStatus, SlotRecord, SlotState};
+use crate::claim::{ClaimAccount, Issuance, IssuedPass};
+use crate::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState, StoredResponse};
+use crate::ids::*;
+use crate::pass::{PassRecord, PassStatus};
+use crate::payout::{
+    beijing_day, derive_out_biz_no, BizPointer, PayoutCursor, PayoutEntry, PayoutFilter,
+    PayoutState, PayoutStateName, Reason, Recipient,
+};
+use crate::ports::*;
+use crate::template::{default_rule, TemplateRecord};
+use crate::time::Timestamp;
+use crate::AmountFen;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The user of every fixture.
+pub const USER: &str = "2088000000000001";
+
+// ------------------------------------------------------------------ fixtures
+
+/// A template created at `at` (epoch ms).
+pub fn tpl(id: &str, at: i64) -> TemplateRecord {
+    let mut rules = BTreeMap::new();
+    for v in ["activeTime", "expireTime", "serialNumber", "channelID"] {
+        rules.insert(v.to_owned(), default_rule(v).unwrap());
+    }
+    TemplateRecord {
+        template_id: TemplateId::parse(id).unwrap(),
+        unique_id: format!("u{id}"),
+        tpl_content: serde_json::json!({"logo": "https://x.example/l.png"}),
+        rules,
+        tpl_params: vec!["serialNumber".into()],
+        per_user_limit: 1,
+        created_at: Timestamp(at),
+        updated_at: Timestamp(at),
+    }
+}
+
+/// A fresh account of [`USER`] on `tpl1` holding nothing (so it expires).
+pub fn account(fence: &str) -> ClaimAccount {
+    ClaimAccount {
+        template_id: TemplateId::parse("tpl1").unwrap(),
+        user_id: UserId::parse(USER).unwrap(),
+        issued: 0,
+        passes: vec![],
+        pending: None,
+        last_failure: None,
+        fence: fence.into(),
+        expires_at: Some(Timestamp(86_400_000)),
+        created_at: Timestamp(1),
+        updated_at: Timestamp(1),
+    }
+}
+
+/// `a` with an issuance of serial `S1` in flight, due at `due`.
+pub fn in_flight(a: &ClaimAccount, fence: &str, due: i64) -> ClaimAccount {
+    ClaimAccount {
+        pending: Some(Issuance {
+            n: a.issued + 1,
+            serial_number: SerialNumber::parse("S1").unwrap(),
+            params: BTreeMap::from([("serialNumber".to_owned(), "S1".to_owned())]),
+            token_hash: "h".into(),
+            lease_until: Timestamp(due),
+            attempts: 1,
+            checks: 0,
+            next_check_at: Timestamp(due),
+            started_at: Timestamp(1),
+        }),
+        fence: fence.into(),
+        expires_at: None,
+        ..a.clone()
+    }
+}
+
+/// `a` with its issuance completed as pass `pass_id`.
+pub fn completed(a: &ClaimAccount, fence: &str, pass_id: &str) -> ClaimAccount {
+    let mut passes = a.passes.clone();
+    passes.push(IssuedPass {
+        n: a.issued + 1,
+        pass_id: PassId::parse(pass_id).unwrap(),
+        serial_number: SerialNumber::parse("S1").unwrap(),
+        token_hash: Some("h".into()),
+    });
+    ClaimAccount {
+        issued: a.issued + 1,
+        passes,
+        pending: None,
+        fence: fence.into(),
+        expires_at: None,
+        ..a.clone()
+    }
+}
+
+/// An ACTIVE pass of [`USER`] created at `at`.
+pub fn pass(id: &str, at: i64) -> PassRecord {
+    PassRecord {
+        pass_id: PassId::parse(id).unwrap(),
+        user_id: UserId::parse(USER).unwrap(),
+        template_id: TemplateId::parse("tpl1").unwrap(),
+        serial_number: SerialNumber::parse("S1").unwrap(),
+        status: PassStatus::Active,
+        params: BTreeMap::new(),
+        created_at: Timestamp(at),
+        updated_at: Timestamp(at),
+    }
+}
+
+/// A CREATED campaign created at `at`.
+pub fn camp(crowd: &str, at: i64) -> Campaign {
+    Campaign {
+        crowd_no: CrowdNo::parse(crowd).unwrap(),
+        coupon_name: "n".into(),
+        prize_type: PrizeType::Fixed,
+        total_money: AmountFen::from_fen(1000).unwrap(),
+        total_num: 5,
+        prize_msg: "m".into(),
+        start_time: "NowTime".into(),
+        end_time: "2030-01-01 00:00:00".into(),
+        merchant_link: "https://x.example".into(),
+        send_frequency: None,
+        pay_url: Some("https://pay.example/?a=1&b=2".into()),
+        pay_instructions: None,
+        status: CampaignStatus::Created,
+        origin_crowd_no: None,
+        send_amount: None,
+        slot: None,
+        created_at: Timestamp(at),
+        updated_at: Timestamp(at),
+    }
+}
+
+/// The `monday` plan's slot `2024-06-03`.
+pub fn slot(fence: &str, state: SlotState) -> SlotRecord {
+    SlotRecord {
+        plan_id: "monday".into(),
+        slot: "2024-06-03".into(),
+        coupon_name: "n 2024-06-03".into(),
+        state,
+        fence: fence.into(),
+        lease_until: Timestamp(0),
+        created_at: Timestamp(0),
+        updated_at: Timestamp(0),
+    }
+}
+
+/// Attempt `attempt` of referral `bid` to [`USER`]: the pointer and the PENDING entry.
+pub fn entry(bid: &str, attempt: u32, fence: &str, lease: i64) -> (BizPointer, PayoutEntry) {
+    let b = BusinessId::parse(bid).unwrap();
+    let out = derive_out_biz_no(Reason::Referral, &b, attempt);
+    (
+        BizPointer {
+            reason: Reason::Referral,
+            business_id: b.clone(),
+            attempt_no: attempt,
+            out_biz_no: out.clone(),
+            updated_at: Timestamp(0),
+        },
+        PayoutEntry {
+            out_biz_no: out,
+            reason: Reason::Referral,
+            business_id: b,
+            attempt_no: attempt,
+            crowd_no: CrowdNo::parse("C1").unwrap(),
+            recipient: Recipient::UserId(UserId::parse(USER).unwrap()),
+            state: PayoutState::Pending,
+            fence: fence.into(),
+            lease_until: Timestamp(lease),
+            attempts: 1,
+            created_at: Timestamp(lease),
+            updated_at: Timestamp(lease),
+        },
+    )
+}
+
+// ------------------------------------------------------------------ templates
+
+/// Put, get, list newest first with a limit.
+pub async fn templates<S: TemplateStore + ?Sized>(store: &S) {
+    store.put_template(&tpl("a", 1_000)).await.unwrap();
+    store.put_template(&tpl("b", 2_000)).await.unwrap();
+    assert_eq!(
+        store
+            .get_template(&TemplateId::parse("a").unwrap())
+            .await
+            .unwrap(),
+        Some(tpl("a", 1_000))
+    );
+    assert_eq!(
+        store
+            .get_template(&TemplateId::parse("zz").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+    let list = store.list_templates(10).await.unwrap();
+    assert_eq!(
+        list.iter()
+            .map(|t| t.template_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["b", "a"]
+    );
+    assert_eq!(store.list_templates(1).await.unwrap().len(), 1);
+}
+
+// ------------------------------------------------------------------ claim accounts and passes
+
+/// An account's lifecycle: create once, compare-and-set on the fence, the sweep's listing of due
+/// issuances, completing an issuance (a pass item is never written twice).
+pub async fn claim_accounts<S: ClaimStore + PassStore + ?Sized>(store: &S) {
+    let t1 = TemplateId::parse("tpl1").unwrap();
+    let u1 = UserId::parse(USER).unwrap();
+    let a = account("f1");
+    assert_eq!(store.create_account(&a).await.unwrap(), Inserted::Inserted);
+    match store.create_account(&account("f2")).await.unwrap() {
+        Inserted::Exists(old) => assert_eq!(old.fence, "f1"),
+        other => panic!("{other:?}"),
+    }
+    let flying = in_flight(&a, "f3", 10_000);
+    assert!(matches!(
+        store.replace_account(&flying, "wrong").await.unwrap(),
+        CasOutcome::Lost(Some(_))
+    ));
+    assert_eq!(
+        store.replace_account(&flying, "f1").await.unwrap(),
+        CasOutcome::Written
+    );
+    assert_eq!(store.get_account(&t1, &u1).await.unwrap().unwrap(), flying);
+    // In flight and due: listed for the sweep; not before its due time.
+    assert!(store
+        .list_unresolved(Timestamp(9_999), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.list_unresolved(Timestamp(10_000), 10).await.unwrap(),
+        vec![flying.clone()]
+    );
+    let done = completed(&flying, "f4", "p1");
+    assert_eq!(
+        store
+            .complete_issuance(&done, "f3", &pass("p1", 5_000))
+            .await
+            .unwrap(),
+        CasOutcome::Written
+    );
+    assert!(store
+        .list_unresolved(Timestamp(i64::MAX / 2), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // A stale holder loses; a pass item is never written twice.
+    match store
+        .complete_issuance(&completed(&flying, "f5", "p2"), "f3", &pass("p2", 6_000))
+        .await
+        .unwrap()
+    {
+        CasOutcome::Lost(Some(cur)) => assert_eq!(cur.passes[0].pass_id.as_str(), "p1"),
+        other => panic!("{other:?}"),
+    }
+    let again = in_flight(&done, "f6", 7_000);
+    store.replace_account(&again, "f4").await.unwrap();
+    assert!(matches!(
+        store
+            .complete_issuance(&completed(&again, "f7", "p1"), "f6", &pass("p1", 7_000))
+            .await
+            .unwrap(),
+        CasOutcome::Lost(Some(_))
+    ));
+    assert_eq!(
+        store
+            .get_pass(&PassId::parse("p1").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .created_at,
+        Timestamp(5_000)
+    );
+    assert_eq!(
+        store.replace_account(&account("f8"), "f6").await.unwrap(),
+        CasOutcome::Written
+    );
+}
+
+/// Failed-claims counters: buckets, counted since a time, scopes kept apart.
+pub async fn claim_budgets<S: ClaimBudgetStore + ?Sized>(store: &S) {
+    let t1 = TemplateId::parse("tpl1").unwrap();
+    let u1 = UserId::parse(USER).unwrap();
+    let scope = BudgetScope::TemplateUser(t1.clone(), u1);
+    for bucket in [0, 300_000, 300_000, 600_000] {
+        store
+            .add_failure(&scope, Timestamp(bucket), Timestamp(bucket + 3_900_000))
+            .await
+            .unwrap();
+    }
+    let other = BudgetScope::Template(t1);
+    store
+        .add_failure(&other, Timestamp(0), Timestamp(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .failures_since(&scope, Timestamp(300_000))
+            .await
+            .unwrap(),
+        vec![(Timestamp(300_000), 2), (Timestamp(600_000), 1)]
+    );
+    assert_eq!(
+        store.failures_since(&other, Timestamp(0)).await.unwrap(),
+        vec![(Timestamp(0), 1)]
+    );
+}
+
+/// Passes stored by two claims: by user newest first, by id, a status change is a compare-and-set
+/// on the status it was decided on, and both views agree.
+pub async fn passes<S: ClaimStore + PassStore + ?Sized>(store: &S) {
+    for (tpl_id, pass_id, at) in [("tpl1", "p1", 5_000), ("tpl2", "p9", 9_000)] {
+        let a = ClaimAccount {
+            template_id: TemplateId::parse(tpl_id).unwrap(),
+            ..in_flight(&account("g0"), "g1", 0)
+        };
+        store.create_account(&a).await.unwrap();
+        assert_eq!(
+            store
+                .complete_issuance(&completed(&a, "g2", pass_id), "g1", &pass(pass_id, at))
+                .await
+                .unwrap(),
+            CasOutcome::Written
+        );
+    }
+    let user = UserId::parse(USER).unwrap();
+    let passes = store.list_user_passes(&user, 10).await.unwrap();
+    assert_eq!(
+        passes
+            .iter()
+            .map(|p| p.pass_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["p9", "p1"]
+    );
+    assert_eq!(store.list_user_passes(&user, 1).await.unwrap().len(), 1);
+    let mut used = passes[1].clone();
+    used.status = PassStatus::Used;
+    assert_eq!(
+        store.update_pass(&used, PassStatus::Active).await.unwrap(),
+        CasOutcome::Written
+    );
+    assert_eq!(
+        store.get_pass(&used.pass_id).await.unwrap().unwrap().status,
+        PassStatus::Used
+    );
+    assert_eq!(
+        store.list_user_passes(&user, 10).await.unwrap()[1].status,
+        PassStatus::Used
+    );
+    // A writer that decided on ACTIVE (a stale read) loses to the USED already stored.
+    let mut stale = passes[1].clone();
+    stale.status = PassStatus::Closed;
+    assert_eq!(
+        store.update_pass(&stale, PassStatus::Active).await.unwrap(),
+        CasOutcome::Lost(Some(used.clone()))
+    );
+    assert_eq!(
+        store.get_pass(&used.pass_id).await.unwrap().unwrap().status,
+        PassStatus::Used
+    );
+    // From the status it read, it wins.
+    assert_eq!(
+        store.update_pass(&stale, PassStatus::Used).await.unwrap(),
+        CasOutcome::Written
+    );
+    assert_eq!(
+        store.list_user_passes(&user, 10).await.unwrap()[1].status,
+        PassStatus::Closed
+    );
+    assert_eq!(
+        store
+            .update_pass(&pass("ghost", 1), PassStatus::Active)
+            .await
+            .unwrap(),
+        CasOutcome::Lost(None)
+    );
+}
+
+/// Ten status changes decided on the same read race: exactly one is stored, on both items.
+pub async fn racing_status_writes<S: ClaimStore + PassStore + 'static>(store: Arc<S>) {
+    let a = account("f1");
+    assert_eq!(store.create_account(&a).await.unwrap(), Inserted::Inserted);
+    let flying = in_flight(&a, "f2", 10_000);
+    assert_eq!(
+        store.replace_account(&flying, "f1").await.unwrap(),
+        CasOutcome::Written
+    );
+    assert_eq!(
+        store
+            .complete_issuance(
+                &completed(&flying, "f3", "p-race"),
+                "f2",
+                &pass("p-race", 1)
+            )
+            .await
+            .unwrap(),
+        CasOutcome::Written
+    );
+    let read = store
+        .get_pass(&PassId::parse("p-race").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = store.clone();
+        let mut next = read.clone();
+        next.status = if i % 2 == 0 {
+            PassStatus::Used
+        } else {
+            PassStatus::Closed
+        };
+        tasks.push(tokio::spawn(async move {
+            store.update_pass(&next, PassStatus::Active).await.unwrap()
+        }));
+    }
+    let mut written = 0;
+    for t in tasks {
+        if t.await.unwrap() == CasOutcome::Written {
+            written += 1;
+        }
+    }
+    assert_eq!(
+        written, 1,
+        "exactly one change from the same read is stored"
+    );
+    let by_id = store.get_pass(&read.pass_id).await.unwrap().unwrap();
+    let by_user = store
+        .list_user_passes(&read.user_id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.pass_id == read.pass_id)
+        .unwrap();
+    assert_eq!(by_id.status, by_user.status, "both items agree");
+}
+
+/// Twenty racing creates of one account: one wins; twenty racing takeovers of one fence: one wins.
+pub async fn racing_account_writes<S: ClaimStore + 'static>(store: Arc<S>) {
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.create_account(&account(&format!("f{i}"))).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() == Inserted::Inserted {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    let cur = store
+        .get_account(
+            &TemplateId::parse("tpl1").unwrap(),
+            &UserId::parse(USER).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        let next = in_flight(&cur, &format!("t{i}"), 0);
+        let expected = cur.fence.clone();
+        tasks.push(tokio::spawn(async move {
+            store.replace_account(&next, &expected).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() == CasOutcome::Written {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+// ------------------------------------------------------------------ campaigns and slots
+
+/// Campaigns (put replaces, listed newest first) and schedule slots (acquired once unless FAILED,
+/// compare-and-set on the fence).
+pub async fn campaigns_and_slots<S: CampaignStore + ?Sized>(store: &S) {
+    store.put_campaign(&camp("C1", 1)).await.unwrap();
+    store.put_campaign(&camp("C2", 2)).await.unwrap();
+    let mut c1 = camp("C1", 1);
+    c1.status = CampaignStatus::Ready;
+    store.put_campaign(&c1).await.unwrap();
+    assert_eq!(
+        store.get_campaign(&c1.crowd_no).await.unwrap(),
+        Some(c1.clone())
+    );
+    let list = store.list_campaigns(10).await.unwrap();
+    assert_eq!(
+        list.iter().map(|c| c.crowd_no.as_str()).collect::<Vec<_>>(),
+        vec!["C2", "C1"]
+    );
+    assert_eq!(store.list_campaigns(1).await.unwrap().len(), 1);
+
+    assert_eq!(
+        store
+            .acquire_slot(&slot("a", SlotState::Creating))
+            .await
+            .unwrap(),
+        Inserted::Inserted
+    );
+    assert!(
+        matches!(store.acquire_slot(&slot("b", SlotState::Creating)).await.unwrap(), Inserted::Exists(s) if s.fence == "a")
+    );
+    let failed = slot(
+        "c",
+        SlotState::Failed {
+            failure: GatewayFailure {
+                code: "40004".into(),
+                ..Default::default()
+            },
+        },
+    );
+    assert!(matches!(
+        store.replace_slot(&failed, "zzz").await.unwrap(),
+        CasOutcome::Lost(Some(_))
+    ));
+    assert_eq!(
+        store.replace_slot(&failed, "a").await.unwrap(),
+        CasOutcome::Written
+    );
+    // A FAILED slot may be acquired again; a CREATED one not.
+    assert_eq!(
+        store
+            .acquire_slot(&slot("d", SlotState::Creating))
+            .await
+            .unwrap(),
+        Inserted::Inserted
+    );
+    let created = slot(
+        "e",
+        SlotState::Created {
+            crowd_no: CrowdNo::parse("C1").unwrap(),
+        },
+    );
+    assert_eq!(
+        store.replace_slot(&created, "d").await.unwrap(),
+        CasOutcome::Written
+    );
+    assert!(matches!(
+        store
+            .acquire_slot(&slot("f", SlotState::Creating))
+            .await
+            .unwrap(),
+        Inserted::Exists(_)
+    ));
+    assert_eq!(
+        store
+            .get_slot("monday", "2024-06-03")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        created.state
+    );
+    assert_eq!(store.get_slot("monday", "nope").await.unwrap(), None);
+}
+
+// ------------------------------------------------------------------ payout ledger
+
+/// The ledger: an attempt starts once per pointer expectation, entries are compare-and-set on the
+/// fence, due entries are listed once their lease or retry time has passed, a recipient's entries
+/// newest first.
+pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
+    let (ptr, e) = entry("r1", 1, "f1", 1_000);
+    assert!(store.start_attempt(&ptr, None, &e).await.unwrap());
+    assert!(!store.start_attempt(&ptr, None, &e).await.unwrap());
+    assert_eq!(
+        store
+            .get_pointer(Reason::Referral, &ptr.business_id)
+            .await
+            .unwrap(),
+        Some(ptr.clone())
+    );
+    assert_eq!(
+        store.get_payout(&e.out_biz_no).await.unwrap(),
+        Some(e.clone())
+    );
+    // Due once the lease has passed.
+    assert!(store.list_due(Timestamp(999), 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.list_due(Timestamp(1_000), 10).await.unwrap(),
+        vec![e.clone()]
+    );
+    // CAS: wrong fence loses, right fence writes; a final state is no longer due.
+    let mut sent = e.clone();
+    sent.state = PayoutState::Sent {
+        amount_fen: Some(AmountFen::from_fen(200).unwrap()),
+        biz_no: Some("B1".into()),
+        repeat_trigger_flag: false,
+    };
+    sent.fence = "f2".into();
+    assert_eq!(
+        store.cas_payout(&sent, "nope").await.unwrap(),
+        CasOutcome::Lost(Some(e.clone()))
+    );
+    assert_eq!(
+        store.cas_payout(&sent, "f1").await.unwrap(),
+        CasOutcome::Written
+    );
+    assert!(store
+        .list_due(Timestamp(i64::MAX / 2), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // UNKNOWN is due at next_retry_at.
+    let (ptr2, e2) = entry("r2", 1, "g1", 2_000);
+    assert!(store.start_attempt(&ptr2, None, &e2).await.unwrap());
+    let mut unk = e2.clone();
+    unk.state = PayoutState::Unknown {
+        next_retry_at: Timestamp(50_000),
+        last_error: "timeout".into(),
+        last_refusal: None,
+    };
+    unk.fence = "g2".into();
+    assert_eq!(
+        store.cas_payout(&unk, "g1").await.unwrap(),
+        CasOutcome::Written
+    );
+    assert!(store
+        .list_due(Timestamp(49_999), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.list_due(Timestamp(50_000), 10).await.unwrap(),
+        vec![unk.clone()]
+    );
+    // Next attempt after a failure: pointer moves from 1 to 2 only with the right expectation.
+    let (ptr3, e3) = entry("r1", 2, "h1", 3_000);
+    assert!(!store.start_attempt(&ptr3, None, &e3).await.unwrap());
+    assert!(!store.start_attempt(&ptr3, Some(7), &e3).await.unwrap());
+    assert!(store.start_attempt(&ptr3, Some(1), &e3).await.unwrap());
+    assert_eq!(
+        store
+            .get_pointer(Reason::Referral, &ptr.business_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .attempt_no,
+        2
+    );
+    // Due entries oldest due first, up to the limit.
+    let due = store.list_due(Timestamp(i64::MAX / 2), 10).await.unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|e| e.out_biz_no.as_str())
+            .collect::<Vec<_>>(),
+        vec!["rf2_r1", "rf_r2"]
+    );
+    assert_eq!(
+        store
+            .list_due(Timestamp(i64::MAX / 2), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // By recipient, newest first.
+    let who = Recipient::UserId(UserId::parse(USER).unwrap());
+    let mine = store.list_by_recipient(&who, 10).await.unwrap();
+    assert_eq!(
+        mine.iter()
+            .map(|e| e.out_biz_no.as_str())
+            .collect::<Vec<_>>(),
+        vec!["rf2_r1", "rf_r2", "rf_r1"]
+    );
+    let other = Recipient::OpenId(OpenId::parse("abc").unwrap());
+    assert!(store
+        .list_by_recipient(&other, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// The operator's listing (filters, newest first, cursors across pages) and the alarm's counts.
+pub async fn payout_listing<S: PayoutStore + ?Sized>(store: &S) {
+    // 30 entries a second apart on 2026-11-28 (Beijing), alternating campaigns; every 7th one is
+    // NEEDS_ATTENTION, every 5th SENT, the rest PENDING.
+    let day = beijing_day("2026-11-28").unwrap().0;
+    for i in 0..30i64 {
+        let (ptr, mut e) = entry(&format!("l{i:02}"), 1, "f", 0);
+        e.created_at = Timestamp(day.millis() + 1_000 * i);
+        e.lease_until = e.created_at;
+        e.crowd_no = CrowdNo::parse(if i % 2 == 0 { "C1" } else { "C2" }).unwrap();
+        if i % 7 == 0 {
+            e.state = PayoutState::NeedsAttention {
+                next_retry_at: Timestamp(1),
+                last_error: "x".into(),
+                last_refusal: None,
+            };
+        } else if i % 5 == 0 {
+            e.state = PayoutState::Sent {
+                amount_fen: None,
+                biz_no: None,
+                repeat_trigger_flag: false,
+            };
+        }
+        assert!(store.start_attempt(&ptr, None, &e).await.unwrap());
+    }
+    // One more on the next day.
+    let (ptr, mut late) = entry("next_day", 1, "f", 0);
+    late.created_at = Timestamp(day.millis() + 86_400_000);
+    assert!(store.start_attempt(&ptr, None, &late).await.unwrap());
+
+    let everything = all_pages(store, PayoutFilter::default(), 7).await;
+    assert_eq!(everything.len(), 31);
+    assert_eq!(everything[0], "next_day");
+    assert_eq!(everything[1], "l29");
+    assert_eq!(everything[30], "l00");
+    let the_day = PayoutFilter {
+        created: Some(beijing_day("2026-11-28").unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(all_pages(store, the_day.clone(), 4).await.len(), 30);
+    let attention_c1 = PayoutFilter {
+        state: Some(PayoutStateName::NeedsAttention),
+        crowd_no: Some(CrowdNo::parse("C1").unwrap()),
+        ..the_day
+    };
+    // 0, 14, 28 are even (C1) multiples of 7.
+    assert_eq!(
+        all_pages(store, attention_c1, 2).await,
+        ["l28", "l14", "l00"]
+    );
+    let referral_sent = PayoutFilter {
+        state: Some(PayoutStateName::Sent),
+        reason: Some(Reason::Referral),
+        ..Default::default()
+    };
+    assert_eq!(all_pages(store, referral_sent, 100).await.len(), 5);
+    let points = PayoutFilter {
+        reason: Some(Reason::PointsExchange),
+        ..Default::default()
+    };
+    assert!(all_pages(store, points, 10).await.is_empty());
+    // Unresolved = PENDING + NEEDS_ATTENTION (+ the next day's PENDING).
+    let counts = store.unresolved_counts().await.unwrap();
+    assert_eq!(counts.needs_attention, 5);
+    assert_eq!(counts.unresolved, 31 - 5);
+}
+
+/// Every business id the listing returns for `filter`, following cursors `page` entries at a time.
+async fn all_pages<S: PayoutStore + ?Sized>(
+    store: &S,
+    filter: PayoutFilter,
+    page: usize,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor: Option<PayoutCursor> = None;
+    loop {
+        let p = store
+            .list_payouts(&filter, cursor.as_ref(), page)
+            .await
+            .unwrap();
+        assert!(p.entries.len() <= page);
+        out.extend(p.entries.into_iter().map(|e| e.business_id.to_string()));
+        match p.next {
+            Some(c) => cursor = PayoutCursor::parse(&c.encode()),
+            None => break out,
+        }
+    }
+}
+
+/// Twenty racing first attempts of one business id: one starts; twenty racing compare-and-sets
+/// from one fence: one is written.
+pub async fn racing_payout_writes<S: PayoutStore + 'static>(store: Arc<S>) {
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let (ptr, e) = entry("race", 1, &format!("f{i}"), 0);
+            store.start_attempt(&ptr, None, &e).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    let cur = store
+        .get_payout(&derive_out_biz_no(
+            Reason::Referral,
+            &BusinessId::parse("race").unwrap(),
+            1,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        let mut next = cur.clone();
+        next.fence = format!("n{i}");
+        let expected = cur.fence.clone();
+        tasks.push(tokio::spawn(async move {
+            store.cas_payout(&next, &expected).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() == CasOutcome::Written {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+// ------------------------------------------------------------------ idempotency keys
+
+/// An idempotency record: begun once while held, completed and released only with its fence,
+/// taken over once expired or once an in-progress lease has passed.
+pub async fn idempotency<S: IdempotencyStore + ?Sized>(store: &S) {
+    let key = IdemKey::new("envelopes", "k1").unwrap();
+    let rec = IdemRecord {
+        key: key.clone(),
+        fingerprint: "fp".into(),
+        fence: "f1".into(),
+        state: IdemState::InProgress,
+        lease_until: Timestamp(1_000),
+        expires_at: Timestamp(100_000),
+    };
+    assert_eq!(
+        store.begin(&rec, Timestamp(0)).await.unwrap(),
+        IdemBegin::Started
+    );
+    let mut other = rec.clone();
+    other.fence = "f2".into();
+    assert!(
+        matches!(store.begin(&other, Timestamp(500)).await.unwrap(), IdemBegin::Existing(r) if r.fence == "f1")
+    );
+    let resp = StoredResponse {
+        status: 201,
+        body: "{\"ok\":true}".into(),
+    };
+    store
+        .complete(&key, "wrong", &resp, Timestamp(100_000))
+        .await
+        .unwrap();
+    assert!(
+        matches!(store.begin(&other, Timestamp(500)).await.unwrap(), IdemBegin::Existing(r) if r.state == IdemState::InProgress)
+    );
+    store
+        .complete(&key, "f1", &resp, Timestamp(100_000))
+        .await
+        .unwrap();
+    match store.begin(&other, Timestamp(2_000)).await.unwrap() {
+        IdemBegin::Existing(r) => assert_eq!(
+            r.state,
+            IdemState::Completed {
+                response: resp.clone()
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Expired → a new run may start.
+    other.lease_until = Timestamp(200_000);
+    other.expires_at = Timestamp(300_000);
+    assert_eq!(
+        store.begin(&other, Timestamp(100_000)).await.unwrap(),
+        IdemBegin::Started
+    );
+    // Release only with the fence.
+    store.release(&key, "nope").await.unwrap();
+    assert!(matches!(
+        store.begin(&rec, Timestamp(100_001)).await.unwrap(),
+        IdemBegin::Existing(_)
+    ));
+    store.release(&key, "f2").await.unwrap();
+    assert_eq!(
+        store.begin(&other, Timestamp(100_001)).await.unwrap(),
+        IdemBegin::Started
+    );
+    // Stale in-progress lease → takeover.
+    let mut late = other.clone();
+    late.fence = "f9".into();
+    assert!(matches!(
+        store.begin(&late, Timestamp(150_000)).await.unwrap(),
+        IdemBegin::Existing(_)
+    ));
+    assert_eq!(
+        store.begin(&late, Timestamp(200_000)).await.unwrap(),
+        IdemBegin::Started
+    );
+}
+
+/// The in-memory store of the core's tests against the contract (the DynamoDB store runs the same
+/// functions in `rewards-aws`'s tests).
+#[cfg(test)]
+mod mem_store {
+    use super::*;
+    use crate::testkit::MemStore;
+
+    #[tokio::test]
+    async fn templates() {
+        super::templates(&MemStore::default()).await;
+    }
+
+    #[tokio::test]
+    async fn claim_accounts() {
+        super::claim_accounts(&MemStore::default()).await;
+    }
+
+    #[tokio::test]
+    async fn claim_budgets() {
+        super::claim_budgets(&MemStore::default()).await;
+    }
+
+    #[tokio::test]
+    async fn passes() {
+        super::passes(&MemStore::default()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_status_writes() {
+        super::racing_status_writes(Arc::new(MemStore::default())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_account_writes() {
+        super::racing_account_writes(Arc::new(MemStore::default())).await;
+    }
+
+    #[tokio::test]
+    async fn campaigns_and_slots() {
+        super::campaigns_and_slots(&MemStore::default()).await;
+    }
+
+    #[tokio::test]
+    async fn payout_ledger() {
+        super::payout_ledger(&MemStore::default()).await;
+    }
+
+    #[tokio::test]
+    async fn payout_listing() {
+        super::payout_listing(&MemStore::default()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_payout_writes() {
+        super::racing_payout_writes(Arc::new(MemStore::default())).await;
+    }
+
+    #[tokio::test]
+    async fn idempotency() {
+        super::idempotency(&MemStore::default()).await;
+    }
+}
