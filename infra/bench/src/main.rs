@@ -34,26 +34,12 @@ use axum::http::{HeaderMap, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Res<T> = Result<T, Error>;
 
-const FUNCTIONS: [&str; 8] = [
-    "template-creator",
-    "pass-callback",
-    "tunnel-reader",
-    "campaign-creator",
-    "send-trigger",
-    "reconciler",
-    "session",
-    "authorizer",
-];
-const APP_ID: &str = "2021000000000001";
-const TABLE: &str = "rewards-bench";
-const KEYS_SECRET: &str = "rewards/alipay-keys";
-const SESSION_SECRET: &str = "rewards/session-key";
-const SESSION_KEY_B64: &str = "c2Vzc2lvbi1rZXktZm9yLXRlc3RzLW9ubHktMzJieXRlcw==";
+use stack_harness::{APP_ID, SESSION_KEY_B64};
 const IAM_HEADER: &str = "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=0";
 
 struct Args {
@@ -316,73 +302,9 @@ async fn start_proxy(upstream: &str) -> Res<(Arc<Proxy>, String)> {
 
 // ----------------------------------------------------------------------------- moto and seed
 
-/// The moto server process (killed on drop).
-struct Moto {
-    _child: Child,
-}
-
-async fn start_moto() -> Res<(Moto, String)> {
-    let exe = root().join(".venv/bin/moto_server");
-    if !exe.is_file() {
-        return Err(format!("{} is missing: run scripts/ensure-venv.sh", exe.display()).into());
-    }
-    let port = TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port();
-    let child = Command::new(exe)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        if Instant::now() > deadline {
-            return Err("moto did not start in 30 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok((Moto { _child: child }, format!("http://127.0.0.1:{port}")))
-}
-
 fn key_file(name: &str) -> Res<String> {
     let p = root().join("tests/vectors/keys").join(name);
     std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()).into())
-}
-
-async fn seed(endpoint: &str) -> Res<()> {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ))
-        .load()
-        .await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    rewards_aws::create_table(&dynamo, TABLE)
-        .await
-        .map_err(|e| format!("create_table: {e}"))?;
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let keys = json!({
-        "app_private_key": key_file("app_private_pkcs8.pem")?,
-        "alipay_public_key": key_file("alipay_public_spki.pem")?,
-        "session_key": SESSION_KEY_B64,
-    });
-    secrets
-        .create_secret()
-        .name(KEYS_SECRET)
-        .secret_string(keys.to_string())
-        .send()
-        .await?;
-    secrets
-        .create_secret()
-        .name(SESSION_SECRET)
-        .secret_string(SESSION_KEY_B64)
-        .send()
-        .await?;
-    Ok(())
 }
 
 // ------------------------------------------------------------------------------- cold starts
@@ -706,8 +628,11 @@ async fn main() {
 async fn run() -> Res<()> {
     let args = parse_args()?;
     let load_before = loadavg();
-    let root = root();
-    for f in FUNCTIONS.iter().chain(&["local-stack"]) {
+    let mut stack = stack_harness::StackOptions::new("rewards-bench", "release");
+    stack.bin_dir = args.bin_dir.clone();
+    stack.sim_log_calls = false;
+    let functions = stack_harness::functions(&stack.template)?;
+    for f in functions.iter().map(String::as_str).chain(["local-stack"]) {
         if !args.bin_dir.join(f).is_file() {
             return Err(format!(
                 "{} is not built: run `cargo build --release --workspace --bins`",
@@ -717,33 +642,15 @@ async fn run() -> Res<()> {
         }
     }
     eprintln!("stack-bench: starting moto, the counting proxy and the simulator");
-    let (_moto, moto_url) = start_moto().await?;
-    let (proxy, proxy_url) = start_proxy(&moto_url).await?;
-    seed(&moto_url).await?;
+    let moto = stack_harness::MotoServer::start()?;
+    let (proxy, proxy_url) = start_proxy(&moto.endpoint).await?;
+    stack_harness::seed(&moto.endpoint, &stack.template, &stack.names).await?;
+    let sim = stack_harness::start_sim(&stack).await?;
 
-    let mut sim_config = alipay_sim::SimConfig::from_defaults()?;
-    sim_config.addr = "127.0.0.1:0".parse()?;
-    sim_config.app_id = APP_ID.into();
-    let sim = alipay_sim::start(sim_config).await?;
-
-    // The functions' environment, exactly as local-stack builds it from template.yaml.
-    let mut opts = local_stack::Options::from_env();
-    opts.template = root.join("template.yaml");
-    opts.bin_dir = args.bin_dir.clone();
-    opts.port = 0;
-    opts.host_env.insert("RUST_LOG".into(), "warn".into());
+    // The functions' environment, exactly as local-stack builds it from template.yaml, with the
+    // proxy in front of moto.
+    let mut opts = stack_harness::local_stack_options(&stack, &sim.url, &proxy_url);
     opts.host_env.remove("AWS_ENDPOINT_URL");
-    for (k, v) in [
-        ("TABLE_NAME", TABLE.to_string()),
-        ("ALIPAY_KEYS_SECRET_ID", KEYS_SECRET.to_string()),
-        ("SESSION_KEY_SECRET_ID", SESSION_SECRET.to_string()),
-        ("ALIPAY_APP_ID", APP_ID.to_string()),
-        ("ALIPAY_GATEWAY_URL", sim.url.clone()),
-        ("AWS_ENDPOINT_URL", proxy_url.clone()),
-        ("AWS_REGION", "us-east-1".to_string()),
-    ] {
-        opts.env.push((k.to_string(), v));
-    }
     let template_text = std::fs::read_to_string(&opts.template)?;
     let ctx = local_stack::template::ResolveContext {
         parameters: BTreeMap::from([(
@@ -759,11 +666,11 @@ async fn run() -> Res<()> {
     eprintln!(
         "stack-bench: cold starts ({} runs of {} functions + node)",
         args.runs,
-        FUNCTIONS.len()
+        functions.len()
     );
     let node_script = node_sdk_script();
     let mut samples: BTreeMap<String, Sample> = BTreeMap::new();
-    let rows_order: Vec<String> = FUNCTIONS
+    let rows_order: Vec<String> = functions
         .iter()
         .map(|s| s.to_string())
         .chain(["node + alipay-sdk".to_string(), "node (bare)".to_string()])
@@ -799,7 +706,7 @@ async fn run() -> Res<()> {
     let mut cold: Vec<ColdRow> = Vec::new();
     for name in &rows_order {
         let (mut d, rss, err) = samples.remove(name).unwrap_or_default();
-        let size = if FUNCTIONS.contains(&name.as_str()) {
+        let size = if functions.contains(name) {
             std::fs::metadata(args.bin_dir.join(name))
                 .ok()
                 .map(|m| m.len())
@@ -895,7 +802,7 @@ async fn run() -> Res<()> {
         )
         .await?;
     let event: Value = serde_json::from_str(&std::fs::read_to_string(
-        root.join("infra/local-stack/events/reconciler-schedule.json"),
+        root().join("infra/local-stack/events/reconciler-schedule.json"),
     )?)?;
     let _ = client
         .call(
@@ -977,7 +884,7 @@ async fn run() -> Res<()> {
             .collect();
         println!(
             "\nAWS calls during all cold starts ({} function starts): {}.",
-            args.runs * FUNCTIONS.len(),
+            args.runs * functions.len(),
             per.join(", ")
         );
     }
@@ -1084,5 +991,6 @@ async fn run() -> Res<()> {
 
     running.shutdown().await;
     sim.shutdown().await;
+    drop(moto);
     Ok(())
 }
