@@ -70,10 +70,6 @@ fn write_pass_json(api: &str) -> Result<(), Error> {
 
 fn usage(opts: &StackOptions, api: &str, gateway: &str, sim: &str, moto: &str) -> String {
     let user = "2088000000000001";
-    let sig = format!(
-        "--aws-sigv4 aws:amz:{}:execute-api --user test:test",
-        stack_harness::REGION
-    );
     let names = &opts.names;
     format!(
         r#"
@@ -81,10 +77,12 @@ fn usage(opts: &StackOptions, api: &str, gateway: &str, sim: &str, moto: &str) -
   Alipay simulator {gateway}
   moto             {moto}   (table {table}, secrets {keys}, {session}; log .local/dev/moto.log)
 
-Try (operator routes are AWS_IAM: curl signs them with SigV4; locally the signature is not verified):
+Try (operator routes are AWS_IAM: rewardsctl signs them with SigV4; locally the signature is not verified):
 
-  # 1. create the seed pass template (body: infra/local-stack/fixtures/pass.json with this run's callback URL)
-  curl -sS {sig} -H 'content-type: application/json' --data @.local/dev/pass.json {api}/templates
+  target/debug/rewardsctl doctor            # keys, table, gateway and API of this stack
+  # 1. check and create the seed pass template (this run's callback URL)
+  target/debug/rewardsctl template validate .local/dev/pass.json --endpoint {api}
+  target/debug/rewardsctl template create .local/dev/pass.json --endpoint {api}
 
   # 2. let the simulator's claim component claim it for a user (it calls the template's mcallbackUrl)
   curl -sS -H 'content-type: application/json' -d '{{"templateId":"<templateId from 1>","userId":"{user}"}}' \
@@ -96,7 +94,13 @@ Try (operator routes are AWS_IAM: curl signs them with SigV4; locally the signat
   curl -sS -H 'content-type: application/json' -d '{{"authCode":"<code>"}}' {api}/session
   curl -sS -H 'Authorization: Bearer <token>' {api}/users/{user}/passes
   #    or look one pass up as the backend (IAM)
-  curl -sS {sig} {api}/passes/<passId from 2>
+  target/debug/rewardsctl pass show <passId from 2> --endpoint {api}
+
+  # cash: a campaign (pay URL + QR code), paid by the simulator's cashier, an envelope, the ledger
+  target/debug/rewardsctl campaign create --name 周末红包 --total 20.00 --count 10 --endpoint {api}
+  curl -sS -X POST {sim}/sim/campaigns/<crowdNo>/pay
+  target/debug/rewardsctl envelope send --reason points_exchange --business-id order-1 --user-id {user} --crowd-no <crowdNo> --endpoint {api}
+  target/debug/rewardsctl payouts list --endpoint {api}
 
   # fire the schedules by hand
   curl -sS --data @infra/local-stack/events/campaign-schedule.json {api}/_local/invoke/campaign-creator
