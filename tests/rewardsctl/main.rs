@@ -756,14 +756,7 @@ async fn payouts_are_listed_across_pages_as_table_csv_and_json_and_retried() {
 // ------------------------------------------------------------------ doctor
 
 async fn put_secret(name: &str, value: &Value) {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&stack().moto)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await;
+    let sdk = stack_harness::sdk_config(&stack().moto).await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let _ = client
         .create_secret()

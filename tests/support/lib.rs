@@ -4,123 +4,23 @@
 //! binary exits (children die with it). Tests talk to it over HTTP only.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 pub mod cash;
 
-pub const APP_ID: &str = "2021000000000001";
+pub use stack_harness::{APP_ID, KEYS_SECRET, SESSION_KEY_B64, SESSION_SECRET};
 pub const TABLE: &str = "rewards-test";
-pub const KEYS_SECRET: &str = "rewards/alipay-keys";
-pub const SESSION_SECRET: &str = "rewards/session-key";
 /// The test stack's failed claims per template per 10 minutes (production: 100).
 pub const TEMPLATE_FAILURE_LIMIT: u32 = 12;
 /// The test stack's `DefaultPassLogoUrl`.
 pub const DEFAULT_LOGO: &str = "https://example.com/pass/default-logo.png";
-/// Base64 of 32 bytes; the tests mint session tokens with it too.
-pub const SESSION_KEY_B64: &str = "c2Vzc2lvbi1rZXktZm9yLXRlc3RzLW9ubHktMzJieXRlcw==";
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process that dies with the test binary (PR_SET_PDEATHSIG) and is killed on drop.
-pub struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_dying_with_parent(cmd: &mut Command) -> Child {
-    use std::os::unix::process::CommandExt;
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"))
-}
-
-/// Starts moto_server from the project venv (created by scripts/ensure-venv.sh) on a free port.
-fn start_moto() -> (Guard, String) {
-    let venv = root().join(".venv/bin/moto_server");
-    assert!(
-        venv.is_file(),
-        "{} is missing: run scripts/ensure-venv.sh (make test does)",
-        venv.display()
-    );
-    let port = free_port();
-    let child = spawn_dying_with_parent(
-        Command::new(venv)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Guard(child), url)
-}
-
-fn key_file(name: &str) -> String {
-    std::fs::read_to_string(root().join("tests/vectors/keys").join(name)).unwrap()
-}
-
-async fn seed(moto: &str) {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    rewards_aws::create_table(&dynamo, TABLE).await.unwrap();
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let keys = json!({
-        "app_private_key": key_file("app_private_pkcs8.pem"),
-        "alipay_public_key": key_file("alipay_public_spki.pem"),
-    });
-    secrets
-        .create_secret()
-        .name(KEYS_SECRET)
-        .secret_string(keys.to_string())
-        .send()
-        .await
-        .unwrap();
-    secrets
-        .create_secret()
-        .name(SESSION_SECRET)
-        .secret_string(SESSION_KEY_B64)
-        .send()
-        .await
-        .unwrap();
+    stack_harness::root()
 }
 
 /// The running stack (shared by every test of one test binary).
@@ -197,67 +97,36 @@ async fn black_hole() -> String {
 }
 
 fn start_stack(extra_env: Vec<(String, Dependency)>) -> Stack {
-    let bin_dir = target_dir().join("debug");
-    for f in [
-        "template-creator",
-        "pass-callback",
-        "tunnel-reader",
-        "campaign-creator",
-        "send-trigger",
-        "reconciler",
-        "session",
-        "authorizer",
-    ] {
-        assert!(
-                bin_dir.join(f).is_file(),
-                "function binary {f} is not built in {}: run `cargo build --workspace --bins` first (make test does)",
-                bin_dir.display()
-            );
-    }
+    let mut opts = stack_harness::StackOptions::new(TABLE, "debug");
+    let missing = opts.missing_functions().unwrap();
+    assert!(
+        missing.is_empty(),
+        "function binaries {missing:?} are not built in {}: run `cargo build --workspace --bins` first (make test does)",
+        opts.bin_dir.display()
+    );
+    // moto dies with the thread that starts it, which never ends (see below).
+    opts.moto.die_with_thread = true;
+    opts.sim_hang_limit = Some(Duration::from_secs(20));
+    opts.parameters
+        .insert("DefaultPassLogoUrl".into(), DEFAULT_LOGO.into());
+    // The sweep may look an issuance up as soon as its outcome is unknown, and a template's
+    // failed-claims budget is small enough to reach in a test.
+    opts.env.push(("CLAIM_RECHECK_MS".into(), "1".into()));
+    opts.env.push((
+        "CLAIM_TEMPLATE_FAILURE_LIMIT".into(),
+        TEMPLATE_FAILURE_LIMIT.to_string(),
+    ));
     // The stack lives on a thread and runtime of its own: tests run on their own runtimes, and
     // a runtime cannot be started from inside another. Its children are spawned from that
     // thread too: PR_SET_PDEATHSIG fires when the spawning *thread* ends, and this one never does.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let (moto_guard, moto_url) = start_moto();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         runtime.block_on(async move {
-            seed(&moto_url).await;
-            let mut sim_config = alipay_sim::SimConfig::from_env().unwrap();
-            sim_config.addr = "127.0.0.1:0".parse().unwrap();
-            sim_config.app_id = APP_ID.into();
-            sim_config.hang_limit = Duration::from_secs(20);
-            let sim = alipay_sim::start(sim_config).await.unwrap();
-            let mut opts = local_stack::Options::from_env();
-            opts.template = root().join("template.yaml");
-            opts.bin_dir = bin_dir;
-            opts.port = 0;
-            opts.parameters.insert("AlipayAppId".into(), APP_ID.into());
-            opts.parameters
-                .insert("DefaultPassLogoUrl".into(), DEFAULT_LOGO.into());
-            opts.host_env.insert("RUST_LOG".into(), "warn".into());
-            for (k, v) in [
-                ("TABLE_NAME", TABLE.to_string()),
-                ("ALIPAY_KEYS_SECRET_ID", KEYS_SECRET.to_string()),
-                ("SESSION_KEY_SECRET_ID", SESSION_SECRET.to_string()),
-                ("ALIPAY_APP_ID", APP_ID.to_string()),
-                ("ALIPAY_GATEWAY_URL", sim.url.clone()),
-                ("AWS_ENDPOINT_URL", moto_url.clone()),
-                ("AWS_REGION", "us-east-1".to_string()),
-                // The sweep may look an issuance up as soon as its outcome is unknown, and a
-                // template's failed-claims budget is small enough to reach in a test.
-                ("CLAIM_RECHECK_MS", "1".to_string()),
-                (
-                    "CLAIM_TEMPLATE_FAILURE_LIMIT",
-                    TEMPLATE_FAILURE_LIMIT.to_string(),
-                ),
-            ] {
-                opts.env.push((k.to_string(), v));
-            }
             for (k, v) in extra_env {
                 let v = match v {
                     Dependency::Value(v) => v,
@@ -265,12 +134,16 @@ fn start_stack(extra_env: Vec<(String, Dependency)>) -> Stack {
                 };
                 opts.env.push((k, v));
             }
-            let running = local_stack::start(opts).await.unwrap();
-            tx.send((running.url(), sim.base_url.clone(), moto_url.clone()))
-                .unwrap();
+            let running = stack_harness::start(&opts).await.unwrap();
+            tx.send((
+                running.api.url(),
+                running.sim.base_url.clone(),
+                running.moto.endpoint.clone(),
+            ))
+            .unwrap();
             // Serve until the test binary exits.
             std::future::pending::<()>().await;
-            drop((running, sim, moto_guard));
+            drop(running);
         });
     });
     let (api, sim, moto) = rx
@@ -537,15 +410,7 @@ fn replace_callback(v: &mut Value, callback: &str) {
 
 /// A DynamoDB client on the stack's moto (to look at what the functions stored).
 pub async fn dynamo() -> aws_sdk_dynamodb::Client {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&stack().moto)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&sdk)
+    aws_sdk_dynamodb::Client::new(&stack_harness::sdk_config(&stack().moto).await)
 }
 
 /// A fresh Alipay user id (2088 + 12 digits) unique within the run.

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::process::Command;
 
 use crate::stats::{median, vm_hwm};
-use crate::{root, Args, Error, Res, Stack, APP_ID, FUNCTIONS};
+use crate::{root, Args, Error, Res, Stack, APP_ID};
 
 /// One cold start: spawn → first `GET .../invocation/next` on a Runtime API of our own.
 /// Returns the init time and `VmHWM` at that moment.
@@ -164,11 +164,12 @@ pub(crate) async fn measure(args: &Args, stack: &Stack) -> Res<ColdStarts> {
     eprintln!(
         "stack-bench: cold starts ({} runs of {} functions + node)",
         args.runs,
-        FUNCTIONS.len()
+        stack.functions.len()
     );
     let node_script = node_sdk_script();
     let mut samples: BTreeMap<String, Sample> = BTreeMap::new();
-    let rows_order: Vec<String> = FUNCTIONS
+    let rows_order: Vec<String> = stack
+        .functions
         .iter()
         .map(|s| s.to_string())
         .chain(["node + alipay-sdk".to_string(), "node (bare)".to_string()])
@@ -197,8 +198,9 @@ pub(crate) async fn measure(args: &Args, stack: &Stack) -> Res<ColdStarts> {
         .iter()
         .map(|name| {
             let (mut d, rss, err) = samples.remove(name).unwrap_or_default();
-            let size = FUNCTIONS
-                .contains(&name.as_str())
+            let size = stack
+                .functions
+                .contains(name)
                 .then(|| std::fs::metadata(args.bin_dir.join(name)).ok())
                 .flatten()
                 .map(|m| m.len());

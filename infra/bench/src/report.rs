@@ -8,10 +8,17 @@ use crate::cold::ColdStarts;
 use crate::proxy::Proxy;
 use crate::stats::{loadavg, machine, mib, ms, percentile};
 use crate::workload::Warm;
-use crate::{Args, FUNCTIONS};
+use crate::Args;
 
 /// Every table, in order.
-pub(crate) fn print(args: &Args, load_before: &str, cold: &ColdStarts, warm: Warm, proxy: &Proxy) {
+pub(crate) fn print(
+    args: &Args,
+    load_before: &str,
+    cold: &ColdStarts,
+    warm: Warm,
+    proxy: &Proxy,
+    functions: usize,
+) {
     println!("## Numbers (stack-bench)\n");
     println!(
         "Machine: {}; load average {load_before} at start, {} at end (other builds share the machine). \
@@ -27,7 +34,7 @@ pub(crate) fn print(args: &Args, load_before: &str, cold: &ColdStarts, warm: War
         "Cold start: median of {} runs (min–max); warm latency: {} sequential requests after {} warm-up.\n",
         args.runs, args.requests, args.warmup
     );
-    print_cold(args, cold, &warm.peak_rss);
+    print_cold(args, cold, &warm.peak_rss, functions);
     print_warm(warm, proxy);
     print_dynamo_calls(args.requests, proxy);
     println!();
@@ -45,7 +52,7 @@ fn size_mib(p: PathBuf) -> String {
     )
 }
 
-fn print_cold(args: &Args, cold: &ColdStarts, peak: &BTreeMap<String, u64>) {
+fn print_cold(args: &Args, cold: &ColdStarts, peak: &BTreeMap<String, u64>, functions: usize) {
     println!("### Cold start, size, memory\n");
     println!("| process | init to first `/next` (ms, median) | min–max (ms) | binary (MiB) | arm64 zip (MiB) | RSS at ready (MiB) | peak RSS after workload (MiB) |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
@@ -85,7 +92,7 @@ fn print_cold(args: &Args, cold: &ColdStarts, peak: &BTreeMap<String, u64>) {
             .collect();
         println!(
             "\nAWS calls during all cold starts ({} function starts): {}.",
-            args.runs * FUNCTIONS.len(),
+            args.runs * functions,
             per.join(", ")
         );
     }

@@ -1,7 +1,7 @@
 //! # rewards-aws
 //!
 //! AWS adapters for `rewards-core`:
-//! - [`store::DynamoStore`]: every store port on one DynamoDB table (`pk`/`sk` + GSI `gsi1`), with
+//! - [`store::DynamoStore`]: every store port on one DynamoDB table (`pk`/`sk` + GSIs `gsi1`, `gsi2`), with
 //!   conditional writes and `TransactWriteItems` ([`table::create_table`] creates the table).
 //! - [`keys::KeyProvider`]: the Alipay keys from a Secrets Manager secret, read once and cached.
 //! - [`config::Config`]: settings from the environment; [`config::sdk_config`] for the AWS clients.
@@ -26,4 +26,4 @@ pub use config::{sdk_config, sdk_config_within, Config, ConfigError};
 pub use keys::{AlipayKeys, KeyProvider, KeyProviderError};
 pub use runtime::{RandomIds, SystemClock};
 pub use store::DynamoStore;
-pub use table::create_table;
+pub use table::{create_table, create_table_shaped, IndexShape, TableShape};

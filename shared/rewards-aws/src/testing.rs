@@ -78,23 +78,72 @@ fn answers(port: u16) -> bool {
     matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1."))
 }
 
+/// How to start a [`MotoServer`].
+#[derive(Debug, Clone, Default)]
+pub struct MotoOptions {
+    /// The port (`None`: a free one).
+    pub port: Option<u16>,
+    /// Where moto's output goes (`None`: discarded).
+    pub log: Option<PathBuf>,
+    /// Kill moto when the thread that started it ends (Linux `PR_SET_PDEATHSIG`): for a server held
+    /// in a static that is never dropped, e.g. the stack of an integration-test binary.
+    pub die_with_thread: bool,
+}
+
+fn spawn(bin: &PathBuf, port: u16, options: &MotoOptions) -> Result<Child, String> {
+    let mut cmd = Command::new(bin);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null());
+    match &options.log {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("creating {}: {e}", path.display()))?;
+            let copy = file
+                .try_clone()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            cmd.stdout(file).stderr(copy);
+        }
+        None => {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    if options.die_with_thread {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+    }
+    cmd.spawn()
+        .map_err(|e| format!("spawning {}: {e}", bin.display()))
+}
+
 impl MotoServer {
     /// Starts moto on a free port and waits (≤ 30 s) until it answers HTTP.
     ///
     /// # Errors
     /// A message when moto cannot be found or started.
     pub fn start() -> Result<MotoServer, String> {
+        Self::start_with(&MotoOptions::default())
+    }
+
+    /// Starts moto as `options` say and waits (≤ 30 s) until it answers HTTP. On a free port it
+    /// tries three times (another process may take the port between the probe and moto's bind).
+    ///
+    /// # Errors
+    /// A message when moto cannot be found or started.
+    pub fn start_with(options: &MotoOptions) -> Result<MotoServer, String> {
         let bin = moto_binary()?;
         let mut last = String::new();
         for _ in 0..3 {
-            let port = free_port()?;
-            let mut child = Command::new(&bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("spawning {}: {e}", bin.display()))?;
+            let port = match options.port {
+                Some(p) => p,
+                None => free_port()?,
+            };
+            let mut child = spawn(&bin, port, options)?;
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -114,6 +163,9 @@ impl MotoServer {
             let _ = child.wait();
             if last.is_empty() {
                 last = "moto did not answer within 30 s".into();
+            }
+            if options.port.is_some() {
+                break;
             }
         }
         Err(last)

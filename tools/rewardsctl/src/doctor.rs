@@ -570,7 +570,7 @@ async fn table(sdk: &aws_config::SdkConfig, name: Option<&str>) -> Check {
                 Check::failed(
                     NAME,
                     format!("{name} does not exist"),
-                    "deploy the stack (sam deploy) or, locally, run make dev (scripts/seed-local.py creates it)",
+                    "deploy the stack (sam deploy) or, locally, run make dev (its stack harness creates it)",
                 )
             } else {
                 Check::failed(
