@@ -132,14 +132,8 @@ impl State {
         if let Some(refusal) = Self::campaign_refusal(campaign, now) {
             return refusal;
         }
-        let freq = campaign.frequency;
-        if self.count_in_period(&crowd_no, &user_id, now, None) >= freq.lifetime {
+        if self.over_user_limit(campaign, &user_id, now) {
             return Reply::trigger_fail("超过领取次数限制");
-        }
-        if let Some((period, n)) = freq.period {
-            if self.count_in_period(&crowd_no, &user_id, now, Some(period)) >= n {
-                return Reply::trigger_fail("超过领取次数限制");
-            }
         }
         let Some(campaign) = self.campaigns.get(&crowd_no) else {
             return Reply::business("CAMPAIGN_NOT_EXIST", "现金活动不存在");
@@ -167,6 +161,19 @@ impl State {
         let answer = record.answer.clone();
         self.triggers.insert(replay_key, record);
         Reply::Ok(answer)
+    }
+
+    /// Whether `user_id` has had all the campaign's `send_freqency` allows, in its lifetime or in
+    /// the current day, week or month.
+    fn over_user_limit(&self, campaign: &Campaign, user_id: &str, now: OffsetDateTime) -> bool {
+        let freq = campaign.frequency;
+        let crowd_no = &campaign.crowd_no;
+        if self.count_in_period(crowd_no, user_id, now, None) >= freq.lifetime {
+            return true;
+        }
+        freq.period.is_some_and(|(period, n)| {
+            self.count_in_period(crowd_no, user_id, now, Some(period)) >= n
+        })
     }
 
     /// The recipient named by `user_id`, `login_id` or `open_id` (in that order).
