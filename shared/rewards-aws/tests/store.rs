@@ -2,17 +2,14 @@
 //! same functions the in-memory store runs), conditional-write races included, plus what only the
 //! DynamoDB items show (index and TTL attributes) and the claim service over DynamoDB.
 
-use async_trait::async_trait;
 use rewards_aws::testing::MotoServer;
 use rewards_aws::{DynamoStore, KeyProvider, RandomIds, SystemClock};
 use rewards_core::claim::{ClaimQuery, ClaimService};
 use rewards_core::ids::*;
 use rewards_core::ports::*;
 use rewards_core::testkit::contract::{self, account, completed, in_flight, pass, tpl, USER};
-use rewards_core::GatewayOutcome;
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use rewards_core::testkit::StubPassGateway;
+use std::sync::Arc;
 
 async fn setup() -> (MotoServer, Arc<DynamoStore>) {
     let moto = MotoServer::start().expect("moto starts");
@@ -140,53 +137,13 @@ async fn key_provider_reads_once_and_caches() {
     assert!(e.to_string().contains("absent"));
 }
 
-/// A pass gateway that issues one pass per serial (Alipay's uniqueness), slowly.
-#[derive(Default)]
-struct SlowPassGateway {
-    calls: AtomicU32,
-    issued: Mutex<BTreeMap<String, String>>,
-}
-
-#[async_trait]
-impl PassGateway for SlowPassGateway {
-    async fn add_template(&self, _: &AddTemplateRequest) -> GatewayOutcome<TemplateResult> {
-        GatewayOutcome::Unknown("unused".into())
-    }
-    async fn update_template(&self, _: &UpdateTemplateRequest) -> GatewayOutcome<TemplateResult> {
-        GatewayOutcome::Unknown("unused".into())
-    }
-    async fn issue_pass(&self, req: &IssuePassRequest) -> GatewayOutcome<PassIssued> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let serial = req
-            .tpl_params
-            .get("serialNumber")
-            .cloned()
-            .unwrap_or_default();
-        let mut m = self.issued.lock().unwrap();
-        let n = m.len();
-        let id = m
-            .entry(serial)
-            .or_insert_with(|| format!("pass{n}"))
-            .clone();
-        GatewayOutcome::Success(PassIssued {
-            pass_id: PassId::parse(&id).unwrap(),
-            serial_number: None,
-        })
-    }
-    async fn update_pass(&self, _: &UpdatePassRequest) -> GatewayOutcome<()> {
-        GatewayOutcome::Success(())
-    }
-    async fn find_pass(&self, _: &FindPassRequest) -> GatewayOutcome<PassLookup> {
-        GatewayOutcome::Unknown("unused".into())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn claim_service_over_dynamodb_twenty_concurrent_one_pass() {
     let (_moto, store) = setup().await;
     store.put_template(&tpl("tpl1", 1)).await.unwrap();
-    let gw = Arc::new(SlowPassGateway::default());
+    // One pass per serial (Alipay's uniqueness), answered slowly so the claims overlap.
+    let gw = Arc::new(StubPassGateway::default());
+    gw.set_delay(std::time::Duration::from_millis(100));
     let svc = Arc::new(ClaimService {
         templates: store.clone(),
         claims: store.clone(),
@@ -216,7 +173,7 @@ async fn claim_service_over_dynamodb_twenty_concurrent_one_pass() {
         ids.insert(t.await.unwrap().unwrap().pass_id);
     }
     assert_eq!(ids.len(), 1);
-    assert_eq!(gw.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(gw.issue_calls(), 1);
     let passes = store
         .list_user_passes(&UserId::parse(USER).unwrap(), 10)
         .await

@@ -133,76 +133,7 @@ impl State {
 
     /// `alipay.marketing.campaign.cash.create`.
     pub fn cash_create(&mut self, biz: &Biz, now: OffsetDateTime, pay_base: &str) -> Reply {
-        let read = || -> Result<Campaign, Reply> {
-            let coupon_name = biz.required("coupon_name")?;
-            let prize_type = biz.required("prize_type")?;
-            if prize_type != "fixed" && prize_type != "random" {
-                return Err(Reply::invalid("prize_type", "只能是 fixed 或 random"));
-            }
-            let total_text = biz.required("total_money")?;
-            let total_fen = parse_yuan(&total_text)
-                .ok_or_else(|| Reply::invalid("total_money", "金额格式错误"))?;
-            if !(100..=1_000_000_000).contains(&total_fen) {
-                return Err(Reply::invalid("total_money", "范围 1.00 - 10000000.00"));
-            }
-            let total_num: u64 = biz
-                .required("total_num")?
-                .parse()
-                .map_err(|_| Reply::invalid("total_num", "必须是整数"))?;
-            if !(1..=10_000_000).contains(&total_num) {
-                return Err(Reply::invalid("total_num", "范围 1 - 10000000"));
-            }
-            let each = total_fen / total_num as i64;
-            if !(20..=20_000).contains(&each) {
-                return Err(Reply::invalid(
-                    "total_money",
-                    "单个红包金额须在 0.20 - 200.00 之间",
-                ));
-            }
-            if prize_type == "fixed" && total_fen % total_num as i64 != 0 {
-                return Err(Reply::invalid(
-                    "total_money",
-                    "固定金额红包的总金额须能被个数整除",
-                ));
-            }
-            let prize_msg = biz.required("prize_msg")?;
-            let start_text = biz.required("start_time")?;
-            let start = if start_text == "NowTime" {
-                now
-            } else {
-                Self::parse_time(&start_text, "start_time")?
-            };
-            let end_text = biz.required("end_time")?;
-            let end = Self::parse_time(&end_text, "end_time")?;
-            if end <= start || end <= now {
-                return Err(Reply::invalid("end_time", "须晚于开始时间和当前时间"));
-            }
-            if end - start > Duration::days(183) {
-                return Err(Reply::invalid("end_time", "活动时间不能超过6个月"));
-            }
-            let send_freqency = biz.text("send_freqency");
-            let frequency = parse_frequency(send_freqency.as_deref())
-                .map_err(|e| Reply::invalid("send_freqency", &e))?;
-            Ok(Campaign {
-                crowd_no: String::new(),
-                coupon_name,
-                prize_type,
-                total_fen,
-                total_num,
-                prize_msg,
-                start_time: beijing(start),
-                end_time: beijing(end),
-                merchant_link: biz.text("merchant_link"),
-                send_freqency,
-                camp_status: "CREATED".into(),
-                sent_fen: 0,
-                sent_num: 0,
-                start,
-                end,
-                frequency,
-            })
-        };
-        let mut campaign = match read() {
+        let mut campaign = match read_campaign(biz, now) {
             Ok(c) => c,
             Err(r) => return r,
         };
@@ -351,4 +282,81 @@ impl State {
     pub fn payouts(&self) -> Vec<Payout> {
         self.payouts.clone()
     }
+}
+
+/// A `cash.create` request as a new campaign (no crowd number yet), or the refusal.
+fn read_campaign(biz: &Biz, now: OffsetDateTime) -> Result<Campaign, Reply> {
+    let coupon_name = biz.required("coupon_name")?;
+    let prize_type = biz.required("prize_type")?;
+    if prize_type != "fixed" && prize_type != "random" {
+        return Err(Reply::invalid("prize_type", "只能是 fixed 或 random"));
+    }
+    let (total_fen, total_num) = read_budget(biz, &prize_type)?;
+    let prize_msg = biz.required("prize_msg")?;
+    let start_text = biz.required("start_time")?;
+    let start = if start_text == "NowTime" {
+        now
+    } else {
+        State::parse_time(&start_text, "start_time")?
+    };
+    let end_text = biz.required("end_time")?;
+    let end = State::parse_time(&end_text, "end_time")?;
+    if end <= start || end <= now {
+        return Err(Reply::invalid("end_time", "须晚于开始时间和当前时间"));
+    }
+    if end - start > Duration::days(183) {
+        return Err(Reply::invalid("end_time", "活动时间不能超过6个月"));
+    }
+    let send_freqency = biz.text("send_freqency");
+    let frequency = parse_frequency(send_freqency.as_deref())
+        .map_err(|e| Reply::invalid("send_freqency", &e))?;
+    Ok(Campaign {
+        crowd_no: String::new(),
+        coupon_name,
+        prize_type,
+        total_fen,
+        total_num,
+        prize_msg,
+        start_time: beijing(start),
+        end_time: beijing(end),
+        merchant_link: biz.text("merchant_link"),
+        send_freqency,
+        camp_status: "CREATED".into(),
+        sent_fen: 0,
+        sent_num: 0,
+        start,
+        end,
+        frequency,
+    })
+}
+
+/// `total_money` in fen and `total_num`, within the platform's bounds for `prize_type`.
+fn read_budget(biz: &Biz, prize_type: &str) -> Result<(i64, u64), Reply> {
+    let total_text = biz.required("total_money")?;
+    let total_fen =
+        parse_yuan(&total_text).ok_or_else(|| Reply::invalid("total_money", "金额格式错误"))?;
+    if !(100..=1_000_000_000).contains(&total_fen) {
+        return Err(Reply::invalid("total_money", "范围 1.00 - 10000000.00"));
+    }
+    let total_num: u64 = biz
+        .required("total_num")?
+        .parse()
+        .map_err(|_| Reply::invalid("total_num", "必须是整数"))?;
+    if !(1..=10_000_000).contains(&total_num) {
+        return Err(Reply::invalid("total_num", "范围 1 - 10000000"));
+    }
+    let each = total_fen / total_num as i64;
+    if !(20..=20_000).contains(&each) {
+        return Err(Reply::invalid(
+            "total_money",
+            "单个红包金额须在 0.20 - 200.00 之间",
+        ));
+    }
+    if prize_type == "fixed" && total_fen % total_num as i64 != 0 {
+        return Err(Reply::invalid(
+            "total_money",
+            "固定金额红包的总金额须能被个数整除",
+        ));
+    }
+    Ok((total_fen, total_num))
 }

@@ -284,21 +284,8 @@ impl State {
         let Some(template) = self.templates.get(&tpl_id) else {
             return Reply::pass_fail("TEMPLATE_NOT_EXIST", "模板不存在");
         };
-        let missing: Vec<&str> = template
-            .tpl_params
-            .iter()
-            .filter(|name| {
-                !params
-                    .get(name.as_str())
-                    .is_some_and(|v| !v.is_null() && v != "")
-            })
-            .map(String::as_str)
-            .collect();
-        if !missing.is_empty() {
-            return Reply::pass_fail(
-                "TPL_PARAMS_MISSING",
-                format!("缺少模板参数: {}", missing.join(",")),
-            );
+        if let Some(refusal) = missing_params(template, &params) {
+            return refusal;
         }
         let serial = substitute(&template.serial_number_field, &params);
         if serial.is_empty() || serial.contains('$') {
@@ -315,20 +302,8 @@ impl State {
             }
             return Reply::pass_fail("SERIAL_NUMBER_REPEAT", "serialNumber 已被使用");
         }
-        // A token is bound to the (user, template) the component minted it for.
-        match self.tokens.get(&user_token) {
-            None => return Reply::pass_fail("USER_TOKEN_INVALID", "user_token 无效"),
-            Some(t) if t.user_id != user_id => {
-                return Reply::pass_fail("USER_TOKEN_NOT_MATCH", "user_token 与 user_id 不匹配")
-            }
-            Some(t) if t.template_id != tpl_id => {
-                return Reply::pass_fail("USER_TOKEN_NOT_MATCH", "user_token 与 tpl_id 不匹配")
-            }
-            Some(t) if t.spent => return Reply::pass_fail("USER_TOKEN_USED", "user_token 已使用"),
-            Some(_) => {}
-        }
-        if let Some(t) = self.tokens.get_mut(&user_token) {
-            t.spent = true;
+        if let Err(refusal) = self.spend_token(&user_token, &user_id, &tpl_id) {
+            return refusal;
         }
         let n = self.next();
         let pass_id = format!("{}{:012}", ymd(now), n);
@@ -346,6 +321,31 @@ impl State {
         self.serials
             .insert((tpl_id, serial.clone()), self.passes.len() - 1);
         Reply::pass_ok(json!({"serialNumber": serial, "passId": pass_id, "operation": "ADD"}))
+    }
+
+    /// Spends `token`: it must be unspent and minted for this user and template (the component
+    /// binds a token to both).
+    fn spend_token(&mut self, token: &str, user_id: &str, tpl_id: &str) -> Result<(), Reply> {
+        let Some(t) = self.tokens.get_mut(token) else {
+            return Err(Reply::pass_fail("USER_TOKEN_INVALID", "user_token 无效"));
+        };
+        if t.user_id != user_id {
+            return Err(Reply::pass_fail(
+                "USER_TOKEN_NOT_MATCH",
+                "user_token 与 user_id 不匹配",
+            ));
+        }
+        if t.template_id != tpl_id {
+            return Err(Reply::pass_fail(
+                "USER_TOKEN_NOT_MATCH",
+                "user_token 与 tpl_id 不匹配",
+            ));
+        }
+        if t.spent {
+            return Err(Reply::pass_fail("USER_TOKEN_USED", "user_token 已使用"));
+        }
+        t.spent = true;
+        Ok(())
     }
 
     /// `alipay.pass.instance.update`.
@@ -409,4 +409,24 @@ impl State {
     pub fn passes(&self) -> Vec<Pass> {
         self.passes.clone()
     }
+}
+
+/// The refusal of an issue whose `tpl_params` lack a value for one of the template's `$var$`s.
+fn missing_params(template: &Template, params: &Map<String, Value>) -> Option<Reply> {
+    let missing: Vec<&str> = template
+        .tpl_params
+        .iter()
+        .filter(|name| {
+            !params
+                .get(name.as_str())
+                .is_some_and(|v| !v.is_null() && v != "")
+        })
+        .map(String::as_str)
+        .collect();
+    (!missing.is_empty()).then(|| {
+        Reply::pass_fail(
+            "TPL_PARAMS_MISSING",
+            format!("缺少模板参数: {}", missing.join(",")),
+        )
+    })
 }

@@ -91,26 +91,17 @@ impl State {
             Ok(c) => c,
             Err(r) => return r,
         };
-        let out_biz_no = biz.text("out_biz_no");
-        if let Some(o) = &out_biz_no {
-            if o.len() > 96 || !o.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Reply::invalid("out_biz_no", "只能包含字母、数字、下划线，最长96位");
-            }
-        }
-        let (user_id, open_id, login_id) = if let Some(u) = biz.text("user_id") {
-            if !is_user_id(&u) {
-                return Reply::invalid("user_id", "格式错误");
-            }
-            (u, None, None)
-        } else if let Some(l) = biz.text("login_id") {
-            (Self::user_for_login(&l), None, Some(l))
-        } else if let Some(o) = biz.text("open_id") {
-            match self.open_ids.get(&o) {
-                Some(u) => (u.clone(), Some(o), None),
-                None => return Reply::business("USER_NOT_EXIST", "用户不存在"),
-            }
-        } else {
-            return Reply::invalid("user_id", "user_id、login_id、open_id 至少填一个");
+        let out_biz_no = match read_out_biz_no(biz) {
+            Ok(o) => o,
+            Err(r) => return r,
+        };
+        let Recipient {
+            user_id,
+            open_id,
+            login_id,
+        } = match self.trigger_recipient(biz) {
+            Ok(r) => r,
+            Err(r) => return r,
         };
         let Some(campaign) = self.campaigns.get(&crowd_no) else {
             return Reply::business("CAMPAIGN_NOT_EXIST", "现金活动不存在");
@@ -141,14 +132,8 @@ impl State {
         if let Some(refusal) = Self::campaign_refusal(campaign, now) {
             return refusal;
         }
-        let freq = campaign.frequency;
-        if self.count_in_period(&crowd_no, &user_id, now, None) >= freq.lifetime {
+        if self.over_user_limit(campaign, &user_id, now) {
             return Reply::trigger_fail("超过领取次数限制");
-        }
-        if let Some((period, n)) = freq.period {
-            if self.count_in_period(&crowd_no, &user_id, now, Some(period)) >= n {
-                return Reply::trigger_fail("超过领取次数限制");
-            }
         }
         let Some(campaign) = self.campaigns.get(&crowd_no) else {
             return Reply::business("CAMPAIGN_NOT_EXIST", "现金活动不存在");
@@ -162,7 +147,75 @@ impl State {
             },
             None => Self::amount_for(campaign, &format!("{effective_out}#{user_id}")),
         };
-        let (coupon_name, prize_msg) = (campaign.coupon_name.clone(), campaign.prize_msg.clone());
+        let paid = Payment {
+            crowd_no,
+            out_biz_no: effective_out,
+            recipient: Recipient {
+                user_id,
+                open_id,
+                login_id,
+            },
+            amount,
+        };
+        let record = self.record_payment(paid, now);
+        let answer = record.answer.clone();
+        self.triggers.insert(replay_key, record);
+        Reply::Ok(answer)
+    }
+
+    /// Whether `user_id` has had all the campaign's `send_freqency` allows, in its lifetime or in
+    /// the current day, week or month.
+    fn over_user_limit(&self, campaign: &Campaign, user_id: &str, now: OffsetDateTime) -> bool {
+        let freq = campaign.frequency;
+        let crowd_no = &campaign.crowd_no;
+        if self.count_in_period(crowd_no, user_id, now, None) >= freq.lifetime {
+            return true;
+        }
+        freq.period.is_some_and(|(period, n)| {
+            self.count_in_period(crowd_no, user_id, now, Some(period)) >= n
+        })
+    }
+
+    /// The recipient named by `user_id`, `login_id` or `open_id` (in that order).
+    fn trigger_recipient(&self, biz: &Biz) -> Result<Recipient, Reply> {
+        let named = |user_id, open_id, login_id| Recipient {
+            user_id,
+            open_id,
+            login_id,
+        };
+        if let Some(u) = biz.text("user_id") {
+            if !is_user_id(&u) {
+                return Err(Reply::invalid("user_id", "格式错误"));
+            }
+            Ok(named(u, None, None))
+        } else if let Some(l) = biz.text("login_id") {
+            Ok(named(Self::user_for_login(&l), None, Some(l)))
+        } else if let Some(o) = biz.text("open_id") {
+            match self.open_ids.get(&o) {
+                Some(u) => Ok(named(u.clone(), Some(o), None)),
+                None => Err(Reply::business("USER_NOT_EXIST", "用户不存在")),
+            }
+        } else {
+            Err(Reply::invalid(
+                "user_id",
+                "user_id、login_id、open_id 至少填一个",
+            ))
+        }
+    }
+
+    /// Moves the money of a trigger that passed every check; the record its replays answer.
+    fn record_payment(&mut self, paid: Payment, now: OffsetDateTime) -> TriggerRecord {
+        let Payment {
+            crowd_no,
+            out_biz_no: effective_out,
+            recipient,
+            amount,
+        } = paid;
+        let (coupon_name, prize_msg) = self
+            .campaigns
+            .get(&crowd_no)
+            .map(|c| (c.coupon_name.clone(), c.prize_msg.clone()))
+            .unwrap_or_default();
         let n = self.next();
         let biz_no = format!("{}{:016}", ymd(now), n);
         if let Some(c) = self.campaigns.get_mut(&crowd_no) {
@@ -172,9 +225,9 @@ impl State {
         self.payouts.push(Payout {
             crowd_no: crowd_no.clone(),
             out_biz_no: effective_out.clone(),
-            user_id: user_id.clone(),
-            open_id,
-            login_id,
+            user_id: recipient.user_id.clone(),
+            open_id: recipient.open_id,
+            login_id: recipient.login_id,
             amount: yuan(amount),
             amount_fen: amount,
             biz_no: biz_no.clone(),
@@ -191,16 +244,42 @@ impl State {
             "biz_no": biz_no,
             "out_biz_no": effective_out,
         });
-        let Value::Object(answer) = answer else {
-            return Reply::Ok(Map::new());
+        let answer = match answer {
+            Value::Object(answer) => answer,
+            _ => Map::new(),
         };
-        self.triggers.insert(
-            replay_key,
-            TriggerRecord {
-                user_id,
-                answer: answer.clone(),
-            },
-        );
-        Reply::Ok(answer)
+        TriggerRecord {
+            user_id: recipient.user_id,
+            answer,
+        }
     }
+}
+
+/// Who a trigger pays, as the request named them.
+struct Recipient {
+    user_id: String,
+    open_id: Option<String>,
+    login_id: Option<String>,
+}
+
+/// A trigger that passed every check.
+struct Payment {
+    crowd_no: String,
+    out_biz_no: String,
+    recipient: Recipient,
+    amount: i64,
+}
+
+/// `out_biz_no`, if given: letters, digits and underscores, at most 96.
+fn read_out_biz_no(biz: &Biz) -> Result<Option<String>, Reply> {
+    let out_biz_no = biz.text("out_biz_no");
+    if let Some(o) = &out_biz_no {
+        if o.len() > 96 || !o.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(Reply::invalid(
+                "out_biz_no",
+                "只能包含字母、数字、下划线，最长96位",
+            ));
+        }
+    }
+    Ok(out_biz_no)
 }
