@@ -8,10 +8,10 @@
 //! it, with the request id.
 use lambda_edge::{deadline, json, metric, query_param, Problem};
 use lambda_http::{Body, Error, Request, Response};
-use rewards_app::{problem, Env, OnFirstUse};
 use rewards_core::claim::{component_answer, ClaimError, ClaimQuery, ClaimService};
 use serde_json::json as j;
 
+#[tracing::instrument(skip_all)]
 async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
     let query = ClaimQuery {
         template_id: query_param(&req, "templateId"),
@@ -45,7 +45,7 @@ async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
                     "Alipay refused to issue the pass"
                 );
             }
-            let p: Problem = problem(&e);
+            let p = Problem::from_domain(&e);
             metric(
                 "Rewards",
                 "PassClaims",
@@ -72,24 +72,17 @@ fn component_problem(p: Problem) -> Problem {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_edge::init_logging();
-    let env = Env::load().await?;
-    // Keys on first use (warmed at init), so a hanging Secrets Manager is a 503 too. The component
-    // gets its answer within ANSWER_BUDGET_MS (template parameter ClaimAnswerBudgetMs).
-    let claims = OnFirstUse::new(move || {
-        let env = env.clone();
-        async move { Ok(env.claim_service(&env.alipay().await?)) }
-    });
-    claims.warm().await;
-    let claims = &claims;
-    deadline::serve(
-        component_problem(deadline::timeout_problem()),
-        |req| async move {
-            match claims.get().await {
-                Ok(claims) => handle(claims, req).await,
-                Err(p) => component_problem(p).into_response(),
-            }
-        },
-    )
+    // The component gets its answer within ANSWER_BUDGET_MS (template parameter ClaimAnswerBudgetMs).
+    let claims = rewards_app::ready_on_first_use(|env| async move {
+        Ok(env.claim_service(&env.alipay().await?))
+    })
+    .await?;
+    let on_timeout = component_problem(deadline::timeout_problem());
+    deadline::serve(on_timeout, |req| async move {
+        match claims.get().await {
+            Ok(claims) => handle(claims, req).await,
+            Err(p) => component_problem(p).into_response(),
+        }
+    })
     .await
 }

@@ -14,6 +14,7 @@ pub mod session;
 use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
+use rewards_core::{DomainError, ErrorKind};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -130,10 +131,66 @@ impl Problem {
     }
 }
 
+/// A domain error as problem+json, so handlers end in `?`: 4xx carry the error's own text and
+/// extensions; 5xx are opaque, with the cause chain logged.
+impl<E: DomainError> From<E> for Problem {
+    fn from(err: E) -> Self {
+        Problem::from_domain(&err)
+    }
+}
+
+impl Problem {
+    /// [`From`] for a borrowed domain error.
+    pub fn from_domain<E: DomainError + ?Sized>(err: &E) -> Self {
+        let status = err.kind().http_status();
+        match err.kind() {
+            ErrorKind::Internal | ErrorKind::Unavailable => {
+                let mut chain = err.to_string();
+                let mut source = err.source();
+                while let Some(s) = source {
+                    chain.push_str(": ");
+                    chain.push_str(&s.to_string());
+                    source = s.source();
+                }
+                tracing::error!(code = err.code(), cause = %chain, "request failed");
+                let detail = if status == 503 {
+                    "a dependency is unavailable; it is safe to retry with the same request"
+                } else {
+                    "the request could not be completed; it is safe to retry"
+                };
+                Problem::new(status, err.code(), detail)
+            }
+            _ => err.extensions().into_iter().fold(
+                Problem::new(status, err.code(), err.to_string()),
+                |p, (k, v)| p.with(k, v),
+            ),
+        }
+    }
+}
+
 impl From<Problem> for Response<Body> {
     fn from(p: Problem) -> Self {
         p.into_response()
     }
+}
+
+/// A response from JSON text already made (e.g. a stored idempotent answer): `application/json`, or
+/// `application/problem+json` for a 4xx/5xx, with the default `Retry-After` on a 503.
+pub fn json_text(status: u16, body: String) -> Response<Body> {
+    let content_type = if status >= 400 {
+        "application/problem+json"
+    } else {
+        "application/json"
+    };
+    let mut builder = Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, content_type);
+    if status == 503 {
+        builder = builder.header(RETRY_AFTER, DEFAULT_RETRY_AFTER_SECS);
+    }
+    builder
+        .body(Body::Text(body))
+        .unwrap_or_else(|_| Problem::internal().into_response())
 }
 
 /// A JSON response with a status.

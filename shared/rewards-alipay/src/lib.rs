@@ -13,6 +13,7 @@ use alipay_client::cash::{
     CampStatus, CampStatusChange, CashCreate, CashDetailQuery, CashListQuery, CashStatusModify,
     CashTrigger, PrizeType as ClientPrize, TriggerUser,
 };
+use alipay_client::oauth::{Grant, OauthToken};
 use alipay_client::pass::{
     InstanceAdd, InstanceUpdate, PassHolder, PassStatus as ClientPassStatus, Recognition,
     TemplateAdd, TemplateUpdate,
@@ -29,6 +30,7 @@ use rewards_core::ports::{
     PassGateway, PassIssued, PassLookup, PrizeType, TemplateResult, TriggerRequest, TriggerResult,
     UpdatePassRequest, UpdateTemplateRequest,
 };
+use rewards_core::session::{AlipayIdentity, AuthCode, AuthCodeGateway};
 use rewards_core::{GatewayFailure, GatewayOutcome};
 
 /// The real gateway behind the domain's ports.
@@ -93,6 +95,21 @@ fn template_result(r: alipay_client::pass::TemplateResult) -> Result<TemplateRes
         tpl_id: TemplateId::parse(&r.tpl_id).map_err(|e| format!("tpl_id: {e}"))?,
         tpl_params: r.tpl_params,
     })
+}
+
+#[async_trait]
+impl AuthCodeGateway for AlipayGateway {
+    async fn exchange_auth_code(&self, code: &AuthCode) -> GatewayOutcome<AlipayIdentity> {
+        let call = OauthToken {
+            grant: Grant::AuthorizationCode(code.expose().to_string()),
+        };
+        map(self.client.execute(&call).await, |info| {
+            Ok(AlipayIdentity {
+                user_id: info.user_id,
+                open_id: info.open_id,
+            })
+        })
+    }
 }
 
 #[async_trait]

@@ -3,8 +3,8 @@
 //! The composition root every function shares: [`Env::load`] reads the configuration, builds the
 //! DynamoDB store once per execution environment; [`Env::alipay`] loads the keys from Secrets Manager
 //! (only functions that call Alipay do, and only they are granted the secret) and builds the client;
-//! the `*_service` methods assemble the domain services. [`problem`] maps any domain error to
-//! problem+json, logging the cause of a 5xx and keeping it out of the body.
+//! the `*_service` methods assemble the domain services. [`serve_http`] is the tail of
+//! every HTTP function's `main`.
 //!
 //! Deadlines: every outbound call is bounded by what is left of the current invocation
 //! ([`lambda_edge::deadline`]): AWS calls keep [`AWS_RESERVE`] for the answer, Alipay calls keep
@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use alipay_client::{AlipayClient, ClientConfig, Keys, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 use lambda_edge::session::SessionKey;
-use lambda_edge::Problem;
+use lambda_edge::{deadline, Problem};
+use lambda_http::{Body, Request, Response};
 use rewards_alipay::AlipayGateway;
 use rewards_aws::{Config, DynamoStore, KeyProvider, RandomIds, SystemClock};
 use rewards_core::campaign::CampaignService;
@@ -28,9 +29,11 @@ use rewards_core::idempotency::IdempotencyService;
 use rewards_core::pass::PassService;
 use rewards_core::payout::Reason;
 use rewards_core::payout::{Reconciler, SendConfig, SendService};
+use rewards_core::session::SessionService;
 use rewards_core::template::{TemplatePolicy, TemplateService};
-use rewards_core::{CrowdNo, DomainError, ErrorKind};
+use rewards_core::CrowdNo;
 use std::collections::BTreeMap;
+use std::future::Future;
 
 /// What an AWS call (DynamoDB, Secrets Manager) leaves of the invocation's time: mapping its error and
 /// answering.
@@ -352,6 +355,15 @@ impl Env {
         }
     }
 
+    /// Mini-program sign-in with the session-token key.
+    pub fn session_service(&self, alipay: &Alipay, key: SessionKey) -> SessionService {
+        SessionService {
+            gateway: alipay.gateway.clone(),
+            tokens: Arc::new(key),
+            clock: self.clock.clone(),
+        }
+    }
+
     /// `Idempotency-Key` handling.
     pub fn idempotency(&self) -> IdempotencyService {
         IdempotencyService {
@@ -419,29 +431,51 @@ impl<T: Send + Sync + 'static> OnFirstUse<T> {
     }
 }
 
-/// Maps a domain error to problem+json: 4xx carry the error's own text; 5xx are opaque with the
-/// cause chain logged.
-pub fn problem<E: DomainError>(err: &E) -> Problem {
-    let status = err.kind().http_status();
-    match err.kind() {
-        ErrorKind::Internal | ErrorKind::Unavailable => {
-            let mut chain = err.to_string();
-            let mut source = err.source();
-            while let Some(s) = source {
-                chain.push_str(": ");
-                chain.push_str(&s.to_string());
-                source = s.source();
-            }
-            tracing::error!(code = err.code(), cause = %chain, "request failed");
-            let detail = if status == 503 {
-                "a dependency is unavailable; it is safe to retry with the same request"
-            } else {
-                "the request could not be completed; it is safe to retry"
-            };
-            Problem::new(status, err.code(), detail)
+/// Runs an HTTP function: loads the [`Env`], builds its context with `build` on first use (warmed at
+/// init, so a hanging Secrets Manager is a 503 too, not a dead function) and serves every request
+/// with `handler` within its invocation's deadline ([`deadline::serve`]), a [`Problem`] answered as
+/// problem+json.
+///
+/// # Errors
+/// A bad configuration at start, or the runtime's own errors.
+pub async fn serve_http<T, B, BFut, H, HFut>(build: B, handler: H) -> Result<(), lambda_http::Error>
+where
+    T: Send + Sync + 'static,
+    B: Fn(Env) -> BFut + Send + Sync + 'static,
+    BFut: Future<Output = Result<T, StartupError>> + Send + 'static,
+    H: Fn(&'static T, Request) -> HFut + Sync,
+    HFut: Future<Output = Result<Response<Body>, Problem>> + Send,
+{
+    let ready = ready_on_first_use(build).await?;
+    deadline::serve(deadline::timeout_problem(), |req| async {
+        match ready.get().await {
+            Ok(ctx) => handler(ctx, req).await,
+            Err(p) => Err(p),
         }
-        _ => Problem::new(status, err.code(), err.to_string()),
-    }
+        .unwrap_or_else(Problem::into_response)
+    })
+    .await
+}
+
+/// Starts logging, loads the [`Env`] and warms what `build` makes from it, kept for the execution
+/// environment's life (the function's whole process, hence `'static`).
+///
+/// # Errors
+/// A bad configuration.
+pub async fn ready_on_first_use<T, B, BFut>(
+    build: B,
+) -> Result<&'static OnFirstUse<T>, StartupError>
+where
+    T: Send + Sync + 'static,
+    B: Fn(Env) -> BFut + Send + Sync + 'static,
+    BFut: Future<Output = Result<T, StartupError>> + Send + 'static,
+{
+    lambda_edge::init_logging();
+    let env = Env::load().await?;
+    let ready: &'static OnFirstUse<T> =
+        Box::leak(Box::new(OnFirstUse::new(move || build(env.clone()))));
+    ready.warm().await;
+    Ok(ready)
 }
 
 #[cfg(test)]

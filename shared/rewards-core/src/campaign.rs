@@ -13,10 +13,12 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 mod input;
+mod schedule;
 pub mod slot;
 mod status;
 
 pub use input::{NewCampaign, NewCampaignInput, SendFrequency, StartTime};
+pub use schedule::{BadScheduleEvent, ScheduleEvent};
 pub use slot::{pay_instructions, SchedulePlan, SlotOutcome, SlotRecord, SlotState};
 pub use status::CampaignStatus;
 

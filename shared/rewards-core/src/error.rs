@@ -8,6 +8,8 @@ use serde::Serialize;
 pub enum ErrorKind {
     /// The input is malformed (400).
     BadInput,
+    /// The caller's credential was refused (401).
+    Unauthorized,
     /// The thing named does not exist (404).
     NotFound,
     /// The request collides with state or with a request still running (409).
@@ -18,6 +20,8 @@ pub enum ErrorKind {
     TooManyRequests,
     /// A dependency is unavailable or the outcome is not known yet; retrying is safe (503).
     Unavailable,
+    /// A dependency answered with something unusable (502).
+    BadGateway,
     /// A bug or corrupt data (500).
     Internal,
 }
@@ -27,11 +31,13 @@ impl ErrorKind {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorKind::BadInput => 400,
+            ErrorKind::Unauthorized => 401,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::Unprocessable => 422,
             ErrorKind::TooManyRequests => 429,
             ErrorKind::Unavailable => 503,
+            ErrorKind::BadGateway => 502,
             ErrorKind::Internal => 500,
         }
     }
@@ -43,4 +49,9 @@ pub trait DomainError: std::error::Error {
     fn code(&self) -> &'static str;
     /// The class of the failure.
     fn kind(&self) -> ErrorKind;
+    /// Members a problem+json answer carries beside `code` and `detail` (e.g. every validation
+    /// issue with its JSON pointer); none by default.
+    fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
 }

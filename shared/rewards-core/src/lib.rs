@@ -9,6 +9,7 @@
 //! - [`pass`]: pass records, status changes, a user's passes ([`pass::PassService`]).
 //! - [`campaign`]: cash campaigns and schedule slots ([`campaign::CampaignService`]).
 //! - [`payout`]: the payout ledger state machine ([`payout::SendService`], [`payout::Reconciler`]).
+//! - [`session`]: mini-program sign-in (auth code → identity → session token).
 //! - [`idempotency`]: `Idempotency-Key` semantics ([`idempotency::IdempotencyService`]).
 //! - [`error`]: [`error::ErrorKind`] and the [`error::DomainError`] trait every service error implements.
 //!
@@ -27,6 +28,7 @@ pub mod ids;
 pub mod pass;
 pub mod payout;
 pub mod ports;
+pub mod session;
 pub mod template;
 pub mod time;
 

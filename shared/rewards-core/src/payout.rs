@@ -53,10 +53,12 @@ use std::time::Duration;
 use tracing::Instrument;
 
 mod listing;
+mod view;
 pub use listing::{
     beijing_day, ListInput, ListRequest, PayoutCursor, PayoutFilter, PayoutPage, PayoutStateName,
     UnresolvedCounts,
 };
+pub use view::PayoutView;
 
 /// The business reason of a payout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

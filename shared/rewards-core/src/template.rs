@@ -14,6 +14,9 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+mod body;
+pub use body::{TemplateBody, TemplateBodyError};
+
 /// Largest accepted `tpl_content`, serialized (Alipay: String(65000)).
 pub const MAX_TPL_CONTENT_BYTES: usize = 65_000;
 
@@ -522,7 +525,7 @@ pub struct TemplateRecord {
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     /// The pass.json or the rules are invalid.
-    #[error("the pass template is invalid ({} issue(s))", .0.len())]
+    #[error("the pass template is invalid: {}", first_issue(.0))]
     Invalid(Vec<TemplateIssue>),
     /// No such template.
     #[error("unknown template")]
@@ -538,7 +541,23 @@ pub enum TemplateError {
     Store(#[from] StoreError),
 }
 
+fn first_issue(issues: &[TemplateIssue]) -> String {
+    issues
+        .first()
+        .map(|i| format!("{} {}: {}", i.pointer, i.code, i.message))
+        .unwrap_or_default()
+}
+
 impl DomainError for TemplateError {
+    fn extensions(&self) -> Vec<(&'static str, Value)> {
+        match self {
+            TemplateError::Invalid(issues) => vec![(
+                "errors",
+                serde_json::to_value(issues).unwrap_or(Value::Null),
+            )],
+            _ => Vec::new(),
+        }
+    }
     fn code(&self) -> &'static str {
         match self {
             TemplateError::Invalid(_) => "invalid_template",
