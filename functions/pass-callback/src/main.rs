@@ -8,7 +8,7 @@
 //! it, with the request id.
 use lambda_edge::{deadline, json, metric, query_param, Problem};
 use lambda_http::{Body, Error, Request, Response};
-use rewards_core::claim::{component_answer, ClaimError, ClaimQuery, ClaimService};
+use rewards_core::claim::{component_answer, ClaimQuery, ClaimService};
 use serde_json::json as j;
 
 #[tracing::instrument(skip_all)]
@@ -37,7 +37,7 @@ async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
             json(200, &component_answer(&Ok(answer)))
         }
         Err(e) => {
-            if let ClaimError::Rejected(f) = &e {
+            if let Some(f) = e.refusal() {
                 tracing::warn!(
                     alipay_code = %f.code,
                     alipay_sub_code = f.sub_code.as_deref().unwrap_or(""),

@@ -2,7 +2,7 @@
 //! ([`slot`]).
 
 use crate::amount::AmountFen;
-use crate::error::{DomainError, ErrorKind};
+use crate::error::{DomainError, ErrorKind, GatewayError};
 use crate::ids::CrowdNo;
 use crate::ports::{
     CampaignStore, CashGateway, Clock, CreateCampaignRequest, GatewayFailure, GatewayOutcome,
@@ -85,12 +85,9 @@ pub enum CampaignError {
     /// No such campaign.
     #[error("unknown campaign")]
     NotFound,
-    /// Alipay refused.
-    #[error("Alipay refused: {}", .0.reason())]
-    Rejected(GatewayFailure),
-    /// Outcome unknown.
-    #[error("the Alipay outcome is unknown: {0}")]
-    GatewayUnknown(String),
+    /// Alipay refused, or its outcome is unknown.
+    #[error("{}", .0.describe("Alipay refused"))]
+    Gateway(GatewayError),
     /// Another delivery of the same slot is creating it right now.
     #[error("this schedule slot is being created")]
     SlotInProgress,
@@ -105,30 +102,31 @@ pub enum CampaignError {
     Store(#[from] StoreError),
 }
 
+impl From<GatewayError> for CampaignError {
+    fn from(e: GatewayError) -> Self {
+        CampaignError::Gateway(e)
+    }
+}
+
 impl DomainError for CampaignError {
     fn code(&self) -> &'static str {
         match self {
             CampaignError::BadInput { .. } => "invalid_campaign",
             CampaignError::NotFound => "campaign_not_found",
-            CampaignError::Rejected(_) => "alipay_rejected",
-            CampaignError::GatewayUnknown(_) => "alipay_unavailable",
+            CampaignError::Gateway(e) => e.code(),
             CampaignError::SlotInProgress => "slot_in_progress",
             CampaignError::SlotUnknown => "slot_needs_reconciliation",
             CampaignError::BadStatus(_) => "invalid_status",
-            CampaignError::Store(StoreError::Unavailable(_)) => "store_unavailable",
-            CampaignError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+            CampaignError::Store(e) => e.code(),
         }
     }
     fn kind(&self) -> ErrorKind {
         match self {
             CampaignError::BadInput { .. } | CampaignError::BadStatus(_) => ErrorKind::BadInput,
             CampaignError::NotFound => ErrorKind::NotFound,
-            CampaignError::Rejected(_) => ErrorKind::Unprocessable,
+            CampaignError::Gateway(e) => e.kind(),
             CampaignError::SlotInProgress | CampaignError::SlotUnknown => ErrorKind::Conflict,
-            CampaignError::GatewayUnknown(_) | CampaignError::Store(StoreError::Unavailable(_)) => {
-                ErrorKind::Unavailable
-            }
-            CampaignError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+            CampaignError::Store(e) => e.kind(),
         }
     }
 }
@@ -199,11 +197,7 @@ impl CampaignService {
     /// [`CampaignError`].
     pub async fn create(&self, c: &NewCampaign) -> Result<Campaign, CampaignError> {
         let req = Self::request(c);
-        let created = match self.gateway.create_campaign(&req).await {
-            GatewayOutcome::Success(r) => r,
-            GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
-            GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
-        };
+        let created = self.gateway.create_campaign(&req).await.into_result()?;
         let camp = self.record(c, &req, created, None);
         self.store.put_campaign(&camp).await?;
         Ok(camp)
@@ -234,11 +228,7 @@ impl CampaignService {
     /// [`CampaignError`].
     pub async fn refresh(&self, crowd_no: &CrowdNo) -> Result<Campaign, CampaignError> {
         let mut camp = self.get(crowd_no).await?;
-        let detail = match self.gateway.detail(crowd_no).await {
-            GatewayOutcome::Success(d) => d,
-            GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
-            GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
-        };
+        let detail = self.gateway.detail(crowd_no).await.into_result()?;
         let status = CampaignStatus::parse(&detail.camp_status);
         if let CampaignStatus::Unrecognised(text) = &status {
             tracing::warn!(crowdNo = %crowd_no, campStatus = %text, "Alipay reported an unrecognised campaign state; kept as is");
@@ -275,11 +265,10 @@ impl CampaignService {
             return Err(CampaignError::BadStatus(target.as_str().to_owned()));
         }
         let mut camp = self.get(crowd_no).await?;
-        match self.gateway.modify_status(crowd_no, target.clone()).await {
-            GatewayOutcome::Success(()) => {}
-            GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
-            GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
-        }
+        self.gateway
+            .modify_status(crowd_no, target.clone())
+            .await
+            .into_result()?;
         camp.status = target;
         camp.updated_at = self.clock.now();
         self.store.put_campaign(&camp).await?;

@@ -32,7 +32,7 @@
 //!
 //! The answer's JSON shape for the component lives in one place: [`component_answer`].
 
-use crate::error::{DomainError, ErrorKind};
+use crate::error::{DomainError, ErrorKind, GatewayError};
 use crate::hash::sha256_parts;
 use crate::ids::{AppId, IdError, PassId, SerialNumber, TemplateId, UserId, UserToken};
 use crate::pass::{PassRecord, PassStatus};
@@ -226,13 +226,14 @@ pub enum ClaimError {
     /// Another call for the same user and template is still running; retry shortly.
     #[error("the claim is being processed; retry shortly")]
     InProgress,
-    /// Alipay refused to issue. The failure is kept for the log; the caller sees no Alipay text
-    /// (it would tell an outsider whether a token exists and for whom).
-    #[error("Alipay refused to issue the pass")]
-    Rejected(GatewayFailure),
-    /// Outcome unknown; retrying is safe (same serial).
-    #[error("the Alipay outcome is unknown; retry")]
-    GatewayUnknown(String),
+    /// Alipay refused to issue (the failure is kept for the log; the caller sees no Alipay text,
+    /// which would tell an outsider whether a token exists and for whom), or the outcome is
+    /// unknown (retrying is safe: same serial).
+    #[error("{}", match .0 {
+        GatewayError::Rejected(_) => "Alipay refused to issue the pass",
+        GatewayError::Unknown(_) => "the Alipay outcome is unknown; retry",
+    })]
+    Gateway(GatewayError),
     /// Store failure.
     #[error("store failure")]
     Store(#[from] StoreError),
@@ -252,10 +253,8 @@ impl DomainError for ClaimError {
             ClaimError::LimitReached { .. } => "pass_limit_reached",
             ClaimError::Throttled { .. } => "too_many_failed_claims",
             ClaimError::InProgress => "claim_in_progress",
-            ClaimError::Rejected(_) => "alipay_rejected",
-            ClaimError::GatewayUnknown(_) => "alipay_unavailable",
-            ClaimError::Store(StoreError::Unavailable(_)) => "store_unavailable",
-            ClaimError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+            ClaimError::Gateway(e) => e.code(),
+            ClaimError::Store(e) => e.code(),
         }
     }
     fn kind(&self) -> ErrorKind {
@@ -263,17 +262,31 @@ impl DomainError for ClaimError {
             ClaimError::BadInput { .. } | ClaimError::StaleTimestamp => ErrorKind::BadInput,
             ClaimError::UnknownTemplate => ErrorKind::NotFound,
             ClaimError::InProgress => ErrorKind::Conflict,
-            ClaimError::LimitReached { .. } | ClaimError::Rejected(_) => ErrorKind::Unprocessable,
+            ClaimError::LimitReached { .. } => ErrorKind::Unprocessable,
             ClaimError::Throttled { .. } => ErrorKind::TooManyRequests,
-            ClaimError::GatewayUnknown(_) | ClaimError::Store(StoreError::Unavailable(_)) => {
-                ErrorKind::Unavailable
-            }
-            ClaimError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+            ClaimError::Gateway(e) => e.kind(),
+            ClaimError::Store(e) => e.kind(),
         }
     }
 }
 
 impl ClaimError {
+    fn rejected(failure: GatewayFailure) -> Self {
+        ClaimError::Gateway(GatewayError::Rejected(failure))
+    }
+
+    fn unknown(detail: String) -> Self {
+        ClaimError::Gateway(GatewayError::Unknown(detail))
+    }
+
+    /// Alipay's refusal, for the log (never for the caller).
+    pub fn refusal(&self) -> Option<&GatewayFailure> {
+        match self {
+            ClaimError::Gateway(GatewayError::Rejected(f)) => Some(f),
+            _ => None,
+        }
+    }
+
     /// For 429: how long to wait (the `Retry-After` header).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -512,10 +525,8 @@ impl ClaimService {
                 // An attempt with this token ended while we waited: that is our answer too.
                 if note.token_hash == mine && note.at > started {
                     return Err(match &note.failure {
-                        ClaimFailure::Rejected { failure } => ClaimError::Rejected(failure.clone()),
-                        ClaimFailure::Unknown { detail } => {
-                            ClaimError::GatewayUnknown(detail.clone())
-                        }
+                        ClaimFailure::Rejected { failure } => ClaimError::rejected(failure.clone()),
+                        ClaimFailure::Unknown { detail } => ClaimError::unknown(detail.clone()),
                     });
                 }
             }
@@ -529,9 +540,7 @@ impl ClaimService {
                 Some(p) if p.token_hash != mine => {
                     // Alipay may hold the serial, issued with another token: ask before issuing.
                     match self.resolve(&account, &p).await? {
-                        Resolution::Unresolved(detail) => {
-                            return Err(ClaimError::GatewayUnknown(detail))
-                        }
+                        Resolution::Unresolved(detail) => return Err(ClaimError::unknown(detail)),
                         Resolution::Stored(_) | Resolution::Dropped(_) | Resolution::Lost => {}
                     }
                 }
@@ -747,7 +756,7 @@ impl ClaimService {
                     failure: failure.clone(),
                 };
                 self.drop_issuance(&acc, &p, Some(why)).await?;
-                Err(ClaimError::Rejected(failure))
+                Err(ClaimError::rejected(failure))
             }
             GatewayOutcome::Failed(failure) => {
                 // Alipay may hold this serial from an earlier attempt (or says it does): ask.
@@ -772,15 +781,15 @@ impl ClaimService {
                             ..(*after).clone()
                         };
                         let _ = self.claims.replace_account(&noted, &after.fence).await;
-                        Err(ClaimError::Rejected(failure))
+                        Err(ClaimError::rejected(failure))
                     }
                     Resolution::Lost => self.answer_after_lost_race(&acc, &p).await,
-                    Resolution::Unresolved(detail) => Err(ClaimError::GatewayUnknown(detail)),
+                    Resolution::Unresolved(detail) => Err(ClaimError::unknown(detail)),
                 }
             }
             GatewayOutcome::Unknown(detail) => {
                 self.release(&acc, &p, detail.clone()).await;
-                Err(ClaimError::GatewayUnknown(detail))
+                Err(ClaimError::unknown(detail))
             }
         }
     }

@@ -139,8 +139,7 @@ impl DomainError for IdemError {
             IdemError::BadKey => "invalid_idempotency_key",
             IdemError::Mismatch => "idempotency_key_reused",
             IdemError::InProgress => "idempotency_key_in_use",
-            IdemError::Store(StoreError::Unavailable(_)) => "store_unavailable",
-            IdemError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+            IdemError::Store(e) => e.code(),
         }
     }
     fn kind(&self) -> ErrorKind {
@@ -148,8 +147,7 @@ impl DomainError for IdemError {
             IdemError::BadKey => ErrorKind::BadInput,
             IdemError::Mismatch => ErrorKind::Unprocessable,
             IdemError::InProgress => ErrorKind::Conflict,
-            IdemError::Store(StoreError::Unavailable(_)) => ErrorKind::Unavailable,
-            IdemError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+            IdemError::Store(e) => e.kind(),
         }
     }
 }

@@ -488,8 +488,7 @@ impl DomainError for SendError {
             SendError::GatewayUnknown(_) => "alipay_unavailable",
             SendError::Busy => "payout_busy",
             SendError::PayoutFinal(_) => "payout_final",
-            SendError::Store(StoreError::Unavailable(_)) => "store_unavailable",
-            SendError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+            SendError::Store(e) => e.code(),
             SendError::NotFound => "payout_not_found",
         }
     }
@@ -504,10 +503,8 @@ impl DomainError for SendError {
             | SendError::CampaignStateUnrecognised(_)
             | SendError::BusinessIdConflict => ErrorKind::Unprocessable,
             SendError::Busy | SendError::PayoutFinal(_) => ErrorKind::Conflict,
-            SendError::GatewayUnknown(_) | SendError::Store(StoreError::Unavailable(_)) => {
-                ErrorKind::Unavailable
-            }
-            SendError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+            SendError::GatewayUnknown(_) => ErrorKind::Unavailable,
+            SendError::Store(e) => e.kind(),
         }
     }
 }

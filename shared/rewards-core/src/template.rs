@@ -1,12 +1,11 @@
 //! Pass templates: pass.json (`tpl_content`) validation, `$var$` collection, parameter rules for
 //! filling variables at claim time, the deterministic `unique_id`, and [`TemplateService`].
 
-use crate::error::{DomainError, ErrorKind};
+use crate::error::{DomainError, ErrorKind, GatewayError};
 use crate::hash::{canonical_json, sha256_hex, sha256_parts};
 use crate::ids::{AppId, SerialNumber, TemplateId, UserId};
 use crate::ports::{
-    AddTemplateRequest, Clock, GatewayFailure, GatewayOutcome, PassGateway, StoreError,
-    TemplateStore, UpdateTemplateRequest,
+    AddTemplateRequest, Clock, PassGateway, StoreError, TemplateStore, UpdateTemplateRequest,
 };
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -530,12 +529,9 @@ pub enum TemplateError {
     /// No such template.
     #[error("unknown template")]
     NotFound,
-    /// Alipay refused.
-    #[error("Alipay refused the template: {}", .0.reason())]
-    Rejected(GatewayFailure),
-    /// Alipay's answer is not known; retrying is safe (same `unique_id`).
-    #[error("the Alipay outcome is unknown: {0}")]
-    GatewayUnknown(String),
+    /// Alipay refused, or its outcome is unknown.
+    #[error("{}", .0.describe("Alipay refused the template"))]
+    Gateway(GatewayError),
     /// Store failure.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -546,6 +542,12 @@ fn first_issue(issues: &[TemplateIssue]) -> String {
         .first()
         .map(|i| format!("{} {}: {}", i.pointer, i.code, i.message))
         .unwrap_or_default()
+}
+
+impl From<GatewayError> for TemplateError {
+    fn from(e: GatewayError) -> Self {
+        TemplateError::Gateway(e)
+    }
 }
 
 impl DomainError for TemplateError {
@@ -562,21 +564,16 @@ impl DomainError for TemplateError {
         match self {
             TemplateError::Invalid(_) => "invalid_template",
             TemplateError::NotFound => "template_not_found",
-            TemplateError::Rejected(_) => "alipay_rejected",
-            TemplateError::GatewayUnknown(_) => "alipay_unavailable",
-            TemplateError::Store(StoreError::Unavailable(_)) => "store_unavailable",
-            TemplateError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+            TemplateError::Gateway(e) => e.code(),
+            TemplateError::Store(e) => e.code(),
         }
     }
     fn kind(&self) -> ErrorKind {
         match self {
             TemplateError::Invalid(_) => ErrorKind::BadInput,
             TemplateError::NotFound => ErrorKind::NotFound,
-            TemplateError::Rejected(_) => ErrorKind::Unprocessable,
-            TemplateError::GatewayUnknown(_) | TemplateError::Store(StoreError::Unavailable(_)) => {
-                ErrorKind::Unavailable
-            }
-            TemplateError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+            TemplateError::Gateway(e) => e.kind(),
+            TemplateError::Store(e) => e.kind(),
         }
     }
 }
@@ -614,11 +611,7 @@ impl TemplateService {
             unique_id: v.unique_id.clone(),
             tpl_content: v.tpl_content.clone(),
         };
-        let result = match self.gateway.add_template(&req).await {
-            GatewayOutcome::Success(r) => r,
-            GatewayOutcome::Failed(f) => return Err(TemplateError::Rejected(f)),
-            GatewayOutcome::Unknown(m) => return Err(TemplateError::GatewayUnknown(m)),
-        };
+        let result = self.gateway.add_template(&req).await.into_result()?;
         let now = self.clock.now();
         let record = TemplateRecord {
             template_id: result.tpl_id,
@@ -660,11 +653,7 @@ impl TemplateService {
             tpl_id: id.clone(),
             tpl_content: v.tpl_content.clone(),
         };
-        match self.gateway.update_template(&req).await {
-            GatewayOutcome::Success(_) => {}
-            GatewayOutcome::Failed(f) => return Err(TemplateError::Rejected(f)),
-            GatewayOutcome::Unknown(m) => return Err(TemplateError::GatewayUnknown(m)),
-        }
+        self.gateway.update_template(&req).await.into_result()?;
         let record = TemplateRecord {
             template_id: id.clone(),
             unique_id: existing.unique_id,

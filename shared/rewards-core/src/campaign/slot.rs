@@ -150,7 +150,9 @@ impl CampaignService {
                     SlotState::Creating | SlotState::Unknown { .. } => {
                         Err(CampaignError::SlotUnknown)
                     }
-                    SlotState::Failed { failure } => Err(CampaignError::Rejected(failure)),
+                    SlotState::Failed { failure } => {
+                        Err(CampaignError::Gateway(GatewayError::Rejected(failure)))
+                    }
                 };
             }
         }
@@ -185,11 +187,11 @@ impl CampaignService {
             }
             GatewayOutcome::Failed(f) => (
                 SlotState::Failed { failure: f.clone() },
-                Err(CampaignError::Rejected(f)),
+                Err(CampaignError::Gateway(GatewayError::Rejected(f))),
             ),
             GatewayOutcome::Unknown(m) => (
                 SlotState::Unknown { detail: m.clone() },
-                Err(CampaignError::GatewayUnknown(m)),
+                Err(CampaignError::Gateway(GatewayError::Unknown(m))),
             ),
         };
         let done = SlotRecord {
@@ -232,7 +234,7 @@ impl CampaignService {
         }
         let mut matches = Vec::new();
         for page_index in 1..=50u32 {
-            let page = match self
+            let page = self
                 .gateway
                 .list(&ListCampaignsRequest {
                     camp_status: None,
@@ -240,11 +242,7 @@ impl CampaignService {
                     page_size: 50,
                 })
                 .await
-            {
-                GatewayOutcome::Success(p) => p,
-                GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
-                GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
-            };
+                .into_result()?;
             let n = page.camp_list.len();
             matches.extend(
                 page.camp_list
@@ -274,12 +272,8 @@ impl CampaignService {
             }
             [one] => {
                 let crowd_no = CrowdNo::parse(&one.crowd_no)
-                    .map_err(|e| CampaignError::GatewayUnknown(e.to_string()))?;
-                let detail = match self.gateway.detail(&crowd_no).await {
-                    GatewayOutcome::Success(d) => d,
-                    GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
-                    GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
-                };
+                    .map_err(|e| CampaignError::Gateway(GatewayError::Unknown(e.to_string())))?;
+                let detail = self.gateway.detail(&crowd_no).await.into_result()?;
                 let status = CampaignStatus::parse(&detail.camp_status);
                 tracing::warn!(
                     crowdNo = %crowd_no,
