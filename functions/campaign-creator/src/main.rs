@@ -4,10 +4,10 @@
 //! `cash.detail.query`), `POST /campaigns/{crowdNo}/status` `{"status":"PAUSE|READY|CLOSED"}`.
 //! Schedule: `{"kind":"campaign-plan","scheduledTime":"<ISO 8601>","plan":{…}}` creates at most one
 //! campaign per (plan, Beijing date of the scheduled time), however often the event is delivered.
-use lambda_edge::{
+use lambda_http::{Body, Error, Request, Response};
+use lambda_http_kit::{
     deadline, http_or_event, json, json_body, path_param, response_event, route_key, Problem,
 };
-use lambda_http::{Body, Error, Request, Response};
 use lambda_runtime::{service_fn, LambdaEvent};
 use rewards_core::campaign::{
     CampaignService, CampaignStatus, NewCampaignInput, ScheduleEvent, SlotOutcome,
@@ -64,8 +64,8 @@ async fn scheduled(svc: &CampaignService, event: Value) -> Result<Value, Error> 
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let svc = rewards_app::ready_on_first_use(|env| async move {
-        Ok(env.campaign_service(&env.alipay().await?))
+    let svc = rewards_app::ready_on_first_use(|app| async move {
+        Ok(app.campaign_service(&app.alipay().await?))
     })
     .await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {

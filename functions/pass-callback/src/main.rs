@@ -6,8 +6,8 @@
 //! with `Retry-After` when the failed-claims budget is spent). Alipay's own refusal text never
 //! reaches the caller (it would tell an outsider whether a token exists and for whom); the log keeps
 //! it, with the request id.
-use lambda_edge::{deadline, json, metric, query_param, Problem};
 use lambda_http::{Body, Error, Request, Response};
+use lambda_http_kit::{deadline, json, metric, query_param, Problem};
 use rewards_core::claim::{component_answer, ClaimQuery, ClaimService};
 use serde_json::json as j;
 
@@ -73,8 +73,8 @@ fn component_problem(p: Problem) -> Problem {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // The component gets its answer within ANSWER_BUDGET_MS (template parameter ClaimAnswerBudgetMs).
-    let claims = rewards_app::ready_on_first_use(|env| async move {
-        Ok(env.claim_service(&env.alipay().await?))
+    let claims = rewards_app::ready_on_first_use(|app| async move {
+        Ok(app.claim_service(&app.alipay().await?))
     })
     .await?;
     let on_timeout = component_problem(deadline::timeout_problem());

@@ -7,10 +7,10 @@
 //! The ledger entry is written before Alipay is called; see docs/domain.md for the states and the
 //! reconciliation rule. A send cut by the deadline leaves its entry PENDING; the reconciler
 //! resolves it with the same out_biz_no.
-use lambda_edge::{
+use lambda_http::{Body, Error, Request, Response};
+use lambda_http_kit::{
     header, json, json_body, json_text, metric, path_param, query_param, route_key, Problem,
 };
-use lambda_http::{Body, Error, Request, Response};
 use rewards_core::idempotency::{fingerprint, IdemKey, IdempotencyService, StoredResponse};
 use rewards_core::ids::{OpenId, OutBizNo, UserId};
 use rewards_core::payout::{
@@ -146,11 +146,11 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let build = |env: rewards_app::Env| async move {
-        let alipay = env.alipay().await?;
+    let build = |app: rewards_app::App| async move {
+        let alipay = app.alipay().await?;
         Ok(Ctx {
-            sends: env.send_service(&alipay),
-            idempotency: env.idempotency(),
+            sends: app.send_service(&alipay),
+            idempotency: app.idempotency(),
         })
     };
     rewards_app::serve_http(build, handle).await

@@ -2,8 +2,8 @@
 //! `alipay.system.oauth.token` and returns a short-lived signed token for the mini-program routes
 //! (`{"token","expiresAt","userId"}`, 15 minutes). The code and Alipay's access token are never
 //! logged or returned.
-use lambda_edge::{json, json_body, metric, Problem};
 use lambda_http::{Body, Error, Request, Response};
+use lambda_http_kit::{json, json_body, metric, Problem};
 use rewards_core::session::{AuthCode, IssuedSession, SessionError, SessionService};
 use rewards_core::DomainError;
 use serde::Serialize;
@@ -45,9 +45,9 @@ async fn handle(svc: &SessionService, req: Request) -> Result<Response<Body>, Pr
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let build = |env: rewards_app::Env| async move {
-        let alipay = env.alipay().await?;
-        Ok(env.session_service(&alipay, env.session_key().await?))
+    let build = |app: rewards_app::App| async move {
+        let alipay = app.alipay().await?;
+        Ok(app.session_service(&alipay, app.session_key().await?))
     };
     rewards_app::serve_http(build, handle).await
 }

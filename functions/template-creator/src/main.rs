@@ -3,8 +3,8 @@
 //! `POST /templates`, `GET /templates`, `GET /templates/{templateId}`, `PUT /templates/{templateId}`,
 //! `POST /passes/{passId}/status`. The body of a template route is read by
 //! [`TemplateBody::from_json`] (either of its two forms, plus `paramRules` and `perUserLimit`).
-use lambda_edge::{json, json_body, path_param, route_key, Problem};
 use lambda_http::{Body, Error, Request, Response};
+use lambda_http_kit::{json, json_body, path_param, route_key, Problem};
 use rewards_core::ids::{PassId, TemplateId};
 use rewards_core::pass::{PassService, PassStatus};
 use rewards_core::template::{TemplateBody, TemplateRecord, TemplateService};
@@ -81,11 +81,11 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let build = |env: rewards_app::Env| async move {
-        let alipay = env.alipay().await?;
+    let build = |app: rewards_app::App| async move {
+        let alipay = app.alipay().await?;
         Ok(Ctx {
-            templates: env.template_service(&alipay),
-            passes: env.pass_service(&alipay),
+            templates: app.template_service(&alipay),
+            passes: app.pass_service(&alipay),
         })
     };
     rewards_app::serve_http(build, handle).await

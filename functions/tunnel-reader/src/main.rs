@@ -6,8 +6,8 @@
 //! user has no pass) so a mini-program switches its base URL and nothing else. On the mini-program
 //! routes the authorizer's user must be the user asked for. This function has no Alipay key and no
 //! write permission.
-use lambda_edge::{authorizer_value, json, path_param, query_param, route_key, Problem};
 use lambda_http::{Body, Error, Request, Response};
+use lambda_http_kit::{authorizer_value, json, path_param, query_param, route_key, Problem};
 use rewards_core::ids::{PassId, UserId};
 use rewards_core::pass::PassRecord;
 use rewards_core::ports::{PassStore, StoreError};
@@ -95,6 +95,6 @@ async fn handle(store: &dyn PassStore, req: Request) -> Result<Response<Body>, P
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // No secrets: the store only.
-    let build = |env: rewards_app::Env| async move { Ok(env.store) };
+    let build = |app: rewards_app::App| async move { Ok(app.store) };
     rewards_app::serve_http(build, |store, req| handle(store.as_ref(), req)).await
 }

@@ -1,4 +1,4 @@
-//! stack-bench: the numbers of issue 7, measured on this machine and printed as Markdown tables.
+//! stack-bench: cold starts, latencies and protocol costs of the stack, as Markdown tables.
 //!
 //! ```text
 //! cargo build --release --workspace --bins
@@ -656,7 +656,7 @@ fn user_id(n: u64) -> String {
 }
 
 fn token_for(user: &str) -> Res<String> {
-    let key = lambda_edge::session::SessionKey::from_base64(SESSION_KEY_B64)
+    let key = lambda_http_kit::session::SessionKey::from_base64(SESSION_KEY_B64)
         .map_err(|e| format!("session key: {e}"))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?

@@ -6,7 +6,6 @@
 //! error text kept verbatim), `Unknown` → `Unknown` (never folded into a failure). A request that
 //! never left (`FailureKind::NotSent`) becomes `Unknown`: retrying it is safe, recording it as a
 //! final refusal would not be.
-#![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use alipay_client::cash::{

@@ -1,16 +1,15 @@
 //! # rewards-app
 //!
-//! The composition root every function shares: [`Env::load`] reads the configuration, builds the
-//! DynamoDB store once per execution environment; [`Env::alipay`] loads the keys from Secrets Manager
+//! The composition root every function shares: [`App::load`] reads the configuration, builds the
+//! DynamoDB store once per execution environment; [`App::alipay`] loads the keys from Secrets Manager
 //! (only functions that call Alipay do, and only they are granted the secret) and builds the client;
 //! the `*_service` methods assemble the domain services. [`serve_http`] is the tail of
 //! every HTTP function's `main`.
 //!
 //! Deadlines: every outbound call is bounded by what is left of the current invocation
-//! ([`lambda_edge::deadline`]): AWS calls keep [`AWS_RESERVE`] for the answer, Alipay calls keep
+//! ([`lambda_http_kit::deadline`]): AWS calls keep [`AWS_RESERVE`] for the answer, Alipay calls keep
 //! [`ALIPAY_RESERVE`] to record their outcome and answer. Keys and secrets are read on first use
 //! ([`OnFirstUse`]), inside an invocation, so a hanging Secrets Manager ends in a 503 too.
-#![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -18,9 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alipay_client::{AlipayClient, ClientConfig, Keys, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-use lambda_edge::session::SessionKey;
-use lambda_edge::{deadline, Problem};
 use lambda_http::{Body, Request, Response};
+use lambda_http_kit::session::SessionKey;
+use lambda_http_kit::{deadline, Problem};
 use rewards_alipay::AlipayGateway;
 use rewards_aws::{Config, DynamoStore, KeyProvider, RandomIds, SystemClock};
 use rewards_core::campaign::CampaignService;
@@ -61,16 +60,16 @@ pub enum StartupError {
     Client(String),
 }
 
-/// What every function has: configuration, the store, clock and ids.
+/// The composition root: configuration, the store, clock and ids, from which each function
+/// assembles its services.
 #[derive(Clone)]
-pub struct Env {
+pub struct App {
     /// Configuration read from the environment.
     pub config: Config,
     /// The AWS SDK configuration (endpoint, region, credentials), loaded once.
     pub sdk: aws_config::SdkConfig,
     /// The DynamoDB store (every store port).
     pub store: Arc<DynamoStore>,
-    /// The clock.
     pub clock: Arc<SystemClock>,
     /// Fence-token source.
     pub ids: Arc<RandomIds>,
@@ -183,7 +182,7 @@ fn checked_send_config(
     Ok(config)
 }
 
-impl Env {
+impl App {
     /// Reads the environment and builds the store (no network call).
     ///
     /// # Errors
@@ -195,7 +194,7 @@ impl Env {
         let send_config = send_config()?;
         let claim_config = claim_config()?;
         let sdk = rewards_aws::sdk_config_within(Arc::new(|| {
-            lambda_edge::deadline::remaining_for_call(AWS_RESERVE)
+            lambda_http_kit::deadline::remaining_for_call(AWS_RESERVE)
         }))
         .await;
         let store = Arc::new(DynamoStore::new(
@@ -242,7 +241,7 @@ impl Env {
         })
         .map_err(|e| StartupError::Client(e.to_string()))?
         .with_call_budget(Arc::new(|| {
-            lambda_edge::deadline::remaining_for_call(ALIPAY_RESERVE)
+            lambda_http_kit::deadline::remaining_for_call(ALIPAY_RESERVE)
         }));
         Ok(Alipay {
             gateway: Arc::new(AlipayGateway::new(client.clone())),
@@ -431,7 +430,7 @@ impl<T: Send + Sync + 'static> OnFirstUse<T> {
     }
 }
 
-/// Runs an HTTP function: loads the [`Env`], builds its context with `build` on first use (warmed at
+/// Runs an HTTP function: loads the [`App`], builds its context with `build` on first use (warmed at
 /// init, so a hanging Secrets Manager is a 503 too, not a dead function) and serves every request
 /// with `handler` within its invocation's deadline ([`deadline::serve`]), a [`Problem`] answered as
 /// problem+json.
@@ -441,7 +440,7 @@ impl<T: Send + Sync + 'static> OnFirstUse<T> {
 pub async fn serve_http<T, B, BFut, H, HFut>(build: B, handler: H) -> Result<(), lambda_http::Error>
 where
     T: Send + Sync + 'static,
-    B: Fn(Env) -> BFut + Send + Sync + 'static,
+    B: Fn(App) -> BFut + Send + Sync + 'static,
     BFut: Future<Output = Result<T, StartupError>> + Send + 'static,
     H: Fn(&'static T, Request) -> HFut + Sync,
     HFut: Future<Output = Result<Response<Body>, Problem>> + Send,
@@ -457,7 +456,7 @@ where
     .await
 }
 
-/// Starts logging, loads the [`Env`] and warms what `build` makes from it, kept for the execution
+/// Starts logging, loads the [`App`] and warms what `build` makes from it, kept for the execution
 /// environment's life (the function's whole process, hence `'static`).
 ///
 /// # Errors
@@ -467,13 +466,13 @@ pub async fn ready_on_first_use<T, B, BFut>(
 ) -> Result<&'static OnFirstUse<T>, StartupError>
 where
     T: Send + Sync + 'static,
-    B: Fn(Env) -> BFut + Send + Sync + 'static,
+    B: Fn(App) -> BFut + Send + Sync + 'static,
     BFut: Future<Output = Result<T, StartupError>> + Send + 'static,
 {
-    lambda_edge::init_logging();
-    let env = Env::load().await?;
+    lambda_http_kit::init_logging();
+    let app = App::load().await?;
     let ready: &'static OnFirstUse<T> =
-        Box::leak(Box::new(OnFirstUse::new(move || build(env.clone()))));
+        Box::leak(Box::new(OnFirstUse::new(move || build(app.clone()))));
     ready.warm().await;
     Ok(ready)
 }

@@ -45,7 +45,6 @@ impl AmountFen {
         }
     }
 
-    /// Zero.
     pub const ZERO: AmountFen = AmountFen(0);
 
     /// The amount in fen.

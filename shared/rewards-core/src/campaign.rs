@@ -30,23 +30,16 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Campaign {
-    /// `crowd_no`.
     pub crowd_no: CrowdNo,
-    /// `coupon_name`.
     pub coupon_name: String,
-    /// `prize_type`.
     pub prize_type: PrizeType,
-    /// `total_money`.
     pub total_money: AmountFen,
-    /// `total_num`.
     pub total_num: u32,
-    /// `prize_msg`.
     pub prize_msg: String,
     /// `start_time` as sent (Beijing time or `NowTime`).
     pub start_time: String,
     /// `end_time` (Beijing time).
     pub end_time: String,
-    /// `merchant_link`.
     pub merchant_link: String,
     /// `send_freqency`.
     pub send_frequency: Option<SendFrequency>,
@@ -59,19 +52,16 @@ pub struct Campaign {
     pub pay_instructions: Option<String>,
     /// Status (refreshed with `detail.query`).
     pub status: CampaignStatus,
-    /// `origin_crowd_no`.
     pub origin_crowd_no: Option<String>,
     /// `send_amount` from the last refresh.
     pub send_amount: Option<AmountFen>,
     /// The schedule slot that created it, if any (`plan#slot`).
     pub slot: Option<String>,
-    /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
 }
 
-/// Campaign errors.
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignError {
     /// A field is invalid.
@@ -133,11 +123,8 @@ impl DomainError for CampaignError {
 
 /// Creates, reads, refreshes and changes campaigns; runs schedule slots.
 pub struct CampaignService {
-    /// Store.
     pub store: Arc<dyn CampaignStore>,
-    /// Gateway.
     pub gateway: Arc<dyn CashGateway>,
-    /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Fence tokens.
     pub ids: Arc<dyn IdGenerator>,
@@ -195,6 +182,7 @@ impl CampaignService {
     ///
     /// # Errors
     /// [`CampaignError`].
+    #[tracing::instrument(skip_all, fields(coupon_name = %c.coupon_name))]
     pub async fn create(&self, c: &NewCampaign) -> Result<Campaign, CampaignError> {
         let req = Self::request(c);
         let created = self.gateway.create_campaign(&req).await.into_result()?;
@@ -226,6 +214,7 @@ impl CampaignService {
     ///
     /// # Errors
     /// [`CampaignError`].
+    #[tracing::instrument(skip_all, fields(crowd_no = %crowd_no))]
     pub async fn refresh(&self, crowd_no: &CrowdNo) -> Result<Campaign, CampaignError> {
         let mut camp = self.get(crowd_no).await?;
         let detail = self.gateway.detail(crowd_no).await.into_result()?;
@@ -253,6 +242,7 @@ impl CampaignService {
     ///
     /// # Errors
     /// [`CampaignError`].
+    #[tracing::instrument(skip_all, fields(crowd_no = %crowd_no, target = target.as_str()))]
     pub async fn set_status(
         &self,
         crowd_no: &CrowdNo,

@@ -89,7 +89,6 @@ pub struct FailureNote {
 pub struct IssuedPass {
     /// The user's n-th pass from the template (from 1).
     pub n: u32,
-    /// The pass.
     pub pass_id: PassId,
     /// Its serial.
     pub serial_number: SerialNumber,
@@ -125,9 +124,7 @@ pub struct Issuance {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimAccount {
-    /// Template.
     pub template_id: TemplateId,
-    /// User.
     pub user_id: UserId,
     /// Passes issued and stored (the next one is `issued + 1`).
     pub issued: u32,
@@ -142,7 +139,6 @@ pub struct ClaimAccount {
     /// When the item may be deleted (DynamoDB TTL): set only while the account holds no pass and
     /// nothing is in flight.
     pub expires_at: Option<Timestamp>,
-    /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
@@ -161,11 +157,8 @@ impl ClaimAccount {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimQuery {
-    /// `templateId`.
     pub template_id: Option<String>,
-    /// `userId`.
     pub user_id: Option<String>,
-    /// `token`.
     pub token: Option<String>,
     /// `timestamp` (epoch ms).
     pub timestamp: Option<String>,
@@ -174,7 +167,6 @@ pub struct ClaimQuery {
 /// A successful claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimAnswer {
-    /// The pass.
     pub pass_id: PassId,
     /// Its serial.
     pub serial_number: SerialNumber,
@@ -191,7 +183,6 @@ pub enum BudgetKind {
     Template,
 }
 
-/// Claim errors.
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
     /// A query parameter is missing or malformed.
@@ -415,7 +406,6 @@ impl Default for ClaimConfig {
 
 /// The claim callback service.
 pub struct ClaimService {
-    /// Templates.
     pub templates: Arc<dyn TemplateStore>,
     /// Claim accounts (+ pass items).
     pub claims: Arc<dyn ClaimStore>,
@@ -425,7 +415,6 @@ pub struct ClaimService {
     pub budget: Arc<dyn ClaimBudgetStore>,
     /// Pass gateway.
     pub gateway: Arc<dyn PassGateway>,
-    /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Fence tokens.
     pub ids: Arc<dyn IdGenerator>,

@@ -87,13 +87,11 @@ pub enum IdemState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdemRecord {
-    /// Key.
     pub key: IdemKey,
     /// Request fingerprint.
     pub fingerprint: String,
     /// Fence token of the runner.
     pub fence: String,
-    /// State.
     #[serde(flatten)]
     pub state: IdemState,
     /// Until when an in-progress runner is alive.
@@ -163,9 +161,7 @@ pub struct IdemOutcome {
 
 /// Runs operations under an idempotency key.
 pub struct IdempotencyService {
-    /// Store.
     pub store: Arc<dyn IdempotencyStore>,
-    /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Fence tokens.
     pub ids: Arc<dyn IdGenerator>,

@@ -14,7 +14,6 @@
 //! - [`error`]: [`error::ErrorKind`] and the [`error::DomainError`] trait every service error implements.
 //!
 //! The design (ledger states, reconciliation rule, claim path, DynamoDB items) is in `docs/domain.md`.
-#![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 

@@ -49,11 +49,9 @@ pub struct PassRecord {
     pub pass_id: PassId,
     /// The holder.
     pub user_id: UserId,
-    /// The template.
     pub template_id: TemplateId,
     /// The serial (`fileInfo.serialNumber` value).
     pub serial_number: SerialNumber,
-    /// Status.
     pub status: PassStatus,
     /// The filled `$var$` values (dates among them).
     pub params: BTreeMap<String, String>,
@@ -63,7 +61,6 @@ pub struct PassRecord {
     pub updated_at: Timestamp,
 }
 
-/// Pass errors.
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
     /// No such pass.
@@ -112,11 +109,8 @@ impl DomainError for PassError {
 
 /// Reads passes and changes their status.
 pub struct PassService {
-    /// The store.
     pub store: Arc<dyn PassStore>,
-    /// The gateway.
     pub gateway: Arc<dyn PassGateway>,
-    /// The clock.
     pub clock: Arc<dyn Clock>,
     /// The app id (`channel_id`).
     pub app_id: AppId,
@@ -153,6 +147,7 @@ impl PassService {
     ///
     /// # Errors
     /// [`PassError`].
+    #[tracing::instrument(skip_all, fields(pass_id = %id, target = target.as_str()))]
     pub async fn set_status(
         &self,
         id: &PassId,

@@ -124,7 +124,6 @@ pub struct SessionService {
     pub gateway: Arc<dyn AuthCodeGateway>,
     /// The token signer.
     pub tokens: Arc<dyn SessionTokens>,
-    /// The clock.
     pub clock: Arc<dyn Clock>,
 }
 

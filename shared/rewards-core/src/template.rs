@@ -470,7 +470,6 @@ pub struct FillContext<'a> {
     pub now: Timestamp,
     /// The claiming user.
     pub user: &'a UserId,
-    /// The app id.
     pub app_id: &'a AppId,
     /// The claim's serial.
     pub serial: &'a SerialNumber,
@@ -514,13 +513,11 @@ pub struct TemplateRecord {
     /// Passes one user may claim from this template (`perUserLimit`, default 1).
     #[serde(default = "default_per_user_limit")]
     pub per_user_limit: u32,
-    /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
 }
 
-/// Template errors.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     /// The pass.json or the rules are invalid.
@@ -580,11 +577,9 @@ impl DomainError for TemplateError {
 
 /// Creates, updates, reads templates.
 pub struct TemplateService {
-    /// The store.
     pub store: Arc<dyn TemplateStore>,
     /// The pass gateway.
     pub gateway: Arc<dyn PassGateway>,
-    /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Validation policy.
     pub policy: TemplatePolicy,
@@ -596,6 +591,7 @@ impl TemplateService {
     ///
     /// # Errors
     /// [`TemplateError`].
+    #[tracing::instrument(skip_all, fields(per_user_limit = ?per_user_limit))]
     pub async fn create(
         &self,
         tpl_content: &Value,
@@ -632,6 +628,7 @@ impl TemplateService {
     ///
     /// # Errors
     /// [`TemplateError`].
+    #[tracing::instrument(skip_all, fields(template_id = %id))]
     pub async fn update(
         &self,
         id: &TemplateId,

@@ -35,20 +35,17 @@ pub enum SlotState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SlotRecord {
-    /// Plan id.
     pub plan_id: String,
     /// Slot (Beijing date `yyyy-MM-dd`, or any `[A-Za-z0-9_-]` label).
     pub slot: String,
     /// The coupon name used for this slot's campaign (reconciliation key).
     pub coupon_name: String,
-    /// State.
     #[serde(flatten)]
     pub state: SlotState,
     /// Fence token.
     pub fence: String,
     /// Until when a `CREATING` holder is alive.
     pub lease_until: Timestamp,
-    /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
@@ -64,7 +61,6 @@ pub struct SchedulePlan {
     pub coupon_name: String,
     /// `fixed` | `random`.
     pub prize_type: PrizeType,
-    /// Total money.
     pub total_money: AmountFen,
     /// Count.
     pub total_num: u32,
@@ -72,7 +68,6 @@ pub struct SchedulePlan {
     pub prize_msg: String,
     /// Campaign length in hours from the slot's creation.
     pub duration_hours: u32,
-    /// Merchant link.
     pub merchant_link: String,
     /// Per-user limits.
     pub send_frequency: Option<SendFrequency>,

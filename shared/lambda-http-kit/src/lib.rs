@@ -1,11 +1,10 @@
-//! # lambda-edge
+//! # lambda-http-kit
 //!
 //! What every thin handler shares, so each function's `main.rs` is parse → domain → map error:
 //! [`Problem`] (RFC 9457 problem details with a stable `code`), [`json_body`] with a size bound,
 //! path and query parameters, [`json`] responses, [`init_logging`] (JSON lines carrying the Lambda
 //! request id), [`metric`] (CloudWatch embedded metric format) and [`deadline`] (every answer before
 //! the Lambda deadline, in our format).
-#![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod deadline;
