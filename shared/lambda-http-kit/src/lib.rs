@@ -356,18 +356,54 @@ pub fn init_logging() {
     if let Ok(d) = INVOKE_SPAN_DIRECTIVE.parse() {
         filter = filter.add_directive(d);
     }
-    let fmt = tracing_subscriber::fmt::layer()
+    let format = tracing_subscriber::fmt::format()
         .json()
         .with_current_span(true)
         .with_span_list(false)
         .flatten_event(true)
         .with_target(false)
         .without_time();
+    let fmt = tracing_subscriber::fmt::layer()
+        .event_format(WithRequestId(format))
+        .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new());
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(RequestIdLayer)
         .with(fmt)
         .try_init();
+}
+
+/// The JSON line format with the invocation's `requestId` at the top level whenever the current span
+/// (a handler's or a service's own) is not the runtime's invoke span, which carries it already.
+struct WithRequestId<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for WithRequestId<F>
+where
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut line = String::new();
+        self.0.format_event(
+            ctx,
+            tracing_subscriber::fmt::format::Writer::new(&mut line),
+            event,
+        )?;
+        match (current_request_id(), line.strip_prefix('{')) {
+            (Some(id), Some(rest)) if !line.contains("\"requestId\"") => {
+                let id = serde_json::to_string(&id).map_err(|_| std::fmt::Error)?;
+                let sep = if rest.starts_with('}') { "" } else { "," };
+                write!(writer, "{{\"requestId\":{id}{sep}{rest}")
+            }
+            _ => writer.write_str(&line),
+        }
+    }
 }
 
 std::thread_local! {
