@@ -5,10 +5,7 @@
 //! Schedule: `{"kind":"campaign-plan","scheduledTime":"<ISO 8601>","plan":{…}}` creates at most one
 //! campaign per (plan, Beijing date of the scheduled time), however often the event is delivered.
 use lambda_http::{Body, Error, Request, Response};
-use lambda_http_kit::{
-    deadline, http_or_event, json, json_body, path_param, response_event, route_key, Problem,
-};
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_http_kit::{json, json_body, path_param, route_key, Problem};
 use rewards_core::campaign::{
     CampaignService, CampaignStatus, NewCampaignInput, ScheduleEvent, SlotOutcome,
 };
@@ -64,33 +61,7 @@ async fn scheduled(svc: &CampaignService, event: Value) -> Result<Value, Error> 
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let svc = rewards_app::ready_on_first_use(|app| async move {
-        Ok(app.campaign_service(&app.alipay().await?))
-    })
-    .await?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        let context = event.context;
-        match http_or_event(event.payload) {
-            Ok(req) => {
-                let work = async { http(svc.get().await?, req).await };
-                let answer = deadline::within_context(&context, work)
-                    .await
-                    .unwrap_or_else(|_| Err(deadline::timeout_problem()));
-                Ok(response_event(
-                    answer.unwrap_or_else(Problem::into_response),
-                ))
-            }
-            Err(other) => {
-                let work = async {
-                    let svc = svc
-                        .get()
-                        .await
-                        .map_err(|p| format!("{}: {}", p.code, p.detail))?;
-                    scheduled(svc, other).await
-                };
-                deadline::within_context(&context, work).await?
-            }
-        }
-    }))
-    .await
+    let build =
+        |app: rewards_app::App| async move { Ok(app.campaign_service(&app.alipay().await?)) };
+    rewards_app::serve_http_and_events(build, http, scheduled).await
 }

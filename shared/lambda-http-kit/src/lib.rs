@@ -524,6 +524,53 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    #[derive(Debug, thiserror::Error)]
+    enum Sample {
+        #[error("the widget is invalid")]
+        Invalid,
+        #[error("the store said: secret host 10.0.0.1")]
+        Down,
+    }
+
+    impl DomainError for Sample {
+        fn code(&self) -> &'static str {
+            match self {
+                Sample::Invalid => "invalid_widget",
+                Sample::Down => "store_unavailable",
+            }
+        }
+        fn kind(&self) -> ErrorKind {
+            match self {
+                Sample::Invalid => ErrorKind::BadInput,
+                Sample::Down => ErrorKind::Unavailable,
+            }
+        }
+        fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
+            vec![("errors", serde_json::json!(["/widget"]))]
+        }
+    }
+
+    #[test]
+    fn a_domain_error_becomes_a_problem_with_question_mark() {
+        fn handler(fail: Sample) -> Result<(), Problem> {
+            Err(fail)?
+        }
+        let bad = handler(Sample::Invalid).unwrap_err();
+        assert_eq!((bad.status, bad.code.as_str()), (400, "invalid_widget"));
+        assert_eq!(bad.detail, "the widget is invalid");
+        let body = serde_json::to_value(&bad).unwrap();
+        assert_eq!(body["errors"], serde_json::json!(["/widget"]));
+        // A 5xx keeps its cause out of the answer (and out of the extensions).
+        let down = handler(Sample::Down).unwrap_err();
+        assert_eq!(
+            (down.status, down.code.as_str()),
+            (503, "store_unavailable")
+        );
+        assert!(!down.detail.contains("10.0.0.1"), "{}", down.detail);
+        assert!(down.extensions.is_none());
+        assert_eq!(down.into_response().headers()["retry-after"], "2");
+    }
+
     #[test]
     fn problems_are_problem_json_with_a_code() {
         let resp = Problem::not_found("template_not_found", "no such template").into_response();

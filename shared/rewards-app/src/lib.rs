@@ -456,6 +456,57 @@ where
     .await
 }
 
+/// [`serve_http`] for a function that also takes plain events (e.g. EventBridge schedules): an HTTP
+/// API event goes to `http` and is answered as problem+json on failure; any other event goes to
+/// `event`, whose error fails the invocation (so the source retries, then dead-letters). Both run
+/// within the invocation's deadline.
+///
+/// # Errors
+/// A bad configuration at start, or the runtime's own errors.
+pub async fn serve_http_and_events<T, B, BFut, H, HFut, E, EFut>(
+    build: B,
+    http: H,
+    event: E,
+) -> Result<(), lambda_http::Error>
+where
+    T: Send + Sync + 'static,
+    B: Fn(App) -> BFut + Send + Sync + 'static,
+    BFut: Future<Output = Result<T, StartupError>> + Send + 'static,
+    H: Fn(&'static T, Request) -> HFut + Sync,
+    HFut: Future<Output = Result<Response<Body>, Problem>> + Send,
+    E: Fn(&'static T, serde_json::Value) -> EFut + Sync,
+    EFut: Future<Output = Result<serde_json::Value, lambda_http::Error>> + Send,
+{
+    let ready = ready_on_first_use(build).await?;
+    let (http, event) = (&http, &event);
+    let service = lambda_runtime::service_fn(
+        |invocation: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let context = invocation.context;
+            match lambda_http_kit::http_or_event(invocation.payload) {
+                Ok(req) => {
+                    let work = async { http(ready.get().await?, req).await };
+                    let answer = deadline::within_context(&context, work)
+                        .await
+                        .unwrap_or_else(|_| Err(deadline::timeout_problem()));
+                    let answer = answer.unwrap_or_else(Problem::into_response);
+                    Ok(lambda_http_kit::response_event(answer))
+                }
+                Err(other) => {
+                    let work = async {
+                        let ctx = ready
+                            .get()
+                            .await
+                            .map_err(|p| format!("{}: {}", p.code, p.detail))?;
+                        event(ctx, other).await
+                    };
+                    deadline::within_context(&context, work).await?
+                }
+            }
+        },
+    );
+    lambda_runtime::run(service).await
+}
+
 /// Starts logging, loads the [`App`] and warms what `build` makes from it, kept for the execution
 /// environment's life (the function's whole process, hence `'static`).
 ///
