@@ -10,7 +10,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use rewards_app::App;
 use serde_json::{json, Value};
 
-const CHANNEL_KEY_PREFIX: &str = "channelData_alipayPass_fetch_";
+use rewards_core::pass::CHANNEL_KEY_PREFIX;
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now()

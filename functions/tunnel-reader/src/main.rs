@@ -13,7 +13,7 @@ use rewards_core::pass::PassRecord;
 use rewards_core::ports::{PassStore, StoreError};
 use serde_json::json as j;
 
-const CHANNEL_KEY_PREFIX: &str = "channelData_alipayPass_fetch_";
+use rewards_core::pass::CHANNEL_KEY_PREFIX;
 const LIMIT: usize = 100;
 
 fn store_problem(e: StoreError) -> Problem {

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The `channelDataPull` key of a user's passes is this prefix and the user id (what existing
+/// mini-programs ask for).
+pub const CHANNEL_KEY_PREFIX: &str = "channelData_alipayPass_fetch_";
+
 /// A pass's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
