@@ -15,7 +15,7 @@ pub(crate) fn claims_lock() -> &'static RwLock<()> {
 
 /// A session token for `user`, minted the way `POST /session` does (the test knows the key).
 pub(crate) fn token_for(user: &str) -> String {
-    let key = lambda_edge::session::SessionKey::from_base64(SESSION_KEY_B64).unwrap();
+    let key = lambda_http_kit::session::SessionKey::from_base64(SESSION_KEY_B64).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -5,12 +5,12 @@
 //! `requestContext.authorizer.lambda.userId`.
 use std::sync::Arc;
 
-use lambda_edge::session::SessionKey;
+use lambda_http_kit::session::SessionKey;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use rewards_app::Env;
+use rewards_app::App;
 use serde_json::{json, Value};
 
-const CHANNEL_KEY_PREFIX: &str = "channelData_alipayPass_fetch_";
+use rewards_core::pass::CHANNEL_KEY_PREFIX;
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -57,10 +57,10 @@ fn decide(key: &SessionKey, event: &Value, now: u64) -> Value {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_edge::init_logging();
-    let env = Env::load().await?;
+    lambda_http_kit::init_logging();
+    let app = App::load().await?;
     // Only the session key: this function is not granted the Alipay keys.
-    let key = Arc::new(env.session_key().await?);
+    let key = Arc::new(app.session_key().await?);
     run(service_fn(|event: LambdaEvent<Value>| {
         let key = key.clone();
         async move { Ok::<_, Error>(decide(&key, &event.payload, now_secs())) }

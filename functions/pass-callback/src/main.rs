@@ -6,12 +6,12 @@
 //! with `Retry-After` when the failed-claims budget is spent). Alipay's own refusal text never
 //! reaches the caller (it would tell an outsider whether a token exists and for whom); the log keeps
 //! it, with the request id.
-use lambda_edge::{deadline, json, metric, query_param, Problem};
 use lambda_http::{Body, Error, Request, Response};
-use rewards_app::{problem, Env, OnFirstUse};
-use rewards_core::claim::{component_answer, ClaimError, ClaimQuery, ClaimService};
+use lambda_http_kit::{deadline, json, metric, query_param, Problem};
+use rewards_core::claim::{component_answer, ClaimQuery, ClaimService};
 use serde_json::json as j;
 
+#[tracing::instrument(skip_all)]
 async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
     let query = ClaimQuery {
         template_id: query_param(&req, "templateId"),
@@ -37,7 +37,7 @@ async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
             json(200, &component_answer(&Ok(answer)))
         }
         Err(e) => {
-            if let ClaimError::Rejected(f) = &e {
+            if let Some(f) = e.refusal() {
                 tracing::warn!(
                     alipay_code = %f.code,
                     alipay_sub_code = f.sub_code.as_deref().unwrap_or(""),
@@ -45,7 +45,7 @@ async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
                     "Alipay refused to issue the pass"
                 );
             }
-            let p: Problem = problem(&e);
+            let p = Problem::from_domain(&e);
             metric(
                 "Rewards",
                 "PassClaims",
@@ -72,24 +72,17 @@ fn component_problem(p: Problem) -> Problem {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_edge::init_logging();
-    let env = Env::load().await?;
-    // Keys on first use (warmed at init), so a hanging Secrets Manager is a 503 too. The component
-    // gets its answer within ANSWER_BUDGET_MS (template parameter ClaimAnswerBudgetMs).
-    let claims = OnFirstUse::new(move || {
-        let env = env.clone();
-        async move { Ok(env.claim_service(&env.alipay().await?)) }
-    });
-    claims.warm().await;
-    let claims = &claims;
-    deadline::serve(
-        component_problem(deadline::timeout_problem()),
-        |req| async move {
-            match claims.get().await {
-                Ok(claims) => handle(claims, req).await,
-                Err(p) => component_problem(p).into_response(),
-            }
-        },
-    )
+    // The component gets its answer within ANSWER_BUDGET_MS (template parameter ClaimAnswerBudgetMs).
+    let claims = rewards_app::ready_on_first_use(|app| async move {
+        Ok(app.claim_service(&app.alipay().await?))
+    })
+    .await?;
+    let on_timeout = component_problem(deadline::timeout_problem());
+    deadline::serve(on_timeout, |req| async move {
+        match claims.get().await {
+            Ok(claims) => handle(claims, req).await,
+            Err(p) => component_problem(p).into_response(),
+        }
+    })
     .await
 }

@@ -5,7 +5,7 @@
 //! alarm in template.yaml watches the latter). Then pass issuances whose outcome was lost are looked
 //! up by serial: stored if Alipay holds them, dropped if not.
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use rewards_app::Env;
+use rewards_app::App;
 use rewards_core::claim::ClaimSweeper;
 use rewards_core::payout::Reconciler;
 use serde_json::{json, Value};
@@ -16,14 +16,14 @@ async fn handle(
     _event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let report = reconciler.run_once().await?;
-    lambda_edge::metric("Rewards", "ReconciledPayouts", report.examined as f64, &[]);
-    lambda_edge::metric(
+    lambda_http_kit::metric("Rewards", "ReconciledPayouts", report.examined as f64, &[]);
+    lambda_http_kit::metric(
         "Rewards",
         "UnresolvedPayouts",
         report.open.unresolved as f64,
         &[],
     );
-    lambda_edge::metric(
+    lambda_http_kit::metric(
         "Rewards",
         "PayoutsNeedingAttention",
         report.open.needs_attention as f64,
@@ -47,10 +47,10 @@ async fn handle(
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_edge::init_logging();
-    let env = Env::load().await?;
-    let alipay = env.alipay().await?;
-    let reconciler = env.reconciler(&alipay);
-    let sweeper = env.claim_sweeper(&alipay);
+    lambda_http_kit::init_logging();
+    let app = App::load().await?;
+    let alipay = app.alipay().await?;
+    let reconciler = app.reconciler(&alipay);
+    let sweeper = app.claim_sweeper(&alipay);
     run(service_fn(|event| handle(&reconciler, &sweeper, event))).await
 }

@@ -1,16 +1,16 @@
 //! template-creator: operator routes for pass templates and pass status.
 //!
 //! `POST /templates`, `GET /templates`, `GET /templates/{templateId}`, `PUT /templates/{templateId}`,
-//! `POST /passes/{passId}/status`. The body of a template route is the template content
-//! (`{"logo","icon","strip","content": <pass.json>}`) plus optional `paramRules` and `perUserLimit`.
-
-use lambda_edge::{deadline, json, json_body, path_param, route_key, Problem};
+//! `POST /passes/{passId}/status`. The body of a template route is read by
+//! `rewards_core::template_body::split_template_body` (either of its two forms, plus `paramRules`
+//! and `perUserLimit`; the same code `rewardsctl template validate` runs).
 use lambda_http::{Body, Error, Request, Response};
-use rewards_app::{problem, Env, OnFirstUse};
+use lambda_http_kit::{json, json_body, path_param, route_key, Problem};
 use rewards_core::ids::{PassId, TemplateId};
 use rewards_core::pass::{PassService, PassStatus};
-use rewards_core::template::{TemplateError, TemplateRecord, TemplateService};
-use rewards_core::template_body::{split_template_body, TemplateBody};
+use rewards_core::template::{TemplateRecord, TemplateService};
+use rewards_core::template_body::split_template_body;
+use serde::Serialize;
 use serde_json::{json as j, Value};
 
 struct Ctx {
@@ -18,73 +18,49 @@ struct Ctx {
     passes: PassService,
 }
 
-/// Splits the body into the template content (`tpl_content`), the parameter rules and the
-/// per-user limit (`rewards_core::template_body`, shared with `rewardsctl template validate`).
-fn template_body(req: &Request) -> Result<TemplateBody, Problem> {
-    let body: Value = json_body(req)?;
-    split_template_body(body).map_err(|e| problem(&e))
+/// The answer to a create or update: the template's id, variables and limit, and the record.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary<'a> {
+    template_id: &'a TemplateId,
+    tpl_params: &'a [String],
+    per_user_limit: u32,
+    template: &'a TemplateRecord,
 }
 
-/// Domain errors; a validation failure lists every issue with its JSON pointer.
-fn template_problem(e: &TemplateError) -> Problem {
-    match e {
-        TemplateError::Invalid(issues) => {
-            let first = issues
-                .first()
-                .map(|i| format!("{} {}: {}", i.pointer, i.code, i.message))
-                .unwrap_or_default();
-            Problem::bad_request(
-                "invalid_template",
-                format!("the pass template is invalid: {first}"),
-            )
-            .with(
-                "errors",
-                serde_json::to_value(issues).unwrap_or(Value::Null),
-            )
-        }
-        other => problem(other),
+fn summary(t: &TemplateRecord) -> Summary<'_> {
+    Summary {
+        template_id: &t.template_id,
+        tpl_params: &t.tpl_params,
+        per_user_limit: t.per_user_limit,
+        template: t,
     }
 }
 
-fn summary(t: &TemplateRecord) -> Value {
-    j!({
-        "templateId": t.template_id,
-        "tplParams": t.tpl_params,
-        "perUserLimit": t.per_user_limit,
-        "template": t
-    })
+fn template_id(req: &Request) -> Result<TemplateId, Problem> {
+    TemplateId::parse(&path_param(req, "templateId")?)
+        .map_err(|e| Problem::bad_request("invalid_template_id", e.to_string()))
 }
 
+#[tracing::instrument(skip_all, fields(route = %route_key(&req)))]
 async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
+    let svc = &ctx.templates;
     match route_key(&req).as_str() {
         "POST /templates" => {
-            let body = template_body(&req)?;
-            let t = ctx
-                .templates
-                .create(&body.tpl_content, &body.rules, body.per_user_limit)
-                .await
-                .map_err(|e| template_problem(&e))?;
+            let b = split_template_body(json_body(&req)?)?;
+            let t = svc
+                .create(&b.tpl_content, &b.rules, b.per_user_limit)
+                .await?;
             Ok(json(201, &summary(&t)))
         }
-        "GET /templates" => {
-            let all = ctx.templates.list(100).await.map_err(|e| problem(&e))?;
-            Ok(json(200, &j!({ "templates": all })))
-        }
-        "GET /templates/{templateId}" => {
-            let id = TemplateId::parse(&path_param(&req, "templateId")?)
-                .map_err(|e| Problem::bad_request("invalid_template_id", e.to_string()))?;
-            let t = ctx.templates.get(&id).await.map_err(|e| problem(&e))?;
-            Ok(json(200, &t))
-        }
+        "GET /templates" => Ok(json(200, &j!({ "templates": svc.list(100).await? }))),
+        "GET /templates/{templateId}" => Ok(json(200, &svc.get(&template_id(&req)?).await?)),
         "PUT /templates/{templateId}" => {
-            let id = TemplateId::parse(&path_param(&req, "templateId")?)
-                .map_err(|e| Problem::bad_request("invalid_template_id", e.to_string()))?;
-            let body = template_body(&req)?;
-            let t = ctx
-                .templates
-                .update(&id, &body.tpl_content, &body.rules, body.per_user_limit)
-                .await
-                .map_err(|e| template_problem(&e))?;
+            let id = template_id(&req)?;
+            let b = split_template_body(json_body(&req)?)?;
+            let t = svc
+                .update(&id, &b.tpl_content, &b.rules, b.per_user_limit)
+                .await?;
             Ok(json(200, &summary(&t)))
         }
         "POST /passes/{passId}/status" => {
@@ -101,12 +77,7 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
                     ))
                 }
             };
-            let p = ctx
-                .passes
-                .set_status(&id, status)
-                .await
-                .map_err(|e| problem(&e))?;
-            Ok(json(200, &p))
+            Ok(json(200, &ctx.passes.set_status(&id, status).await?))
         }
         other => Err(Problem::no_route(other)),
     }
@@ -114,27 +85,12 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_edge::init_logging();
-    let env = Env::load().await?;
-    // Keys on first use (warmed at init), so a hanging Secrets Manager is a 503 too.
-    let ctx = OnFirstUse::new(move || {
-        let env = env.clone();
-        async move {
-            let alipay = env.alipay().await?;
-            Ok(Ctx {
-                templates: env.template_service(&alipay),
-                passes: env.pass_service(&alipay),
-            })
-        }
-    });
-    ctx.warm().await;
-    let ctx = &ctx;
-    deadline::serve(deadline::timeout_problem(), |req| async move {
-        match ctx.get().await {
-            Ok(ctx) => handle(ctx, req).await,
-            Err(p) => Err(p),
-        }
-        .unwrap_or_else(Problem::into_response)
-    })
-    .await
+    let build = |app: rewards_app::App| async move {
+        let alipay = app.alipay().await?;
+        Ok(Ctx {
+            templates: app.template_service(&alipay),
+            passes: app.pass_service(&alipay),
+        })
+    };
+    rewards_app::serve_http(build, handle).await
 }

@@ -6,15 +6,14 @@
 //! user has no pass) so a mini-program switches its base URL and nothing else. On the mini-program
 //! routes the authorizer's user must be the user asked for. This function has no Alipay key and no
 //! write permission.
-use lambda_edge::{authorizer_value, deadline, json, path_param, query_param, route_key, Problem};
 use lambda_http::{Body, Error, Request, Response};
-use rewards_app::Env;
+use lambda_http_kit::{authorizer_value, json, path_param, query_param, route_key, Problem};
 use rewards_core::ids::{PassId, UserId};
 use rewards_core::pass::PassRecord;
 use rewards_core::ports::{PassStore, StoreError};
 use serde_json::json as j;
 
-const CHANNEL_KEY_PREFIX: &str = "channelData_alipayPass_fetch_";
+use rewards_core::pass::CHANNEL_KEY_PREFIX;
 const LIMIT: usize = 100;
 
 fn store_problem(e: StoreError) -> Problem {
@@ -49,6 +48,7 @@ async fn passes(store: &dyn PassStore, user: &UserId) -> Result<Vec<PassRecord>,
         .map_err(store_problem)
 }
 
+#[tracing::instrument(skip_all, fields(route = %route_key(&req)))]
 async fn handle(store: &dyn PassStore, req: Request) -> Result<Response<Body>, Problem> {
     match route_key(&req).as_str() {
         "GET /users/{userId}/passes" => {
@@ -94,16 +94,7 @@ async fn handle(store: &dyn PassStore, req: Request) -> Result<Response<Body>, P
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_edge::init_logging();
-    let env = Env::load().await?;
-    let store = env.store.clone();
-    deadline::serve(deadline::timeout_problem(), |req| {
-        let store = store.clone();
-        async move {
-            handle(store.as_ref(), req)
-                .await
-                .unwrap_or_else(Problem::into_response)
-        }
-    })
-    .await
+    // No secrets: the store only.
+    let build = |app: rewards_app::App| async move { Ok(app.store) };
+    rewards_app::serve_http(build, |store, req| handle(store.as_ref(), req)).await
 }

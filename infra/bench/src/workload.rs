@@ -138,7 +138,7 @@ pub(crate) fn user_id(n: u64) -> String {
 }
 
 pub(crate) fn token_for(user: &str) -> Res<String> {
-    let key = lambda_edge::session::SessionKey::from_base64(SESSION_KEY_B64)
+    let key = lambda_http_kit::session::SessionKey::from_base64(SESSION_KEY_B64)
         .map_err(|e| format!("session key: {e}"))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?

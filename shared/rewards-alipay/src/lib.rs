@@ -6,13 +6,13 @@
 //! error text kept verbatim), `Unknown` → `Unknown` (never folded into a failure). A request that
 //! never left (`FailureKind::NotSent`) becomes `Unknown`: retrying it is safe, recording it as a
 //! final refusal would not be.
-#![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use alipay_client::cash::{
     CampStatus, CampStatusChange, CashCreate, CashDetailQuery, CashListQuery, CashStatusModify,
     CashTrigger, PrizeType as ClientPrize, TriggerUser,
 };
+use alipay_client::oauth::{Grant, OauthToken};
 use alipay_client::pass::{
     InstanceAdd, InstanceUpdate, PassHolder, PassStatus as ClientPassStatus, Recognition,
     TemplateAdd, TemplateUpdate,
@@ -29,6 +29,7 @@ use rewards_core::ports::{
     PassGateway, PassIssued, PassLookup, PrizeType, TemplateResult, TriggerRequest, TriggerResult,
     UpdatePassRequest, UpdateTemplateRequest,
 };
+use rewards_core::session::{AlipayIdentity, AuthCode, AuthCodeGateway};
 use rewards_core::{GatewayFailure, GatewayOutcome};
 
 /// The real gateway behind the domain's ports.
@@ -89,6 +90,21 @@ fn template_result(r: alipay_client::pass::TemplateResult) -> Result<TemplateRes
         tpl_id: TemplateId::parse(&r.tpl_id).map_err(|e| format!("tpl_id: {e}"))?,
         tpl_params: r.tpl_params,
     })
+}
+
+#[async_trait]
+impl AuthCodeGateway for AlipayGateway {
+    async fn exchange_auth_code(&self, code: &AuthCode) -> GatewayOutcome<AlipayIdentity> {
+        let call = OauthToken {
+            grant: Grant::AuthorizationCode(code.expose().to_string()),
+        };
+        map(self.client.execute(&call).await, |info| {
+            Ok(AlipayIdentity {
+                user_id: info.user_id,
+                open_id: info.open_id,
+            })
+        })
+    }
 }
 
 #[async_trait]

@@ -1,16 +1,15 @@
 //! # rewards-app
 //!
-//! The composition root every function shares: [`Env::load`] reads the configuration, builds the
-//! DynamoDB store once per execution environment; [`Env::alipay`] loads the keys from Secrets Manager
+//! The composition root every function shares: [`App::load`] reads the configuration, builds the
+//! DynamoDB store once per execution environment; [`App::alipay`] loads the keys from Secrets Manager
 //! (only functions that call Alipay do, and only they are granted the secret) and builds the client;
-//! the `*_service` methods assemble the domain services. [`problem`] maps any domain error to
-//! problem+json, logging the cause of a 5xx and keeping it out of the body.
+//! the `*_service` methods assemble the domain services. [`serve_http`] is the tail of
+//! every HTTP function's `main`.
 //!
 //! Deadlines: every outbound call is bounded by what is left of the current invocation
-//! ([`lambda_edge::deadline`]): AWS calls keep [`AWS_RESERVE`] for the answer, Alipay calls keep
+//! ([`lambda_http_kit::deadline`]): AWS calls keep [`AWS_RESERVE`] for the answer, Alipay calls keep
 //! [`ALIPAY_RESERVE`] to record their outcome and answer. Keys and secrets are read on first use
 //! ([`OnFirstUse`]), inside an invocation, so a hanging Secrets Manager ends in a 503 too.
-#![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -18,8 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alipay_client::{AlipayClient, ClientConfig, Keys, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-use lambda_edge::session::SessionKey;
-use lambda_edge::Problem;
+use lambda_http::{Body, Request, Response};
+use lambda_http_kit::session::SessionKey;
+use lambda_http_kit::{deadline, Problem};
 use rewards_alipay::AlipayGateway;
 use rewards_aws::{Config, DynamoStore, KeyProvider, RandomIds, SystemClock};
 use rewards_core::campaign::CampaignService;
@@ -28,9 +28,11 @@ use rewards_core::idempotency::IdempotencyService;
 use rewards_core::pass::PassService;
 use rewards_core::payout::Reason;
 use rewards_core::payout::{Reconciler, SendConfig, SendService};
+use rewards_core::session::SessionService;
 use rewards_core::template::{TemplatePolicy, TemplateService};
-use rewards_core::{CrowdNo, DomainError, ErrorKind};
+use rewards_core::CrowdNo;
 use std::collections::BTreeMap;
+use std::future::Future;
 
 /// What an AWS call (DynamoDB, Secrets Manager) leaves of the invocation's time: mapping its error and
 /// answering.
@@ -58,16 +60,16 @@ pub enum StartupError {
     Client(String),
 }
 
-/// What every function has: configuration, the store, clock and ids.
+/// The composition root: configuration, the store, clock and ids, from which each function
+/// assembles its services.
 #[derive(Clone)]
-pub struct Env {
+pub struct App {
     /// Configuration read from the environment.
     pub config: Config,
     /// The AWS SDK configuration (endpoint, region, credentials), loaded once.
     pub sdk: aws_config::SdkConfig,
     /// The DynamoDB store (every store port).
     pub store: Arc<DynamoStore>,
-    /// The clock.
     pub clock: Arc<SystemClock>,
     /// Fence-token source.
     pub ids: Arc<RandomIds>,
@@ -180,7 +182,7 @@ fn checked_send_config(
     Ok(config)
 }
 
-impl Env {
+impl App {
     /// Reads the environment and builds the store (no network call).
     ///
     /// # Errors
@@ -192,7 +194,7 @@ impl Env {
         let send_config = send_config()?;
         let claim_config = claim_config()?;
         let sdk = rewards_aws::sdk_config_within(Arc::new(|| {
-            lambda_edge::deadline::remaining_for_call(AWS_RESERVE)
+            lambda_http_kit::deadline::remaining_for_call(AWS_RESERVE)
         }))
         .await;
         let store = Arc::new(DynamoStore::new(
@@ -239,7 +241,7 @@ impl Env {
         })
         .map_err(|e| StartupError::Client(e.to_string()))?
         .with_call_budget(Arc::new(|| {
-            lambda_edge::deadline::remaining_for_call(ALIPAY_RESERVE)
+            lambda_http_kit::deadline::remaining_for_call(ALIPAY_RESERVE)
         }));
         Ok(Alipay {
             gateway: Arc::new(AlipayGateway::new(client.clone())),
@@ -352,6 +354,15 @@ impl Env {
         }
     }
 
+    /// Mini-program sign-in with the session-token key.
+    pub fn session_service(&self, alipay: &Alipay, key: SessionKey) -> SessionService {
+        SessionService {
+            gateway: alipay.gateway.clone(),
+            tokens: Arc::new(key),
+            clock: self.clock.clone(),
+        }
+    }
+
     /// `Idempotency-Key` handling.
     pub fn idempotency(&self) -> IdempotencyService {
         IdempotencyService {
@@ -419,29 +430,102 @@ impl<T: Send + Sync + 'static> OnFirstUse<T> {
     }
 }
 
-/// Maps a domain error to problem+json: 4xx carry the error's own text; 5xx are opaque with the
-/// cause chain logged.
-pub fn problem<E: DomainError>(err: &E) -> Problem {
-    let status = err.kind().http_status();
-    match err.kind() {
-        ErrorKind::Internal | ErrorKind::Unavailable => {
-            let mut chain = err.to_string();
-            let mut source = err.source();
-            while let Some(s) = source {
-                chain.push_str(": ");
-                chain.push_str(&s.to_string());
-                source = s.source();
-            }
-            tracing::error!(code = err.code(), cause = %chain, "request failed");
-            let detail = if status == 503 {
-                "a dependency is unavailable; it is safe to retry with the same request"
-            } else {
-                "the request could not be completed; it is safe to retry"
-            };
-            Problem::new(status, err.code(), detail)
+/// Runs an HTTP function: loads the [`App`], builds its context with `build` on first use (warmed at
+/// init, so a hanging Secrets Manager is a 503 too, not a dead function) and serves every request
+/// with `handler` within its invocation's deadline ([`deadline::serve`]), a [`Problem`] answered as
+/// problem+json.
+///
+/// # Errors
+/// A bad configuration at start, or the runtime's own errors.
+pub async fn serve_http<T, B, BFut, H, HFut>(build: B, handler: H) -> Result<(), lambda_http::Error>
+where
+    T: Send + Sync + 'static,
+    B: Fn(App) -> BFut + Send + Sync + 'static,
+    BFut: Future<Output = Result<T, StartupError>> + Send + 'static,
+    H: Fn(&'static T, Request) -> HFut + Sync,
+    HFut: Future<Output = Result<Response<Body>, Problem>> + Send,
+{
+    let ready = ready_on_first_use(build).await?;
+    deadline::serve(deadline::timeout_problem(), |req| async {
+        match ready.get().await {
+            Ok(ctx) => handler(ctx, req).await,
+            Err(p) => Err(p),
         }
-        _ => Problem::new(status, err.code(), err.to_string()),
-    }
+        .unwrap_or_else(Problem::into_response)
+    })
+    .await
+}
+
+/// [`serve_http`] for a function that also takes plain events (e.g. EventBridge schedules): an HTTP
+/// API event goes to `http` and is answered as problem+json on failure; any other event goes to
+/// `event`, whose error fails the invocation (so the source retries, then dead-letters). Both run
+/// within the invocation's deadline.
+///
+/// # Errors
+/// A bad configuration at start, or the runtime's own errors.
+pub async fn serve_http_and_events<T, B, BFut, H, HFut, E, EFut>(
+    build: B,
+    http: H,
+    event: E,
+) -> Result<(), lambda_http::Error>
+where
+    T: Send + Sync + 'static,
+    B: Fn(App) -> BFut + Send + Sync + 'static,
+    BFut: Future<Output = Result<T, StartupError>> + Send + 'static,
+    H: Fn(&'static T, Request) -> HFut + Sync,
+    HFut: Future<Output = Result<Response<Body>, Problem>> + Send,
+    E: Fn(&'static T, serde_json::Value) -> EFut + Sync,
+    EFut: Future<Output = Result<serde_json::Value, lambda_http::Error>> + Send,
+{
+    let ready = ready_on_first_use(build).await?;
+    let (http, event) = (&http, &event);
+    let service = lambda_runtime::service_fn(
+        |invocation: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let context = invocation.context;
+            match lambda_http_kit::http_or_event(invocation.payload) {
+                Ok(req) => {
+                    let work = async { http(ready.get().await?, req).await };
+                    let answer = deadline::within_context(&context, work)
+                        .await
+                        .unwrap_or_else(|_| Err(deadline::timeout_problem()));
+                    let answer = answer.unwrap_or_else(Problem::into_response);
+                    Ok(lambda_http_kit::response_event(answer))
+                }
+                Err(other) => {
+                    let work = async {
+                        let ctx = ready
+                            .get()
+                            .await
+                            .map_err(|p| format!("{}: {}", p.code, p.detail))?;
+                        event(ctx, other).await
+                    };
+                    deadline::within_context(&context, work).await?
+                }
+            }
+        },
+    );
+    lambda_runtime::run(service).await
+}
+
+/// Starts logging, loads the [`App`] and warms what `build` makes from it, kept for the execution
+/// environment's life (the function's whole process, hence `'static`).
+///
+/// # Errors
+/// A bad configuration.
+pub async fn ready_on_first_use<T, B, BFut>(
+    build: B,
+) -> Result<&'static OnFirstUse<T>, StartupError>
+where
+    T: Send + Sync + 'static,
+    B: Fn(App) -> BFut + Send + Sync + 'static,
+    BFut: Future<Output = Result<T, StartupError>> + Send + 'static,
+{
+    lambda_http_kit::init_logging();
+    let app = App::load().await?;
+    let ready: &'static OnFirstUse<T> =
+        Box::leak(Box::new(OnFirstUse::new(move || build(app.clone()))));
+    ready.warm().await;
+    Ok(ready)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! ([`slot`]).
 
 use crate::amount::AmountFen;
-use crate::error::{DomainError, ErrorKind};
+use crate::error::{DomainError, ErrorKind, GatewayError};
 use crate::ids::CrowdNo;
 use crate::ports::{
     CampaignStore, CashGateway, Clock, CreateCampaignRequest, GatewayFailure, GatewayOutcome,
@@ -13,10 +13,12 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 mod input;
+mod schedule;
 pub mod slot;
 mod status;
 
 pub use input::{NewCampaign, NewCampaignInput, SendFrequency, StartTime};
+pub use schedule::{BadScheduleEvent, ScheduleEvent};
 pub use slot::{pay_instructions, SchedulePlan, SlotOutcome, SlotRecord, SlotState};
 pub use status::CampaignStatus;
 
@@ -28,23 +30,16 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Campaign {
-    /// `crowd_no`.
     pub crowd_no: CrowdNo,
-    /// `coupon_name`.
     pub coupon_name: String,
-    /// `prize_type`.
     pub prize_type: PrizeType,
-    /// `total_money`.
     pub total_money: AmountFen,
-    /// `total_num`.
     pub total_num: u32,
-    /// `prize_msg`.
     pub prize_msg: String,
     /// `start_time` as sent (Beijing time or `NowTime`).
     pub start_time: String,
     /// `end_time` (Beijing time).
     pub end_time: String,
-    /// `merchant_link`.
     pub merchant_link: String,
     /// `send_freqency`.
     pub send_frequency: Option<SendFrequency>,
@@ -57,19 +52,16 @@ pub struct Campaign {
     pub pay_instructions: Option<String>,
     /// Status (refreshed with `detail.query`).
     pub status: CampaignStatus,
-    /// `origin_crowd_no`.
     pub origin_crowd_no: Option<String>,
     /// `send_amount` from the last refresh.
     pub send_amount: Option<AmountFen>,
     /// The schedule slot that created it, if any (`plan#slot`).
     pub slot: Option<String>,
-    /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
 }
 
-/// Campaign errors.
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignError {
     /// A field is invalid.
@@ -83,12 +75,9 @@ pub enum CampaignError {
     /// No such campaign.
     #[error("unknown campaign")]
     NotFound,
-    /// Alipay refused.
-    #[error("Alipay refused: {}", .0.reason())]
-    Rejected(GatewayFailure),
-    /// Outcome unknown.
-    #[error("the Alipay outcome is unknown: {0}")]
-    GatewayUnknown(String),
+    /// Alipay refused, or its outcome is unknown.
+    #[error("{}", .0.describe("Alipay refused"))]
+    Gateway(GatewayError),
     /// Another delivery of the same slot is creating it right now.
     #[error("this schedule slot is being created")]
     SlotInProgress,
@@ -103,41 +92,39 @@ pub enum CampaignError {
     Store(#[from] StoreError),
 }
 
+impl From<GatewayError> for CampaignError {
+    fn from(e: GatewayError) -> Self {
+        CampaignError::Gateway(e)
+    }
+}
+
 impl DomainError for CampaignError {
     fn code(&self) -> &'static str {
         match self {
             CampaignError::BadInput { .. } => "invalid_campaign",
             CampaignError::NotFound => "campaign_not_found",
-            CampaignError::Rejected(_) => "alipay_rejected",
-            CampaignError::GatewayUnknown(_) => "alipay_unavailable",
+            CampaignError::Gateway(e) => e.code(),
             CampaignError::SlotInProgress => "slot_in_progress",
             CampaignError::SlotUnknown => "slot_needs_reconciliation",
             CampaignError::BadStatus(_) => "invalid_status",
-            CampaignError::Store(StoreError::Unavailable(_)) => "store_unavailable",
-            CampaignError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+            CampaignError::Store(e) => e.code(),
         }
     }
     fn kind(&self) -> ErrorKind {
         match self {
             CampaignError::BadInput { .. } | CampaignError::BadStatus(_) => ErrorKind::BadInput,
             CampaignError::NotFound => ErrorKind::NotFound,
-            CampaignError::Rejected(_) => ErrorKind::Unprocessable,
+            CampaignError::Gateway(e) => e.kind(),
             CampaignError::SlotInProgress | CampaignError::SlotUnknown => ErrorKind::Conflict,
-            CampaignError::GatewayUnknown(_) | CampaignError::Store(StoreError::Unavailable(_)) => {
-                ErrorKind::Unavailable
-            }
-            CampaignError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+            CampaignError::Store(e) => e.kind(),
         }
     }
 }
 
 /// Creates, reads, refreshes and changes campaigns; runs schedule slots.
 pub struct CampaignService {
-    /// Store.
     pub store: Arc<dyn CampaignStore>,
-    /// Gateway.
     pub gateway: Arc<dyn CashGateway>,
-    /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Fence tokens.
     pub ids: Arc<dyn IdGenerator>,
@@ -195,13 +182,10 @@ impl CampaignService {
     ///
     /// # Errors
     /// [`CampaignError`].
+    #[tracing::instrument(skip_all, fields(coupon_name = %c.coupon_name))]
     pub async fn create(&self, c: &NewCampaign) -> Result<Campaign, CampaignError> {
         let req = Self::request(c);
-        let created = match self.gateway.create_campaign(&req).await {
-            GatewayOutcome::Success(r) => r,
-            GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
-            GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
-        };
+        let created = self.gateway.create_campaign(&req).await.into_result()?;
         let camp = self.record(c, &req, created, None);
         self.store.put_campaign(&camp).await?;
         Ok(camp)
@@ -230,13 +214,10 @@ impl CampaignService {
     ///
     /// # Errors
     /// [`CampaignError`].
+    #[tracing::instrument(skip_all, fields(crowd_no = %crowd_no))]
     pub async fn refresh(&self, crowd_no: &CrowdNo) -> Result<Campaign, CampaignError> {
         let mut camp = self.get(crowd_no).await?;
-        let detail = match self.gateway.detail(crowd_no).await {
-            GatewayOutcome::Success(d) => d,
-            GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
-            GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
-        };
+        let detail = self.gateway.detail(crowd_no).await.into_result()?;
         let status = CampaignStatus::parse(&detail.camp_status);
         if let CampaignStatus::Unrecognised(text) = &status {
             tracing::warn!(crowdNo = %crowd_no, campStatus = %text, "Alipay reported an unrecognised campaign state; kept as is");
@@ -257,6 +238,7 @@ impl CampaignService {
     ///
     /// # Errors
     /// [`CampaignError`].
+    #[tracing::instrument(skip_all, fields(crowd_no = %crowd_no, target = target.as_str()))]
     pub async fn set_status(
         &self,
         crowd_no: &CrowdNo,
@@ -269,11 +251,10 @@ impl CampaignService {
             return Err(CampaignError::BadStatus(target.as_str().to_owned()));
         }
         let mut camp = self.get(crowd_no).await?;
-        match self.gateway.modify_status(crowd_no, target.clone()).await {
-            GatewayOutcome::Success(()) => {}
-            GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
-            GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
-        }
+        self.gateway
+            .modify_status(crowd_no, target.clone())
+            .await
+            .into_result()?;
         camp.status = target;
         camp.updated_at = self.clock.now();
         self.store.put_campaign(&camp).await?;

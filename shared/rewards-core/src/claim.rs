@@ -32,7 +32,7 @@
 //!
 //! The answer's JSON shape for the component lives in one place: [`component_answer`].
 
-use crate::error::{DomainError, ErrorKind};
+use crate::error::{DomainError, ErrorKind, GatewayError};
 use crate::hash::sha256_parts;
 use crate::ids::{AppId, IdError, PassId, SerialNumber, TemplateId, UserId, UserToken};
 use crate::pass::{PassRecord, PassStatus};
@@ -89,7 +89,6 @@ pub struct FailureNote {
 pub struct IssuedPass {
     /// The user's n-th pass from the template (from 1).
     pub n: u32,
-    /// The pass.
     pub pass_id: PassId,
     /// Its serial.
     pub serial_number: SerialNumber,
@@ -125,9 +124,7 @@ pub struct Issuance {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimAccount {
-    /// Template.
     pub template_id: TemplateId,
-    /// User.
     pub user_id: UserId,
     /// Passes issued and stored (the next one is `issued + 1`).
     pub issued: u32,
@@ -142,7 +139,6 @@ pub struct ClaimAccount {
     /// When the item may be deleted (DynamoDB TTL): set only while the account holds no pass and
     /// nothing is in flight.
     pub expires_at: Option<Timestamp>,
-    /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
@@ -161,11 +157,8 @@ impl ClaimAccount {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimQuery {
-    /// `templateId`.
     pub template_id: Option<String>,
-    /// `userId`.
     pub user_id: Option<String>,
-    /// `token`.
     pub token: Option<String>,
     /// `timestamp` (epoch ms).
     pub timestamp: Option<String>,
@@ -174,7 +167,6 @@ pub struct ClaimQuery {
 /// A successful claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimAnswer {
-    /// The pass.
     pub pass_id: PassId,
     /// Its serial.
     pub serial_number: SerialNumber,
@@ -191,7 +183,6 @@ pub enum BudgetKind {
     Template,
 }
 
-/// Claim errors.
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
     /// A query parameter is missing or malformed.
@@ -226,13 +217,14 @@ pub enum ClaimError {
     /// Another call for the same user and template is still running; retry shortly.
     #[error("the claim is being processed; retry shortly")]
     InProgress,
-    /// Alipay refused to issue. The failure is kept for the log; the caller sees no Alipay text
-    /// (it would tell an outsider whether a token exists and for whom).
-    #[error("Alipay refused to issue the pass")]
-    Rejected(GatewayFailure),
-    /// Outcome unknown; retrying is safe (same serial).
-    #[error("the Alipay outcome is unknown; retry")]
-    GatewayUnknown(String),
+    /// Alipay refused to issue (the failure is kept for the log; the caller sees no Alipay text,
+    /// which would tell an outsider whether a token exists and for whom), or the outcome is
+    /// unknown (retrying is safe: same serial).
+    #[error("{}", match .0 {
+        GatewayError::Rejected(_) => "Alipay refused to issue the pass",
+        GatewayError::Unknown(_) => "the Alipay outcome is unknown; retry",
+    })]
+    Gateway(GatewayError),
     /// Store failure.
     #[error("store failure")]
     Store(#[from] StoreError),
@@ -252,10 +244,8 @@ impl DomainError for ClaimError {
             ClaimError::LimitReached { .. } => "pass_limit_reached",
             ClaimError::Throttled { .. } => "too_many_failed_claims",
             ClaimError::InProgress => "claim_in_progress",
-            ClaimError::Rejected(_) => "alipay_rejected",
-            ClaimError::GatewayUnknown(_) => "alipay_unavailable",
-            ClaimError::Store(StoreError::Unavailable(_)) => "store_unavailable",
-            ClaimError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+            ClaimError::Gateway(e) => e.code(),
+            ClaimError::Store(e) => e.code(),
         }
     }
     fn kind(&self) -> ErrorKind {
@@ -263,17 +253,31 @@ impl DomainError for ClaimError {
             ClaimError::BadInput { .. } | ClaimError::StaleTimestamp => ErrorKind::BadInput,
             ClaimError::UnknownTemplate => ErrorKind::NotFound,
             ClaimError::InProgress => ErrorKind::Conflict,
-            ClaimError::LimitReached { .. } | ClaimError::Rejected(_) => ErrorKind::Unprocessable,
+            ClaimError::LimitReached { .. } => ErrorKind::Unprocessable,
             ClaimError::Throttled { .. } => ErrorKind::TooManyRequests,
-            ClaimError::GatewayUnknown(_) | ClaimError::Store(StoreError::Unavailable(_)) => {
-                ErrorKind::Unavailable
-            }
-            ClaimError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+            ClaimError::Gateway(e) => e.kind(),
+            ClaimError::Store(e) => e.kind(),
         }
     }
 }
 
 impl ClaimError {
+    fn rejected(failure: GatewayFailure) -> Self {
+        ClaimError::Gateway(GatewayError::Rejected(failure))
+    }
+
+    fn unknown(detail: String) -> Self {
+        ClaimError::Gateway(GatewayError::Unknown(detail))
+    }
+
+    /// Alipay's refusal, for the log (never for the caller).
+    pub fn refusal(&self) -> Option<&GatewayFailure> {
+        match self {
+            ClaimError::Gateway(GatewayError::Rejected(f)) => Some(f),
+            _ => None,
+        }
+    }
+
     /// For 429: how long to wait (the `Retry-After` header).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -402,7 +406,6 @@ impl Default for ClaimConfig {
 
 /// The claim callback service.
 pub struct ClaimService {
-    /// Templates.
     pub templates: Arc<dyn TemplateStore>,
     /// Claim accounts (+ pass items).
     pub claims: Arc<dyn ClaimStore>,
@@ -412,7 +415,6 @@ pub struct ClaimService {
     pub budget: Arc<dyn ClaimBudgetStore>,
     /// Pass gateway.
     pub gateway: Arc<dyn PassGateway>,
-    /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Fence tokens.
     pub ids: Arc<dyn IdGenerator>,
@@ -512,10 +514,8 @@ impl ClaimService {
                 // An attempt with this token ended while we waited: that is our answer too.
                 if note.token_hash == mine && note.at > started {
                     return Err(match &note.failure {
-                        ClaimFailure::Rejected { failure } => ClaimError::Rejected(failure.clone()),
-                        ClaimFailure::Unknown { detail } => {
-                            ClaimError::GatewayUnknown(detail.clone())
-                        }
+                        ClaimFailure::Rejected { failure } => ClaimError::rejected(failure.clone()),
+                        ClaimFailure::Unknown { detail } => ClaimError::unknown(detail.clone()),
                     });
                 }
             }
@@ -529,9 +529,7 @@ impl ClaimService {
                 Some(p) if p.token_hash != mine => {
                     // Alipay may hold the serial, issued with another token: ask before issuing.
                     match self.resolve(&account, &p).await? {
-                        Resolution::Unresolved(detail) => {
-                            return Err(ClaimError::GatewayUnknown(detail))
-                        }
+                        Resolution::Unresolved(detail) => return Err(ClaimError::unknown(detail)),
                         Resolution::Stored(_) | Resolution::Dropped(_) | Resolution::Lost => {}
                     }
                 }
@@ -747,7 +745,7 @@ impl ClaimService {
                     failure: failure.clone(),
                 };
                 self.drop_issuance(&acc, &p, Some(why)).await?;
-                Err(ClaimError::Rejected(failure))
+                Err(ClaimError::rejected(failure))
             }
             GatewayOutcome::Failed(failure) => {
                 // Alipay may hold this serial from an earlier attempt (or says it does): ask.
@@ -772,15 +770,15 @@ impl ClaimService {
                             ..(*after).clone()
                         };
                         let _ = self.claims.replace_account(&noted, &after.fence).await;
-                        Err(ClaimError::Rejected(failure))
+                        Err(ClaimError::rejected(failure))
                     }
                     Resolution::Lost => self.answer_after_lost_race(&acc, &p).await,
-                    Resolution::Unresolved(detail) => Err(ClaimError::GatewayUnknown(detail)),
+                    Resolution::Unresolved(detail) => Err(ClaimError::unknown(detail)),
                 }
             }
             GatewayOutcome::Unknown(detail) => {
                 self.release(&acc, &p, detail.clone()).await;
-                Err(ClaimError::GatewayUnknown(detail))
+                Err(ClaimError::unknown(detail))
             }
         }
     }

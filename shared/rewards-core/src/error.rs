@@ -1,5 +1,6 @@
 //! Error classification shared by every service error.
 
+use crate::ports::{GatewayFailure, GatewayOutcome, StoreError};
 use serde::Serialize;
 
 /// What kind of failure an error is; thin handlers map it to an HTTP status and problem+json.
@@ -8,6 +9,8 @@ use serde::Serialize;
 pub enum ErrorKind {
     /// The input is malformed (400).
     BadInput,
+    /// The caller's credential was refused (401).
+    Unauthorized,
     /// The thing named does not exist (404).
     NotFound,
     /// The request collides with state or with a request still running (409).
@@ -18,6 +21,8 @@ pub enum ErrorKind {
     TooManyRequests,
     /// A dependency is unavailable or the outcome is not known yet; retrying is safe (503).
     Unavailable,
+    /// A dependency answered with something unusable (502).
+    BadGateway,
     /// A bug or corrupt data (500).
     Internal,
 }
@@ -27,11 +32,13 @@ impl ErrorKind {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorKind::BadInput => 400,
+            ErrorKind::Unauthorized => 401,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::Unprocessable => 422,
             ErrorKind::TooManyRequests => 429,
             ErrorKind::Unavailable => 503,
+            ErrorKind::BadGateway => 502,
             ErrorKind::Internal => 500,
         }
     }
@@ -43,4 +50,126 @@ pub trait DomainError: std::error::Error {
     fn code(&self) -> &'static str;
     /// The class of the failure.
     fn kind(&self) -> ErrorKind;
+    /// Members a problem+json answer carries beside `code` and `detail` (e.g. every validation
+    /// issue with its JSON pointer); none by default.
+    fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
+}
+
+/// Why a gateway call gave no result, the same for every service: Alipay refused it, or its
+/// outcome is not known (retrying with the same idempotency key is safe). Services carry it as one
+/// variant and reach it with `?` through [`GatewayOutcome::into_result`]; the money path matches
+/// the outcome explicitly instead, since what it records differs per arm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayError {
+    /// Processed and definitely refused.
+    Rejected(GatewayFailure),
+    /// Not known; the string is a diagnostic (no secrets).
+    Unknown(String),
+}
+
+impl GatewayError {
+    /// The service's text for it: `refused` and Alipay's reason, or the unknown outcome.
+    pub fn describe(&self, refused: &str) -> String {
+        match self {
+            GatewayError::Rejected(f) => format!("{refused}: {}", f.reason()),
+            GatewayError::Unknown(m) => format!("the Alipay outcome is unknown: {m}"),
+        }
+    }
+
+    /// `alipay_rejected` or `alipay_unavailable`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GatewayError::Rejected(_) => "alipay_rejected",
+            GatewayError::Unknown(_) => "alipay_unavailable",
+        }
+    }
+
+    /// A refusal is final for this request (422); an unknown outcome is worth retrying (503).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            GatewayError::Rejected(_) => ErrorKind::Unprocessable,
+            GatewayError::Unknown(_) => ErrorKind::Unavailable,
+        }
+    }
+}
+
+impl<T> GatewayOutcome<T> {
+    /// The result, or why there is none.
+    ///
+    /// # Errors
+    /// [`GatewayError`] for a refusal or an unknown outcome.
+    pub fn into_result(self) -> Result<T, GatewayError> {
+        match self {
+            GatewayOutcome::Success(t) => Ok(t),
+            GatewayOutcome::Failed(f) => Err(GatewayError::Rejected(f)),
+            GatewayOutcome::Unknown(m) => Err(GatewayError::Unknown(m)),
+        }
+    }
+}
+
+impl StoreError {
+    /// `store_unavailable` or `store_corrupt`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Unavailable(_) => "store_unavailable",
+            StoreError::Corrupt(_) => "store_corrupt",
+        }
+    }
+
+    /// Unavailable is worth retrying (503); corrupt data is a bug to look at (500).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Unavailable(_) => ErrorKind::Unavailable,
+            StoreError::Corrupt(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gateway_outcome_becomes_a_result_with_one_classification() {
+        assert_eq!(GatewayOutcome::Success(7).into_result(), Ok(7));
+        let refused = GatewayFailure {
+            code: "40004".into(),
+            sub_msg: Some("no".into()),
+            ..Default::default()
+        };
+        let rejected = GatewayOutcome::<()>::Failed(refused)
+            .into_result()
+            .unwrap_err();
+        assert_eq!(
+            (rejected.code(), rejected.kind()),
+            ("alipay_rejected", ErrorKind::Unprocessable)
+        );
+        assert_eq!(
+            rejected.describe("Alipay refused the update"),
+            "Alipay refused the update: no"
+        );
+        let unknown = GatewayOutcome::<()>::Unknown("timeout".into())
+            .into_result()
+            .unwrap_err();
+        assert_eq!(
+            (unknown.code(), unknown.kind()),
+            ("alipay_unavailable", ErrorKind::Unavailable)
+        );
+        assert_eq!(
+            unknown.describe("-"),
+            "the Alipay outcome is unknown: timeout"
+        );
+        let down = StoreError::Unavailable("x".into());
+        assert_eq!(
+            (down.code(), down.kind().http_status()),
+            ("store_unavailable", 503)
+        );
+        let corrupt = StoreError::Corrupt("x".into());
+        assert_eq!(
+            (corrupt.code(), corrupt.kind().http_status()),
+            ("store_corrupt", 500)
+        );
+    }
 }

@@ -87,13 +87,11 @@ pub enum IdemState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdemRecord {
-    /// Key.
     pub key: IdemKey,
     /// Request fingerprint.
     pub fingerprint: String,
     /// Fence token of the runner.
     pub fence: String,
-    /// State.
     #[serde(flatten)]
     pub state: IdemState,
     /// Until when an in-progress runner is alive.
@@ -139,8 +137,7 @@ impl DomainError for IdemError {
             IdemError::BadKey => "invalid_idempotency_key",
             IdemError::Mismatch => "idempotency_key_reused",
             IdemError::InProgress => "idempotency_key_in_use",
-            IdemError::Store(StoreError::Unavailable(_)) => "store_unavailable",
-            IdemError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+            IdemError::Store(e) => e.code(),
         }
     }
     fn kind(&self) -> ErrorKind {
@@ -148,8 +145,7 @@ impl DomainError for IdemError {
             IdemError::BadKey => ErrorKind::BadInput,
             IdemError::Mismatch => ErrorKind::Unprocessable,
             IdemError::InProgress => ErrorKind::Conflict,
-            IdemError::Store(StoreError::Unavailable(_)) => ErrorKind::Unavailable,
-            IdemError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+            IdemError::Store(e) => e.kind(),
         }
     }
 }
@@ -165,9 +161,7 @@ pub struct IdemOutcome {
 
 /// Runs operations under an idempotency key.
 pub struct IdempotencyService {
-    /// Store.
     pub store: Arc<dyn IdempotencyStore>,
-    /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Fence tokens.
     pub ids: Arc<dyn IdGenerator>,

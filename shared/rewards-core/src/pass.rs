@@ -1,16 +1,17 @@
 //! Passes: the stored record, status changes through `instance.update`, a user's passes.
 
-use crate::error::{DomainError, ErrorKind};
+use crate::error::{DomainError, ErrorKind, GatewayError};
 use crate::ids::{AppId, PassId, SerialNumber, TemplateId, UserId};
 use crate::payout::Recipient;
-use crate::ports::{
-    CasOutcome, Clock, GatewayFailure, GatewayOutcome, PassGateway, PassStore, StoreError,
-    UpdatePassRequest,
-};
+use crate::ports::{CasOutcome, Clock, PassGateway, PassStore, StoreError, UpdatePassRequest};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// The `channelDataPull` key of a user's passes is this prefix and the user id (what existing
+/// mini-programs ask for).
+pub const CHANNEL_KEY_PREFIX: &str = "channelData_alipayPass_fetch_";
 
 /// A pass's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,11 +53,9 @@ pub struct PassRecord {
     pub pass_id: PassId,
     /// The holder.
     pub user_id: UserId,
-    /// The template.
     pub template_id: TemplateId,
     /// The serial (`fileInfo.serialNumber` value).
     pub serial_number: SerialNumber,
-    /// Status.
     pub status: PassStatus,
     /// The filled `$var$` values (dates among them).
     pub params: BTreeMap<String, String>,
@@ -66,7 +65,6 @@ pub struct PassRecord {
     pub updated_at: Timestamp,
 }
 
-/// Pass errors.
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
     /// No such pass.
@@ -80,15 +78,18 @@ pub enum PassError {
         /// Requested.
         to: &'static str,
     },
-    /// Alipay refused.
-    #[error("Alipay refused the update: {}", .0.reason())]
-    Rejected(GatewayFailure),
-    /// Outcome unknown; retrying is safe (the update is idempotent).
-    #[error("the Alipay outcome is unknown: {0}")]
-    GatewayUnknown(String),
+    /// Alipay refused, or its outcome is unknown.
+    #[error("{}", .0.describe("Alipay refused the update"))]
+    Gateway(GatewayError),
     /// Store failure.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<GatewayError> for PassError {
+    fn from(e: GatewayError) -> Self {
+        PassError::Gateway(e)
+    }
 }
 
 impl DomainError for PassError {
@@ -96,32 +97,24 @@ impl DomainError for PassError {
         match self {
             PassError::NotFound => "pass_not_found",
             PassError::BadTransition { .. } => "pass_status_conflict",
-            PassError::Rejected(_) => "alipay_rejected",
-            PassError::GatewayUnknown(_) => "alipay_unavailable",
-            PassError::Store(StoreError::Unavailable(_)) => "store_unavailable",
-            PassError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+            PassError::Gateway(e) => e.code(),
+            PassError::Store(e) => e.code(),
         }
     }
     fn kind(&self) -> ErrorKind {
         match self {
             PassError::NotFound => ErrorKind::NotFound,
             PassError::BadTransition { .. } => ErrorKind::Conflict,
-            PassError::Rejected(_) => ErrorKind::Unprocessable,
-            PassError::GatewayUnknown(_) | PassError::Store(StoreError::Unavailable(_)) => {
-                ErrorKind::Unavailable
-            }
-            PassError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+            PassError::Gateway(e) => e.kind(),
+            PassError::Store(e) => e.kind(),
         }
     }
 }
 
 /// Reads passes and changes their status.
 pub struct PassService {
-    /// The store.
     pub store: Arc<dyn PassStore>,
-    /// The gateway.
     pub gateway: Arc<dyn PassGateway>,
-    /// The clock.
     pub clock: Arc<dyn Clock>,
     /// The app id (`channel_id`).
     pub app_id: AppId,
@@ -158,6 +151,7 @@ impl PassService {
     ///
     /// # Errors
     /// [`PassError`].
+    #[tracing::instrument(skip_all, fields(pass_id = %id, target = target.as_str()))]
     pub async fn set_status(
         &self,
         id: &PassId,
@@ -175,11 +169,7 @@ impl PassService {
             status: Some(target),
             tpl_params: None,
         };
-        match self.gateway.update_pass(&req).await {
-            GatewayOutcome::Success(()) => {}
-            GatewayOutcome::Failed(f) => return Err(PassError::Rejected(f)),
-            GatewayOutcome::Unknown(m) => return Err(PassError::GatewayUnknown(m)),
-        }
+        self.gateway.update_pass(&req).await.into_result()?;
         // At most one write per status (they only move forward), plus ours.
         for _ in 0..3 {
             let read = pass.status;

@@ -53,10 +53,12 @@ use std::time::Duration;
 use tracing::Instrument;
 
 mod listing;
+mod view;
 pub use listing::{
     beijing_day, ListInput, ListRequest, PayoutCursor, PayoutFilter, PayoutPage, PayoutStateName,
     UnresolvedCounts,
 };
+pub use view::PayoutView;
 
 /// The business reason of a payout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -101,7 +103,6 @@ impl Reason {
 pub enum Recipient {
     /// An Alipay user id (`user_id`).
     UserId(UserId),
-    /// An open id.
     OpenId(OpenId),
 }
 
@@ -252,17 +253,13 @@ impl PayoutState {
 pub struct PayoutEntry {
     /// The provider idempotency key.
     pub out_biz_no: OutBizNo,
-    /// Reason.
     pub reason: Reason,
-    /// Business id.
     pub business_id: BusinessId,
     /// 1 for the first attempt; +1 after each definite failure that was sent again.
     pub attempt_no: u32,
     /// The campaign (bound for the life of the entry).
     pub crowd_no: CrowdNo,
-    /// Recipient.
     pub recipient: Recipient,
-    /// State.
     #[serde(flatten)]
     pub state: PayoutState,
     /// Fence token of the last writer; every change is conditional on it.
@@ -271,7 +268,6 @@ pub struct PayoutEntry {
     pub lease_until: Timestamp,
     /// `cash.trigger` calls started for this out_biz_no.
     pub attempts: u32,
-    /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
@@ -315,9 +311,7 @@ impl PayoutEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BizPointer {
-    /// Reason.
     pub reason: Reason,
-    /// Business id.
     pub business_id: BusinessId,
     /// Current attempt.
     pub attempt_no: u32,
@@ -333,11 +327,9 @@ pub struct BizPointer {
 pub struct SendInput {
     /// `points_exchange` | `referral`.
     pub reason: Option<String>,
-    /// Business id.
     pub business_id: Option<String>,
     /// Alipay user id (wins over `openId`).
     pub user_id: Option<String>,
-    /// Open id.
     pub open_id: Option<String>,
     /// Campaign; default from the reason mapping.
     pub crowd_no: Option<String>,
@@ -348,11 +340,8 @@ pub struct SendInput {
 /// A validated send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendRequest {
-    /// Reason.
     pub reason: Reason,
-    /// Business id.
     pub business_id: BusinessId,
-    /// Recipient.
     pub recipient: Recipient,
     /// Campaign (None → reason mapping).
     pub crowd_no: Option<CrowdNo>,
@@ -410,13 +399,11 @@ pub struct SendResult {
     pub replayed: bool,
 }
 
-/// Send errors.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// A field is missing or invalid.
     #[error("{field} is missing or invalid")]
     BadInput {
-        /// The field.
         field: &'static str,
         /// Details.
         #[source]
@@ -486,8 +473,7 @@ impl DomainError for SendError {
             SendError::GatewayUnknown(_) => "alipay_unavailable",
             SendError::Busy => "payout_busy",
             SendError::PayoutFinal(_) => "payout_final",
-            SendError::Store(StoreError::Unavailable(_)) => "store_unavailable",
-            SendError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+            SendError::Store(e) => e.code(),
             SendError::NotFound => "payout_not_found",
         }
     }
@@ -502,10 +488,8 @@ impl DomainError for SendError {
             | SendError::CampaignStateUnrecognised(_)
             | SendError::BusinessIdConflict => ErrorKind::Unprocessable,
             SendError::Busy | SendError::PayoutFinal(_) => ErrorKind::Conflict,
-            SendError::GatewayUnknown(_) | SendError::Store(StoreError::Unavailable(_)) => {
-                ErrorKind::Unavailable
-            }
-            SendError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+            SendError::GatewayUnknown(_) => ErrorKind::Unavailable,
+            SendError::Store(e) => e.kind(),
         }
     }
 }
@@ -587,7 +571,6 @@ pub struct SendService {
     pub campaigns: Arc<dyn CampaignStore>,
     /// Cash gateway.
     pub gateway: Arc<dyn CashGateway>,
-    /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Fence tokens.
     pub ids: Arc<dyn IdGenerator>,
@@ -805,6 +788,7 @@ impl SendService {
     /// # Errors
     /// [`SendError::NotFound`], [`SendError::PayoutFinal`] for SENT/FAILED, [`SendError::Busy`]
     /// while a call is in flight (PENDING within its lease), store errors.
+    #[tracing::instrument(skip_all, fields(out_biz_no = %out_biz_no))]
     pub async fn probe_now(&self, out_biz_no: &OutBizNo) -> Result<SendResult, SendError> {
         let entry = self.get(out_biz_no).await?;
         match &entry.state {

@@ -88,7 +88,6 @@ pub struct UpdateTemplateRequest {
 /// The `result` of template.add / template.update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateResult {
-    /// `tpl_id`.
     pub tpl_id: TemplateId,
     /// `tpl_params`: the `$var$` names Alipay found.
     pub tpl_params: Vec<String>,
@@ -97,7 +96,6 @@ pub struct TemplateResult {
 /// `alipay.pass.instance.add` input (always `recognition_type` 2: user id + user token).
 #[derive(Debug, Clone, PartialEq)]
 pub struct IssuePassRequest {
-    /// `tpl_id`.
     pub tpl_id: TemplateId,
     /// `tpl_params`: values for every `$var$`.
     pub tpl_params: BTreeMap<String, String>,
@@ -110,7 +108,6 @@ pub struct IssuePassRequest {
 /// The `result` of instance.add.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PassIssued {
-    /// `passId`.
     pub pass_id: PassId,
     /// `serialNumber` as echoed by Alipay, when present.
     pub serial_number: Option<SerialNumber>,
@@ -119,7 +116,6 @@ pub struct PassIssued {
 /// `alipay.pass.instance.update` input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdatePassRequest {
-    /// `serial_number`.
     pub serial_number: SerialNumber,
     /// `channel_id` (the app id).
     pub channel_id: AppId,
@@ -137,7 +133,6 @@ pub struct UpdatePassRequest {
 /// visible changes, and whose answer names the pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FindPassRequest {
-    /// `serial_number`.
     pub serial_number: SerialNumber,
     /// `channel_id` (the app id).
     pub channel_id: AppId,
@@ -178,7 +173,6 @@ pub trait PassGateway: Send + Sync {
 // Cash gateway
 // ---------------------------------------------------------------------------------------------
 
-/// `prize_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrizeType {
@@ -201,21 +195,16 @@ impl PrizeType {
 /// `alipay.marketing.campaign.cash.create` input. Amounts in fen; the adapter writes yuan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateCampaignRequest {
-    /// `coupon_name`.
     pub coupon_name: String,
-    /// `prize_type`.
     pub prize_type: PrizeType,
     /// `total_money` (adapter: `to_yuan_string()`).
     pub total_money: AmountFen,
-    /// `total_num`.
     pub total_num: u32,
-    /// `prize_msg`.
     pub prize_msg: String,
     /// `start_time`: `yyyy-MM-dd HH:mm:ss` Beijing time or the literal `NowTime`.
     pub start_time: String,
     /// `end_time`: `yyyy-MM-dd HH:mm:ss` Beijing time.
     pub end_time: String,
-    /// `merchant_link`.
     pub merchant_link: String,
     /// `send_freqency` (sic), e.g. `D1|L5`.
     pub send_freqency: Option<String>,
@@ -224,22 +213,18 @@ pub struct CreateCampaignRequest {
 /// `cash.create` response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignCreated {
-    /// `crowd_no`.
     pub crowd_no: CrowdNo,
     /// `pay_url`, already URL-decoded by the gateway adapter (decoded exactly once, at the wire).
     pub pay_url: String,
-    /// `origin_crowd_no`.
     pub origin_crowd_no: Option<String>,
 }
 
 /// `cash.trigger` input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriggerRequest {
-    /// `crowd_no`.
     pub crowd_no: CrowdNo,
     /// `user_id` or the open id.
     pub recipient: Recipient,
-    /// `out_biz_no`.
     pub out_biz_no: OutBizNo,
     /// `order_price` (unused by the core; unit unconfirmed upstream).
     pub order_price: Option<AmountFen>,
@@ -254,30 +239,22 @@ pub struct TriggerResult {
     pub prize_amount: Option<AmountFen>,
     /// `repeat_trigger_flag == "true"` (a replay of an earlier result).
     pub repeat_trigger_flag: bool,
-    /// `biz_no`.
     pub biz_no: Option<String>,
     /// `out_biz_no` echoed.
     pub out_biz_no: Option<String>,
     /// `error_msg` (set when `trigger_result` is false), verbatim.
     pub error_msg: Option<String>,
-    /// `partner_id`.
     pub partner_id: Option<String>,
 }
 
 /// `cash.detail.query` response.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CampaignDetail {
-    /// `crowd_no`.
     pub crowd_no: String,
-    /// `coupon_name`.
     pub coupon_name: Option<String>,
-    /// `prize_msg`.
     pub prize_msg: Option<String>,
-    /// `prize_type`.
     pub prize_type: Option<String>,
-    /// `start_time`.
     pub start_time: Option<String>,
-    /// `end_time`.
     pub end_time: Option<String>,
     /// `total_amount`.
     pub total_amount: Option<AmountFen>,
@@ -285,9 +262,7 @@ pub struct CampaignDetail {
     pub send_amount: Option<AmountFen>,
     /// `total_count`.
     pub total_count: Option<String>,
-    /// `origin_crowd_no`.
     pub origin_crowd_no: Option<String>,
-    /// `camp_status`.
     pub camp_status: String,
 }
 
@@ -298,33 +273,24 @@ pub struct ListCampaignsRequest {
     pub camp_status: Option<String>,
     /// `page_index` from 1.
     pub page_index: u32,
-    /// `page_size` ≤ 50.
     pub page_size: u32,
 }
 
 /// One `camp_list` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignSummary {
-    /// `crowd_no`.
     pub crowd_no: String,
-    /// `origin_crowd_no`.
     pub origin_crowd_no: Option<String>,
-    /// `camp_status`.
     pub camp_status: String,
-    /// `coupon_name`.
     pub coupon_name: String,
 }
 
 /// `cash.list.query` response.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CampaignPage {
-    /// `camp_list`.
     pub camp_list: Vec<CampaignSummary>,
-    /// `page_index`.
     pub page_index: u32,
-    /// `page_size`.
     pub page_size: u32,
-    /// `total_size`.
     pub total_size: u32,
 }
 
@@ -352,7 +318,6 @@ pub trait CashGateway: Send + Sync {
 /// The injected clock (and sleeper, so the core needs no runtime).
 #[async_trait]
 pub trait Clock: Send + Sync {
-    /// Now.
     fn now(&self) -> Timestamp;
     /// Waits `d` (used by the claim path while another caller finishes).
     async fn sleep(&self, d: Duration);
@@ -391,7 +356,6 @@ pub enum Inserted<T> {
 /// Result of a compare-and-set on a fence token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CasOutcome<T> {
-    /// Written.
     Written,
     /// The fence did not match (someone else holds the item now); the current item if any.
     Lost(Option<T>),

@@ -1,12 +1,11 @@
 //! Pass templates: pass.json (`tpl_content`) validation, `$var$` collection, parameter rules for
 //! filling variables at claim time, the deterministic `unique_id`, and [`TemplateService`].
 
-use crate::error::{DomainError, ErrorKind};
+use crate::error::{DomainError, ErrorKind, GatewayError};
 use crate::hash::{canonical_json, sha256_hex, sha256_parts};
 use crate::ids::{AppId, SerialNumber, TemplateId, UserId};
 use crate::ports::{
-    AddTemplateRequest, Clock, GatewayFailure, GatewayOutcome, PassGateway, StoreError,
-    TemplateStore, UpdateTemplateRequest,
+    AddTemplateRequest, Clock, PassGateway, StoreError, TemplateStore, UpdateTemplateRequest,
 };
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -468,7 +467,6 @@ pub struct FillContext<'a> {
     pub now: Timestamp,
     /// The claiming user.
     pub user: &'a UserId,
-    /// The app id.
     pub app_id: &'a AppId,
     /// The claim's serial.
     pub serial: &'a SerialNumber,
@@ -512,63 +510,73 @@ pub struct TemplateRecord {
     /// Passes one user may claim from this template (`perUserLimit`, default 1).
     #[serde(default = "default_per_user_limit")]
     pub per_user_limit: u32,
-    /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
 }
 
-/// Template errors.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     /// The pass.json or the rules are invalid.
-    #[error("the pass template is invalid ({} issue(s))", .0.len())]
+    #[error("the pass template is invalid: {}", first_issue(.0))]
     Invalid(Vec<TemplateIssue>),
     /// No such template.
     #[error("unknown template")]
     NotFound,
-    /// Alipay refused.
-    #[error("Alipay refused the template: {}", .0.reason())]
-    Rejected(GatewayFailure),
-    /// Alipay's answer is not known; retrying is safe (same `unique_id`).
-    #[error("the Alipay outcome is unknown: {0}")]
-    GatewayUnknown(String),
+    /// Alipay refused, or its outcome is unknown.
+    #[error("{}", .0.describe("Alipay refused the template"))]
+    Gateway(GatewayError),
     /// Store failure.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+fn first_issue(issues: &[TemplateIssue]) -> String {
+    issues
+        .first()
+        .map(|i| format!("{} {}: {}", i.pointer, i.code, i.message))
+        .unwrap_or_default()
+}
+
+impl From<GatewayError> for TemplateError {
+    fn from(e: GatewayError) -> Self {
+        TemplateError::Gateway(e)
+    }
+}
+
 impl DomainError for TemplateError {
+    fn extensions(&self) -> Vec<(&'static str, Value)> {
+        match self {
+            TemplateError::Invalid(issues) => vec![(
+                "errors",
+                serde_json::to_value(issues).unwrap_or(Value::Null),
+            )],
+            _ => Vec::new(),
+        }
+    }
     fn code(&self) -> &'static str {
         match self {
             TemplateError::Invalid(_) => "invalid_template",
             TemplateError::NotFound => "template_not_found",
-            TemplateError::Rejected(_) => "alipay_rejected",
-            TemplateError::GatewayUnknown(_) => "alipay_unavailable",
-            TemplateError::Store(StoreError::Unavailable(_)) => "store_unavailable",
-            TemplateError::Store(StoreError::Corrupt(_)) => "store_corrupt",
+            TemplateError::Gateway(e) => e.code(),
+            TemplateError::Store(e) => e.code(),
         }
     }
     fn kind(&self) -> ErrorKind {
         match self {
             TemplateError::Invalid(_) => ErrorKind::BadInput,
             TemplateError::NotFound => ErrorKind::NotFound,
-            TemplateError::Rejected(_) => ErrorKind::Unprocessable,
-            TemplateError::GatewayUnknown(_) | TemplateError::Store(StoreError::Unavailable(_)) => {
-                ErrorKind::Unavailable
-            }
-            TemplateError::Store(StoreError::Corrupt(_)) => ErrorKind::Internal,
+            TemplateError::Gateway(e) => e.kind(),
+            TemplateError::Store(e) => e.kind(),
         }
     }
 }
 
 /// Creates, updates, reads templates.
 pub struct TemplateService {
-    /// The store.
     pub store: Arc<dyn TemplateStore>,
     /// The pass gateway.
     pub gateway: Arc<dyn PassGateway>,
-    /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Validation policy.
     pub policy: TemplatePolicy,
@@ -580,6 +588,7 @@ impl TemplateService {
     ///
     /// # Errors
     /// [`TemplateError`].
+    #[tracing::instrument(skip_all, fields(per_user_limit = ?per_user_limit))]
     pub async fn create(
         &self,
         tpl_content: &Value,
@@ -595,11 +604,7 @@ impl TemplateService {
             unique_id: v.unique_id.clone(),
             tpl_content: v.tpl_content.clone(),
         };
-        let result = match self.gateway.add_template(&req).await {
-            GatewayOutcome::Success(r) => r,
-            GatewayOutcome::Failed(f) => return Err(TemplateError::Rejected(f)),
-            GatewayOutcome::Unknown(m) => return Err(TemplateError::GatewayUnknown(m)),
-        };
+        let result = self.gateway.add_template(&req).await.into_result()?;
         let now = self.clock.now();
         let record = TemplateRecord {
             template_id: result.tpl_id,
@@ -620,6 +625,7 @@ impl TemplateService {
     ///
     /// # Errors
     /// [`TemplateError`].
+    #[tracing::instrument(skip_all, fields(template_id = %id))]
     pub async fn update(
         &self,
         id: &TemplateId,
@@ -641,11 +647,7 @@ impl TemplateService {
             tpl_id: id.clone(),
             tpl_content: v.tpl_content.clone(),
         };
-        match self.gateway.update_template(&req).await {
-            GatewayOutcome::Success(_) => {}
-            GatewayOutcome::Failed(f) => return Err(TemplateError::Rejected(f)),
-            GatewayOutcome::Unknown(m) => return Err(TemplateError::GatewayUnknown(m)),
-        }
+        self.gateway.update_template(&req).await.into_result()?;
         let record = TemplateRecord {
             template_id: id.clone(),
             unique_id: existing.unique_id,

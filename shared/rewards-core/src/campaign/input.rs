@@ -90,19 +90,12 @@ pub enum StartTime {
 pub struct NewCampaign {
     /// `coupon_name` (1–64 chars).
     pub coupon_name: String,
-    /// `prize_type`.
     pub prize_type: PrizeType,
-    /// `total_money`.
     pub total_money: AmountFen,
-    /// `total_num`.
     pub total_num: u32,
-    /// `prize_msg`.
     pub prize_msg: String,
-    /// Start.
     pub start: StartTime,
-    /// End.
     pub end: Timestamp,
-    /// `merchant_link`.
     pub merchant_link: String,
     /// `send_freqency`.
     pub send_frequency: Option<SendFrequency>,
@@ -112,23 +105,18 @@ pub struct NewCampaign {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewCampaignInput {
-    /// `couponName`.
     pub coupon_name: Option<String>,
     /// `prizeType`: `fixed` | `random`.
     pub prize_type: Option<String>,
     /// `totalMoney`: yuan string.
     pub total_money: Option<String>,
-    /// `totalNum`.
     pub total_num: Option<u64>,
-    /// `prizeMsg`.
     pub prize_msg: Option<String>,
     /// `startTime`: Beijing time or `NowTime`.
     pub start_time: Option<String>,
     /// `endTime`: Beijing time.
     pub end_time: Option<String>,
-    /// `merchantLink`.
     pub merchant_link: Option<String>,
-    /// `sendFrequency`.
     pub send_frequency: Option<String>,
 }
 

@@ -35,20 +35,17 @@ pub enum SlotState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SlotRecord {
-    /// Plan id.
     pub plan_id: String,
     /// Slot (Beijing date `yyyy-MM-dd`, or any `[A-Za-z0-9_-]` label).
     pub slot: String,
     /// The coupon name used for this slot's campaign (reconciliation key).
     pub coupon_name: String,
-    /// State.
     #[serde(flatten)]
     pub state: SlotState,
     /// Fence token.
     pub fence: String,
     /// Until when a `CREATING` holder is alive.
     pub lease_until: Timestamp,
-    /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
@@ -64,7 +61,6 @@ pub struct SchedulePlan {
     pub coupon_name: String,
     /// `fixed` | `random`.
     pub prize_type: PrizeType,
-    /// Total money.
     pub total_money: AmountFen,
     /// Count.
     pub total_num: u32,
@@ -72,7 +68,6 @@ pub struct SchedulePlan {
     pub prize_msg: String,
     /// Campaign length in hours from the slot's creation.
     pub duration_hours: u32,
-    /// Merchant link.
     pub merchant_link: String,
     /// Per-user limits.
     pub send_frequency: Option<SendFrequency>,
@@ -150,7 +145,9 @@ impl CampaignService {
                     SlotState::Creating | SlotState::Unknown { .. } => {
                         Err(CampaignError::SlotUnknown)
                     }
-                    SlotState::Failed { failure } => Err(CampaignError::Rejected(failure)),
+                    SlotState::Failed { failure } => {
+                        Err(CampaignError::Gateway(GatewayError::Rejected(failure)))
+                    }
                 };
             }
         }
@@ -185,11 +182,11 @@ impl CampaignService {
             }
             GatewayOutcome::Failed(f) => (
                 SlotState::Failed { failure: f.clone() },
-                Err(CampaignError::Rejected(f)),
+                Err(CampaignError::Gateway(GatewayError::Rejected(f))),
             ),
             GatewayOutcome::Unknown(m) => (
                 SlotState::Unknown { detail: m.clone() },
-                Err(CampaignError::GatewayUnknown(m)),
+                Err(CampaignError::Gateway(GatewayError::Unknown(m))),
             ),
         };
         let done = SlotRecord {
@@ -232,7 +229,7 @@ impl CampaignService {
         }
         let mut matches = Vec::new();
         for page_index in 1..=50u32 {
-            let page = match self
+            let page = self
                 .gateway
                 .list(&ListCampaignsRequest {
                     camp_status: None,
@@ -240,11 +237,7 @@ impl CampaignService {
                     page_size: 50,
                 })
                 .await
-            {
-                GatewayOutcome::Success(p) => p,
-                GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
-                GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
-            };
+                .into_result()?;
             let n = page.camp_list.len();
             matches.extend(
                 page.camp_list
@@ -274,12 +267,8 @@ impl CampaignService {
             }
             [one] => {
                 let crowd_no = CrowdNo::parse(&one.crowd_no)
-                    .map_err(|e| CampaignError::GatewayUnknown(e.to_string()))?;
-                let detail = match self.gateway.detail(&crowd_no).await {
-                    GatewayOutcome::Success(d) => d,
-                    GatewayOutcome::Failed(f) => return Err(CampaignError::Rejected(f)),
-                    GatewayOutcome::Unknown(m) => return Err(CampaignError::GatewayUnknown(m)),
-                };
+                    .map_err(|e| CampaignError::Gateway(GatewayError::Unknown(e.to_string())))?;
+                let detail = self.gateway.detail(&crowd_no).await.into_result()?;
                 let status = CampaignStatus::parse(&detail.camp_status);
                 tracing::warn!(
                     crowdNo = %crowd_no,

@@ -9,13 +9,10 @@ use serde::{Deserialize, Serialize};
 pub enum CampaignStatus {
     /// Created, not paid.
     Created,
-    /// Paid.
     Paid,
     /// Running (usable).
     Ready,
-    /// Paused.
     Pause,
-    /// Closed.
     Closed,
     /// Settled (`SETTLED`).
     Settled,

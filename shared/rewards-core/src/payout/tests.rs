@@ -112,6 +112,15 @@ fn every_entry_state_round_trips_through_json() {
         assert_eq!(back, e);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["reason"], "referral", "{text}");
+        // The public view is the entry without fence and lease, its outcome beside it.
+        let mut expected = v.clone();
+        let o = expected.as_object_mut().unwrap();
+        o.remove("fence");
+        o.remove("leaseUntil");
+        o.insert("state".into(), serde_json::json!(e.state.name()));
+        o.insert("outcome".into(), serde_json::to_value(&e.state).unwrap());
+        let view = serde_json::to_value(e.view()).unwrap();
+        assert_eq!(view, expected);
     }
 }
 

@@ -99,6 +99,12 @@ impl SessionKey {
     }
 }
 
+impl rewards_core::session::SessionTokens for SessionKey {
+    fn issue(&self, subject: &str, now_secs: u64, ttl_secs: u64) -> Result<String, String> {
+        SessionKey::issue(self, subject, now_secs, ttl_secs).map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

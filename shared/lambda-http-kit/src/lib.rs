@@ -1,11 +1,10 @@
-//! # lambda-edge
+//! # lambda-http-kit
 //!
 //! What every thin handler shares, so each function's `main.rs` is parse → domain → map error:
 //! [`Problem`] (RFC 9457 problem details with a stable `code`), [`json_body`] with a size bound,
 //! path and query parameters, [`json`] responses, [`init_logging`] (JSON lines carrying the Lambda
 //! request id), [`metric`] (CloudWatch embedded metric format) and [`deadline`] (every answer before
 //! the Lambda deadline, in our format).
-#![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod deadline;
@@ -14,6 +13,7 @@ pub mod session;
 use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
+use rewards_core::{DomainError, ErrorKind};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -130,10 +130,66 @@ impl Problem {
     }
 }
 
+/// A domain error as problem+json, so handlers end in `?`: 4xx carry the error's own text and
+/// extensions; 5xx are opaque, with the cause chain logged.
+impl<E: DomainError> From<E> for Problem {
+    fn from(err: E) -> Self {
+        Problem::from_domain(&err)
+    }
+}
+
+impl Problem {
+    /// [`From`] for a borrowed domain error.
+    pub fn from_domain<E: DomainError + ?Sized>(err: &E) -> Self {
+        let status = err.kind().http_status();
+        match err.kind() {
+            ErrorKind::Internal | ErrorKind::Unavailable => {
+                let mut chain = err.to_string();
+                let mut source = err.source();
+                while let Some(s) = source {
+                    chain.push_str(": ");
+                    chain.push_str(&s.to_string());
+                    source = s.source();
+                }
+                tracing::error!(code = err.code(), cause = %chain, "request failed");
+                let detail = if status == 503 {
+                    "a dependency is unavailable; it is safe to retry with the same request"
+                } else {
+                    "the request could not be completed; it is safe to retry"
+                };
+                Problem::new(status, err.code(), detail)
+            }
+            _ => err.extensions().into_iter().fold(
+                Problem::new(status, err.code(), err.to_string()),
+                |p, (k, v)| p.with(k, v),
+            ),
+        }
+    }
+}
+
 impl From<Problem> for Response<Body> {
     fn from(p: Problem) -> Self {
         p.into_response()
     }
+}
+
+/// A response from JSON text already made (e.g. a stored idempotent answer): `application/json`, or
+/// `application/problem+json` for a 4xx/5xx, with the default `Retry-After` on a 503.
+pub fn json_text(status: u16, body: String) -> Response<Body> {
+    let content_type = if status >= 400 {
+        "application/problem+json"
+    } else {
+        "application/json"
+    };
+    let mut builder = Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, content_type);
+    if status == 503 {
+        builder = builder.header(RETRY_AFTER, DEFAULT_RETRY_AFTER_SECS);
+    }
+    builder
+        .body(Body::Text(body))
+        .unwrap_or_else(|_| Problem::internal().into_response())
 }
 
 /// A JSON response with a status.
@@ -300,7 +356,7 @@ pub fn init_logging() {
     if let Ok(d) = INVOKE_SPAN_DIRECTIVE.parse() {
         filter = filter.add_directive(d);
     }
-    let fmt = tracing_subscriber::fmt::layer()
+    let format = tracing_subscriber::fmt::format()
         .json()
         .with_current_span(true)
         // The whole list, so a line written inside a nested span (the money path's `payout` span)
@@ -309,11 +365,47 @@ pub fn init_logging() {
         .flatten_event(true)
         .with_target(false)
         .without_time();
+    let fmt = tracing_subscriber::fmt::layer()
+        .event_format(WithRequestId(format))
+        .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new());
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(RequestIdLayer)
         .with(fmt)
         .try_init();
+}
+
+/// The JSON line format with the invocation's `requestId` at the top level whenever the current span
+/// (a handler's or a service's own) is not the runtime's invoke span, which carries it already.
+struct WithRequestId<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for WithRequestId<F>
+where
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut line = String::new();
+        self.0.format_event(
+            ctx,
+            tracing_subscriber::fmt::format::Writer::new(&mut line),
+            event,
+        )?;
+        match (current_request_id(), line.strip_prefix('{')) {
+            (Some(id), Some(rest)) if !line.contains("\"requestId\"") => {
+                let id = serde_json::to_string(&id).map_err(|_| std::fmt::Error)?;
+                let sep = if rest.starts_with('}') { "" } else { "," };
+                write!(writer, "{{\"requestId\":{id}{sep}{rest}")
+            }
+            _ => writer.write_str(&line),
+        }
+    }
 }
 
 std::thread_local! {
@@ -433,6 +525,53 @@ fn metric_value(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Sample {
+        #[error("the widget is invalid")]
+        Invalid,
+        #[error("the store said: secret host 10.0.0.1")]
+        Down,
+    }
+
+    impl DomainError for Sample {
+        fn code(&self) -> &'static str {
+            match self {
+                Sample::Invalid => "invalid_widget",
+                Sample::Down => "store_unavailable",
+            }
+        }
+        fn kind(&self) -> ErrorKind {
+            match self {
+                Sample::Invalid => ErrorKind::BadInput,
+                Sample::Down => ErrorKind::Unavailable,
+            }
+        }
+        fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
+            vec![("errors", serde_json::json!(["/widget"]))]
+        }
+    }
+
+    #[test]
+    fn a_domain_error_becomes_a_problem_with_question_mark() {
+        fn handler(fail: Sample) -> Result<(), Problem> {
+            Err(fail)?
+        }
+        let bad = handler(Sample::Invalid).unwrap_err();
+        assert_eq!((bad.status, bad.code.as_str()), (400, "invalid_widget"));
+        assert_eq!(bad.detail, "the widget is invalid");
+        let body = serde_json::to_value(&bad).unwrap();
+        assert_eq!(body["errors"], serde_json::json!(["/widget"]));
+        // A 5xx keeps its cause out of the answer (and out of the extensions).
+        let down = handler(Sample::Down).unwrap_err();
+        assert_eq!(
+            (down.status, down.code.as_str()),
+            (503, "store_unavailable")
+        );
+        assert!(!down.detail.contains("10.0.0.1"), "{}", down.detail);
+        assert!(down.extensions.is_none());
+        assert_eq!(down.into_response().headers()["retry-after"], "2");
+    }
 
     #[test]
     fn problems_are_problem_json_with_a_code() {

@@ -1,0 +1,44 @@
+//! A ledger entry as callers see it.
+
+use super::{PayoutEntry, PayoutState, Reason, Recipient};
+use crate::ids::{BusinessId, CrowdNo, OutBizNo};
+use crate::time::Timestamp;
+use serde::Serialize;
+
+/// The public view of a [`PayoutEntry`]: the entry without its fence token and lease (internal to
+/// the money path), with the state's data both inline and as `outcome`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayoutView<'a> {
+    out_biz_no: &'a OutBizNo,
+    reason: Reason,
+    business_id: &'a BusinessId,
+    attempt_no: u32,
+    crowd_no: &'a CrowdNo,
+    recipient: &'a Recipient,
+    #[serde(flatten)]
+    state: &'a PayoutState,
+    attempts: u32,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    outcome: &'a PayoutState,
+}
+
+impl PayoutEntry {
+    /// What callers see of this entry.
+    pub fn view(&self) -> PayoutView<'_> {
+        PayoutView {
+            out_biz_no: &self.out_biz_no,
+            reason: self.reason,
+            business_id: &self.business_id,
+            attempt_no: self.attempt_no,
+            crowd_no: &self.crowd_no,
+            recipient: &self.recipient,
+            state: &self.state,
+            attempts: self.attempts,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            outcome: &self.state,
+        }
+    }
+}
