@@ -756,30 +756,26 @@ impl SendService {
     /// # Errors
     /// Store errors.
     pub async fn retrigger(&self, entry: PayoutEntry) -> Result<SendResult, SendError> {
-        let span = entry.span();
-        async move {
-            let now = self.clock.now();
-            let taken = PayoutEntry {
-                state: PayoutState::Pending,
-                fence: self.ids.fence_token(),
-                lease_until: now.plus(self.config.lease),
-                attempts: entry.attempts.saturating_add(1),
-                updated_at: now,
-                ..entry.clone()
-            };
-            match self.payouts.cas_payout(&taken, &entry.fence).await? {
-                CasOutcome::Written => Ok(SendResult {
-                    entry: self.call(taken).await?,
-                    replayed: false,
-                }),
-                CasOutcome::Lost(cur) => Ok(SendResult {
-                    entry: cur.unwrap_or(entry),
-                    replayed: true,
-                }),
-            }
+        // The call below runs in the entry's span; the takeover itself logs nothing.
+        let now = self.clock.now();
+        let taken = PayoutEntry {
+            state: PayoutState::Pending,
+            fence: self.ids.fence_token(),
+            lease_until: now.plus(self.config.lease),
+            attempts: entry.attempts.saturating_add(1),
+            updated_at: now,
+            ..entry.clone()
+        };
+        match self.payouts.cas_payout(&taken, &entry.fence).await? {
+            CasOutcome::Written => Ok(SendResult {
+                entry: self.call(taken).await?,
+                replayed: false,
+            }),
+            CasOutcome::Lost(cur) => Ok(SendResult {
+                entry: cur.unwrap_or(entry),
+                replayed: true,
+            }),
         }
-        .instrument(span)
-        .await
     }
 
     /// The operator's retry: re-arms an unresolved entry and probes it now with the same
