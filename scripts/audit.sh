@@ -64,6 +64,12 @@ if [[ -n "${RUSTSEC_DB:-}" ]]; then
     rm -rf "$db_dir"
     mkdir -p "$(dirname "$db_dir")"
     git clone --quiet "$RUSTSEC_DB" "$db_dir"
+    # Keep a copy in the machine's tool cache, so a fresh clone elsewhere on this machine (CI) checks
+    # advisories too even where the bundle is not beside it.
+    if [[ ! -d "$shared_db/crates" ]]; then
+        mkdir -p "$(dirname "$shared_db")"
+        git clone --quiet "$db_dir" "$shared_db" 2>/dev/null || true
+    fi
 elif [[ ! -d "$db_dir/crates" ]]; then
     rm -rf "$db_dir"
     "$deny" fetch db >/dev/null 2>&1 || true
