@@ -52,13 +52,6 @@ async fn handle(claims: &ClaimService, req: Request) -> Response<Body> {
                 1.0,
                 &[("Outcome", p.code.as_str())],
             );
-            let p = match e.retry_after() {
-                Some(wait) => {
-                    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                    p.with_retry_after(u32::try_from(secs.max(1)).unwrap_or(u32::MAX))
-                }
-                None => p,
-            };
             component_problem(p).into_response()
         }
     }

@@ -30,7 +30,6 @@ fn answer(entry: &PayoutEntry, replayed: bool) -> StoredResponse {
     }
 }
 
-#[tracing::instrument(skip_all)]
 pub async fn send(sends: &SendService, input: &SendInput) -> StoredResponse {
     let sent = match input.validate() {
         Ok(request) => sends.send(&request).await.map_err(Problem::from),

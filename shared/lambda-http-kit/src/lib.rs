@@ -159,10 +159,20 @@ impl Problem {
                 };
                 Problem::new(status, err.code(), detail)
             }
-            _ => err.extensions().into_iter().fold(
-                Problem::new(status, err.code(), err.to_string()),
-                |p, (k, v)| p.with(k, v),
-            ),
+            _ => {
+                let p = err.extensions().into_iter().fold(
+                    Problem::new(status, err.code(), err.to_string()),
+                    |p, (k, v)| p.with(k, v),
+                );
+                match err.retry_after() {
+                    // Whole seconds, rounded up: never earlier than the domain asked.
+                    Some(wait) => {
+                        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                        p.with_retry_after(u32::try_from(secs.max(1)).unwrap_or(u32::MAX))
+                    }
+                    None => p,
+                }
+            }
         }
     }
 }
@@ -571,6 +581,33 @@ mod tests {
         assert!(!down.detail.contains("10.0.0.1"), "{}", down.detail);
         assert!(down.extensions.is_none());
         assert_eq!(down.into_response().headers()["retry-after"], "2");
+    }
+
+    #[test]
+    fn a_domain_wait_becomes_retry_after_in_whole_seconds_rounded_up() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("too many failed claims")]
+        struct Throttled(std::time::Duration);
+        impl DomainError for Throttled {
+            fn code(&self) -> &'static str {
+                "too_many_failed_claims"
+            }
+            fn kind(&self) -> ErrorKind {
+                ErrorKind::TooManyRequests
+            }
+            fn retry_after(&self) -> Option<std::time::Duration> {
+                Some(self.0)
+            }
+        }
+        for (wait_ms, header) in [(1_200, "2"), (3_000, "3"), (10, "1")] {
+            let p = Problem::from(Throttled(std::time::Duration::from_millis(wait_ms)));
+            assert_eq!(p.status, 429);
+            assert_eq!(
+                p.into_response().headers()[RETRY_AFTER],
+                header,
+                "{wait_ms} ms"
+            );
+        }
     }
 
     #[test]

@@ -231,6 +231,12 @@ pub enum ClaimError {
 }
 
 impl DomainError for ClaimError {
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClaimError::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
     fn code(&self) -> &'static str {
         match self {
             ClaimError::BadInput { field, .. } => match *field {
@@ -274,14 +280,6 @@ impl ClaimError {
     pub fn refusal(&self) -> Option<&GatewayFailure> {
         match self {
             ClaimError::Gateway(GatewayError::Rejected(f)) => Some(f),
-            _ => None,
-        }
-    }
-
-    /// For 429: how long to wait (the `Retry-After` header).
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            ClaimError::Throttled { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

@@ -55,6 +55,11 @@ pub trait DomainError: std::error::Error {
     fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
         Vec::new()
     }
+    /// How long a caller should wait before trying again (the `Retry-After` of a 429); none by
+    /// default.
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// Why a gateway call gave no result, the same for every service: Alipay refused it, or its
