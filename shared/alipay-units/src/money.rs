@@ -48,6 +48,13 @@ impl AmountFen {
     /// Zero.
     pub const ZERO: AmountFen = AmountFen(0);
 
+    /// An amount known when the program is compiled: use it in a `const` so that an out-of-range
+    /// literal fails the build instead of a request.
+    pub const fn from_fen_const(fen: i64) -> Self {
+        assert!(fen >= 0 && fen <= Self::MAX, "amount out of range");
+        Self(fen)
+    }
+
     /// The amount in fen.
     pub fn fen(self) -> i64 {
         self.0
