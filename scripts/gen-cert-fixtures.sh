@@ -38,3 +38,7 @@ cat > expected.json <<JSON
 }
 JSON
 cat expected.json
+# A legacy chain for the chain check: a SHA-1 signed root and a leaf it signed with SHA-1 (Alipay's
+# older root signs with sha1WithRSA).
+cd - >/dev/null
+"$(dirname "$0")/gen-cert-fixtures-sha1.sh"

@@ -80,3 +80,167 @@ fn the_alipay_key_comes_out_of_its_certificate_and_cert_sn_is_checked() {
         Err(ResponseError::CertSnMismatch { .. })
     ));
 }
+
+// The chain check (`RootBundle::verify_chain`) on the generated hierarchy: root → Class 2 → Alipay
+// certificate, root → Class 1 → app certificate, and a SHA-1 root → leaf.
+
+use alipay_protocol::cert::{CertError, CertField, CertModeSet, RootBundle};
+
+/// 2026-12-01, inside every fixture's validity window.
+const NOW: i64 = 1_796_083_200;
+
+fn cat(names: &[&str]) -> Vec<u8> {
+    names.iter().flat_map(|n| fixture(n)).collect()
+}
+
+fn keys(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../../tests/vectors/keys/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_leaf_with_its_intermediate_chains_to_the_bundle() {
+    let roots = RootBundle::from_pem(&fixture("root_bundle.pem")).unwrap();
+    assert_eq!(roots.root_cert_sn(), expected("alipay_root_cert_sn"));
+    let trusted = roots
+        .verify_chain(&cat(&["alipay_cert.pem", "class2.pem"]), NOW)
+        .unwrap();
+    assert_eq!(trusted.sn, expected("alipay_cert_sn"));
+    assert_eq!(trusted.path.len(), 3, "{:?}", trusted.path);
+    assert!(trusted.path[2].contains("Test Root CA R1"));
+    let direct = AlipayPublicKey::from_text(&keys("alipay_public_spki.pem")).unwrap();
+    assert_eq!(trusted.key.pkcs1_der(), direct.pkcs1_der());
+    // An intermediate is itself signed by a root of the bundle.
+    assert_eq!(
+        roots
+            .verify_chain(&fixture("class2.pem"), NOW)
+            .unwrap()
+            .path
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_leaf_without_its_intermediate_or_under_another_root_is_untrusted() {
+    let roots = RootBundle::from_pem(&fixture("root_bundle.pem")).unwrap();
+    let e = roots
+        .verify_chain(&fixture("alipay_cert.pem"), NOW)
+        .unwrap_err();
+    assert!(matches!(e, CertError::Untrusted { .. }), "{e}");
+    assert!(e.to_string().contains("Class 2"), "{e}");
+    // The SHA-1 root alone does not anchor the SHA-256 hierarchy.
+    let legacy_only = RootBundle::from_pem(&fixture("root_rsa1.pem")).unwrap();
+    assert!(matches!(
+        legacy_only.verify_chain(&cat(&["alipay_cert.pem", "class2.pem"]), NOW),
+        Err(CertError::Untrusted { .. })
+    ));
+    // The app certificate's intermediate is not the Alipay certificate's.
+    assert!(matches!(
+        roots.verify_chain(&cat(&["alipay_cert.pem", "class1.pem"]), NOW),
+        Err(CertError::Untrusted { .. })
+    ));
+}
+
+#[test]
+fn a_sha1_signed_chain_is_accepted_as_alipay_s_older_root_signs() {
+    let roots = RootBundle::from_pem(&cat(&["root_rsa256.pem", "sha1_root.pem"])).unwrap();
+    let trusted = roots.verify_chain(&fixture("sha1_leaf.pem"), NOW).unwrap();
+    assert_eq!(trusted.path.len(), 2);
+}
+
+#[test]
+fn a_tampered_signature_is_untrusted() {
+    let cert = x509_cert::Certificate::from_pem(fixture("class2.pem")).unwrap();
+    let mut der = der::Encode::to_der(&cert).unwrap();
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    let roots = RootBundle::from_pem(&fixture("root_bundle.pem")).unwrap();
+    let e = roots.verify_chain(&der, NOW).unwrap_err();
+    assert!(
+        matches!(&e, CertError::Untrusted { reason, .. } if reason.contains("does not verify")),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_validity_window_of_every_certificate_on_the_path_is_checked() {
+    let roots = RootBundle::from_pem(&fixture("root_bundle.pem")).unwrap();
+    let chain = cat(&["alipay_cert.pem", "class2.pem"]);
+    // 2040: the leaf (10 years from 2026-11) has expired.
+    let e = roots.verify_chain(&chain, 2_208_988_800).unwrap_err();
+    assert!(
+        matches!(&e, CertError::Validity { state, .. } if state.starts_with("expired since")),
+        "{e}"
+    );
+    // 2020: not valid yet.
+    let e = roots.verify_chain(&chain, 1_577_836_800).unwrap_err();
+    assert!(
+        matches!(&e, CertError::Validity { state, .. } if state.starts_with("not valid before")),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_cert_mode_set_checks_the_app_key_and_the_chain_once() {
+    let app_key = AppPrivateKey::from_text(&keys("app_private_pkcs8.pem")).unwrap();
+    let set = CertModeSet::load(
+        &fixture("app_cert.pem"),
+        &cat(&["alipay_cert.pem", "class2.pem"]),
+        &fixture("root_bundle.pem"),
+        &app_key,
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(set.app_cert_sn, expected("app_cert_sn"));
+    assert_eq!(set.alipay_cert.sn, expected("alipay_cert_sn"));
+    assert_eq!(set.alipay_root_cert_sn, expected("alipay_root_cert_sn"));
+
+    // The app certificate of another key.
+    let other_key = AppPrivateKey::from_text(&keys("alipay_private_pkcs8.pem")).unwrap();
+    let e = CertModeSet::load(
+        &fixture("app_cert.pem"),
+        &cat(&["alipay_cert.pem", "class2.pem"]),
+        &fixture("root_bundle.pem"),
+        &other_key,
+        NOW,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, CertField::AppCert);
+    assert_eq!(e.source, CertError::KeyMismatch);
+    // Alipay's certificate that does not chain; a bundle without an RSA root.
+    let e = CertModeSet::load(
+        &fixture("app_cert.pem"),
+        &fixture("alipay_cert.pem"),
+        &fixture("root_bundle.pem"),
+        &app_key,
+        NOW,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, CertField::AlipayCert);
+    let e = CertModeSet::load(
+        &fixture("app_cert.pem"),
+        &cat(&["alipay_cert.pem", "class2.pem"]),
+        &fixture("root_ec.pem"),
+        &app_key,
+        NOW,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.field, e.source),
+        (CertField::RootCert, CertError::NoRsaRoot)
+    );
+    // The Alipay certificate given as the app certificate: its key is not the app key's.
+    let e = CertModeSet::load(
+        &fixture("alipay_cert.pem"),
+        &cat(&["alipay_cert.pem", "class2.pem"]),
+        &fixture("root_bundle.pem"),
+        &app_key,
+        NOW,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, CertField::AppCert);
+}

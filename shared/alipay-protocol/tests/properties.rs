@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 
 use alipay_protocol::aes::AesKey;
+use alipay_protocol::cert::RootBundle;
 use alipay_protocol::notify::{NotifyParams, NotifyPolicy};
 use alipay_protocol::response::{extract_signed_span, ResponseVerifier};
 use alipay_protocol::{AlipayPublicKey, AppPrivateKey};
@@ -104,4 +105,56 @@ proptest! {
         let key = AesKey::from_base64("aa4BtZ4tspm2wnXLb1ThQA==").unwrap();
         prop_assert_eq!(key.decrypt(&key.encrypt(&plain)).unwrap(), plain);
     }
+
+    /// The chain check on any bytes, as a bundle or as a certificate file: an error, never a panic.
+    #[test]
+    fn the_chain_check_never_panics(data in proptest::collection::vec(any::<u8>(), 0..1024)) {
+        let _ = RootBundle::from_pem(&data);
+        let _ = bundle().verify_chain(&data, 1_796_083_200);
+    }
+
+    /// A certificate with any one byte changed never panics the check, and a change inside the signed
+    /// part never verifies.
+    #[test]
+    fn a_changed_byte_in_a_certificate_is_never_trusted(pos in any::<prop::sample::Index>(), flip in 1u8..=255) {
+        let der = class2_der();
+        let at = pos.index(der.len());
+        let mut changed = der.to_vec();
+        changed[at] ^= flip;
+        let result = bundle().verify_chain(&changed, 1_796_083_200);
+        // The to-be-signed part starts after the outer SEQUENCE header (4 bytes) and ends where the
+        // signature algorithm begins.
+        if at >= 4 && at < 4 + tbs_len() {
+            prop_assert!(result.is_err(), "byte {} changed and still trusted", at);
+        }
+    }
+}
+
+fn certs_dir() -> String {
+    format!("{}/tests/certs/", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bundle() -> &'static RootBundle {
+    static B: OnceLock<RootBundle> = OnceLock::new();
+    B.get_or_init(|| {
+        RootBundle::from_pem(&std::fs::read(certs_dir() + "root_bundle.pem").unwrap()).unwrap()
+    })
+}
+
+fn class2_der() -> &'static [u8] {
+    static D: OnceLock<Vec<u8>> = OnceLock::new();
+    D.get_or_init(|| {
+        use der::{DecodePem, Encode};
+        let pem = std::fs::read(certs_dir() + "class2.pem").unwrap();
+        x509_cert::Certificate::from_pem(pem)
+            .unwrap()
+            .to_der()
+            .unwrap()
+    })
+}
+
+fn tbs_len() -> usize {
+    use der::{Decode, Encode};
+    let cert = x509_cert::Certificate::from_der(class2_der()).unwrap();
+    cert.tbs_certificate.to_der().unwrap().len()
 }
