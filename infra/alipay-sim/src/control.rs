@@ -216,15 +216,52 @@ pub async fn get_settings(State(sim): State<Arc<Sim>>) -> Response {
 }
 
 /// `POST /sim/settings` with a partial [`SettingsPatch`] → 200 and the switches after the change;
-/// 422 for an unknown switch or value.
+/// 422 for an unknown switch or value, or `rotateAlipayCert` in public-key mode.
 pub async fn update_settings(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response {
     match serde_json::from_slice::<SettingsPatch>(&body) {
         Ok(patch) => {
+            if patch.rotate_alipay_cert == Some(true) {
+                match sim.with_certs(|c| c.rotate().map(|cert| cert.sn.clone())) {
+                    None => {
+                        return error(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "rotateAlipayCert needs certificate mode (SIM_CERT_MODE=1)",
+                        )
+                    }
+                    Some(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                    Some(Ok(sn)) => sim.log("rotateAlipayCert", &format!("now {sn}")),
+                }
+            }
             let mut current = settings(&sim);
             current.apply(patch);
             Json(current.clone()).into_response()
         }
         Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    }
+}
+
+/// `GET /sim/certs` (certificate mode) → `{"appCert","appCertSn","alipayCert","alipayCertSn",
+/// "alipayRootCert","alipayRootCertSn","alipayCerts":[{"sn","current"}]}`: the PEM files a merchant
+/// downloads from the console (`alipayCert` is the current one). 404 in public-key mode.
+pub async fn certs(State(sim): State<Arc<Sim>>) -> Response {
+    let view = sim.with_certs(|c| {
+        let current = c.current().sn.clone();
+        json!({
+            "appCert": c.app_cert_pem,
+            "appCertSn": c.app_cert_sn,
+            "alipayCert": c.current().pem,
+            "alipayCertSn": current,
+            "alipayRootCert": c.root_bundle_pem,
+            "alipayRootCertSn": c.root_cert_sn,
+            "alipayCerts": c.all().iter().map(|a| json!({"sn": a.sn, "current": a.sn == current})).collect::<Vec<_>>(),
+        })
+    });
+    match view {
+        Some(v) => Json(v).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "the simulator runs in public-key mode (SIM_CERT_MODE=1 for certificate mode)",
+        ),
     }
 }
 

@@ -31,6 +31,7 @@ pub const METHODS: &[&str] = &[
     "alipay.marketing.campaign.cash.list.query",
     "alipay.marketing.campaign.cash.status.modify",
     "alipay.system.oauth.token",
+    "alipay.open.app.alipaycert.download",
 ];
 
 const INVALID_SIGNATURE_PREFIX: &str =
@@ -120,6 +121,7 @@ pub fn check_request(sim: &Sim, params: &[(String, String)]) -> Result<(), Reply
             "模拟器不支持接口内容加密(AES)",
         ));
     }
+    check_cert_sns(sim, params)?;
     let signed = string_to_sign(
         params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         &["sign"],
@@ -139,6 +141,68 @@ pub fn check_request(sim: &Sim, params: &[(String, String)]) -> Result<(), Reply
         ));
     }
     Ok(())
+}
+
+/// Certificate mode: the request must name the app certificate and the root bundle the simulator
+/// issued (public-key mode accepts and ignores them). Sub-codes as the gateway answers:
+/// `isv.missing-app-cert-sn`, `isv.app-cert-not-exist` and `isv.invalid-alipay-root-cert-sn` are
+/// seen in the wild; `isv.missing-alipay-root-cert-sn` is this simulator's spelling.
+fn check_cert_sns(sim: &Sim, params: &[(String, String)]) -> Result<(), Reply> {
+    let Some((app_sn, root_sn)) =
+        sim.with_certs(|c| (c.app_cert_sn.clone(), c.root_cert_sn.clone()))
+    else {
+        return Ok(());
+    };
+    match get(params, "app_cert_sn") {
+        None => {
+            return Err(Reply::gateway(
+                "40001",
+                "isv.missing-app-cert-sn",
+                "缺少应用公钥证书序列号",
+            ))
+        }
+        Some(sn) if sn != app_sn => {
+            return Err(Reply::gateway(
+                "40002",
+                "isv.app-cert-not-exist",
+                "应用公钥证书不存在",
+            ))
+        }
+        Some(_) => {}
+    }
+    match get(params, "alipay_root_cert_sn") {
+        None => Err(Reply::gateway(
+            "40001",
+            "isv.missing-alipay-root-cert-sn",
+            "缺少支付宝根证书序列号",
+        )),
+        Some(sn) if sn != root_sn => Err(Reply::gateway(
+            "40002",
+            "isv.invalid-alipay-root-cert-sn",
+            "无效支付宝根证书序列号",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `alipay.open.app.alipaycert.download`: any Alipay certificate the simulator issued, by SN, as
+/// base64 of its PEM file.
+fn alipaycert_download(sim: &Sim, biz: &Biz) -> Reply {
+    let Some(sn) = biz.text("alipay_cert_sn") else {
+        return Reply::invalid("alipay_cert_sn", "不能为空");
+    };
+    match sim.with_certs(|c| c.by_sn(&sn).map(|cert| cert.pem.clone())) {
+        None => Reply::business("CERT_MODE_NOT_ENABLED", "应用未启用公钥证书模式"),
+        Some(None) => Reply::business("ALIPAY_CERT_NOT_EXIST", "支付宝公钥证书不存在"),
+        Some(Some(pem)) => {
+            use base64::Engine as _;
+            let content = base64::engine::general_purpose::STANDARD.encode(pem);
+            Reply::Ok(Map::from_iter([(
+                "alipay_cert_content".to_string(),
+                Value::String(content),
+            )]))
+        }
+    }
 }
 
 fn biz(params: &[(String, String)]) -> Result<Biz, Reply> {
@@ -179,6 +243,10 @@ pub fn dispatch(
         Ok(b) => b,
         Err(r) => return r,
     };
+    if method == "alipay.open.app.alipaycert.download" {
+        drop(state);
+        return alipaycert_download(sim, &biz);
+    }
     match method {
         "alipay.pass.template.add" => state.template_add(&biz, now),
         "alipay.pass.template.update" => state.template_update(&biz),
@@ -195,8 +263,10 @@ pub fn dispatch(
     }
 }
 
-/// Renders a reply in the gateway's shape and signs the exact emitted span with the platform key.
-/// `corrupt` signs something else, so the signature does not verify.
+/// Renders a reply in the gateway's shape and signs the exact emitted span with the current
+/// platform key; in certificate mode `alipay_cert_sn` (the signing certificate) sits between the
+/// node and `sign`, as the gateway writes it. `corrupt` signs something else, so the signature does
+/// not verify.
 pub fn render(sim: &Sim, method: &str, reply: &Reply, corrupt: bool) -> String {
     let (root, node) = match reply {
         Reply::Ok(fields) => {
@@ -234,12 +304,18 @@ pub fn render(sim: &Sim, method: &str, reply: &Reply, corrupt: bool) -> String {
         }
     };
     let inner = Value::Object(node).to_string();
+    let signer = sim.signer();
     let sign = if corrupt {
-        sim.platform_key.sign(format!("{inner} ").as_bytes())
+        signer.key.sign(format!("{inner} ").as_bytes())
     } else {
-        sim.platform_key.sign(inner.as_bytes())
+        signer.key.sign(inner.as_bytes())
     };
-    format!("{{\"{root}\":{inner},\"sign\":\"{sign}\"}}")
+    match signer.alipay_cert_sn {
+        Some(sn) => {
+            format!("{{\"{root}\":{inner},\"alipay_cert_sn\":\"{sn}\",\"sign\":\"{sign}\"}}")
+        }
+        None => format!("{{\"{root}\":{inner},\"sign\":\"{sign}\"}}"),
+    }
 }
 
 fn json_response(body: String) -> Response {

@@ -19,6 +19,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod certs;
 pub mod control;
 pub mod faults;
 pub mod gateway;
@@ -79,6 +80,9 @@ pub enum SimError {
     /// The HTTP client for the claim callback could not be built.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// Certificate mode: the certificates could not be made.
+    #[error(transparent)]
+    Certs(#[from] certs::CertGenError),
 }
 
 /// How to run the simulator.
@@ -98,6 +102,10 @@ pub struct SimConfig {
     pub claim_timeout: Duration,
     /// Print one stderr line per gateway call (method and outcome class; never parameters).
     pub log_calls: bool,
+    /// Certificate mode (公钥证书模式): the simulator makes its own root, Alipay and app
+    /// certificates at start, requires `app_cert_sn` and `alipay_root_cert_sn` on every request,
+    /// and names `alipay_cert_sn` in every answer (see [`certs`]).
+    pub cert_mode: bool,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -106,6 +114,7 @@ impl std::fmt::Debug for SimConfig {
             .field("addr", &self.addr)
             .field("app_id", &self.app_id)
             .field("hang_limit", &self.hang_limit)
+            .field("cert_mode", &self.cert_mode)
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +160,7 @@ impl SimConfig {
             hang_limit: Duration::from_secs(300),
             claim_timeout: Duration::from_secs(10),
             log_calls: false,
+            cert_mode: false,
         })
     }
 
@@ -168,7 +178,8 @@ impl SimConfig {
     }
 
     /// The binary's configuration: the defaults overridden by `SIM_PORT` (default 9999, 0 =
-    /// ephemeral), `SIM_APP_ID`, `SIM_APP_PUBLIC_KEY_FILE`, `SIM_ALIPAY_PRIVATE_KEY_FILE`.
+    /// ephemeral), `SIM_APP_ID`, `SIM_APP_PUBLIC_KEY_FILE`, `SIM_ALIPAY_PRIVATE_KEY_FILE`,
+    /// `SIM_CERT_MODE` (`1`: certificate mode).
     ///
     /// # Errors
     /// [`SimError::Env`] for a malformed port, or a key error.
@@ -193,8 +204,33 @@ impl SimConfig {
             config.app_id = app_id;
         }
         config.log_calls = true;
+        config.cert_mode = cert_mode_from_env()?;
         Ok(config)
     }
+}
+
+/// `SIM_CERT_MODE`: `1`/`true` certificate mode, `0`/`false`/unset public-key mode.
+///
+/// # Errors
+/// [`SimError::Env`] for another value.
+pub fn cert_mode_from_env() -> Result<bool, SimError> {
+    match std::env::var("SIM_CERT_MODE").ok().as_deref() {
+        None | Some("" | "0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(SimError::Env(format!(
+            "SIM_CERT_MODE must be 1 or 0, got {other:?}"
+        ))),
+    }
+}
+
+/// What signs an answer now: the key, and in certificate mode the SN of its certificate (every
+/// signed answer, and every notification, names it as `alipay_cert_sn`).
+#[derive(Clone)]
+pub struct Signer {
+    /// The platform key.
+    pub key: Arc<AppPrivateKey>,
+    /// Certificate mode: the SN of the current Alipay certificate.
+    pub alipay_cert_sn: Option<String>,
 }
 
 /// The running simulator's shared parts.
@@ -217,10 +253,44 @@ pub struct Sim {
     pub http: reqwest::Client,
     /// How long a hang lasts.
     pub hang_limit: Duration,
+    /// Certificate mode: the hierarchy (rotated by `POST /sim/settings {"rotateAlipayCert":true}`).
+    pub certs: Option<Mutex<certs::SimCerts>>,
     log_calls: bool,
 }
 
 impl Sim {
+    /// The current signing key and, in certificate mode, its certificate's SN.
+    pub fn signer(&self) -> Signer {
+        match &self.certs {
+            None => Signer {
+                key: self.platform_key.clone(),
+                alipay_cert_sn: None,
+            },
+            Some(certs) => {
+                let certs = match certs.lock() {
+                    Ok(c) => c,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                let current = certs.current();
+                Signer {
+                    key: current.key.clone(),
+                    alipay_cert_sn: Some(current.sn.clone()),
+                }
+            }
+        }
+    }
+
+    /// Certificate mode: runs `f` on the hierarchy. `None` in public-key mode.
+    pub fn with_certs<T>(&self, f: impl FnOnce(&mut certs::SimCerts) -> T) -> Option<T> {
+        self.certs.as_ref().map(|c| {
+            let mut guard = match c.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            f(&mut guard)
+        })
+    }
+
     /// Logs one gateway call (method and outcome class only).
     pub fn log(&self, method: &str, class: &str) {
         if self.log_calls {
@@ -242,6 +312,8 @@ pub struct RunningSim {
     pub base_url: String,
     /// The bound address.
     pub addr: SocketAddr,
+    /// Certificate mode: the certificates at start (`GET /sim/certs` shows the current ones).
+    pub certs: Option<certs::CertPems>,
     shutdown: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -287,6 +359,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
             post(control::update_settings).get(control::get_settings),
         )
         .route("/sim/auth-codes", post(control::auth_code))
+        .route("/sim/certs", get(control::certs))
         .route("/sim/users/{user_id}", get(control::user))
         .route("/sim/health", get(|| async { "ok" }))
         .with_state(sim)
@@ -305,6 +378,15 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         .timeout(config.claim_timeout)
         .build()?;
     let state = State::new(&config.app_id);
+    let certs = if config.cert_mode {
+        Some(certs::SimCerts::generate(
+            &config.app_id,
+            &config.app_public_key,
+        )?)
+    } else {
+        None
+    };
+    let pems = certs.as_ref().map(certs::SimCerts::pems);
     let sim = Arc::new(Sim {
         app_id: config.app_id,
         app_key: config.app_public_key,
@@ -315,6 +397,7 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         base_url: base_url.clone(),
         http,
         hang_limit: config.hang_limit,
+        certs: certs.map(Mutex::new),
         log_calls: config.log_calls,
     });
     let (tx, rx) = watch::channel(false);
@@ -323,6 +406,7 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         url: format!("{base_url}/gateway.do"),
         base_url,
         addr,
+        certs: pems,
         shutdown: tx,
         task: Some(task),
     })

@@ -37,6 +37,9 @@ pub struct SettingsPatch {
     pub trigger_replay: Option<TriggerReplay>,
     /// See [`Settings::repeated_serial`].
     pub repeated_serial: Option<RepeatedSerial>,
+    /// Certificate mode: `true` rotates Alipay's certificate now (a new key and a new certificate
+    /// sign every answer from then on). An action, not a switch: nothing to reset.
+    pub rotate_alipay_cert: Option<bool>,
 }
 
 impl Settings {
@@ -45,6 +48,7 @@ impl Settings {
         let SettingsPatch {
             trigger_replay,
             repeated_serial,
+            rotate_alipay_cert: _,
         } = patch;
         if let Some(v) = trigger_replay {
             self.trigger_replay = v;

@@ -5,11 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alipay_protocol::request::{sign_request, AppConfig, CertModeSns, UnsignedRequest};
-use alipay_protocol::response::{ResponseError, ResponseVerifier, Root};
-use alipay_protocol::GatewayTimestamp;
+use alipay_protocol::response::{
+    alipay_cert_sn, extract_signed_span, ResponseError, ResponseVerifier, Root,
+};
+use alipay_protocol::{AlipayPublicKey, GatewayTimestamp};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::cert::{AlipayCertDownload, AlipayKeyError, CertKey, CertKeys};
 use crate::config::ClientConfig;
 use crate::outcome::{is_platform_unknown, Failure, FailureKind, Outcome, UnknownReason};
 
@@ -54,7 +57,11 @@ struct Inner {
     http: reqwest::Client,
     config: ClientConfig,
     app: AppConfig,
+    /// Public-key mode: the verifier. Certificate mode: the configured certificate's key without an
+    /// SN requirement, for answers that name no certificate (never trusted as a success).
     verifier: ResponseVerifier,
+    /// Certificate mode: the keys by SN.
+    certs: Option<CertKeys>,
 }
 
 /// How long the next call may take at most, asked before each call: the caller's own deadline (for
@@ -111,18 +118,20 @@ impl AlipayClient {
             }),
         };
         let mut verifier = ResponseVerifier::new((*config.keys.alipay_public_key).clone());
-        if let Some(cert) = &config.cert_mode {
-            verifier = verifier.with_cert_sn(cert.alipay_cert_sn.clone());
-        }
         if let Some(aes) = &config.aes {
             verifier = verifier.with_aes(aes.clone());
         }
+        let certs = config
+            .cert_mode
+            .as_ref()
+            .map(|set| CertKeys::new(set, config.aes.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 config,
                 app,
                 verifier,
+                certs,
             }),
             budget: None,
         })
@@ -143,26 +152,120 @@ impl AlipayClient {
 
     /// Signs, sends and verifies one call. Logs the API name, a request id, the duration and the
     /// outcome class, nothing else.
+    ///
+    /// In certificate mode the answer is verified with the key of the certificate it names
+    /// (`alipay_cert_sn`), downloaded and checked against the root bundle the first time an SN is
+    /// new; an answer whose certificate cannot be had is unknown, and a success that names no
+    /// certificate is never trusted (unknown).
     pub async fn execute<R: ApiRequest>(&self, request: &R) -> Outcome<R::Output> {
         let request_id = new_request_id();
         let started = Instant::now();
-        let outcome = self.execute_inner(request).await;
-        tracing::info!(
-            api = R::METHOD,
-            request_id = %request_id,
-            duration_ms = started.elapsed().as_millis() as u64,
-            outcome = outcome.class().as_str(),
-            "alipay gateway call"
-        );
+        let outcome = match self.send(request).await {
+            Ok(body) => self.classify_body::<R>(&body).await,
+            Err(early) => early,
+        };
+        log_call(R::METHOD, &request_id, started, outcome.class());
         outcome
     }
 
-    async fn execute_inner<R: ApiRequest>(&self, request: &R) -> Outcome<R::Output> {
+    /// Alipay's key for a certificate SN: public-key mode (or no SN), the configured key;
+    /// certificate mode, the key of the certificate with that SN (cached, or downloaded with
+    /// `alipay.open.app.alipaycert.download` and checked against the root bundle). For verifying
+    /// what Alipay sends on its own, such as notifications.
+    ///
+    /// # Errors
+    /// [`AlipayKeyError`] when the certificate cannot be downloaded or is not trusted.
+    pub async fn alipay_key_for(
+        &self,
+        cert_sn: Option<&str>,
+    ) -> Result<Arc<AlipayPublicKey>, AlipayKeyError> {
+        match (&self.inner.certs, cert_sn.filter(|sn| !sn.is_empty())) {
+            (Some(_), Some(sn)) => self.cert_key(sn).await.map(|k| k.key.clone()),
+            _ => Ok(self.inner.config.keys.alipay_public_key.clone()),
+        }
+    }
+
+    /// The key of certificate `sn` (certificate mode): cached, or downloaded once for all
+    /// concurrent callers.
+    async fn cert_key(&self, sn: &str) -> Result<Arc<CertKey>, AlipayKeyError> {
+        let Some(certs) = &self.inner.certs else {
+            return Err(AlipayKeyError::Untrusted {
+                sn: sn.to_string(),
+                reason: "the client is not in certificate mode".into(),
+            });
+        };
+        let slot = certs.slot(sn);
+        slot.get_or_try_init(|| async {
+            let pem = self.download_cert(sn).await?;
+            certs.trust(sn, &pem).map(Arc::new)
+        })
+        .await
+        .cloned()
+    }
+
+    /// `alipay.open.app.alipaycert.download` for `sn`. The answer is read without its signature
+    /// (the key it would verify with is the one being fetched); the certificate's chain is what
+    /// makes it trusted.
+    async fn download_cert(&self, sn: &str) -> Result<Vec<u8>, AlipayKeyError> {
+        let request = AlipayCertDownload {
+            alipay_cert_sn: sn.to_string(),
+        };
+        let request_id = new_request_id();
+        let started = Instant::now();
+        let outcome = match self.send(&request).await {
+            Ok(body) => classify_unverified::<AlipayCertDownload>(&body),
+            Err(early) => early,
+        };
+        log_call(
+            AlipayCertDownload::METHOD,
+            &request_id,
+            started,
+            outcome.class(),
+        );
+        match outcome {
+            Outcome::Success(pem) => Ok(pem),
+            Outcome::Failed(f) => Err(AlipayKeyError::Download {
+                sn: sn.to_string(),
+                reason: f.to_string(),
+            }),
+            Outcome::Unknown(u) => Err(AlipayKeyError::Download {
+                sn: sn.to_string(),
+                reason: u.to_string(),
+            }),
+        }
+    }
+
+    /// Verifies and classifies a 200 body in the client's mode.
+    async fn classify_body<R: ApiRequest>(&self, body: &str) -> Outcome<R::Output> {
+        let inner = &*self.inner;
+        if inner.certs.is_none() {
+            return classify::<R>(body, &inner.verifier);
+        }
+        match alipay_cert_sn(body) {
+            Some(sn) => match self.cert_key(&sn).await {
+                Ok(key) => classify::<R>(body, &key.verifier),
+                Err(e) => Outcome::Unknown(UnknownReason::Unverified(e.to_string())),
+            },
+            // No certificate named: checked with the configured certificate's key, and a success
+            // is not trusted (a refusal that verifies stays a refusal).
+            None => match classify::<R>(body, &inner.verifier) {
+                Outcome::Success(_) => Outcome::Unknown(UnknownReason::Unverified(
+                    "a certificate-mode answer without alipay_cert_sn".into(),
+                )),
+                other => other,
+            },
+        }
+    }
+
+    /// Signs and posts one call: the 200 body, or the outcome that ended it early.
+    async fn send<R: ApiRequest>(&self, request: &R) -> Result<String, Outcome<R::Output>> {
         let inner = &*self.inner;
         let biz = match request.biz_content() {
             Ok(b) => b,
             Err(_) => {
-                return Outcome::Failed(Failure::not_sent("biz_content could not be serialized"))
+                return Err(Outcome::Failed(Failure::not_sent(
+                    "biz_content could not be serialized",
+                )))
             }
         };
         let params = request.params();
@@ -180,7 +283,11 @@ impl AlipayClient {
             GatewayTimestamp::now(),
         ) {
             Ok(s) => s,
-            Err(e) => return Outcome::Failed(Failure::not_sent(format!("request not built: {e}"))),
+            Err(e) => {
+                return Err(Outcome::Failed(Failure::not_sent(format!(
+                    "request not built: {e}"
+                ))))
+            }
         };
         let mut post = inner
             .http
@@ -192,9 +299,9 @@ impl AlipayClient {
             .body(signed.form_body());
         match self.budget.as_ref().and_then(|b| b()) {
             Some(left) if left.is_zero() => {
-                return Outcome::Failed(Failure::not_sent(
+                return Err(Outcome::Failed(Failure::not_sent(
                     "no time left before the caller's deadline",
-                ))
+                )))
             }
             Some(left) => post = post.timeout(left.min(inner.config.timeout)),
             None => {}
@@ -202,21 +309,29 @@ impl AlipayClient {
         let sent = post.send().await;
         let response = match sent {
             Ok(r) => r,
-            Err(e) => return transport_error(&e),
+            Err(e) => return Err(transport_error(&e)),
         };
         let status = response.status();
         if !status.is_success() {
-            return Outcome::Unknown(UnknownReason::HttpStatus(status.as_u16()));
+            return Err(Outcome::Unknown(UnknownReason::HttpStatus(status.as_u16())));
         }
         let body = match response.bytes().await {
             Ok(b) => b,
-            Err(e) => return transport_error(&e),
+            Err(e) => return Err(transport_error(&e)),
         };
-        match std::str::from_utf8(&body) {
-            Ok(text) => classify::<R>(text, &inner.verifier),
-            Err(_) => Outcome::Unknown(UnknownReason::Unparsable("body is not UTF-8".into())),
-        }
+        String::from_utf8(body.to_vec())
+            .map_err(|_| Outcome::Unknown(UnknownReason::Unparsable("body is not UTF-8".into())))
     }
+}
+
+fn log_call(api: &str, request_id: &str, started: Instant, class: crate::OutcomeClass) {
+    tracing::info!(
+        api,
+        request_id = %request_id,
+        duration_ms = started.elapsed().as_millis() as u64,
+        outcome = class.as_str(),
+        "alipay gateway call"
+    );
 }
 
 fn transport_error<T>(e: &reqwest::Error) -> Outcome<T> {
@@ -258,7 +373,23 @@ pub fn classify<R: ApiRequest>(body: &str, verifier: &ResponseVerifier) -> Outco
         ) => return Outcome::Unknown(UnknownReason::Unparsable(e.to_string())),
         Err(e) => return Outcome::Unknown(UnknownReason::Unverified(e.to_string())),
     };
-    let common: Common = match serde_json::from_str(&verified.content) {
+    classify_content::<R>(verified.root, &verified.content)
+}
+
+/// Classifies an answer whose signature is not checked: only for
+/// `alipay.open.app.alipaycert.download`, whose certificate is checked against the root bundle
+/// instead.
+fn classify_unverified<R: ApiRequest>(body: &str) -> Outcome<R::Output> {
+    match extract_signed_span(body, R::METHOD) {
+        Ok(span) if !span.encrypted => classify_content::<R>(span.root, span.content),
+        Ok(_) => Outcome::Unknown(UnknownReason::Unparsable("encrypted answer".into())),
+        Err(e) => Outcome::Unknown(UnknownReason::Unparsable(e.to_string())),
+    }
+}
+
+/// Reads `code` of a verified node, then hands it to [`ApiRequest::finish`].
+fn classify_content<R: ApiRequest>(root: Root, content: &str) -> Outcome<R::Output> {
+    let common: Common = match serde_json::from_str(content) {
         Ok(c) => c,
         Err(e) => {
             return Outcome::Unknown(UnknownReason::Unparsable(format!("response node: {e}")))
@@ -274,9 +405,9 @@ pub fn classify<R: ApiRequest>(body: &str, verifier: &ResponseVerifier) -> Outco
             sub_msg: common.sub_msg,
         });
     }
-    if verified.root == Root::Error || code != "10000" {
+    if root == Root::Error || code != "10000" {
         return Outcome::Failed(Failure {
-            kind: if verified.root == Root::Error {
+            kind: if root == Root::Error {
                 FailureKind::Gateway
             } else {
                 FailureKind::Business
@@ -289,7 +420,7 @@ pub fn classify<R: ApiRequest>(body: &str, verifier: &ResponseVerifier) -> Outco
             error_msg: None,
         });
     }
-    match verified.parse::<R::Response>() {
+    match serde_json::from_str::<R::Response>(content) {
         Ok(node) => R::finish(node),
         Err(e) => Outcome::Unknown(UnknownReason::Unparsable(format!("{}: {e}", R::METHOD))),
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alipay_protocol::aes::AesKey;
+pub use alipay_protocol::cert::CertModeSet as CertMode;
 use alipay_protocol::{AlipayPublicKey, AppPrivateKey};
 
 /// Default TCP/TLS connect timeout.
@@ -41,17 +42,6 @@ impl std::fmt::Debug for Keys {
     }
 }
 
-/// Certificate mode (公钥证书模式): serial numbers computed with `alipay_protocol::cert`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertMode {
-    /// `app_cert_sn`: SN of the app public-key certificate.
-    pub app_cert_sn: String,
-    /// `alipay_root_cert_sn`: the root SNs joined with `_`.
-    pub alipay_root_cert_sn: String,
-    /// SN of Alipay's public-key certificate; responses must carry it as `alipay_cert_sn`.
-    pub alipay_cert_sn: String,
-}
-
 /// Everything an [`crate::AlipayClient`] needs.
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -65,8 +55,10 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// The app's keys.
     pub keys: Keys,
-    /// Certificate mode, when the app uses it.
-    pub cert_mode: Option<CertMode>,
+    /// Certificate mode (公钥证书模式), when the app uses it: the SNs every request carries, Alipay's
+    /// certificate (whose SN responses must name) and the root bundle that certificates Alipay
+    /// rotates to must chain to. Checked once (`CertMode::load`).
+    pub cert_mode: Option<Arc<CertMode>>,
     /// AES content encryption: when set, every `biz_content` is encrypted (`encrypt_type=AES`) and
     /// encrypted responses are decrypted.
     pub aes: Option<AesKey>,
@@ -98,6 +90,23 @@ impl ClientConfig {
             cert_mode: None,
             aes: None,
         }
+    }
+
+    /// Certificate mode, no AES, default timeouts: Alipay's key is the key of the configured
+    /// Alipay certificate.
+    pub fn new_cert_mode(
+        app_id: impl Into<String>,
+        gateway_url: impl Into<String>,
+        app_private_key: Arc<AppPrivateKey>,
+        cert_mode: Arc<CertMode>,
+    ) -> Self {
+        let keys = Keys {
+            app_private_key,
+            alipay_public_key: Arc::new(cert_mode.alipay_cert.key.clone()),
+        };
+        let mut config = Self::new(app_id, gateway_url, keys);
+        config.cert_mode = Some(cert_mode);
+        config
     }
 
     /// Sets both timeouts.

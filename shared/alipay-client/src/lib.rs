@@ -38,6 +38,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod cash;
+pub mod cert;
 mod client;
 mod config;
 mod de;
@@ -46,6 +47,7 @@ mod outcome;
 pub mod pass;
 
 pub use alipay_units::{AmountError, AmountFen};
+pub use cert::AlipayKeyError;
 pub use client::{classify, AlipayClient, ApiRequest, CallBudget, ClientBuildError};
 pub use config::{CertMode, ClientConfig, Keys, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use outcome::{Failure, FailureKind, Outcome, OutcomeClass, UnknownReason};

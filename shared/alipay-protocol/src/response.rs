@@ -160,6 +160,15 @@ fn object_end(bytes: &[u8], begin: usize) -> usize {
     bytes.len()
 }
 
+/// The top-level `alipay_cert_sn` of a response body (certificate mode), if it has a non-empty one.
+/// Unverified: it only says which certificate's key the signature must verify with.
+pub fn alipay_cert_sn(body: &str) -> Option<String> {
+    serde_json::from_str::<Envelope>(body)
+        .ok()
+        .and_then(|e| e.alipay_cert_sn)
+        .filter(|sn| !sn.is_empty())
+}
+
 /// How responses of one app are verified.
 #[derive(Debug, Clone)]
 pub struct ResponseVerifier {

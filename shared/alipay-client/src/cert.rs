@@ -1,0 +1,150 @@
+//! Certificate mode (公钥证书模式): the key of each Alipay certificate, by SN.
+//!
+//! Responses name the certificate that signed them (`alipay_cert_sn`). The configured certificate's
+//! key is known from the start; another SN (Alipay rotated its certificate) is fetched once with
+//! `alipay.open.app.alipaycert.download`, checked against the configured root bundle (validity and
+//! issuer signatures), and cached by SN for the life of the client. Concurrent callers asking for the
+//! same SN share one download. The download's own answer is trusted through the chain, not through
+//! its signature (its key is what is being fetched), as the Java SDK does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use alipay_protocol::cert::{CertModeSet, RootBundle};
+use alipay_protocol::{AlipayPublicKey, ResponseVerifier};
+use base64::Engine as _;
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+
+use crate::client::{json, ApiRequest};
+use crate::outcome::{Outcome, UnknownReason};
+
+/// `alipay.open.app.alipaycert.download`: Alipay's public-key certificate with this SN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlipayCertDownload {
+    /// The SN a response named.
+    pub alipay_cert_sn: String,
+}
+
+/// The answer of [`AlipayCertDownload`].
+#[derive(Debug, Deserialize)]
+pub struct AlipayCertDownloadResponse {
+    /// Base64 of the certificate's PEM text.
+    #[serde(default)]
+    pub alipay_cert_content: Option<String>,
+}
+
+impl ApiRequest for AlipayCertDownload {
+    const METHOD: &'static str = "alipay.open.app.alipaycert.download";
+    type Response = AlipayCertDownloadResponse;
+    /// The certificate file (PEM bytes), not yet checked.
+    type Output = Vec<u8>;
+
+    fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
+        json(&serde_json::json!({ "alipay_cert_sn": self.alipay_cert_sn }))
+    }
+
+    fn finish(response: Self::Response) -> Outcome<Self::Output> {
+        let content = response.alipay_cert_content.unwrap_or_default();
+        match base64::engine::general_purpose::STANDARD.decode(content.trim()) {
+            Ok(pem) if !pem.is_empty() => Outcome::Success(pem),
+            _ => Outcome::Unknown(UnknownReason::Unparsable(
+                "alipay_cert_content is not base64 of a certificate".into(),
+            )),
+        }
+    }
+}
+
+/// Why the key of an Alipay certificate is not available.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AlipayKeyError {
+    /// The download did not give the certificate (transport, refusal, unreadable answer).
+    #[error("alipay.open.app.alipaycert.download gave no certificate {sn}: {reason}")]
+    Download {
+        /// The SN asked for.
+        sn: String,
+        /// Why.
+        reason: String,
+    },
+    /// The downloaded certificate is not one to trust (does not chain to the root bundle, is
+    /// outside its validity window, or has another SN).
+    #[error("the certificate downloaded for {sn} is not trusted: {reason}")]
+    Untrusted {
+        /// The SN asked for.
+        sn: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One trusted certificate's key and the verifier built on it.
+pub(crate) struct CertKey {
+    pub(crate) key: Arc<AlipayPublicKey>,
+    pub(crate) verifier: ResponseVerifier,
+}
+
+type Slot = Arc<OnceCell<Arc<CertKey>>>;
+
+/// The keys by SN, and the roots that vouch for new ones.
+pub(crate) struct CertKeys {
+    pub(crate) roots: RootBundle,
+    by_sn: Mutex<HashMap<String, Slot>>,
+    aes: Option<alipay_protocol::aes::AesKey>,
+}
+
+impl CertKeys {
+    pub(crate) fn new(set: &CertModeSet, aes: Option<alipay_protocol::aes::AesKey>) -> Self {
+        let keys = Self {
+            roots: set.roots.clone(),
+            by_sn: Mutex::new(HashMap::new()),
+            aes,
+        };
+        let configured = keys.entry(&set.alipay_cert.sn, set.alipay_cert.key.clone());
+        keys.slot(&set.alipay_cert.sn)
+            .set(Arc::new(configured))
+            .unwrap_or_else(|_| unreachable!("a fresh cell is empty"));
+        keys
+    }
+
+    /// A verifier that requires `sn` in the response.
+    pub(crate) fn entry(&self, sn: &str, key: AlipayPublicKey) -> CertKey {
+        let mut verifier = ResponseVerifier::new(key.clone()).with_cert_sn(sn);
+        if let Some(aes) = &self.aes {
+            verifier = verifier.with_aes(aes.clone());
+        }
+        CertKey {
+            key: Arc::new(key),
+            verifier,
+        }
+    }
+
+    /// The cell of `sn` (created empty the first time).
+    pub(crate) fn slot(&self, sn: &str) -> Slot {
+        let mut map = match self.by_sn.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(sn.to_string()).or_default().clone()
+    }
+
+    /// Checks a downloaded certificate file: it chains to the roots now and carries `sn`.
+    pub(crate) fn trust(&self, sn: &str, pem: &[u8]) -> Result<CertKey, AlipayKeyError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or_default();
+        let untrusted = |reason: String| AlipayKeyError::Untrusted {
+            sn: sn.to_string(),
+            reason,
+        };
+        let trusted = self
+            .roots
+            .verify_chain(pem, now)
+            .map_err(|e| untrusted(e.to_string()))?;
+        if trusted.sn != sn {
+            return Err(untrusted(format!("its SN is {}", trusted.sn)));
+        }
+        Ok(self.entry(sn, trusted.key))
+    }
+}
