@@ -845,19 +845,34 @@ async fn doctor_passes_on_the_local_stack_and_names_each_fault() {
         "{r:?}"
     );
 
-    // Certificates in the secret: they chain, are valid, carry their SNs, and hold the secret's keys.
-    put_secret("doctor/certs", &json!({
-        "app_private_key": key("app_private_pkcs8.pem"), "alipay_public_key": key("alipay_public_spki.pem"),
-        "app_cert": cert("app_cert.pem") + &cert("class1.pem"),
-        "alipay_cert": cert("alipay_cert.pem") + &cert("class2.pem"),
-        "alipay_root_cert": cert("root_bundle.pem"),
-    })).await;
+    // Certificates in the secret (certificate mode): they chain, are valid, carry their SNs, and hold
+    // the secret's keys.
+    put_secret(
+        "doctor/certs",
+        &json!({
+            "app_private_key": key("app_private_pkcs8.pem"),
+            "app_cert": cert("app_cert.pem") + &cert("class1.pem"),
+            "alipay_cert": cert("alipay_cert.pem") + &cert("class2.pem"),
+            "alipay_root_cert": cert("root_bundle.pem"),
+        }),
+    )
+    .await;
     let r = ok(&["doctor", "--keys-secret", "doctor/certs"]);
     assert!(r.stdout.contains("✓ root certificate: 3 certificate(s), alipay_root_cert_sn 06f5d2231192cb03e9d578bb3584a245_564859791f94d1b87f8a1cc5af04ea49"), "{r:?}");
     assert!(r.stdout.contains("✓ app certificate: SN 14a1633ce57ff42aa17ea8a8727ae669, valid until 2036-11-20, chains CN=2021000000000001"), "{r:?}");
     assert!(
         r.stdout
             .contains("✓ Alipay certificate: SN b4ed4b2b1f7aa41304375408a050bc7d"),
+        "{r:?}"
+    );
+    // A secret that mixes the modes is refused as the functions refuse it, naming the fields.
+    put_secret("doctor/mixed", &json!({
+        "app_private_key": key("app_private_pkcs8.pem"), "alipay_public_key": key("alipay_public_spki.pem"),
+        "alipay_cert": cert("alipay_cert.pem") + &cert("class2.pem"),
+    })).await;
+    let r = ctl(&["doctor", "--keys-secret", "doctor/mixed"]);
+    assert!(
+        r.stdout.contains("✗ keys secret: doctor/mixed: the secret mixes public-key mode (alipay_public_key) and certificate mode (alipay_cert)"),
         "{r:?}"
     );
     // Files on the command line win; a certificate without its intermediate does not chain.

@@ -52,6 +52,8 @@ pub struct SimCerts {
     class2_pem: String,
     alipay: Vec<AlipayCert>,
     next_serial: u64,
+    /// Random per hierarchy: two simulators never issue the same SN (issuer name + serial).
+    serial_prefix: u64,
 }
 
 /// The public key of the configured app key pair, as rcgen wants it.
@@ -77,14 +79,23 @@ fn name(org: &str, unit: Option<&str>, common: &str) -> DistinguishedName {
     dn
 }
 
-fn params(dn: DistinguishedName, serial: u64, ca: bool) -> CertificateParams {
+/// A random number from the standard library's per-instance hasher keys.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+fn params(dn: DistinguishedName, serial: (u64, u64), ca: bool) -> CertificateParams {
     let mut p = CertificateParams::default();
     let now = OffsetDateTime::now_utc();
     p.not_before = now - Duration::days(1);
     p.not_after = now + Duration::days(if ca { 3650 } else { 365 });
     // A large serial like Alipay's (its SN is MD5 of the issuer and the decimal serial).
-    let mut bytes = vec![0x2a, 0x19];
-    bytes.extend_from_slice(&serial.to_be_bytes());
+    let mut bytes = vec![0x2a];
+    bytes.extend_from_slice(&serial.0.to_be_bytes());
+    bytes.extend_from_slice(&serial.1.to_be_bytes());
     p.serial_number = Some(bytes.into());
     p.distinguished_name = dn;
     if ca {
@@ -108,10 +119,11 @@ impl SimCerts {
     /// # Errors
     /// [`CertGenError`].
     pub fn generate(app_id: &str, app_key: &AlipayPublicKey) -> Result<Self, CertGenError> {
+        let prefix = random_u64();
         let ec_root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(gen_err)?;
         let ec_root = params(
             name("Sim Financial", None, "Sim Financial ECC Root"),
-            1,
+            (prefix, 1),
             true,
         )
         .self_signed(&ec_root_key)
@@ -123,7 +135,7 @@ impl SimCerts {
                 Some("Certification Authority"),
                 "Sim Financial Certification Authority R1",
             ),
-            2,
+            (prefix, 2),
             true,
         );
         let root_cert = root_params.self_signed(&root_key).map_err(gen_err)?;
@@ -137,7 +149,7 @@ impl SimCerts {
                         Some("Certification Authority"),
                         &format!("Sim Financial Certification Authority Class {class} R1"),
                     ),
-                    serial,
+                    (prefix, serial),
                     true,
                 );
                 let cert = p.signed_by(&key, &root).map_err(gen_err)?;
@@ -145,9 +157,13 @@ impl SimCerts {
             };
         let (class1, _class1_pem) = ca(1, 3)?;
         let (class2, class2_pem) = ca(2, 4)?;
-        let app_cert = params(name("Sim Merchant", Some("Alipay"), app_id), 5, false)
-            .signed_by(&RsaPublic(app_key.pkcs1_der().to_vec()), &class1)
-            .map_err(gen_err)?;
+        let app_cert = params(
+            name("Sim Merchant", Some("Alipay"), app_id),
+            (prefix, 5),
+            false,
+        )
+        .signed_by(&RsaPublic(app_key.pkcs1_der().to_vec()), &class1)
+        .map_err(gen_err)?;
         let root_bundle_pem = format!("{}{}", ec_root.pem(), root_cert.pem());
         let app_cert_pem = app_cert.pem();
         let mut certs = Self {
@@ -159,6 +175,7 @@ impl SimCerts {
             class2_pem,
             alipay: Vec::new(),
             next_serial: 100,
+            serial_prefix: prefix,
         };
         certs.rotate()?;
         Ok(certs)
@@ -174,7 +191,7 @@ impl SimCerts {
         self.next_serial += 1;
         let leaf = params(
             name("Sim Alipay", Some("Alipay"), "2088000000000000"),
-            serial,
+            (self.serial_prefix, serial),
             false,
         )
         .signed_by(&key, &self.class2)

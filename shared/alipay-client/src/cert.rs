@@ -148,3 +148,72 @@ impl CertKeys {
         Ok(self.entry(sn, trusted.key))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/../alipay-protocol/tests/certs/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn keys() -> CertKeys {
+        let app = alipay_protocol::AppPrivateKey::from_text(
+            &String::from_utf8(fixture(
+                "../../../../tests/vectors/keys/app_private_pkcs8.pem",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let alipay = [fixture("alipay_cert.pem"), fixture("class2.pem")].concat();
+        let now = time_now();
+        let set = CertModeSet::load(
+            &fixture("app_cert.pem"),
+            &alipay,
+            &fixture("root_bundle.pem"),
+            &app,
+            now,
+        )
+        .unwrap();
+        CertKeys::new(&set, None)
+    }
+
+    fn time_now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    #[test]
+    fn a_download_is_trusted_only_when_it_chains_and_carries_the_sn_asked_for() {
+        let keys = keys();
+        let chain = [fixture("alipay_cert.pem"), fixture("class2.pem")].concat();
+        let sn = alipay_protocol::cert::cert_sn(&fixture("alipay_cert.pem")).unwrap();
+        assert!(keys.trust(&sn, &chain).is_ok());
+        // Another SN than the one the answer named.
+        let e = keys.trust(&"0".repeat(32), &chain).err().unwrap();
+        assert!(
+            matches!(&e, AlipayKeyError::Untrusted { reason, .. } if reason.contains("its SN is")),
+            "{e}"
+        );
+        // No intermediate: does not chain.
+        assert!(matches!(
+            keys.trust(&sn, &fixture("alipay_cert.pem")),
+            Err(AlipayKeyError::Untrusted { .. })
+        ));
+        // A certificate of another hierarchy (the SHA-1 fixture root's leaf).
+        let foreign = fixture("sha1_leaf.pem");
+        let foreign_sn = alipay_protocol::cert::cert_sn(&foreign).unwrap();
+        assert!(matches!(
+            keys.trust(&foreign_sn, &foreign),
+            Err(AlipayKeyError::Untrusted { .. })
+        ));
+        // Garbage.
+        assert!(keys.trust(&sn, b"not a certificate").is_err());
+    }
+}

@@ -214,7 +214,9 @@ impl App {
     }
 
     /// Loads the RSA keys from Secrets Manager (once; the caller keeps the result for the execution
-    /// environment's life) and builds the Alipay client.
+    /// environment's life) and builds the Alipay client in the mode the secret's shape selects:
+    /// public-key mode, or certificate mode (the certificates checked and their SNs computed once,
+    /// by `rewards_aws::keys`).
     ///
     /// # Errors
     /// [`StartupError::Keys`] or [`StartupError::Client`].
@@ -227,6 +229,17 @@ impl App {
             .keys()
             .await
             .map_err(|e| StartupError::Keys(e.to_string()))?;
+        match &keys.cert_mode {
+            // SNs identify certificates; they are not secrets.
+            Some(set) => tracing::info!(
+                mode = "certificate",
+                app_cert_sn = %set.app_cert_sn,
+                alipay_cert_sn = %set.alipay_cert.sn,
+                alipay_root_cert_sn = %set.alipay_root_cert_sn,
+                "alipay keys loaded"
+            ),
+            None => tracing::info!(mode = "public_key", "alipay keys loaded"),
+        }
         let client = AlipayClient::new(ClientConfig {
             app_id: self.config.app_id.as_str().to_string(),
             gateway_url: self.config.gateway_url.clone(),
@@ -236,7 +249,7 @@ impl App {
                 app_private_key: keys.app_private_key.clone(),
                 alipay_public_key: keys.alipay_public_key.clone(),
             },
-            cert_mode: None,
+            cert_mode: keys.cert_mode.clone(),
             aes: None,
         })
         .map_err(|e| StartupError::Client(e.to_string()))?

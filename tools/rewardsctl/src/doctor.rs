@@ -7,12 +7,12 @@ use crate::api::Api;
 use crate::target::Deployment;
 use alipay_client::cash::CashDetailQuery;
 use alipay_client::{AlipayClient, ClientConfig, FailureKind, Keys, Outcome, UnknownReason};
+use alipay_protocol::cert::{CertError, RootBundle};
 use alipay_protocol::keys::KeyKind;
 use alipay_protocol::{AlipayPublicKey, AppPrivateKey, KeyError};
 use serde::Serialize;
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use x509_cert::der::{Decode, DecodePem, Encode};
 use x509_cert::Certificate;
 
 /// The crowd number the gateway check asks about: no campaign has it, so the platform answers a
@@ -144,7 +144,7 @@ pub async fn run(inputs: &Inputs<'_>) -> Vec<Check> {
             Err(e) => checks.push(Check::failed(
                 "keys secret",
                 format!("{id}: {e}"),
-                "put {\"app_private_key\": <应用私钥 PEM>, \"alipay_public_key\": <支付宝公钥 PEM>} in the secret",
+                "put {\"app_private_key\": <应用私钥 PEM>, \"alipay_public_key\": <支付宝公钥 PEM>} in the secret, or in certificate mode app_private_key with app_cert, alipay_cert and alipay_root_cert (docs/deploy.md)",
             )),
         }
         if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) {
@@ -200,6 +200,12 @@ fn key_pair(fields: &serde_json::Map<String, Value>) -> Check {
     let text = |k: &str| fields.get(k).and_then(Value::as_str);
     let (Some(app_text), Some(alipay_text)) = (text("app_private_key"), text("alipay_public_key"))
     else {
+        if text("alipay_cert").is_some() {
+            return Check::skipped(
+                NAME,
+                "certificate mode: Alipay's key is its certificate's (see the certificate lines)",
+            );
+        }
         return Check::skipped(
             NAME,
             "the secret lacks app_private_key or alipay_public_key",
@@ -277,121 +283,10 @@ fn read_file(path: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
 }
 
-/// Every certificate in a PEM text (or one DER certificate).
+/// Every certificate in a PEM text (or one DER certificate): the protocol crate's parser, the one
+/// the functions use.
 pub fn parse_certs(data: &[u8]) -> Result<Vec<Certificate>, String> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let Ok(text) = std::str::from_utf8(data) else {
-        return Certificate::from_der(data)
-            .map(|c| vec![c])
-            .map_err(|_| "not an X.509 certificate".to_owned());
-    };
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(BEGIN) {
-        let Some(len) = rest[start..].find(END) else {
-            return Err("a PEM block has no END line".into());
-        };
-        let block = &rest[start..start + len + END.len()];
-        out.push(
-            Certificate::from_pem(block.as_bytes())
-                .map_err(|_| "a PEM block is not a certificate".to_owned())?,
-        );
-        rest = &rest[start + len + END.len()..];
-    }
-    if out.is_empty() {
-        return Err("no certificate in the text".into());
-    }
-    Ok(out)
-}
-
-/// True when `issuer` signed `cert` (RSA PKCS#1 v1.5 with SHA-1/256/384/512).
-fn signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
-    use aws_lc_rs::signature::{self, UnparsedPublicKey};
-    let alg: &'static dyn signature::VerificationAlgorithm =
-        match cert.signature_algorithm.oid.to_string().as_str() {
-            "1.2.840.113549.1.1.11" => &signature::RSA_PKCS1_2048_8192_SHA256,
-            "1.2.840.113549.1.1.12" => &signature::RSA_PKCS1_2048_8192_SHA384,
-            "1.2.840.113549.1.1.13" => &signature::RSA_PKCS1_2048_8192_SHA512,
-            "1.2.840.113549.1.1.5" => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
-            _ => return false,
-        };
-    let Ok(tbs) = cert.tbs_certificate.to_der() else {
-        return false;
-    };
-    let Some(sig) = cert.signature.as_bytes() else {
-        return false;
-    };
-    let Some(key) = issuer
-        .tbs_certificate
-        .subject_public_key_info
-        .subject_public_key
-        .as_bytes()
-    else {
-        return false;
-    };
-    UnparsedPublicKey::new(alg, key).verify(&tbs, sig).is_ok()
-}
-
-fn same_name(a: &x509_cert::name::Name, b: &x509_cert::name::Name) -> bool {
-    a.to_der().ok() == b.to_der().ok()
-}
-
-fn subject(c: &Certificate) -> String {
-    alipay_protocol::cert::rfc2253(&c.tbs_certificate.subject)
-}
-
-/// Follows the issuers of `leaf` through `pool` (the file's other certificates) up to a root in
-/// `roots`, checking each signature. The names of the chain, or why it does not chain.
-pub fn chain(
-    leaf: &Certificate,
-    pool: &[Certificate],
-    roots: &[Certificate],
-) -> Result<Vec<String>, String> {
-    let mut path = vec![subject(leaf)];
-    let mut current = leaf.clone();
-    for _ in 0..8 {
-        let issuer_name = &current.tbs_certificate.issuer;
-        if let Some(root) = roots
-            .iter()
-            .find(|r| same_name(&r.tbs_certificate.subject, issuer_name) && signed_by(&current, r))
-        {
-            path.push(subject(root));
-            return Ok(path);
-        }
-        let Some(next) = pool.iter().find(|c| {
-            same_name(&c.tbs_certificate.subject, issuer_name)
-                && !same_name(&c.tbs_certificate.subject, &current.tbs_certificate.subject)
-                && signed_by(&current, c)
-        }) else {
-            return Err(format!(
-                "no certificate of {} (with a matching signature) in the file or the root bundle",
-                alipay_protocol::cert::rfc2253(issuer_name)
-            ));
-        };
-        path.push(subject(next));
-        current = next.clone();
-    }
-    Err("the chain is longer than 8 certificates".into())
-}
-
-/// When a certificate is valid, as text, or why not at `now` (epoch seconds).
-pub fn validity(cert: &Certificate, now: i64) -> Result<String, String> {
-    let v = &cert.tbs_certificate.validity;
-    let secs = |t: &x509_cert::time::Time| t.to_unix_duration().as_secs() as i64;
-    let day = |s: i64| {
-        time::OffsetDateTime::from_unix_timestamp(s)
-            .map(|t| t.date().to_string())
-            .unwrap_or_else(|_| s.to_string())
-    };
-    let (from, until) = (secs(&v.not_before), secs(&v.not_after));
-    if now < from {
-        Err(format!("not valid before {}", day(from)))
-    } else if now > until {
-        Err(format!("expired on {}", day(until)))
-    } else {
-        Ok(format!("valid until {}", day(until)))
-    }
+    alipay_protocol::cert::parse_certificates(data).map_err(|e| e.to_string())
 }
 
 fn certificates(
@@ -427,38 +322,31 @@ fn certificates(
                 "certificates are configured but no root bundle",
                 "give alipayRootCert.crt (--root-cert or the secret's alipay_root_cert)",
             ));
-            Vec::new()
+            None
         }
         Some(Err(e)) => {
             checks.push(Check::failed("root certificate", e, "check the path"));
-            Vec::new()
+            None
         }
-        Some(Ok(data)) => match (
-            parse_certs(&data),
-            alipay_protocol::cert::root_cert_sn(&data),
-        ) {
-            (Ok(certs), Ok(sn)) => {
+        Some(Ok(data)) => match RootBundle::from_pem(&data) {
+            Ok(bundle) => {
                 checks.push(Check::ok(
                     "root certificate",
-                    format!("{} certificate(s), alipay_root_cert_sn {sn}", certs.len()),
+                    format!(
+                        "{} certificate(s), alipay_root_cert_sn {}",
+                        bundle.certificates().len(),
+                        bundle.root_cert_sn()
+                    ),
                 ));
-                certs
+                Some(bundle)
             }
-            (Err(e), _) => {
-                checks.push(Check::failed(
-                    "root certificate",
-                    e,
-                    "give Alipay's alipayRootCert.crt",
-                ));
-                Vec::new()
-            }
-            (_, Err(e)) => {
+            Err(e) => {
                 checks.push(Check::failed(
                     "root certificate",
                     e.to_string(),
                     "give Alipay's alipayRootCert.crt",
                 ));
-                Vec::new()
+                None
             }
         },
     };
@@ -482,40 +370,56 @@ fn certificates(
             ));
             continue;
         };
-        checks.push(match given.and_then(|d| parse_certs(&d)) {
+        checks.push(match given {
             Err(e) => Check::failed(name, e, "give the .crt file downloaded from the console"),
-            Ok(certs) => one_certificate(name, &certs, &roots, expected_key.as_deref(), now),
+            Ok(file) => one_certificate(name, &file, roots.as_ref(), expected_key.as_deref(), now),
         });
     }
     checks
 }
 
+/// One certificate file (leaf first, then any intermediates): its SN, validity, chain to the root
+/// bundle (the protocol crate's check, as the functions run it) and key.
 fn one_certificate(
     name: &str,
-    certs: &[Certificate],
-    roots: &[Certificate],
+    file: &[u8],
+    roots: Option<&RootBundle>,
     expected_key: Option<&[u8]>,
     now: i64,
 ) -> Check {
+    let certs = match parse_certs(file) {
+        Ok(c) => c,
+        Err(e) => return Check::failed(name, e, "give the .crt file downloaded from the console"),
+    };
     let leaf = &certs[0];
     // The file may carry its chain after the certificate: the SN is the first one's.
-    let sn = leaf
-        .to_der()
-        .ok()
-        .and_then(|der| alipay_protocol::cert::cert_sn(&der).ok())
-        .unwrap_or_else(|| "?".into());
-    let valid = match validity(leaf, now) {
-        Ok(v) => v,
-        Err(e) => {
-            return Check::failed(
-                name,
-                format!("SN {sn} {e}"),
-                "download a renewed certificate from the console and update the secret",
-            )
-        }
+    let sn = alipay_protocol::cert::sn_of_certificate(leaf);
+    let day = |s: i64| {
+        time::OffsetDateTime::from_unix_timestamp(s)
+            .map(|t| t.date().to_string())
+            .unwrap_or_else(|_| s.to_string())
     };
-    let path = match chain(leaf, &certs[1..], roots) {
-        Ok(p) => p,
+    if let Err(CertError::Validity { state, .. }) = alipay_protocol::cert::check_validity(leaf, now)
+    {
+        return Check::failed(
+            name,
+            format!("SN {sn} {state}"),
+            "download a renewed certificate from the console and update the secret",
+        );
+    }
+    let valid = format!(
+        "valid until {}",
+        day(alipay_protocol::cert::not_after(leaf))
+    );
+    let Some(roots) = roots else {
+        return Check::failed(
+            name,
+            format!("SN {sn}: no usable root bundle to chain to"),
+            "fix the root certificate first",
+        );
+    };
+    let path = match roots.verify_chain(file, now) {
+        Ok(trusted) => trusted.path,
         Err(e) => {
             return Check::failed(
                 name,
@@ -653,7 +557,7 @@ async fn gateway(d: &Deployment, keys: Option<&rewards_aws::AlipayKeys>) -> Chec
     let Some(keys) = keys else {
         return Check::skipped(NAME, "no usable keys to sign with");
     };
-    let config = ClientConfig::new(
+    let mut config = ClientConfig::new(
         app_id.clone(),
         url.clone(),
         Keys {
@@ -662,6 +566,7 @@ async fn gateway(d: &Deployment, keys: Option<&rewards_aws::AlipayKeys>) -> Chec
         },
     )
     .with_timeouts(Duration::from_secs(3), Duration::from_secs(10));
+    config.cert_mode = keys.cert_mode.clone();
     let client = match AlipayClient::new(config) {
         Ok(c) => c,
         Err(e) => return Check::failed(NAME, e.to_string(), "fix the keys secret"),
@@ -686,6 +591,15 @@ async fn gateway(d: &Deployment, keys: Option<&rewards_aws::AlipayKeys>) -> Chec
                     NAME,
                     format!("{url} refused our signature ({})", f.code),
                     "upload the public key of app_private_key (应用公钥) for this app in the console, or store the private key that belongs to the uploaded one",
+                )
+            } else if matches!(
+                sub.as_str(),
+                "isv.app-cert-not-exist" | "isv.missing-app-cert-sn" | "isv.invalid-alipay-root-cert-sn"
+            ) {
+                Check::failed(
+                    NAME,
+                    format!("{url} refused our certificate SNs ({sub})"),
+                    "store the app certificate and root bundle downloaded from the console for this app (certificate mode), or switch the app to public-key mode",
                 )
             } else if sub == "isv.invalid-app-id" {
                 Check::failed(
@@ -789,27 +703,9 @@ mod tests {
     #[test]
     fn certificates_chain_expire_and_carry_their_sns() {
         let app = [fixture("app_cert.pem"), fixture("class1.pem")].concat();
-        let certs = parse_certs(&app).unwrap();
-        let roots = parse_certs(&fixture("root_bundle.pem")).unwrap();
-        let path = chain(&certs[0], &certs[1..], &roots).unwrap();
-        assert_eq!(path.len(), 3, "{path:?}");
-        assert!(path[2].contains("Test Root CA R1"));
-        // Without its intermediate the app certificate does not chain.
-        assert!(chain(&certs[0], &[], &roots)
-            .unwrap_err()
-            .contains("Class 1 R1"));
-        // The Class 2 intermediate did not sign the app certificate.
-        let class2 = parse_certs(&fixture("class2.pem")).unwrap();
-        assert!(chain(&certs[0], &class2, &roots).is_err());
+        let roots = RootBundle::from_pem(&fixture("root_bundle.pem")).unwrap();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        assert!(validity(&certs[0], now)
-            .unwrap()
-            .starts_with("valid until 2036"));
-        let in_2040 = 2_208_988_800;
-        assert!(validity(&certs[0], in_2040)
-            .unwrap_err()
-            .starts_with("expired on 2036"));
-        let check = one_certificate("app certificate", &certs, &roots, None, now);
+        let check = one_certificate("app certificate", &app, Some(&roots), None, now);
         assert!(
             check.line().starts_with(
                 "✓ app certificate: SN 14a1633ce57ff42aa17ea8a8727ae669, valid until 2036"
@@ -817,10 +713,27 @@ mod tests {
             "{}",
             check.line()
         );
-        let expired = one_certificate("app certificate", &certs, &roots, None, in_2040);
-        assert!(expired
-            .line()
-            .starts_with("✗ app certificate: SN 14a1633ce57ff42aa17ea8a8727ae669 expired"));
+        assert_eq!(check.detail.matches(" → ").count(), 2, "{}", check.detail);
+        // Without its intermediate the app certificate does not chain; nor with the wrong one.
+        let alone = one_certificate(
+            "app certificate",
+            &fixture("app_cert.pem"),
+            Some(&roots),
+            None,
+            now,
+        );
+        assert!(
+            alone.line().contains("does not chain") && alone.line().contains("Class 1 R1"),
+            "{}",
+            alone.line()
+        );
+        let wrong = [fixture("app_cert.pem"), fixture("class2.pem")].concat();
+        assert!(one_certificate("app certificate", &wrong, Some(&roots), None, now).failed_());
+        let in_2040 = 2_208_988_800;
+        let expired = one_certificate("app certificate", &app, Some(&roots), None, in_2040);
+        assert!(expired.line().starts_with(
+            "✗ app certificate: SN 14a1633ce57ff42aa17ea8a8727ae669 expired since 2036"
+        ));
     }
 
     #[test]
