@@ -8,6 +8,9 @@
 #      template.yaml's routes and auth. It prints how to use it and runs until Ctrl-C.
 # Functions not built yet are skipped with a warning (their routes answer 502 until they exist).
 # DEV_SKIP_BUILD=1 skips step 2 (use the binaries already built).
+# CERT_MODE=1 runs it in certificate mode (公钥证书模式): the simulator makes its own root, Alipay and app
+# certificates, and the keys secret holds them (app_cert, alipay_cert, alipay_root_cert) instead of
+# alipay_public_key; `curl -d '{"rotateAlipayCert":true}' 127.0.0.1:9999/sim/settings` rotates Alipay's.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -36,4 +39,5 @@ fi
 
 # 3. the stack
 export LOCAL_BIN_DIR="$BIN_DIR"
+[ "${CERT_MODE:-0}" = "1" ] && say "certificate mode (CERT_MODE=1)"
 exec "$BIN_DIR/dev-stack"

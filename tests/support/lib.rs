@@ -58,6 +58,25 @@ pub fn stack() -> &'static Stack {
     })
 }
 
+/// This binary's stack in certificate mode (公钥证书模式): the simulator makes its root, Alipay and
+/// app certificates, and the keys secret holds them instead of `alipay_public_key`. Started on
+/// first use with the extra environment of [`set_stack_env`].
+pub fn cert_stack() -> &'static Stack {
+    static CERT: OnceLock<Stack> = OnceLock::new();
+    CERT.get_or_init(|| {
+        start_stack_in(
+            EXTRA_ENV
+                .get()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, Dependency::Value(v)))
+                .collect(),
+            true,
+        )
+    })
+}
+
 /// A value for a variable of an extra test stack.
 #[derive(Debug, Clone)]
 pub enum Dependency {
@@ -97,7 +116,12 @@ async fn black_hole() -> String {
 }
 
 fn start_stack(extra_env: Vec<(String, Dependency)>) -> Stack {
+    start_stack_in(extra_env, false)
+}
+
+fn start_stack_in(extra_env: Vec<(String, Dependency)>, cert_mode: bool) -> Stack {
     let mut opts = stack_harness::StackOptions::new(TABLE, "debug");
+    opts.cert_mode = cert_mode;
     let missing = opts.missing_functions().unwrap();
     assert!(
         missing.is_empty(),

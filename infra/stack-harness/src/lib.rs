@@ -22,7 +22,9 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The simulator's app id (and the functions' `ALIPAY_APP_ID`).
 pub const APP_ID: &str = "2021000000000001";
-/// The secret with the RSA keys: `{"app_private_key", "alipay_public_key"}` (PEM text).
+/// The secret with the RSA keys: `{"app_private_key", "alipay_public_key"}` (PEM text), or in
+/// certificate mode `{"app_private_key", "app_cert", "alipay_cert", "alipay_root_cert"}` with the
+/// simulator's certificates.
 pub const KEYS_SECRET: &str = "rewards/alipay-keys";
 /// The secret with the session-token HMAC key (base64 text); the only place the key lives.
 pub const SESSION_SECRET: &str = "rewards/session-key";
@@ -184,14 +186,37 @@ fn key_file(name: &str) -> Result<String, Error> {
 /// # Errors
 /// The template cannot be read, or moto refuses.
 pub async fn seed(moto_endpoint: &str, template: &Path, names: &Names) -> Result<(), Error> {
+    seed_with(moto_endpoint, template, names, None).await
+}
+
+/// [`seed`], in certificate mode when `certs` are given: the keys secret holds the app private key
+/// and the simulator's certificates (what a merchant stores after downloading them from the
+/// console), no `alipay_public_key`.
+///
+/// # Errors
+/// As [`seed`].
+pub async fn seed_with(
+    moto_endpoint: &str,
+    template: &Path,
+    names: &Names,
+    certs: Option<&alipay_sim::certs::CertPems>,
+) -> Result<(), Error> {
     let shape = table_shape(&read_template(template)?)?;
     let sdk = sdk_config(moto_endpoint).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     rewards_aws::create_table_shaped(&dynamo, &names.table, &shape).await?;
-    let keys = serde_json::json!({
-        "app_private_key": key_file("app_private_pkcs8.pem")?,
-        "alipay_public_key": key_file("alipay_public_spki.pem")?,
-    });
+    let keys = match certs {
+        None => serde_json::json!({
+            "app_private_key": key_file("app_private_pkcs8.pem")?,
+            "alipay_public_key": key_file("alipay_public_spki.pem")?,
+        }),
+        Some(certs) => serde_json::json!({
+            "app_private_key": key_file("app_private_pkcs8.pem")?,
+            "app_cert": certs.app_cert,
+            "alipay_cert": certs.alipay_cert,
+            "alipay_root_cert": certs.alipay_root_cert,
+        }),
+    };
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     for (name, value) in [
         (&names.keys_secret, keys.to_string()),
@@ -236,6 +261,8 @@ pub struct StackOptions {
     pub sim_port: u16,
     /// The simulator logs every call it answers.
     pub sim_log_calls: bool,
+    /// Certificate mode: the simulator makes its certificates and the keys secret holds them.
+    pub cert_mode: bool,
     /// How long the simulator holds a request it was told to hang (`None`: its default).
     pub sim_hang_limit: Option<Duration>,
     /// The local HTTP API's port (0: ephemeral).
@@ -265,6 +292,7 @@ impl StackOptions {
             moto: MotoOptions::default(),
             sim_port: 0,
             sim_log_calls: true,
+            cert_mode: false,
             sim_hang_limit: None,
             api_port: 0,
             app_id: APP_ID.into(),
@@ -296,6 +324,7 @@ pub async fn start_sim(opts: &StackOptions) -> Result<alipay_sim::RunningSim, Er
     config.addr = ([127, 0, 0, 1], opts.sim_port).into();
     config.app_id = opts.app_id.clone();
     config.log_calls = opts.sim_log_calls;
+    config.cert_mode = opts.cert_mode;
     if let Some(limit) = opts.sim_hang_limit {
         config.hang_limit = limit;
     }
@@ -353,16 +382,23 @@ impl RunningStack {
     }
 }
 
-/// Starts moto, seeds it, starts the simulator and local-stack. Call it from a thread that lives as
-/// long as the stack when [`MotoOptions::die_with_thread`] is set (moto is started on the calling
-/// thread, blocking it for moto's startup).
+/// Starts moto, the simulator (whose certificates the seed needs in certificate mode), seeds moto,
+/// and starts local-stack. Call it from a thread that lives as long as the stack when
+/// [`MotoOptions::die_with_thread`] is set (moto is started on the calling thread, blocking it for
+/// moto's startup).
 ///
 /// # Errors
 /// Any part fails to start.
 pub async fn start(opts: &StackOptions) -> Result<RunningStack, Error> {
     let moto = MotoServer::start_with(&opts.moto)?;
-    seed(&moto.endpoint, &opts.template, &opts.names).await?;
     let sim = start_sim(opts).await?;
+    seed_with(
+        &moto.endpoint,
+        &opts.template,
+        &opts.names,
+        sim.certs.as_ref(),
+    )
+    .await?;
     let api = local_stack::start(local_stack_options(opts, &sim.url, &moto.endpoint)).await?;
     Ok(RunningStack { moto, sim, api })
 }

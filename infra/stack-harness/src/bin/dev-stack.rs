@@ -1,8 +1,9 @@
 //! `dev-stack` (run by `make dev` through `scripts/dev.sh`): the whole system on fixed loopback ports,
 //! until Ctrl-C or SIGTERM. Environment: `API_PORT` (3000), `SIM_PORT` (9999), `MOTO_PORT` (5000),
 //! `ALIPAY_APP_ID`, `TABLE_NAME` (rewards-local), `ALIPAY_KEYS_SECRET_ID`, `SESSION_KEY_SECRET_ID`,
-//! `DEFAULT_PASS_LOGO_URL`, `RUST_LOG` (info), `LOCAL_BIN_DIR` (target/debug); the local-stack
-//! variables of docs/local-stack.md.
+//! `DEFAULT_PASS_LOGO_URL`, `RUST_LOG` (info), `LOCAL_BIN_DIR` (target/debug), `CERT_MODE` (`1`:
+//! the simulator and the keys secret in certificate mode); the local-stack variables of
+//! docs/local-stack.md.
 
 use std::process::ExitCode;
 
@@ -54,6 +55,11 @@ fn options() -> Result<StackOptions, Error> {
             .unwrap_or_else(|| "https://example.com/pass/default-logo.png".into()),
     );
     opts.rust_log = var("RUST_LOG").unwrap_or_else(|| "info".into());
+    opts.cert_mode = match var("CERT_MODE").as_deref() {
+        None | Some("0" | "false") => false,
+        Some("1" | "true") => true,
+        Some(other) => return Err(format!("CERT_MODE must be 1 or 0, got {other:?}").into()),
+    };
     Ok(opts)
 }
 
@@ -76,6 +82,7 @@ fn usage(opts: &StackOptions, api: &str, gateway: &str, sim: &str, moto: &str) -
   local HTTP API   {api}        (routes and auth from template.yaml; GET {api}/_local/functions)
   Alipay simulator {gateway}
   moto             {moto}   (table {table}, secrets {keys}, {session}; log .local/dev/moto.log)
+  keys             {mode}
 
 Try (operator routes are AWS_IAM: rewardsctl signs them with SigV4; locally the signature is not verified):
 
@@ -110,6 +117,11 @@ Ctrl-C stops everything.
 "#,
         table = names.table,
         keys = names.keys_secret,
+        mode = if opts.cert_mode {
+            format!("certificate mode: the simulator's certificates are in the keys secret ({sim}/sim/certs; rotate: curl -sS -d '{{\"rotateAlipayCert\":true}}' {sim}/sim/settings)")
+        } else {
+            "public-key mode (CERT_MODE=1 make dev for certificate mode)".to_string()
+        },
         session = names.session_secret,
     )
 }

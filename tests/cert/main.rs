@@ -1,0 +1,92 @@
+//! The flows in certificate mode (公钥证书模式), end to end: the stack's simulator runs in certificate
+//! mode and the keys secret holds its certificates, so every function signs with `app_cert_sn` and
+//! `alipay_root_cert_sn` and verifies every answer with the certificate it names. Template creation,
+//! a claim, the session exchange and envelope sends, with Alipay rotating its certificate in the
+//! middle of the sends: every send resolves, nothing stays unknown after the reconciler.
+use std::time::Duration;
+
+use integration_tests::cash::{assert_agrees, envelope, new_business_id, pe, CASH_ENV};
+use integration_tests::{cert_stack, new_user_id, set_stack_env, TestApp};
+use serde_json::{json, Value};
+
+fn app() -> TestApp {
+    set_stack_env(CASH_ENV);
+    TestApp::on(cert_stack())
+}
+
+async fn certs(app: &TestApp) -> Value {
+    let a = app.sim_get("/sim/certs").await;
+    assert_eq!(
+        a.status, 200,
+        "the simulator is not in certificate mode: {a:?}"
+    );
+    a.body
+}
+
+async fn rotate(app: &TestApp) {
+    let a = app
+        .sim_post("/sim/settings", &json!({"rotateAlipayCert": true}))
+        .await;
+    assert_eq!(a.status, 200, "{a:?}");
+}
+
+#[tokio::test]
+async fn templates_claims_sessions_and_sends_run_in_certificate_mode_across_rotations() {
+    let app = app();
+    let first = certs(&app).await["alipayCertSn"].clone();
+
+    // A template, and a claim through the component (instance.add in certificate mode).
+    let template = app.create_template("证书模式").await;
+    let user = new_user_id();
+    let claim = app.claim(&template, &user).await;
+    assert_eq!(claim.body["body"]["success"], true, "{claim:?}");
+
+    // Alipay rotates its certificate: the session exchange's answer names the new one.
+    rotate(&app).await;
+    let code = app
+        .sim_post("/sim/auth-codes", &json!({"userId": user}))
+        .await;
+    let session = app
+        .post_public("/session", &json!({"authCode": code.body["code"]}))
+        .await;
+    assert_eq!(session.status, 200, "{session:?}");
+    assert_eq!(session.body["userId"], user.as_str());
+
+    // Sends on a campaign, with another rotation while they run.
+    let crowd = app.ready_campaign("证书红包", "12.00", 12, "L1").await;
+    let sends: Vec<(String, String)> = (0..8)
+        .map(|_| (new_business_id("cert"), new_user_id()))
+        .collect();
+    let send_all = |batch: &[(String, String)]| {
+        let mut set = tokio::task::JoinSet::new();
+        for (business, user) in batch {
+            let body = envelope(business, user, &crowd);
+            set.spawn(async move { TestApp::on(cert_stack()).send_envelope(&body).await });
+        }
+        set.join_all()
+    };
+    let (early, ()) = tokio::join!(send_all(&sends[..4]), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        rotate(&app).await
+    });
+    let late = send_all(&sends[4..]).await;
+    for a in early.iter().chain(&late) {
+        assert!(
+            matches!(a.status, 201 | 202),
+            "a send neither paid nor pending: {a:?}"
+        );
+    }
+    let nos: Vec<String> = sends.iter().map(|(b, _)| pe(b)).collect();
+    let (entries, _) = app
+        .reconcile_until_final(&nos, Duration::from_secs(40))
+        .await;
+    let payouts = app.payouts_on(&crowd).await;
+    for entry in &entries {
+        assert_agrees(entry, &payouts);
+    }
+    assert_eq!(payouts.len(), sends.len());
+
+    let after = certs(&app).await;
+    assert_ne!(after["alipayCertSn"], first);
+    assert_eq!(after["alipayCerts"].as_array().unwrap().len(), 3);
+}
