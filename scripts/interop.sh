@@ -23,42 +23,53 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 SIM_BIN="$TARGET_DIR/debug/alipay-sim"
 
 WORK="$(mktemp -d)"
-SIM_PID=""
+SIM_PIDS=()
 cleanup() {
-  if [[ -n "$SIM_PID" ]]; then
-    kill "$SIM_PID" 2>/dev/null || true
-    wait "$SIM_PID" 2>/dev/null || true
-  fi
+  for pid in "${SIM_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-SIM_PORT=0 "$SIM_BIN" >"$WORK/out" 2>"$WORK/err" &
-SIM_PID=$!
-
-LINE=""
-for _ in $(seq 1 200); do
-  LINE="$(head -n 1 "$WORK/out" 2>/dev/null || true)"
-  [[ -n "$LINE" ]] && break
-  if ! kill -0 "$SIM_PID" 2>/dev/null; then
-    echo "interop: alipay-sim exited early:" >&2
-    cat "$WORK/err" >&2
+# Starts the simulator (extra environment as arguments) on a free port; sets STARTED_URL.
+start_sim() {
+  local name="$1"; shift
+  env SIM_PORT=0 "$@" "$SIM_BIN" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  local pid=$!
+  SIM_PIDS+=("$pid")
+  local line=""
+  for _ in $(seq 1 200); do
+    line="$(head -n 1 "$WORK/$name.out" 2>/dev/null || true)"
+    [[ -n "$line" ]] && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "interop: alipay-sim ($name) exited early:" >&2
+      cat "$WORK/$name.err" >&2
+      exit 1
+    fi
+    sleep 0.05
+  done
+  if [[ "$line" != "alipay-sim listening on "* ]]; then
+    echo "interop: unexpected first line from alipay-sim ($name): '$line'" >&2
     exit 1
   fi
-  sleep 0.05
-done
-if [[ "$LINE" != "alipay-sim listening on "* ]]; then
-  echo "interop: unexpected first line from alipay-sim: '$LINE'" >&2
-  exit 1
-fi
-SIM_URL="${LINE#alipay-sim listening on }"
+  STARTED_URL="${line#alipay-sim listening on }"
+}
+
+start_sim key
+SIM_URL="$STARTED_URL"
 echo "interop: simulator at $SIM_URL"
+# The same official SDK in certificate mode, against a simulator in certificate mode.
+start_sim cert SIM_CERT_MODE=1
+SIM_CERT_URL="$STARTED_URL"
+echo "interop: simulator (certificate mode) at $SIM_CERT_URL"
 
 cd "$INTEROP"
-if SIM_URL="$SIM_URL" node --test --test-reporter=spec interop.test.mjs; then
+if SIM_URL="$SIM_URL" SIM_CERT_URL="$SIM_CERT_URL" node --test --test-reporter=spec interop.test.mjs interop_cert.test.mjs; then
   echo "interop: passed"
 else
-  echo "interop: FAILED (simulator log follows)" >&2
-  cat "$WORK/err" >&2
+  echo "interop: FAILED (simulator logs follow)" >&2
+  cat "$WORK/key.err" "$WORK/cert.err" >&2
   exit 1
 fi
