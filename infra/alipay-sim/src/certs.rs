@@ -44,7 +44,7 @@ pub struct SimCerts {
     pub root_bundle_pem: String,
     /// `alipay_root_cert_sn` requests must carry.
     pub root_cert_sn: String,
-    /// `appCertPublicKey_<app id>.crt`.
+    /// `appCertPublicKey_<app id>.crt`: the app certificate, then the Class 1 CA certificate.
     pub app_cert_pem: String,
     /// `app_cert_sn` requests must carry.
     pub app_cert_sn: String,
@@ -155,7 +155,7 @@ impl SimCerts {
                 let cert = p.signed_by(&key, &root).map_err(gen_err)?;
                 Ok((Issuer::new(p, key), cert.pem()))
             };
-        let (class1, _class1_pem) = ca(1, 3)?;
+        let (class1, class1_pem) = ca(1, 3)?;
         let (class2, class2_pem) = ca(2, 4)?;
         let app_cert = params(
             name("Sim Merchant", Some("Alipay"), app_id),
@@ -165,7 +165,8 @@ impl SimCerts {
         .signed_by(&RsaPublic(app_key.pkcs1_der().to_vec()), &class1)
         .map_err(gen_err)?;
         let root_bundle_pem = format!("{}{}", ec_root.pem(), root_cert.pem());
-        let app_cert_pem = app_cert.pem();
+        // The app certificate file carries its CA after it, so it chains like Alipay's does.
+        let app_cert_pem = format!("{}{class1_pem}", app_cert.pem());
         let mut certs = Self {
             root_cert_sn: root_cert_sn(root_bundle_pem.as_bytes()).map_err(gen_err)?,
             app_cert_sn: cert_sn(app_cert_pem.as_bytes()).map_err(gen_err)?,
@@ -278,6 +279,14 @@ mod tests {
         );
         assert_eq!(set.alipay_cert.sn, certs.current().sn);
         assert_eq!(set.alipay_cert.path.len(), 3);
+        let app = set
+            .roots
+            .verify_chain(pems.app_cert.as_bytes(), now)
+            .unwrap();
+        assert_eq!(
+            (app.sn.as_str(), app.path.len()),
+            (certs.app_cert_sn.as_str(), 3)
+        );
         let first = certs.current().sn.clone();
         let second = certs.rotate().unwrap().sn.clone();
         assert_ne!(first, second);

@@ -54,10 +54,17 @@ pub enum CertError {
 
 const RSA_FAMILY: &str = "1.2.840.113549.1.1";
 
+/// The first certificate of a file (PEM, possibly followed by its chain, as Alipay ships
+/// `alipayCertPublicKey_RSA2.crt`; or DER), as the Java SDK's `CertificateFactory.generateCertificate`
+/// reads it.
 fn parse_one(data: &[u8]) -> Result<Certificate, CertError> {
-    Certificate::from_pem(data)
-        .or_else(|_| Certificate::from_der(data))
-        .map_err(|_| CertError::NotACertificate)
+    match Certificate::from_pem(data).or_else(|_| Certificate::from_der(data)) {
+        Ok(cert) => Ok(cert),
+        Err(_) => parse_chain(data)?
+            .into_iter()
+            .next()
+            .ok_or(CertError::NotACertificate),
+    }
 }
 
 /// Every certificate of a PEM text (or one DER certificate), in file order.
@@ -191,7 +198,8 @@ fn sn_of(cert: &Certificate) -> String {
     hex(&digest)
 }
 
-/// `app_cert_sn` (or any certificate's SN) from a PEM or DER certificate.
+/// `app_cert_sn` (or any certificate's SN) from a PEM or DER certificate; of a PEM file holding a
+/// chain, the first certificate's.
 ///
 /// # Errors
 /// [`CertError::NotACertificate`].

@@ -29,6 +29,17 @@ fn app_and_alipay_cert_sns_match_openssl() {
 }
 
 #[test]
+fn a_file_with_its_chain_has_the_sn_and_key_of_its_first_certificate() {
+    let file = [fixture("alipay_cert.pem"), fixture("class2.pem")].concat();
+    assert_eq!(cert_sn(&file).unwrap(), expected("alipay_cert_sn"));
+    let alone = public_key_from_cert(&fixture("alipay_cert.pem")).unwrap();
+    assert_eq!(
+        public_key_from_cert(&file).unwrap().pkcs1_der(),
+        alone.pkcs1_der()
+    );
+}
+
+#[test]
 fn root_sn_joins_only_the_rsa_signed_roots_in_file_order() {
     assert_eq!(
         root_cert_sn(&fixture("root_bundle.pem")).unwrap(),

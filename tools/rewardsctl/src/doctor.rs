@@ -567,6 +567,11 @@ async fn gateway(d: &Deployment, keys: Option<&rewards_aws::AlipayKeys>) -> Chec
     )
     .with_timeouts(Duration::from_secs(3), Duration::from_secs(10));
     config.cert_mode = keys.cert_mode.clone();
+    let verified_with = if keys.cert_mode.is_some() {
+        "the key of the Alipay certificate it names"
+    } else {
+        "alipay_public_key"
+    };
     let client = match AlipayClient::new(config) {
         Ok(c) => c,
         Err(e) => return Check::failed(NAME, e.to_string(), "fix the keys secret"),
@@ -577,7 +582,7 @@ async fn gateway(d: &Deployment, keys: Option<&rewards_aws::AlipayKeys>) -> Chec
     match client.execute(&probe).await {
         Outcome::Success(_) => Check::ok(
             NAME,
-            format!("{url} accepted our signature for app {app_id}; its signed answer verified with alipay_public_key"),
+            format!("{url} accepted our signature for app {app_id}; its signed answer verified with {verified_with}"),
         ),
         Outcome::Failed(f) if f.kind == FailureKind::NotSent => Check::failed(
             NAME,
@@ -613,7 +618,7 @@ async fn gateway(d: &Deployment, keys: Option<&rewards_aws::AlipayKeys>) -> Chec
                 Check::ok(
                     NAME,
                     format!(
-                        "{url} accepted our signature for app {app_id}: a signed answer ({} {}) verified with alipay_public_key",
+                        "{url} accepted our signature for app {app_id}: a signed answer ({} {}) verified with {verified_with}",
                         f.code,
                         if sub.is_empty() { f.msg.clone() } else { sub }
                     ),
