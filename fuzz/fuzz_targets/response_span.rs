@@ -20,4 +20,5 @@ fuzz_target!(|body: &str| {
         assert!(body.contains(span.content));
     }
     let _ = verifier().verify(body, "alipay.trade.query");
+    let _ = alipay_protocol::response::alipay_cert_sn(body);
 });

@@ -76,6 +76,17 @@ proptest! {
     #[test]
     fn response_verification_never_panics(body in any::<String>()) {
         let _ = verifier().verify(&body, "alipay.trade.query");
+        let _ = alipay_protocol::response::alipay_cert_sn(&body);
+    }
+
+    /// The SN an answer names is read from the envelope wherever it sits, and never from inside
+    /// the signed node.
+    #[test]
+    fn the_answer_s_certificate_sn_is_the_top_level_one(sn in "[0-9a-f]{32}", inner in "[0-9a-f]{32}") {
+        let body = format!(r#"{{"a_b_response":{{"alipay_cert_sn":"{inner}"}},"alipay_cert_sn":"{sn}","sign":"x"}}"#);
+        prop_assert_eq!(alipay_protocol::response::alipay_cert_sn(&body), Some(sn));
+        let none = format!(r#"{{"a_b_response":{{"alipay_cert_sn":"{inner}"}},"sign":"x"}}"#);
+        prop_assert_eq!(alipay_protocol::response::alipay_cert_sn(&none), None);
     }
 
     #[test]
