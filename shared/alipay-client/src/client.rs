@@ -195,12 +195,24 @@ impl AlipayClient {
             });
         };
         let slot = certs.slot(sn);
-        slot.get_or_try_init(|| async {
-            let pem = self.download_cert(sn).await?;
-            certs.trust(sn, &pem).map(Arc::new)
-        })
-        .await
-        .cloned()
+        if let Some(known) = slot.get() {
+            return Ok(known.clone());
+        }
+        let result = slot
+            .get_or_try_init(|| async {
+                let wait = certs.before_download(sn)?;
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                let pem = self.download_cert(sn).await?;
+                certs.trust(sn, &pem).map(Arc::new)
+            })
+            .await
+            .cloned();
+        if let Err(e) = &result {
+            certs.download_failed(sn, e);
+        }
+        result
     }
 
     /// `alipay.open.app.alipaycert.download` for `sn`. The answer is read without its signature

@@ -154,13 +154,18 @@ async fn a_rotation_is_followed_by_one_download_shared_by_concurrent_calls() {
     let old_key = client.alipay_key_for(before.as_str()).await.unwrap();
     assert_ne!(new_key.pkcs1_der(), old_key.pkcs1_der());
     assert_eq!(get(&sim, "/sim/faults").await["faults"][0]["fired"], 1);
-    // An SN the platform never issued cannot be had.
+    // An SN the platform never issued cannot be had; asked again at once, the failure is
+    // answered from memory without another gateway call.
+    let forged = "0123456789abcdef0123456789abcdef";
     assert!(matches!(
-        client
-            .alipay_key_for(Some("0123456789abcdef0123456789abcdef"))
-            .await,
+        client.alipay_key_for(Some(forged)).await,
         Err(AlipayKeyError::Download { .. })
     ));
+    assert!(matches!(
+        client.alipay_key_for(Some(forged)).await,
+        Err(AlipayKeyError::RecentlyFailed { .. })
+    ));
+    assert_eq!(get(&sim, "/sim/faults").await["faults"][0]["fired"], 2);
 }
 
 #[tokio::test]
