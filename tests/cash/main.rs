@@ -8,3 +8,5 @@ mod matrix;
 mod money_path;
 mod refusals;
 mod schedule;
+mod transfer;
+mod transfer_schedule;
