@@ -14,7 +14,7 @@ use crate::ids::*;
 use crate::pass::{PassRecord, PassStatus};
 use crate::payout::{
     beijing_day, derive_out_biz_no, BizPointer, PayoutCursor, PayoutEntry, PayoutFilter,
-    PayoutState, PayoutStateName, Reason, Recipient,
+    PayoutRail, PayoutState, PayoutStateName, Reason, Recipient,
 };
 use crate::ports::*;
 use crate::template::{default_rule, TemplateRecord};
@@ -170,7 +170,9 @@ pub fn entry(bid: &str, attempt: u32, fence: &str, lease: i64) -> (BizPointer, P
             reason: Reason::Referral,
             business_id: b,
             attempt_no: attempt,
-            crowd_no: CrowdNo::parse("C1").unwrap(),
+            rail: PayoutRail::Campaign {
+                crowd_no: CrowdNo::parse("C1").unwrap(),
+            },
             recipient: Recipient::UserId(UserId::parse(USER).unwrap()),
             state: PayoutState::Pending,
             fence: fence.into(),
@@ -608,6 +610,8 @@ pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
         amount_fen: Some(AmountFen::from_fen(200).unwrap()),
         biz_no: Some("B1".into()),
         repeat_trigger_flag: false,
+        order_id: None,
+        pay_fund_order_id: None,
     };
     sent.fence = "f2".into();
     assert_eq!(
@@ -702,7 +706,9 @@ pub async fn payout_listing<S: PayoutStore + ?Sized>(store: &S) {
         let (ptr, mut e) = entry(&format!("l{i:02}"), 1, "f", 0);
         e.created_at = Timestamp(day.millis() + 1_000 * i);
         e.lease_until = e.created_at;
-        e.crowd_no = CrowdNo::parse(if i % 2 == 0 { "C1" } else { "C2" }).unwrap();
+        e.rail = PayoutRail::Campaign {
+            crowd_no: CrowdNo::parse(if i % 2 == 0 { "C1" } else { "C2" }).unwrap(),
+        };
         if i % 7 == 0 {
             e.state = PayoutState::NeedsAttention {
                 next_retry_at: Timestamp(1),
@@ -714,6 +720,8 @@ pub async fn payout_listing<S: PayoutStore + ?Sized>(store: &S) {
                 amount_fen: None,
                 biz_no: None,
                 repeat_trigger_flag: false,
+                order_id: None,
+                pay_fund_order_id: None,
             };
         }
         assert!(store.start_attempt(&ptr, None, &e).await.unwrap());
