@@ -1241,3 +1241,6 @@ impl Reconciler {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod transfer_tests;
