@@ -17,6 +17,13 @@ pub const TRIGGER: &str = "alipay.marketing.campaign.cash.trigger";
 /// `alipay.marketing.campaign.cash.detail.query` (the campaign refresh before the ledger write).
 pub const DETAIL: &str = "alipay.marketing.campaign.cash.detail.query";
 
+/// `alipay.fund.trans.uni.transfer` (the transfer rail's send).
+pub const TRANSFER: &str = "alipay.fund.trans.uni.transfer";
+/// `alipay.fund.trans.common.query` (the transfer rail's lookup).
+pub const TRANSFER_QUERY: &str = "alipay.fund.trans.common.query";
+/// `alipay.fund.trans.order.changed` (the notification; its faults are installed under this api).
+pub const ORDER_CHANGED: &str = "alipay.fund.trans.order.changed";
+
 /// The client's total timeout in the cash stack (a `hang` costs this much). Below the production
 /// 10 s because the send function itself has 10 s (template.yaml): with the production value every
 /// hang would kill the function instead of ending in an UNKNOWN answer.
@@ -149,7 +156,44 @@ pub fn envelope(business_id: &str, user_id: &str, crowd_no: &str) -> Value {
     })
 }
 
+/// A `POST /envelopes` body for a points exchange to a user on the transfer rail.
+pub fn transfer_envelope(business_id: &str, user_id: &str, amount: &str) -> Value {
+    json!({
+        "reason": "points_exchange",
+        "businessId": business_id,
+        "userId": user_id,
+        "rail": "transfer",
+        "amount": amount,
+    })
+}
+
 impl TestApp {
+    /// Every transfer order the simulator holds (`GET /sim/transfers`).
+    pub async fn sim_transfers(&self) -> Vec<Value> {
+        let a = self.sim_get("/sim/transfers").await;
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body["transfers"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The simulator's transfer orders for one out_biz_no (zero or one).
+    pub async fn transfers_of(&self, out_biz_no: &str) -> Vec<Value> {
+        self.sim_transfers()
+            .await
+            .into_iter()
+            .filter(|t| t["out_biz_no"] == out_biz_no)
+            .collect()
+    }
+
+    /// Every order.changed post the simulator made (`GET /sim/notifications`).
+    pub async fn sim_notifications(&self) -> Vec<Value> {
+        let a = self.sim_get("/sim/notifications").await;
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body["notifications"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// `POST /campaigns`.
     pub async fn create_campaign(&self, body: &Value) -> Answer {
         self.post("/campaigns", body).await

@@ -22,6 +22,7 @@
 pub mod control;
 pub mod faults;
 pub mod gateway;
+pub mod notify;
 pub mod settings;
 pub mod state;
 
@@ -217,6 +218,8 @@ pub struct Sim {
     pub http: reqwest::Client,
     /// How long a hang lasts.
     pub hang_limit: Duration,
+    /// Every order.changed notification post (`GET /sim/notifications`).
+    pub deliveries: Mutex<Vec<notify::Delivery>>,
     log_calls: bool,
 }
 
@@ -271,6 +274,8 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/sim/passes", get(control::passes))
         .route("/sim/templates", get(control::templates))
         .route("/sim/campaigns", get(control::campaigns))
+        .route("/sim/transfers", get(control::transfers))
+        .route("/sim/notifications", get(control::notifications))
         .route(
             "/sim/campaigns/{crowd_no}/pay",
             post(control::pay).get(control::pay_page),
@@ -315,6 +320,7 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         base_url: base_url.clone(),
         http,
         hang_limit: config.hang_limit,
+        deliveries: Mutex::new(Vec::new()),
         log_calls: config.log_calls,
     });
     let (tx, rx) = watch::channel(false);
