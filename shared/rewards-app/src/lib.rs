@@ -102,14 +102,13 @@ pub struct Alipay {
     pub client: AlipayClient,
     /// The domain's gateway ports.
     pub gateway: Arc<AlipayGateway>,
-    /// The transfer rail's port (None until the gateway adapter implements it).
+    /// The transfer rail's port.
     pub transfer: Option<Arc<dyn TransferGateway>>,
 }
 
-/// The transfer rail's port over the gateway adapter. The adapter does not implement
-/// `TransferGateway` yet: the rail stays off (`transfer_rail_not_configured`) until it does.
-fn transfer_gateway(_gateway: &Arc<AlipayGateway>) -> Option<Arc<dyn TransferGateway>> {
-    None
+/// The transfer rail's port over the gateway adapter.
+fn transfer_gateway(gateway: &Arc<AlipayGateway>) -> Option<Arc<dyn TransferGateway>> {
+    Some(gateway.clone())
 }
 
 /// `reason=value` pairs of an environment variable, each value parsed by `parse`.
