@@ -6,5 +6,6 @@ mod concurrency;
 mod idempotency;
 mod matrix;
 mod money_path;
+mod notifications;
 mod refusals;
 mod schedule;
