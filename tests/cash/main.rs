@@ -6,6 +6,7 @@ mod concurrency;
 mod idempotency;
 mod matrix;
 mod money_path;
+mod notifications;
 mod refusals;
 mod schedule;
 mod transfer;
