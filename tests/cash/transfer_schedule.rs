@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    cash_app, serial, transfer_agreement, transfer_envelope, Rng, ORDER_CHANGED, TRANSFER,
-    TRANSFER_QUERY,
+    cash_app, last_refusal, serial, transfer_agreement, transfer_envelope, Rng, ORDER_CHANGED,
+    TRANSFER, TRANSFER_QUERY,
 };
 use integration_tests::{new_user_id, TestApp};
 use serde_json::{json, Value};
@@ -120,8 +120,8 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
         })
     };
 
-    // The hostile side: every 1–3 s, a quarter of the time, the payer's balance runs dry for
-    // 0.2–1 s (BALANCE_IS_NOT_ENOUGH: not done now, the same request later).
+    // The hostile side: every 1–3 s, half of the time, the payer's balance runs dry for 0.3–1.5 s
+    // (BALANCE_IS_NOT_ENOUGH: not done now, the same request later).
     let drains = Arc::new(AtomicU64::new(0));
     let hostile = {
         let (app, stop, drains) = (clone_app(&app), stop.clone(), drains.clone());
@@ -129,10 +129,10 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(1000 + rng.below(2000))).await;
-                if rng.unit() < 0.25 {
+                if rng.unit() < 0.5 {
                     drains.fetch_add(1, Ordering::Relaxed);
                     app.sim_settings(&json!({"payerBalanceFen": 0})).await;
-                    tokio::time::sleep(Duration::from_millis(200 + rng.below(800))).await;
+                    tokio::time::sleep(Duration::from_millis(300 + rng.below(1200))).await;
                     app.sim_settings(&json!({"payerBalanceFen": null})).await;
                 }
             }
@@ -174,7 +174,14 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     let mut sent_order: BTreeMap<usize, Value> = BTreeMap::new();
     let mut unexpected: Vec<String> = Vec::new();
+    let mut refused_for_balance = 0;
     for (i, status, body) in &answers {
+        if last_refusal(body)
+            .or(last_refusal(&body["entry"]))
+            .is_some_and(|r| r["subCode"] == "BALANCE_IS_NOT_ENOUGH")
+        {
+            refused_for_balance += 1;
+        }
         let label = match status {
             200..=202 => format!("{status} {}", body["state"].as_str().unwrap_or("?")),
             _ => format!("{status} {}", body["code"].as_str().unwrap_or("?")),
@@ -230,7 +237,8 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
     });
     eprintln!(
         "[transfer schedule] {} sends over {IDS} business ids in {:.1}s; answers {by_status:?}; \
-         faults fired {fired:?}; late commits {} {late_outcomes:?}; balance drained {}×; \
+         faults fired {fired:?}; late commits {} {late_outcomes:?}; balance drained {}×, \
+         {refused_for_balance} answers carrying BALANCE_IS_NOT_ENOUGH; \
          background reconciler runs {background_runs}",
         answers.len(),
         sends_done.as_secs_f64(),
