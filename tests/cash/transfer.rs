@@ -12,11 +12,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_transfer_agrees, cash_app, new_business_id, pe, serial, transfer_envelope,
+    assert_transfer_agrees, cash_app, last_refusal, new_business_id, pe, serial, transfer_envelope,
     ORDER_CHANGED, TRANSFER, TRANSFER_QUERY,
 };
 use integration_tests::{new_user_id, Answer, TestApp};
 use serde_json::{json, Value};
+
+/// The simulator's payee that Alipay does not know (`alipay_sim::state::PAYEE_NOT_EXIST_USER_ID`).
+const PAYEE_NOT_EXIST_USER_ID: &str = "2088000000000404";
+/// The simulator's frozen payee (`alipay_sim::state::PAYEE_FROZEN_USER_ID`).
+const PAYEE_FROZEN_USER_ID: &str = "2088000000000403";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Recovery {
@@ -381,4 +386,44 @@ async fn lost_duplicated_reordered_and_late_notifications_leave_the_ledger_right
         ));
     }
     eprintln!("[transfer notifications]\n{}", lines.join("\n"));
+}
+
+#[tokio::test]
+async fn transfer_refusals_keep_their_class() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    // Definite: a payee Alipay does not know, a frozen payee. FAILED, no order, a stable code.
+    for payee in [PAYEE_NOT_EXIST_USER_ID, PAYEE_FROZEN_USER_ID] {
+        let bid = new_business_id("txpayee");
+        let a = app
+            .send_envelope(&transfer_envelope(&bid, payee, "1.00"))
+            .await;
+        assert_eq!(a.status, 422, "{a:?}");
+        assert_eq!(a.body["code"], "payee_invalid", "{a:?}");
+        let entry = app.envelope_entry(&pe(&bid)).await.body;
+        assert_eq!(entry["state"], "FAILED", "{entry}");
+        assert!(app.transfers_of(&pe(&bid)).await.is_empty());
+    }
+    // Retry later: the payer's balance is short. Not paid, not failed; once it is refilled the same
+    // out_biz_no is paid, once.
+    app.sim_settings(&json!({"payerBalanceFen": 50})).await;
+    let bid = new_business_id("txbalance");
+    let no = pe(&bid);
+    let a = app
+        .send_envelope(&transfer_envelope(&bid, &new_user_id(), "1.00"))
+        .await;
+    assert_eq!(a.status, 202, "{a:?}");
+    assert_eq!(
+        last_refusal(&a.body).map(|r| r["subCode"].clone()),
+        Some(json!("BALANCE_IS_NOT_ENOUGH")),
+        "{a:?}"
+    );
+    assert!(app.transfers_of(&no).await.is_empty());
+    app.sim_settings(&json!({"payerBalanceFen": null})).await;
+    let (entries, _) = app
+        .reconcile_until(std::slice::from_ref(&no), settled, Duration::from_secs(60))
+        .await;
+    let orders = app.transfers_of(&no).await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_transfer_agrees(&entries[0], &orders);
 }
