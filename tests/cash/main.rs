@@ -9,3 +9,5 @@ mod money_path;
 mod notifications;
 mod refusals;
 mod schedule;
+mod transfer;
+mod transfer_schedule;

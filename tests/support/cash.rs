@@ -520,3 +520,50 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
+
+/// Asserts that a SENT transfer-rail ledger entry and the one simulator transfer order of its
+/// out_biz_no agree (paid, payee, amount in fen, `order_id`).
+pub fn assert_transfer_agrees(entry: &Value, transfers: &[Value]) {
+    if let Err(why) = transfer_agreement(entry, transfers) {
+        panic!("{why}");
+    }
+}
+
+/// The agreement of [`assert_transfer_agrees`] as a result (the randomized run counts
+/// disagreements instead of stopping at the first): a SENT entry has exactly one SUCCESS order
+/// with its amount, payee and `order_id`; a FAILED entry has none.
+pub fn transfer_agreement(entry: &Value, transfers: &[Value]) -> Result<(), String> {
+    let no = &entry["outBizNo"];
+    let of_no: Vec<&Value> = transfers
+        .iter()
+        .filter(|t| &t["out_biz_no"] == no)
+        .collect();
+    match entry["state"].as_str() {
+        Some("SENT") => {
+            let [t] = of_no.as_slice() else {
+                return Err(format!(
+                    "SENT {entry} has {} orders: {of_no:?}",
+                    of_no.len()
+                ));
+            };
+            let payee_agrees = match entry["recipient"]["userId"].as_str() {
+                Some(user) => t["payee_type"] == "ALIPAY_USER_ID" && t["payee"] == user,
+                None => {
+                    t["payee_type"] == "ALIPAY_OPEN_ID"
+                        && t["payee"] == entry["recipient"]["openId"]
+                }
+            };
+            let agrees = t["status"] == "SUCCESS"
+                && t["amount_fen"] == entry["outcome"]["amountFen"]
+                && t["order_id"] == entry["outcome"]["orderId"]
+                && payee_agrees;
+            if agrees {
+                Ok(())
+            } else {
+                Err(format!("SENT {entry} vs order {t}"))
+            }
+        }
+        Some("FAILED") if of_no.is_empty() => Ok(()),
+        _ => Err(format!("{entry} vs orders {of_no:?}")),
+    }
+}
