@@ -9,7 +9,7 @@
 //!
 //! Duplicates and reordering are harmless: SENT is never left, and FAILED only yields to SENT.
 
-use super::transfer::{paid_state, receipt_state};
+use super::transfer::receipt_state;
 use super::{
     current_entry, record_proof, Ledger, PayoutEntry, PayoutRail, PayoutState, SendError,
     CAS_ROUNDS,
@@ -91,14 +91,12 @@ impl TransferNotifications {
             return Ok(NotifyOutcome::Ignored("campaign_rail"));
         };
         match receipt_state(&terms, receipt, true) {
-            Some(PayoutState::Sent { .. }) => {
+            Some(paid @ PayoutState::Sent { .. }) => {
                 if matches!(entry.state, PayoutState::Sent { .. }) {
                     return Ok(NotifyOutcome::Unchanged(entry));
                 }
                 let no = entry.out_biz_no.clone();
-                let paid =
-                    record_proof(self.ledger(), &no, paid_state(&terms, receipt), Some(entry))
-                        .await?;
+                let paid = record_proof(self.ledger(), &no, paid, Some(entry)).await?;
                 Ok(NotifyOutcome::Recorded(paid))
             }
             Some(failed @ PayoutState::Failed { .. }) => self.record_failed(failed, entry).await,

@@ -787,7 +787,9 @@ async fn a_lost_compare_and_set_that_reads_back_nothing_reads_again() {
     assert_eq!(w.store.all_payouts()[0].state, sent);
     // An entry that is really absent is still an error.
     let missing = OutBizNo::parse("pe_absent").unwrap();
-    assert!(record_proof(svc.ledger(), &missing, sent, None).await.is_err());
+    assert!(record_proof(svc.ledger(), &missing, sent, None)
+        .await
+        .is_err());
 }
 
 fn paid_state_for_test() -> PayoutState {
