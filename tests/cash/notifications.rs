@@ -273,3 +273,27 @@ async fn a_failed_order_notification_frees_the_business_id() {
     assert_eq!(r.status, 201, "{r:?}");
     assert_eq!(r.body["outBizNo"], format!("pe2_{bid}"));
 }
+
+#[tokio::test]
+async fn the_reconciler_queries_then_sends_the_same_order_again() {
+    let app = cash_app();
+    let _serial = serial(&app).await;
+    // The first call never reaches Alipay: no order, no notification.
+    app.set_fault(&json!({"api": TRANSFER, "kind": "http500", "count": 1}))
+        .await;
+    let bid = new_business_id("reconciled");
+    let a = app
+        .send_envelope(&transfer_envelope(&bid, &new_user_id(), "2.00"))
+        .await;
+    assert_eq!(a.status, 202, "{a:?}");
+    assert!(app.transfers_of(&pe(&bid)).await.is_empty());
+    let (entries, _) = app
+        .reconcile_until_final(&[pe(&bid)], Duration::from_secs(30))
+        .await;
+    assert_eq!(entries[0]["state"], "SENT", "{entries:?}");
+    assert_eq!(entries[0]["outBizNo"], pe(&bid), "the same number");
+    assert_eq!(entries[0]["transfer"], a.body["transfer"], "the same terms");
+    let orders = app.transfers_of(&pe(&bid)).await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(orders[0]["amount_fen"], 200, "{orders:?}");
+}

@@ -266,9 +266,12 @@ fn claim_config() -> Result<ClaimConfig, StartupError> {
     Ok(c)
 }
 
-/// [`SendConfig::default`] with the `PAYOUT_*_MS` overrides.
-fn send_config() -> Result<SendConfig, StartupError> {
+/// [`SendConfig::default`] with the `PAYOUT_*_MS` overrides. With the transfer rail on, one hold
+/// of the lease may make two Alipay calls in a row (common.query, then uni.transfer with the same
+/// number), so the lease must cover both.
+fn send_config(transfer_rail: bool) -> Result<SendConfig, StartupError> {
     let d = SendConfig::default();
+    let calls = if transfer_rail { 2 } else { 1 };
     checked_send_config(
         SendConfig {
             lease: env_duration_ms("PAYOUT_LEASE_MS")?.unwrap_or(d.lease),
@@ -276,8 +279,14 @@ fn send_config() -> Result<SendConfig, StartupError> {
             backoff_cap: env_duration_ms("PAYOUT_BACKOFF_CAP_MS")?.unwrap_or(d.backoff_cap),
             max_attempts: d.max_attempts,
         },
-        alipay_timeout()?,
+        alipay_timeout()?.saturating_mul(calls),
     )
+    .map_err(|e| match e {
+        StartupError::Config(m) if transfer_rail => StartupError::Config(format!(
+            "{m} (with the transfer rail on, twice the timeout: a probe may query, then send)"
+        )),
+        other => other,
+    })
 }
 
 fn alipay_timeout() -> Result<Duration, StartupError> {
@@ -305,9 +314,9 @@ impl App {
         let config = Config::from_env().map_err(|e| StartupError::Config(e.to_string()))?;
         let reason_campaigns =
             reason_campaigns(&std::env::var("REASON_CAMPAIGNS").unwrap_or_default())?;
-        let send_config = send_config()?;
-        let claim_config = claim_config()?;
         let transfer_settings = transfer_settings(env_text)?;
+        let send_config = send_config(transfer_settings.is_some())?;
+        let claim_config = claim_config()?;
         let reason_rails = reason_rails(
             &std::env::var("REASON_RAILS").unwrap_or_default(),
             transfer_settings.as_ref(),

@@ -675,17 +675,35 @@ struct Ledger<'a> {
     ids: &'a dyn IdGenerator,
 }
 
+/// The entry after a lost compare-and-set: as the store answered, or read again when it answered
+/// none (the entry exists: a read that misses it is transient, as an emulator's read racing a
+/// write can be; strongly consistent DynamoDB never does).
+async fn current_entry(
+    ledger: Ledger<'_>,
+    out_biz_no: &OutBizNo,
+    current: Option<PayoutEntry>,
+) -> Result<PayoutEntry, SendError> {
+    if let Some(cur) = current {
+        return Ok(cur);
+    }
+    tracing::warn!("the entry read back empty after a lost compare-and-set; reading it again");
+    ledger
+        .payouts
+        .get_payout(out_biz_no)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("a payout entry vanished".into()).into())
+}
+
 /// Records a verified SENT over whatever the entry holds now (compare-and-set on its current
 /// fence, a few rounds): proof of payment is never thrown away.
 async fn record_proof(
     ledger: Ledger<'_>,
+    out_biz_no: &OutBizNo,
     sent: PayoutState,
     mut current: Option<PayoutEntry>,
 ) -> Result<PayoutEntry, SendError> {
     for _ in 0..CAS_ROUNDS {
-        let Some(cur) = current else {
-            return Err(StoreError::Corrupt("a paid payout entry vanished".into()).into());
-        };
+        let cur = current_entry(ledger, out_biz_no, current).await?;
         if matches!(cur.state, PayoutState::Sent { .. }) {
             return Ok(cur);
         }
@@ -1104,7 +1122,7 @@ impl SendService {
         match self.payouts.cas_payout(&done, &held.fence).await? {
             CasOutcome::Written => Ok(done),
             CasOutcome::Lost(cur) if matches!(done.state, PayoutState::Sent { .. }) => {
-                record_proof(self.ledger(), done.state, cur).await
+                record_proof(self.ledger(), &done.out_biz_no, done.state, cur).await
             }
             CasOutcome::Lost(cur) => Ok(cur.unwrap_or(held)),
         }

@@ -9,12 +9,13 @@
 //!
 //! Duplicates and reordering are harmless: SENT is never left, and FAILED only yields to SENT.
 
-use super::transfer::{paid_state, receipt_state};
-use super::{record_proof, Ledger, PayoutEntry, PayoutRail, PayoutState, SendError, CAS_ROUNDS};
-use crate::ids::OutBizNo;
-use crate::ports::{
-    CasOutcome, Clock, IdGenerator, PayoutStore, StoreError, TransferReceipt, TransferStatus,
+use super::transfer::receipt_state;
+use super::{
+    current_entry, record_proof, Ledger, PayoutEntry, PayoutRail, PayoutState, SendError,
+    CAS_ROUNDS,
 };
+use crate::ids::OutBizNo;
+use crate::ports::{CasOutcome, Clock, IdGenerator, PayoutStore, TransferReceipt, TransferStatus};
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -90,12 +91,12 @@ impl TransferNotifications {
             return Ok(NotifyOutcome::Ignored("campaign_rail"));
         };
         match receipt_state(&terms, receipt, true) {
-            Some(PayoutState::Sent { .. }) => {
+            Some(paid @ PayoutState::Sent { .. }) => {
                 if matches!(entry.state, PayoutState::Sent { .. }) {
                     return Ok(NotifyOutcome::Unchanged(entry));
                 }
-                let paid =
-                    record_proof(self.ledger(), paid_state(&terms, receipt), Some(entry)).await?;
+                let no = entry.out_biz_no.clone();
+                let paid = record_proof(self.ledger(), &no, paid, Some(entry)).await?;
                 Ok(NotifyOutcome::Recorded(paid))
             }
             Some(failed @ PayoutState::Failed { .. }) => self.record_failed(failed, entry).await,
@@ -128,9 +129,8 @@ impl TransferNotifications {
             };
             match self.payouts.cas_payout(&done, &cur.fence).await? {
                 CasOutcome::Written => return Ok(NotifyOutcome::Recorded(done)),
-                CasOutcome::Lost(Some(next)) => cur = next,
-                CasOutcome::Lost(None) => {
-                    return Err(StoreError::Corrupt("a payout entry vanished".into()).into());
+                CasOutcome::Lost(next) => {
+                    cur = current_entry(self.ledger(), &done.out_biz_no, next).await?;
                 }
             }
         }

@@ -771,3 +771,30 @@ async fn a_store_failure_is_an_error_so_alipay_delivers_again() {
         NotifyOutcome::Recorded(_)
     ));
 }
+
+#[tokio::test]
+async fn a_lost_compare_and_set_that_reads_back_nothing_reads_again() {
+    // Seen against the emulator: a conditional write that lost a race, then a read that missed the
+    // entry. The proof of payment must still be recorded, not answered as a corrupt store.
+    let w = World::new();
+    let e = unresolved_entry(&w, "cas").await;
+    let svc = w.send_service();
+    let sent = paid_state_for_test();
+    let paid = record_proof(svc.ledger(), &e.out_biz_no, sent.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(paid.state, sent);
+    assert_eq!(w.store.all_payouts()[0].state, sent);
+    // An entry that is really absent is still an error.
+    let missing = OutBizNo::parse("pe_absent").unwrap();
+    assert!(record_proof(svc.ledger(), &missing, sent, None)
+        .await
+        .is_err());
+}
+
+fn paid_state_for_test() -> PayoutState {
+    transfer::paid_state(
+        &transfer_settings().terms(fen(150)),
+        &receipt("pe_cas", TransferStatus::Success),
+    )
+}
