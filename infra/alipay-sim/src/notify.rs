@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alipay_protocol::sign::string_to_sign;
+use alipay_protocol::AppPrivateKey;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -68,12 +69,24 @@ pub fn signed_form(sim: &Sim, notify_id: &str, biz_content: &Value) -> Vec<(Stri
         ("sign_type".into(), "RSA2".into()),
         ("biz_content".into(), biz_content.to_string()),
     ];
+    let (key, alipay_cert_sn) = signer(sim);
     let content = string_to_sign(
         params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         &["sign"],
     );
-    params.push(("sign".into(), sim.platform_key.sign(content.as_bytes())));
+    params.push(("sign".into(), key.sign(content.as_bytes())));
+    // Certificate mode: the signing certificate's SN travels beside the signature, outside the
+    // signed content (receivers leave out `sign` and `alipay_cert_sn`).
+    if let Some(sn) = alipay_cert_sn {
+        params.push(("alipay_cert_sn".into(), sn));
+    }
     params
+}
+
+/// The key that signs notifications and, in certificate mode, its certificate's SN. Public-key mode
+/// only so far: the platform key, no SN.
+fn signer(sim: &Sim) -> (Arc<AppPrivateKey>, Option<String>) {
+    (Arc::clone(&sim.platform_key), None)
 }
 
 /// Posts `notice` (on a task of its own), with the notification faults that fire.
