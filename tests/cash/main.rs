@@ -6,5 +6,8 @@ mod concurrency;
 mod idempotency;
 mod matrix;
 mod money_path;
+mod notifications;
 mod refusals;
 mod schedule;
+mod transfer;
+mod transfer_schedule;

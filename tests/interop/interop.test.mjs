@@ -261,3 +261,66 @@ test("the SDK's verification rejects the simulator's bad_signature fault", async
   assert.equal(ok.code, '10000');
   await control('DELETE', '/sim/faults');
 });
+
+// The transfer rail: the SDK sends uni.transfer (notify_url top-level, business_params as a JSON
+// string, the 2026 scene fields) and common.query; its own checkNotifySignV2 accepts the simulator's
+// signed alipay.fund.trans.order.changed notification.
+test('alipay.fund.trans.uni.transfer, common.query and the order.changed notification', async () => {
+  const received = [];
+  const notify = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      received.push({ contentType: req.headers['content-type'], form: Object.fromEntries(new URLSearchParams(body)) });
+      res.end('success');
+    });
+  });
+  await new Promise((resolve) => notify.listen(0, '127.0.0.1', resolve));
+  try {
+    const notifyUrl = `http://127.0.0.1:${notify.address().port}/alipay/notify`;
+    const bizContent = {
+      out_biz_no: 'interop_t1',
+      trans_amount: '1.00',
+      product_code: 'STD_RED_PACKET',
+      biz_scene: 'DIRECT_TRANSFER',
+      order_title: '现金红包',
+      payee_info: { identity: USER_A, identity_type: 'ALIPAY_USER_ID' },
+      business_params: JSON.stringify({ sub_biz_scene: 'REDPACKET' }),
+      transfer_scene_name: '现金营销',
+      transfer_scene_report_infos: [
+        { info_type: '活动名称', info_content: '互通测试' },
+        { info_type: '奖励说明', info_content: '签到奖励' },
+      ],
+    };
+    const r = await exec('alipay.fund.trans.uni.transfer', { bizContent, notify_url: notifyUrl });
+    assert.equal(r.code, '10000', JSON.stringify(r));
+    assert.equal(r.status, 'SUCCESS');
+    const replay = await exec('alipay.fund.trans.uni.transfer', { bizContent, notify_url: notifyUrl });
+    assert.equal(replay.orderId ?? replay.order_id, r.orderId ?? r.order_id);
+    const other = await exec('alipay.fund.trans.uni.transfer', {
+      bizContent: { ...bizContent, trans_amount: '2.00' },
+      notify_url: notifyUrl,
+    });
+    assert.equal(other.subCode ?? other.sub_code, 'PAYMENT_INFO_INCONSISTENCY');
+    const q = await exec('alipay.fund.trans.common.query', {
+      bizContent: { out_biz_no: 'interop_t1', product_code: 'STD_RED_PACKET', biz_scene: 'DIRECT_TRANSFER' },
+    });
+    assert.equal(q.status, 'SUCCESS');
+    assert.equal(q.transAmount ?? q.trans_amount, '1.00');
+    const missing = await exec('alipay.fund.trans.common.query', {
+      bizContent: { out_biz_no: 'interop_none', product_code: 'STD_RED_PACKET', biz_scene: 'DIRECT_TRANSFER' },
+    });
+    assert.equal(missing.subCode ?? missing.sub_code, 'ORDER_NOT_EXIST');
+    for (let i = 0; i < 200 && received.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(received.length, 1);
+    const { form } = received[0];
+    assert.equal(form.msg_method, 'alipay.fund.trans.order.changed');
+    assert.equal(JSON.parse(form.biz_content).out_biz_no, 'interop_t1');
+    assert.equal(sdk.checkNotifySignV2(form), true);
+    assert.equal(sdk.checkNotifySignV2({ ...form, biz_content: form.biz_content.replace('SUCCESS', 'FAIL') }), false);
+  } finally {
+    notify.close();
+  }
+});

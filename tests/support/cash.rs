@@ -17,6 +17,13 @@ pub const TRIGGER: &str = "alipay.marketing.campaign.cash.trigger";
 /// `alipay.marketing.campaign.cash.detail.query` (the campaign refresh before the ledger write).
 pub const DETAIL: &str = "alipay.marketing.campaign.cash.detail.query";
 
+/// `alipay.fund.trans.uni.transfer` (the transfer rail's send).
+pub const TRANSFER: &str = "alipay.fund.trans.uni.transfer";
+/// `alipay.fund.trans.common.query` (the transfer rail's lookup).
+pub const TRANSFER_QUERY: &str = "alipay.fund.trans.common.query";
+/// `alipay.fund.trans.order.changed` (the notification; its faults are installed under this api).
+pub const ORDER_CHANGED: &str = "alipay.fund.trans.order.changed";
+
 /// The client's total timeout in the cash stack (a `hang` costs this much). Below the production
 /// 10 s because the send function itself has 10 s (template.yaml): with the production value every
 /// hang would kill the function instead of ending in an UNKNOWN answer.
@@ -149,7 +156,44 @@ pub fn envelope(business_id: &str, user_id: &str, crowd_no: &str) -> Value {
     })
 }
 
+/// A `POST /envelopes` body for a points exchange to a user on the transfer rail.
+pub fn transfer_envelope(business_id: &str, user_id: &str, amount: &str) -> Value {
+    json!({
+        "reason": "points_exchange",
+        "businessId": business_id,
+        "userId": user_id,
+        "rail": "transfer",
+        "amount": amount,
+    })
+}
+
 impl TestApp {
+    /// Every transfer order the simulator holds (`GET /sim/transfers`).
+    pub async fn sim_transfers(&self) -> Vec<Value> {
+        let a = self.sim_get("/sim/transfers").await;
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body["transfers"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The simulator's transfer orders for one out_biz_no (zero or one).
+    pub async fn transfers_of(&self, out_biz_no: &str) -> Vec<Value> {
+        self.sim_transfers()
+            .await
+            .into_iter()
+            .filter(|t| t["out_biz_no"] == out_biz_no)
+            .collect()
+    }
+
+    /// Every order.changed post the simulator made (`GET /sim/notifications`).
+    pub async fn sim_notifications(&self) -> Vec<Value> {
+        let a = self.sim_get("/sim/notifications").await;
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body["notifications"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// `POST /campaigns`.
     pub async fn create_campaign(&self, body: &Value) -> Answer {
         self.post("/campaigns", body).await
@@ -474,5 +518,52 @@ impl Rng {
     /// Uniform in `0.0..1.0`.
     pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Asserts that a SENT transfer-rail ledger entry and the one simulator transfer order of its
+/// out_biz_no agree (paid, payee, amount in fen, `order_id`).
+pub fn assert_transfer_agrees(entry: &Value, transfers: &[Value]) {
+    if let Err(why) = transfer_agreement(entry, transfers) {
+        panic!("{why}");
+    }
+}
+
+/// The agreement of [`assert_transfer_agrees`] as a result (the randomized run counts
+/// disagreements instead of stopping at the first): a SENT entry has exactly one SUCCESS order
+/// with its amount, payee and `order_id`; a FAILED entry has none.
+pub fn transfer_agreement(entry: &Value, transfers: &[Value]) -> Result<(), String> {
+    let no = &entry["outBizNo"];
+    let of_no: Vec<&Value> = transfers
+        .iter()
+        .filter(|t| &t["out_biz_no"] == no)
+        .collect();
+    match entry["state"].as_str() {
+        Some("SENT") => {
+            let [t] = of_no.as_slice() else {
+                return Err(format!(
+                    "SENT {entry} has {} orders: {of_no:?}",
+                    of_no.len()
+                ));
+            };
+            let payee_agrees = match entry["recipient"]["userId"].as_str() {
+                Some(user) => t["payee_type"] == "ALIPAY_USER_ID" && t["payee"] == user,
+                None => {
+                    t["payee_type"] == "ALIPAY_OPEN_ID"
+                        && t["payee"] == entry["recipient"]["openId"]
+                }
+            };
+            let agrees = t["status"] == "SUCCESS"
+                && t["amount_fen"] == entry["outcome"]["amountFen"]
+                && t["order_id"] == entry["outcome"]["orderId"]
+                && payee_agrees;
+            if agrees {
+                Ok(())
+            } else {
+                Err(format!("SENT {entry} vs order {t}"))
+            }
+        }
+        Some("FAILED") if of_no.is_empty() => Ok(()),
+        _ => Err(format!("{entry} vs orders {of_no:?}")),
     }
 }

@@ -2,7 +2,7 @@
 //! status and body, or the problem.
 use lambda_http_kit::{metric, Problem};
 use rewards_core::idempotency::StoredResponse;
-use rewards_core::payout::{PayoutEntry, PayoutState, SendInput, SendService};
+use rewards_core::payout::{PayoutEntry, PayoutState, RailName, SendInput, SendService};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -17,11 +17,17 @@ fn answer(entry: &PayoutEntry, replayed: bool) -> StoredResponse {
     match &entry.state {
         PayoutState::Sent { .. } => stored(if replayed { 200 } else { 201 }, &entry.view()),
         PayoutState::Failed { refusal } => {
-            let detail = format!("Alipay refused the envelope: {}", refusal.failure_reason);
+            let detail = match entry.rail.name() {
+                RailName::Campaign => {
+                    format!("Alipay refused the envelope: {}", refusal.failure_reason)
+                }
+                // A transfer's failure text is kept in the entry for the operator only.
+                RailName::Transfer => "Alipay refused or failed the transfer".to_owned(),
+            };
             let view = serde_json::to_value(entry.view()).unwrap_or(Value::Null);
             stored(
                 422,
-                &Problem::new(422, refusal.stable_code(), detail).with("entry", view),
+                &Problem::new(422, entry.rail.refusal_code(refusal), detail).with("entry", view),
             )
         }
         PayoutState::Pending | PayoutState::Unknown { .. } | PayoutState::NeedsAttention { .. } => {

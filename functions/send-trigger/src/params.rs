@@ -26,6 +26,7 @@ pub fn list_input(req: &Request) -> ListInput {
         state: q("state"),
         crowd_no: q("crowdNo"),
         reason: q("reason"),
+        rail: q("rail"),
         day: q("day"),
         cursor: q("cursor"),
         limit: q("limit"),

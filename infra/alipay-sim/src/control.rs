@@ -120,6 +120,20 @@ pub async fn payouts(State(sim): State<Arc<Sim>>) -> Response {
     Json(json!({"payouts": state(&sim).payouts()})).into_response()
 }
 
+/// `GET /sim/transfers` → `{"transfers":[{out_biz_no,order_id,pay_fund_order_id,amount,amount_fen,payee_type,payee,status,product_code,order_title,paid_at,notify_url}]}`.
+pub async fn transfers(State(sim): State<Arc<Sim>>) -> Response {
+    Json(json!({"transfers": state(&sim).transfers()})).into_response()
+}
+
+/// `GET /sim/notifications` → `{"notifications":[{notifyId,outBizNo,status,attempt,httpStatus,acknowledged,fault}]}`.
+pub async fn notifications(State(sim): State<Arc<Sim>>) -> Response {
+    let list = match sim.deliveries.lock() {
+        Ok(l) => l.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    Json(json!({"notifications": list})).into_response()
+}
+
 /// `GET /sim/passes` → `{"passes":[{pass_id,tpl_id,serial_number,user_id,status,tpl_params,created_at,updated_at}]}`.
 pub async fn passes(State(sim): State<Arc<Sim>>) -> Response {
     Json(json!({"passes": state(&sim).passes()})).into_response()

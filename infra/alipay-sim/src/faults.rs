@@ -22,6 +22,32 @@ pub enum FaultKind {
     /// after the request arrived, with the rules and state of that moment, as a platform that
     /// processes a request after the caller gave up on it.
     CommitLate,
+    /// Notification faults (api `alipay.fund.trans.order.changed`; they never fire on a gateway
+    /// call, and the gateway faults never fire on a notification). `notify_lost`: the
+    /// notification is never posted.
+    NotifyLost,
+    /// The notification is posted again after the receiver acknowledged it.
+    NotifyDuplicate,
+    /// After the real notification, a stale one (`status=DEALING`) is posted: out of order.
+    NotifyStale,
+    /// The notification is posted `delayMs` (default 1000) later than it would be.
+    NotifyLate,
+}
+
+/// The `msg_method` notification faults are matched against.
+pub const NOTIFY_API: &str = "alipay.fund.trans.order.changed";
+
+impl FaultKind {
+    /// A fault on the order.changed notification, not on a gateway call.
+    pub fn is_notify(self) -> bool {
+        matches!(
+            self,
+            FaultKind::NotifyLost
+                | FaultKind::NotifyDuplicate
+                | FaultKind::NotifyStale
+                | FaultKind::NotifyLate
+        )
+    }
 }
 
 /// A fault as posted: `{"api","kind","count"|"probability","latencyMs","seed"}`.
@@ -212,6 +238,9 @@ impl Faults {
                 Some(a) => a == api,
             };
             let is_latency = fault.spec.kind == FaultKind::Latency;
+            if fault.spec.kind.is_notify() != (api == NOTIFY_API) {
+                continue;
+            }
             if !matches || (!is_latency && decision.terminal.is_some()) {
                 continue;
             }
@@ -234,7 +263,10 @@ impl Faults {
             } else {
                 decision.terminal = Some(fault.spec.kind);
                 decision.fault_id = fault.id;
-                if fault.spec.kind == FaultKind::CommitLate {
+                if matches!(
+                    fault.spec.kind,
+                    FaultKind::CommitLate | FaultKind::NotifyLate
+                ) {
                     decision.delay_ms = fault.spec.delay_ms.unwrap_or(1000);
                 }
             }
@@ -324,6 +356,21 @@ mod tests {
         default_delay.count = Some(1);
         f.add(default_delay).unwrap();
         assert_eq!(f.decide("x").delay_ms, 1000);
+    }
+
+    #[test]
+    fn notify_faults_fire_only_on_notifications() {
+        let mut f = Faults::default();
+        f.add(spec(None, FaultKind::NotifyLost)).unwrap();
+        f.add(spec(None, FaultKind::Http500)).unwrap();
+        assert_eq!(f.decide("a.b").terminal, Some(FaultKind::Http500));
+        assert_eq!(f.decide(NOTIFY_API).terminal, Some(FaultKind::NotifyLost));
+        let mut late = spec(Some(NOTIFY_API), FaultKind::NotifyLate);
+        late.delay_ms = Some(30);
+        let mut g = Faults::default();
+        g.add(late).unwrap();
+        let d = g.decide(NOTIFY_API);
+        assert_eq!((d.terminal, d.delay_ms), (Some(FaultKind::NotifyLate), 30));
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub const METHODS: &[&str] = &[
     "alipay.marketing.campaign.cash.status.modify",
     "alipay.system.oauth.token",
     "alipay.open.app.alipaycert.download",
+    "alipay.fund.trans.uni.transfer",
+    "alipay.fund.trans.common.query",
 ];
 
 const INVALID_SIGNATURE_PREFIX: &str =
@@ -214,9 +216,9 @@ fn biz(params: &[(String, String)]) -> Result<Biz, Reply> {
     }
 }
 
-/// Runs one verified call against the state.
+/// Runs one verified call against the state (and posts the notification a paid transfer yields).
 pub fn dispatch(
-    sim: &Sim,
+    sim: &Arc<Sim>,
     method: &str,
     params: &[(String, String)],
     now: OffsetDateTime,
@@ -239,6 +241,27 @@ pub fn dispatch(
             .collect();
         return state.oauth_token(&Biz(top), now);
     }
+    if method == "alipay.fund.trans.uni.transfer" {
+        let biz = match biz(params) {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let mut settings = match sim.settings.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut payer = crate::state::Payer {
+            balance_fen: settings.payer_balance_fen,
+        };
+        let (reply, notice) = state.uni_transfer(&biz, get(params, "notify_url"), now, &mut payer);
+        settings.payer_balance_fen = payer.balance_fen;
+        drop(settings);
+        drop(state);
+        if let Some(n) = notice {
+            crate::notify::spawn(sim, n);
+        }
+        return reply;
+    }
     let biz = match biz(params) {
         Ok(b) => b,
         Err(r) => return r,
@@ -259,6 +282,7 @@ pub fn dispatch(
         "alipay.marketing.campaign.cash.detail.query" => state.cash_detail(&biz),
         "alipay.marketing.campaign.cash.list.query" => state.cash_list(&biz),
         "alipay.marketing.campaign.cash.status.modify" => state.cash_status_modify(&biz),
+        "alipay.fund.trans.common.query" => state.transfer_query(&biz),
         _ => Reply::gateway("40002", "isv.invalid-method", "不存在的方法名"),
     }
 }

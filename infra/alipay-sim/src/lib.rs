@@ -23,6 +23,7 @@ pub mod certs;
 pub mod control;
 pub mod faults;
 pub mod gateway;
+pub mod notify;
 pub mod settings;
 pub mod state;
 
@@ -255,6 +256,8 @@ pub struct Sim {
     pub hang_limit: Duration,
     /// Certificate mode: the hierarchy (rotated by `POST /sim/settings {"rotateAlipayCert":true}`).
     pub certs: Option<Mutex<certs::SimCerts>>,
+    /// Every order.changed notification post (`GET /sim/notifications`).
+    pub deliveries: Mutex<Vec<notify::Delivery>>,
     log_calls: bool,
 }
 
@@ -343,6 +346,8 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/sim/passes", get(control::passes))
         .route("/sim/templates", get(control::templates))
         .route("/sim/campaigns", get(control::campaigns))
+        .route("/sim/transfers", get(control::transfers))
+        .route("/sim/notifications", get(control::notifications))
         .route(
             "/sim/campaigns/{crowd_no}/pay",
             post(control::pay).get(control::pay_page),
@@ -398,6 +403,7 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         http,
         hang_limit: config.hang_limit,
         certs: certs.map(Mutex::new),
+        deliveries: Mutex::new(Vec::new()),
         log_calls: config.log_calls,
     });
     let (tx, rx) = watch::channel(false);

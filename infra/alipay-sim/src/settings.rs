@@ -20,13 +20,37 @@ pub enum RepeatedSerial {
 }
 
 /// The switches (`GET /sim/settings`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Settings {
     /// When `cash.trigger` replays a known `out_biz_no` (`triggerReplay`).
     pub trigger_replay: TriggerReplay,
     /// `"same_pass"` (default) or `"refuse"`: see [`RepeatedSerial`].
     pub repeated_serial: RepeatedSerial,
+    /// Transfer rail: the payer's balance in fen (`payerBalanceFen`); null (default) = unlimited.
+    /// Each paid transfer lowers it; a transfer above it is `BALANCE_IS_NOT_ENOUGH`.
+    pub payer_balance_fen: Option<i64>,
+    /// Transfer rail: how many times an order.changed notification is posted until the receiver
+    /// answers `success` (`notifyAttempts`, default 3).
+    pub notify_attempts: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            trigger_replay: TriggerReplay::default(),
+            repeated_serial: RepeatedSerial::default(),
+            payer_balance_fen: None,
+            notify_attempts: DEFAULT_NOTIFY_ATTEMPTS,
+        }
+    }
+}
+
+/// See [`Settings::notify_attempts`].
+pub const DEFAULT_NOTIFY_ATTEMPTS: u32 = 3;
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
 }
 
 /// A partial update as posted: only the fields present change.
@@ -40,6 +64,11 @@ pub struct SettingsPatch {
     /// Certificate mode: `true` rotates Alipay's certificate now (a new key and a new certificate
     /// sign every answer from then on). An action, not a switch: nothing to reset.
     pub rotate_alipay_cert: Option<bool>,
+    /// See [`Settings::payer_balance_fen`] (`null` sets it back to unlimited).
+    #[serde(default, deserialize_with = "present")]
+    pub payer_balance_fen: Option<Option<i64>>,
+    /// See [`Settings::notify_attempts`].
+    pub notify_attempts: Option<u32>,
 }
 
 impl Settings {
@@ -49,7 +78,15 @@ impl Settings {
             trigger_replay,
             repeated_serial,
             rotate_alipay_cert: _,
+            payer_balance_fen,
+            notify_attempts,
         } = patch;
+        if let Some(v) = payer_balance_fen {
+            self.payer_balance_fen = v;
+        }
+        if let Some(v) = notify_attempts {
+            self.notify_attempts = v;
+        }
         if let Some(v) = trigger_replay {
             self.trigger_replay = v;
         }
@@ -88,7 +125,7 @@ mod tests {
         let mut s = Settings::default();
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
-            serde_json::json!({"triggerReplay": "before_checks", "repeatedSerial": "same_pass"})
+            serde_json::json!({"triggerReplay": "before_checks", "repeatedSerial": "same_pass", "payerBalanceFen": null, "notifyAttempts": 3})
         );
         s.apply(serde_json::from_str(r#"{"triggerReplay":"after_checks"}"#).unwrap());
         assert_eq!(s.trigger_replay, TriggerReplay::AfterChecks);
@@ -106,8 +143,19 @@ mod tests {
         assert_eq!(s.repeated_serial, RepeatedSerial::Refuse);
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
-            serde_json::json!({"triggerReplay": "before_checks", "repeatedSerial": "refuse"})
+            serde_json::json!({"triggerReplay": "before_checks", "repeatedSerial": "refuse", "payerBalanceFen": null, "notifyAttempts": 3})
         );
         assert!(serde_json::from_str::<SettingsPatch>(r#"{"repeatedSerial":"maybe"}"#).is_err());
+    }
+
+    #[test]
+    fn payer_balance_is_set_and_cleared() {
+        let mut s = Settings::default();
+        s.apply(serde_json::from_str(r#"{"payerBalanceFen":500,"notifyAttempts":1}"#).unwrap());
+        assert_eq!((s.payer_balance_fen, s.notify_attempts), (Some(500), 1));
+        s.apply(serde_json::from_str("{}").unwrap());
+        assert_eq!(s.payer_balance_fen, Some(500));
+        s.apply(serde_json::from_str(r#"{"payerBalanceFen":null}"#).unwrap());
+        assert_eq!(s.payer_balance_fen, None);
     }
 }

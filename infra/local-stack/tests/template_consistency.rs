@@ -161,7 +161,7 @@ fn functions_are_built_for_provided_al2023_arm64() {
             "{id} BuildProperties.Binary"
         );
     }
-    assert_eq!(count, 8, "the eight functions of docs/CONVENTIONS.md");
+    assert_eq!(count, 9, "the nine functions of docs/CONVENTIONS.md");
 }
 
 /// The `dynamodb:LeadingKeys` of every DynamoDB statement of a function's inline policies, with the
@@ -250,6 +250,16 @@ fn every_function_reaches_only_its_own_item_kinds() {
                     "{public} reaches {k}: the public and read paths must not touch the cash ledger"
                 );
             }
+        }
+    }
+    // The public notify route changes payout entries that exist, nothing else (no pointer, no
+    // campaign, no new entry: it cannot start a payment).
+    for (_, keys) in table_grants(&doc, "AlipayNotifyFunction") {
+        for k in keys {
+            assert!(
+                k == "PAYOUT#*" || k == "DUE#*",
+                "AlipayNotifyFunction reaches {k}"
+            );
         }
     }
     for (actions, _) in table_grants(&doc, "TunnelReaderFunction") {

@@ -279,6 +279,23 @@ pub struct StackOptions {
     pub rust_log: String,
 }
 
+/// The transfer rail as local stacks run it: `STD_RED_PACKET` in the `现金营销` scene, 0.50 yuan
+/// by default for referrals (points exchanges name their amount), the template's 200 yuan cap.
+/// Sends without a `rail` still go to the campaign rail (`ReasonRails` is left empty).
+pub fn transfer_defaults() -> BTreeMap<String, String> {
+    [
+        ("TransferProductCode", "STD_RED_PACKET"),
+        ("TransferOrderTitle", "积分兑换红包"),
+        ("TransferSceneName", "现金营销"),
+        ("TransferActivityName", "积分兑换"),
+        ("TransferRewardDescription", "积分兑换现金红包"),
+        ("TransferReasonAmounts", "referral=0.50"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 impl StackOptions {
     /// `template.yaml` and `<target>/<profile>` of this workspace, ephemeral ports, the default
     /// names with `table`.
@@ -297,7 +314,7 @@ impl StackOptions {
             api_port: 0,
             app_id: APP_ID.into(),
             names: Names::with_table(table),
-            parameters: BTreeMap::new(),
+            parameters: transfer_defaults(),
             env: Vec::new(),
             rust_log: "warn".into(),
         }

@@ -6,8 +6,8 @@
 //!   connection pool, keys shared through `Arc`). Its single generic [`AlipayClient::execute`] signs a
 //!   request with `alipay-protocol`, POSTs the form to `gateway?query`, verifies the response signature
 //!   and decodes the API's answer.
-//! - [`ApiRequest`]: one small typed request per API, grouped by family in [`pass`], [`cash`] and
-//!   [`oauth`]. Adding an API is a struct, a response type and a few lines of trait impl.
+//! - [`ApiRequest`]: one small typed request per API, grouped by family in [`pass`], [`cash`],
+//!   [`transfer`] and [`oauth`]. Adding an API is a struct, a response type and a few lines of trait impl.
 //! - [`Outcome`]: every call ends in **success**, **definite failure** or **unknown**. There is
 //!   deliberately no helper that folds unknown into failure: code that moves money must `match`.
 //! - [`AmountFen`] (from `alipay-units`): amounts are integer fen; yuan strings (`"2.00"`) exist only
@@ -45,6 +45,7 @@ mod de;
 pub mod oauth;
 mod outcome;
 pub mod pass;
+pub mod transfer;
 
 pub use alipay_units::{AmountError, AmountFen};
 pub use cert::AlipayKeyError;

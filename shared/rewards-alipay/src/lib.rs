@@ -1,12 +1,15 @@
 //! # rewards-alipay
 //!
 //! The adapter between the domain and Alipay: [`AlipayGateway`] implements rewards-core's
-//! [`PassGateway`] and [`CashGateway`] ports with the typed [`AlipayClient`]. Outcomes map one to one:
+//! [`PassGateway`], [`CashGateway`] and `TransferGateway` ports (the last in [`transfer`]) with the
+//! typed [`AlipayClient`]. Outcomes map one to one:
 //! `Success` → `Success`, a definite `Failed` → `Failed` (code, sub_code, sub_msg and the API's own
 //! error text kept verbatim), `Unknown` → `Unknown` (never folded into a failure). A request that
 //! never left (`FailureKind::NotSent`) becomes `Unknown`: retrying it is safe, recording it as a
 //! final refusal would not be.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod transfer;
 
 use alipay_client::cash::{
     CampStatus, CampStatusChange, CashCreate, CashDetailQuery, CashListQuery, CashStatusModify,

@@ -26,11 +26,14 @@ use rewards_core::campaign::CampaignService;
 use rewards_core::claim::{ClaimConfig, ClaimService, ClaimSweeper};
 use rewards_core::idempotency::IdempotencyService;
 use rewards_core::pass::PassService;
-use rewards_core::payout::Reason;
-use rewards_core::payout::{Reconciler, SendConfig, SendService};
+use rewards_core::payout::{
+    RailName, Reason, Reconciler, SendConfig, SendService, TransferNotifications, TransferRail,
+    TransferSettings,
+};
+use rewards_core::ports::{SceneReportInfo, TransferGateway, TransferProduct};
 use rewards_core::session::SessionService;
 use rewards_core::template::{TemplatePolicy, TemplateService};
-use rewards_core::CrowdNo;
+use rewards_core::{AmountFen, CrowdNo};
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -84,6 +87,12 @@ pub struct App {
     /// `CLAIM_TEMPLATE_FAILURE_LIMIT` (failed claims per template per 10 minutes) and
     /// `CLAIM_RECHECK_MS` (first sweep lookup after an unknown outcome) overriding.
     pub claim_config: ClaimConfig,
+    /// Rail used for a send that names none, per reason (`REASON_RAILS`, e.g.
+    /// `points_exchange=transfer`; unnamed reasons use the campaign rail).
+    pub reason_rails: BTreeMap<Reason, RailName>,
+    /// The transfer rail's settings (`TRANSFER_*`, `ALIPAY_NOTIFY_URL`); None when
+    /// `TRANSFER_PRODUCT_CODE` is unset (the rail is off).
+    pub transfer_settings: Option<TransferSettings>,
 }
 
 /// The Alipay side, for functions that call the gateway.
@@ -93,6 +102,111 @@ pub struct Alipay {
     pub client: AlipayClient,
     /// The domain's gateway ports.
     pub gateway: Arc<AlipayGateway>,
+    /// The transfer rail's port.
+    pub transfer: Option<Arc<dyn TransferGateway>>,
+}
+
+/// The transfer rail's port over the gateway adapter.
+fn transfer_gateway(gateway: &Arc<AlipayGateway>) -> Option<Arc<dyn TransferGateway>> {
+    Some(gateway.clone())
+}
+
+/// `reason=value` pairs of an environment variable, each value parsed by `parse`.
+fn reason_map<T>(
+    name: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<BTreeMap<Reason, T>, StartupError> {
+    let mut out = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (reason, value) = pair.split_once('=').ok_or_else(|| {
+            StartupError::Config(format!("{name} entry `{pair}` is not reason=value"))
+        })?;
+        let reason = Reason::parse(reason.trim())
+            .ok_or_else(|| StartupError::Config(format!("{name}: unknown reason `{reason}`")))?;
+        let value = parse(value.trim()).ok_or_else(|| {
+            StartupError::Config(format!("{name}: `{}` is not valid", value.trim()))
+        })?;
+        out.insert(reason, value);
+    }
+    Ok(out)
+}
+
+fn env_text(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The transfer rail's settings from the environment, checked (None: `TRANSFER_PRODUCT_CODE` unset).
+fn transfer_settings(
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<TransferSettings>, StartupError> {
+    let Some(product) = env("TRANSFER_PRODUCT_CODE") else {
+        return Ok(None);
+    };
+    let product = TransferProduct::parse(&product).ok_or_else(|| {
+        StartupError::Config(
+            "TRANSFER_PRODUCT_CODE must be STD_RED_PACKET or TRANS_ACCOUNT_NO_PWD".into(),
+        )
+    })?;
+    let required = |name: &str| {
+        env(name).ok_or_else(|| {
+            StartupError::Config(format!(
+                "{name} is required when TRANSFER_PRODUCT_CODE is set"
+            ))
+        })
+    };
+    let yuan = |text: &str| AmountFen::parse_yuan(text).ok().filter(|a| a.fen() > 0);
+    let settings = TransferSettings {
+        product,
+        order_title: required("TRANSFER_ORDER_TITLE")?,
+        scene_name: env("TRANSFER_SCENE_NAME").unwrap_or_else(|| "现金营销".to_owned()),
+        scene_report_infos: vec![
+            SceneReportInfo {
+                info_type: "活动名称".into(),
+                info_content: required("TRANSFER_ACTIVITY_NAME")?,
+            },
+            SceneReportInfo {
+                info_type: "奖励说明".into(),
+                info_content: required("TRANSFER_REWARD_DESCRIPTION")?,
+            },
+        ],
+        notify_url: env("ALIPAY_NOTIFY_URL"),
+        max_per_payout: match env("TRANSFER_MAX_AMOUNT") {
+            Some(t) => yuan(&t).ok_or_else(|| {
+                StartupError::Config("TRANSFER_MAX_AMOUNT must be a positive yuan amount".into())
+            })?,
+            None => DEFAULT_TRANSFER_CAP,
+        },
+        default_amounts: reason_map(
+            "TRANSFER_REASON_AMOUNTS",
+            &env("TRANSFER_REASON_AMOUNTS").unwrap_or_default(),
+            yuan,
+        )?,
+    };
+    settings
+        .check()
+        .map_err(|e| StartupError::Config(e.to_string()))?;
+    Ok(Some(settings))
+}
+
+/// The per-payout cap when `TRANSFER_MAX_AMOUNT` is unset: 200 yuan.
+pub const DEFAULT_TRANSFER_CAP: AmountFen = AmountFen::from_fen_const(20_000);
+
+/// The rail per reason; a reason mapped to `transfer` needs the transfer rail configured.
+fn reason_rails(
+    text: &str,
+    transfer: Option<&TransferSettings>,
+) -> Result<BTreeMap<Reason, RailName>, StartupError> {
+    let rails = reason_map("REASON_RAILS", text, RailName::parse)?;
+    if transfer.is_none() && rails.values().any(|r| *r == RailName::Transfer) {
+        return Err(StartupError::Config(
+            "REASON_RAILS maps a reason to transfer but TRANSFER_PRODUCT_CODE is not set".into(),
+        ));
+    }
+    Ok(rails)
 }
 
 fn reason_campaigns(text: &str) -> Result<BTreeMap<Reason, CrowdNo>, StartupError> {
@@ -152,9 +266,12 @@ fn claim_config() -> Result<ClaimConfig, StartupError> {
     Ok(c)
 }
 
-/// [`SendConfig::default`] with the `PAYOUT_*_MS` overrides.
-fn send_config() -> Result<SendConfig, StartupError> {
+/// [`SendConfig::default`] with the `PAYOUT_*_MS` overrides. With the transfer rail on, one hold
+/// of the lease may make two Alipay calls in a row (common.query, then uni.transfer with the same
+/// number), so the lease must cover both.
+fn send_config(transfer_rail: bool) -> Result<SendConfig, StartupError> {
     let d = SendConfig::default();
+    let calls = if transfer_rail { 2 } else { 1 };
     checked_send_config(
         SendConfig {
             lease: env_duration_ms("PAYOUT_LEASE_MS")?.unwrap_or(d.lease),
@@ -162,8 +279,14 @@ fn send_config() -> Result<SendConfig, StartupError> {
             backoff_cap: env_duration_ms("PAYOUT_BACKOFF_CAP_MS")?.unwrap_or(d.backoff_cap),
             max_attempts: d.max_attempts,
         },
-        alipay_timeout()?,
+        alipay_timeout()?.saturating_mul(calls),
     )
+    .map_err(|e| match e {
+        StartupError::Config(m) if transfer_rail => StartupError::Config(format!(
+            "{m} (with the transfer rail on, twice the timeout: a probe may query, then send)"
+        )),
+        other => other,
+    })
 }
 
 fn alipay_timeout() -> Result<Duration, StartupError> {
@@ -191,8 +314,13 @@ impl App {
         let config = Config::from_env().map_err(|e| StartupError::Config(e.to_string()))?;
         let reason_campaigns =
             reason_campaigns(&std::env::var("REASON_CAMPAIGNS").unwrap_or_default())?;
-        let send_config = send_config()?;
+        let transfer_settings = transfer_settings(env_text)?;
+        let send_config = send_config(transfer_settings.is_some())?;
         let claim_config = claim_config()?;
+        let reason_rails = reason_rails(
+            &std::env::var("REASON_RAILS").unwrap_or_default(),
+            transfer_settings.as_ref(),
+        )?;
         let sdk = rewards_aws::sdk_config_within(Arc::new(|| {
             lambda_http_kit::deadline::remaining_for_call(AWS_RESERVE)
         }))
@@ -210,6 +338,8 @@ impl App {
             reason_campaigns,
             send_config,
             claim_config,
+            reason_rails,
+            transfer_settings,
         })
     }
 
@@ -256,8 +386,10 @@ impl App {
         .with_call_budget(Arc::new(|| {
             lambda_http_kit::deadline::remaining_for_call(ALIPAY_RESERVE)
         }));
+        let gateway = Arc::new(AlipayGateway::new(client.clone()));
         Ok(Alipay {
-            gateway: Arc::new(AlipayGateway::new(client.clone())),
+            transfer: transfer_gateway(&gateway),
+            gateway,
             client,
         })
     }
@@ -356,6 +488,23 @@ impl App {
             ids: self.ids.clone(),
             config: self.send_config,
             reason_campaigns: self.reason_campaigns.clone(),
+            reason_rails: self.reason_rails.clone(),
+            transfer: match (&alipay.transfer, &self.transfer_settings) {
+                (Some(gateway), Some(settings)) => Some(TransferRail {
+                    gateway: gateway.clone(),
+                    settings: settings.clone(),
+                }),
+                _ => None,
+            },
+        }
+    }
+
+    /// Alipay's transfer notifications (`alipay.fund.trans.order.changed`), applied to the ledger.
+    pub fn transfer_notifications(&self) -> TransferNotifications {
+        TransferNotifications {
+            payouts: self.store.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
         }
     }
 
@@ -554,5 +703,53 @@ mod tests {
         let err = checked_send_config(short, Duration::from_secs(6)).unwrap_err();
         assert!(err.to_string().contains("PAYOUT_LEASE_MS"), "{err}");
         assert!(checked_send_config(SendConfig::default(), DEFAULT_TIMEOUT).is_ok());
+    }
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    const TRANSFER_ENV: [(&str, &str); 5] = [
+        ("TRANSFER_PRODUCT_CODE", "STD_RED_PACKET"),
+        ("TRANSFER_ORDER_TITLE", "积分兑换红包"),
+        ("TRANSFER_ACTIVITY_NAME", "积分兑换"),
+        ("TRANSFER_REWARD_DESCRIPTION", "积分兑换现金红包"),
+        ("TRANSFER_REASON_AMOUNTS", "referral=0.50"),
+    ];
+
+    #[test]
+    fn the_transfer_rail_is_configured_and_checked_at_init() {
+        assert_eq!(transfer_settings(env(&[])).unwrap(), None);
+        let s = transfer_settings(env(&TRANSFER_ENV)).unwrap().unwrap();
+        assert_eq!(s.scene_name, "现金营销");
+        assert_eq!(s.max_per_payout, DEFAULT_TRANSFER_CAP);
+        assert_eq!(
+            s.default_amounts.get(&Reason::Referral).map(|a| a.fen()),
+            Some(50)
+        );
+        let mut missing = TRANSFER_ENV.to_vec();
+        missing.retain(|(k, _)| *k != "TRANSFER_ACTIVITY_NAME");
+        let err = transfer_settings(env(&missing)).unwrap_err().to_string();
+        assert!(err.contains("TRANSFER_ACTIVITY_NAME"), "{err}");
+        let mut over_cap = TRANSFER_ENV.to_vec();
+        over_cap.push(("TRANSFER_MAX_AMOUNT", "0.20"));
+        over_cap[4] = ("TRANSFER_REASON_AMOUNTS", "referral=0.50");
+        assert!(transfer_settings(env(&over_cap)).is_err());
+        let mut bad_product = TRANSFER_ENV.to_vec();
+        bad_product[0] = ("TRANSFER_PRODUCT_CODE", "FAST_MONEY");
+        assert!(transfer_settings(env(&bad_product)).is_err());
+        assert!(reason_rails("points_exchange=transfer", None).is_err());
+        assert!(reason_rails("points_exchange=wire", Some(&s)).is_err());
+        assert_eq!(
+            reason_rails("points_exchange=transfer", Some(&s))
+                .unwrap()
+                .get(&Reason::PointsExchange),
+            Some(&RailName::Transfer)
+        );
     }
 }

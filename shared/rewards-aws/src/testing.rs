@@ -90,8 +90,23 @@ pub struct MotoOptions {
     pub die_with_thread: bool,
 }
 
+/// How moto is run: `$MOTO_SERVER` as given; else the workspace venv's python with
+/// `scripts/moto-server-atomic.py` (moto_server with each DynamoDB operation, and each transaction's
+/// rollback, atomic: stock moto restores a whole-table copy when a transaction fails, undoing the
+/// writes of concurrent requests, which real DynamoDB never does).
+fn moto_command(bin: &PathBuf) -> Command {
+    if std::env::var_os("MOTO_SERVER").is_some() {
+        return Command::new(bin);
+    }
+    let root = workspace_root();
+    let python = root.join(".venv/bin/python");
+    let mut cmd = Command::new(python);
+    cmd.arg(root.join("scripts/moto-server-atomic.py"));
+    cmd
+}
+
 fn spawn(bin: &PathBuf, port: u16, options: &MotoOptions) -> Result<Child, String> {
-    let mut cmd = Command::new(bin);
+    let mut cmd = moto_command(bin);
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdin(Stdio::null());
     match &options.log {

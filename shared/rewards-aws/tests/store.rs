@@ -29,6 +29,7 @@ async fn store_contract() {
     contract::campaigns_and_slots(&fresh().await).await;
     contract::payout_ledger(&fresh().await).await;
     contract::payout_listing(&fresh().await).await;
+    contract::payout_rails(&fresh().await).await;
     contract::idempotency(&fresh().await).await;
 }
 
@@ -180,4 +181,50 @@ async fn claim_service_over_dynamodb_twenty_concurrent_one_pass() {
         .unwrap();
     assert_eq!(passes.len(), 1);
     assert_eq!(passes[0].params["channelID"], "2021000000000001");
+}
+
+/// A payout item written before the transfer rail existed (no `rail` in its record or its
+/// attributes) reads as a campaign entry, and the listing's campaign filter keeps it.
+#[tokio::test]
+async fn a_payout_item_without_a_rail_reads_as_campaign() {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    use rewards_core::payout::{PayoutFilter, RailName};
+    let (_moto, store) = setup().await;
+    let data = serde_json::json!({
+        "outBizNo": "pe_old", "reason": "points_exchange", "businessId": "old", "attemptNo": 1,
+        "crowdNo": "C1", "recipient": {"userId": USER}, "state": "SENT", "amountFen": 200,
+        "bizNo": "B1", "repeatTriggerFlag": false, "fence": "f", "leaseUntil": 1, "attempts": 1,
+        "createdAt": 1, "updatedAt": 1
+    });
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("pk", S("PAYOUT#pe_old".into()))
+        .item("sk", S("META".into()))
+        .item("data", S(data.to_string()))
+        .item("fence", S("f".into()))
+        .item("state", S("SENT".into()))
+        .item("gsi2pk", S("PAYOUTS".into()))
+        .item("gsi2sk", S("0000000000001#pe_old".into()))
+        .item("crowd_no", S("C1".into()))
+        .item("reason", S("points_exchange".into()))
+        .send()
+        .await
+        .unwrap();
+    let e = store
+        .get_payout(&OutBizNo::parse("pe_old").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.rail.name(), RailName::Campaign);
+    assert_eq!(e.rail.crowd_no().map(CrowdNo::as_str), Some("C1"));
+    for (rail, expected) in [(RailName::Campaign, 1), (RailName::Transfer, 0)] {
+        let filter = PayoutFilter {
+            rail: Some(rail),
+            ..Default::default()
+        };
+        let page = store.list_payouts(&filter, None, 10).await.unwrap();
+        assert_eq!(page.entries.len(), expected, "{rail:?}");
+    }
 }

@@ -43,7 +43,7 @@ use crate::hash::sha256_parts;
 use crate::ids::{BusinessId, CrowdNo, IdError, OpenId, OutBizNo, UserId};
 use crate::ports::{
     CampaignStore, CasOutcome, CashGateway, Clock, GatewayOutcome, IdGenerator, PayoutStore,
-    StoreError, TriggerRequest, TriggerResult,
+    StoreError, TransferGateway, TriggerRequest, TriggerResult,
 };
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -53,10 +53,18 @@ use std::time::Duration;
 use tracing::Instrument;
 
 mod listing;
+mod notify;
+mod rail;
+mod transfer;
 mod view;
 pub use listing::{
     beijing_day, ListInput, ListRequest, PayoutCursor, PayoutFilter, PayoutPage, PayoutStateName,
     UnresolvedCounts,
+};
+pub use notify::{NotifyOutcome, TransferNotifications};
+pub use rail::{
+    AmountProblem, BadTransferSettings, PayoutRail, RailName, TransferSettings, TransferTerms,
+    ORDER_CLOSED, ORDER_FAILED, ORDER_REFUNDED,
 };
 pub use view::PayoutView;
 
@@ -194,6 +202,12 @@ pub enum PayoutState {
         biz_no: Option<String>,
         /// Alipay replayed an earlier result.
         repeat_trigger_flag: bool,
+        /// Transfer rail: Alipay's `order_id`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order_id: Option<String>,
+        /// Transfer rail: Alipay's `pay_fund_order_id`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pay_fund_order_id: Option<String>,
     },
     /// Definitely refused on the first call: no call for this out_biz_no was accepted.
     Failed {
@@ -257,8 +271,10 @@ pub struct PayoutEntry {
     pub business_id: BusinessId,
     /// 1 for the first attempt; +1 after each definite failure that was sent again.
     pub attempt_no: u32,
-    /// The campaign (bound for the life of the entry).
-    pub crowd_no: CrowdNo,
+    /// How it pays: the campaign or the transfer terms (bound for the life of the entry).
+    /// Stored flattened; entries written before the transfer rail read as campaign.
+    #[serde(flatten)]
+    pub rail: PayoutRail,
     pub recipient: Recipient,
     #[serde(flatten)]
     pub state: PayoutState,
@@ -266,7 +282,8 @@ pub struct PayoutEntry {
     pub fence: String,
     /// Until when a PENDING holder is alive.
     pub lease_until: Timestamp,
-    /// `cash.trigger` calls started for this out_biz_no.
+    /// Alipay calls started for this out_biz_no (`cash.trigger`; `uni.transfer` or the query that
+    /// precedes a re-send).
     pub attempts: u32,
     pub created_at: Timestamp,
     /// Last changed.
@@ -298,7 +315,8 @@ impl PayoutEntry {
         tracing::info_span!(
             "payout",
             outBizNo = %self.out_biz_no,
-            crowdNo = %self.crowd_no,
+            rail = self.rail.name().as_str(),
+            crowdNo = self.rail.crowd_no().map(CrowdNo::as_str),
             reason = self.reason.as_str(),
             businessId = %self.business_id,
             attemptNo = self.attempt_no,
@@ -335,6 +353,12 @@ pub struct SendInput {
     pub crowd_no: Option<String>,
     /// Send again after a definite failure on the same campaign.
     pub retry_failed: Option<bool>,
+    /// `campaign` | `transfer`; default from the reason mapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rail: Option<String>,
+    /// Transfer rail: the amount in yuan (`"1.00"`); default from the reason mapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
 }
 
 /// A validated send.
@@ -347,6 +371,10 @@ pub struct SendRequest {
     pub crowd_no: Option<CrowdNo>,
     /// After a FAILED attempt, send again even on the same campaign.
     pub retry_failed: bool,
+    /// The rail (None → reason mapping, else campaign).
+    pub rail: Option<RailName>,
+    /// Transfer rail: the amount (None → reason mapping).
+    pub amount: Option<AmountFen>,
 }
 
 fn bad(field: &'static str, source: Option<IdError>) -> SendError {
@@ -380,13 +408,31 @@ impl SendInput {
             Some(c) => Some(CrowdNo::parse(c).map_err(|e| bad("crowdNo", Some(e)))?),
             None => None,
         };
+        let rail = match &self.rail {
+            Some(r) => Some(RailName::parse(r).ok_or(bad("rail", None))?),
+            None => None,
+        };
+        let amount = match &self.amount {
+            Some(a) => Some(parse_amount(a)?),
+            None => None,
+        };
         Ok(SendRequest {
             reason,
             business_id,
             recipient,
             crowd_no,
             retry_failed: self.retry_failed.unwrap_or(false),
+            rail,
+            amount,
         })
+    }
+}
+
+/// A positive yuan amount with at most two decimals (`"1.00"`, `"0.5"`, `"3"`).
+fn parse_amount(text: &str) -> Result<AmountFen, SendError> {
+    match AmountFen::parse_yuan(text) {
+        Ok(a) if a.fen() > 0 && text == text.trim() => Ok(a),
+        _ => Err(bad("amount", None)),
     }
 }
 
@@ -446,6 +492,19 @@ pub enum SendError {
     /// No such payout.
     #[error("unknown payout")]
     NotFound,
+    /// The transfer rail was asked for but is not configured here.
+    #[error("the transfer rail is not configured")]
+    TransferNotConfigured,
+    /// A transfer without an amount, and no default amount for its reason.
+    #[error("a transfer needs an amount (no default amount is configured for this reason)")]
+    AmountRequired,
+    /// The amount is outside the product's limits or above the per-payout cap.
+    #[error("the amount is not allowed: {0}")]
+    AmountNotAllowed(&'static str),
+    /// A field that belongs to the other rail (`crowdNo` on a transfer, `amount` on a campaign
+    /// envelope, whose amount the campaign fixes).
+    #[error("{0} does not apply to the {1} rail")]
+    NotForRail(&'static str, &'static str),
 }
 
 impl DomainError for SendError {
@@ -461,6 +520,8 @@ impl DomainError for SendError {
                 "day" => "invalid_day",
                 "cursor" => "invalid_cursor",
                 "limit" => "invalid_limit",
+                "rail" => "invalid_rail",
+                "amount" => "invalid_amount",
                 _ => "invalid_parameter",
             },
             SendError::NoCampaign => "no_campaign_for_reason",
@@ -475,11 +536,21 @@ impl DomainError for SendError {
             SendError::PayoutFinal(_) => "payout_final",
             SendError::Store(e) => e.code(),
             SendError::NotFound => "payout_not_found",
+            SendError::TransferNotConfigured => "transfer_rail_not_configured",
+            SendError::AmountRequired => "amount_required",
+            SendError::AmountNotAllowed(code) => code,
+            SendError::NotForRail("crowdNo", _) => "crowd_no_not_for_transfer",
+            SendError::NotForRail(..) => "amount_not_for_campaign",
         }
     }
     fn kind(&self) -> ErrorKind {
         match self {
-            SendError::BadInput { .. } => ErrorKind::BadInput,
+            SendError::BadInput { .. } | SendError::AmountRequired | SendError::NotForRail(..) => {
+                ErrorKind::BadInput
+            }
+            SendError::TransferNotConfigured | SendError::AmountNotAllowed(_) => {
+                ErrorKind::Unprocessable
+            }
             SendError::CampaignNotFound | SendError::NotFound => ErrorKind::NotFound,
             SendError::NoCampaign
             | SendError::CampaignNotPaid
@@ -578,20 +649,140 @@ pub struct SendService {
     pub config: SendConfig,
     /// Default campaign per reason.
     pub reason_campaigns: BTreeMap<Reason, CrowdNo>,
+    /// Default rail per reason (absent: campaign).
+    pub reason_rails: BTreeMap<Reason, RailName>,
+    /// The transfer rail (None: not configured; transfer requests are refused).
+    pub transfer: Option<TransferRail>,
+}
+
+/// The transfer rail's gateway and settings.
+#[derive(Clone)]
+pub struct TransferRail {
+    /// uni.transfer and common.query.
+    pub gateway: Arc<dyn TransferGateway>,
+    /// What every new transfer carries.
+    pub settings: TransferSettings,
 }
 
 /// How many compare-and-set rounds a request tries before answering `payout_busy`.
 const CAS_ROUNDS: usize = 5;
 
+/// The parts of the ledger a state change needs (shared by the send path and the notifications).
+#[derive(Clone, Copy)]
+struct Ledger<'a> {
+    payouts: &'a dyn PayoutStore,
+    clock: &'a dyn Clock,
+    ids: &'a dyn IdGenerator,
+}
+
+/// The entry after a lost compare-and-set: as the store answered, or read again when it answered
+/// none (the entry exists: a read that misses it is transient, as an emulator's read racing a
+/// write can be; strongly consistent DynamoDB never does).
+async fn current_entry(
+    ledger: Ledger<'_>,
+    out_biz_no: &OutBizNo,
+    current: Option<PayoutEntry>,
+) -> Result<PayoutEntry, SendError> {
+    if let Some(cur) = current {
+        return Ok(cur);
+    }
+    tracing::warn!("the entry read back empty after a lost compare-and-set; reading it again");
+    ledger
+        .payouts
+        .get_payout(out_biz_no)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("a payout entry vanished".into()).into())
+}
+
+/// Records a verified SENT over whatever the entry holds now (compare-and-set on its current
+/// fence, a few rounds): proof of payment is never thrown away.
+async fn record_proof(
+    ledger: Ledger<'_>,
+    out_biz_no: &OutBizNo,
+    sent: PayoutState,
+    mut current: Option<PayoutEntry>,
+) -> Result<PayoutEntry, SendError> {
+    for _ in 0..CAS_ROUNDS {
+        let cur = current_entry(ledger, out_biz_no, current).await?;
+        if matches!(cur.state, PayoutState::Sent { .. }) {
+            return Ok(cur);
+        }
+        if matches!(cur.state, PayoutState::Failed { .. }) {
+            tracing::error!(
+                "Alipay paid an out_biz_no recorded as FAILED; recording the payment (check for a second attempt of this business id)"
+            );
+        } else {
+            tracing::warn!(
+                state = cur.state.name(),
+                "proof of payment arrived after the entry moved on; recording it"
+            );
+        }
+        let paid = PayoutEntry {
+            state: sent.clone(),
+            fence: ledger.ids.fence_token(),
+            updated_at: ledger.clock.now(),
+            ..cur.clone()
+        };
+        match ledger.payouts.cas_payout(&paid, &cur.fence).await? {
+            CasOutcome::Written => return Ok(paid),
+            CasOutcome::Lost(next) => current = next,
+        }
+    }
+    Err(SendError::Busy)
+}
+
 impl SendService {
-    fn resolve_crowd(&self, req: &SendRequest) -> Result<CrowdNo, SendError> {
-        match &req.crowd_no {
-            Some(c) => Ok(c.clone()),
-            None => self
-                .reason_campaigns
-                .get(&req.reason)
-                .cloned()
-                .ok_or(SendError::NoCampaign),
+    /// The rail a new attempt of `req` would use: the request's, else the reason's, else campaign.
+    /// Every amount check happens here, before anything is written.
+    fn resolve_rail(&self, req: &SendRequest) -> Result<PayoutRail, SendError> {
+        let name = req
+            .rail
+            .or_else(|| self.reason_rails.get(&req.reason).copied())
+            .unwrap_or(RailName::Campaign);
+        match name {
+            RailName::Campaign => {
+                if req.amount.is_some() {
+                    return Err(SendError::NotForRail("amount", "campaign"));
+                }
+                let crowd_no = match &req.crowd_no {
+                    Some(c) => c.clone(),
+                    None => self
+                        .reason_campaigns
+                        .get(&req.reason)
+                        .cloned()
+                        .ok_or(SendError::NoCampaign)?,
+                };
+                Ok(PayoutRail::Campaign { crowd_no })
+            }
+            RailName::Transfer => {
+                if req.crowd_no.is_some() {
+                    return Err(SendError::NotForRail("crowdNo", "transfer"));
+                }
+                let rail = self
+                    .transfer
+                    .as_ref()
+                    .ok_or(SendError::TransferNotConfigured)?;
+                let amount = req
+                    .amount
+                    .or_else(|| rail.settings.default_amounts.get(&req.reason).copied())
+                    .ok_or(SendError::AmountRequired)?;
+                rail.settings.check_amount(amount).map_err(|p| {
+                    SendError::AmountNotAllowed(match p {
+                        AmountProblem::BelowProductMinimum => "amount_below_minimum",
+                        AmountProblem::AboveProductMaximum => "amount_above_maximum",
+                        AmountProblem::AboveCap => "amount_above_cap",
+                    })
+                })?;
+                Ok(PayoutRail::Transfer(rail.settings.terms(amount)))
+            }
+        }
+    }
+
+    /// Checks what must hold before a new attempt on `rail` is written (a usable campaign).
+    async fn check_rail(&self, rail: &PayoutRail) -> Result<(), SendError> {
+        match rail {
+            PayoutRail::Campaign { crowd_no } => self.check_campaign(crowd_no).await,
+            PayoutRail::Transfer(_) => Ok(()),
         }
     }
 
@@ -631,7 +822,7 @@ impl SendService {
     fn new_entry(
         &self,
         req: &SendRequest,
-        crowd_no: CrowdNo,
+        rail: PayoutRail,
         attempt_no: u32,
     ) -> (BizPointer, PayoutEntry) {
         let now = self.clock.now();
@@ -648,7 +839,7 @@ impl SendService {
             reason: req.reason,
             business_id: req.business_id.clone(),
             attempt_no,
-            crowd_no,
+            rail,
             recipient: req.recipient.clone(),
             state: PayoutState::Pending,
             fence: self.ids.fence_token(),
@@ -680,9 +871,9 @@ impl SendService {
                 .get_pointer(req.reason, &req.business_id)
                 .await?
             else {
-                let crowd = self.resolve_crowd(req)?;
-                self.check_campaign(&crowd).await?;
-                let (ptr, entry) = self.new_entry(req, crowd, 1);
+                let rail = self.resolve_rail(req)?;
+                self.check_rail(&rail).await?;
+                let (ptr, entry) = self.new_entry(req, rail, 1);
                 if self.payouts.start_attempt(&ptr, None, &entry).await? {
                     return Ok(SendResult {
                         entry: self.call(entry).await?,
@@ -710,19 +901,20 @@ impl SendService {
             match &entry.state {
                 PayoutState::Failed { .. } => {
                     // The failure freed the business id: a corrected recipient, another campaign or
-                    // an explicit retry starts the next attempt; anything else is a repeat.
+                    // rail (or other transfer terms) or an explicit retry starts the next attempt;
+                    // anything else is a repeat.
                     let other_recipient = entry.recipient != req.recipient;
-                    let crowd = match self.resolve_crowd(req) {
-                        Ok(c) => c,
+                    let rail = match self.resolve_rail(req) {
+                        Ok(r) => r,
                         Err(_) if !other_recipient => return replay(entry),
                         Err(e) => return Err(e),
                     };
-                    if !(req.retry_failed || other_recipient || crowd != entry.crowd_no) {
+                    if !(req.retry_failed || other_recipient || rail != entry.rail) {
                         return replay(entry);
                     }
-                    self.check_campaign(&crowd).await?;
+                    self.check_rail(&rail).await?;
                     let (ptr, next) =
-                        self.new_entry(req, crowd, pointer.attempt_no.saturating_add(1));
+                        self.new_entry(req, rail, pointer.attempt_no.saturating_add(1));
                     if self
                         .payouts
                         .start_attempt(&ptr, Some(pointer.attempt_no), &next)
@@ -799,12 +991,21 @@ impl SendService {
         }
     }
 
-    /// Calls trigger for a PENDING entry we hold, then records the outcome (CAS on our fence).
+    /// Calls Alipay for a PENDING entry we hold, on its rail, then records the outcome (CAS on
+    /// our fence).
     async fn call(&self, held: PayoutEntry) -> Result<PayoutEntry, SendError> {
         let span = held.span();
         async move {
+            let crowd_no = match &held.rail {
+                PayoutRail::Campaign { crowd_no } => crowd_no.clone(),
+                PayoutRail::Transfer(terms) => {
+                    let terms = terms.clone();
+                    let state = self.transfer_state(&held, &terms).await;
+                    return self.record(held, state).await;
+                }
+            };
             let req = TriggerRequest {
-                crowd_no: held.crowd_no.clone(),
+                crowd_no,
                 recipient: held.recipient.clone(),
                 out_biz_no: held.out_biz_no.clone(),
                 order_price: None,
@@ -839,6 +1040,8 @@ impl SendService {
                     amount_fen: r.prize_amount,
                     biz_no: Some(biz_no).filter(|b| !b.is_empty()),
                     repeat_trigger_flag: r.repeat_trigger_flag,
+                    order_id: None,
+                    pay_fund_order_id: None,
                 };
             }
             GatewayOutcome::Success(r) => Refusal {
@@ -919,48 +1122,18 @@ impl SendService {
         match self.payouts.cas_payout(&done, &held.fence).await? {
             CasOutcome::Written => Ok(done),
             CasOutcome::Lost(cur) if matches!(done.state, PayoutState::Sent { .. }) => {
-                self.record_proof(done.state, cur).await
+                record_proof(self.ledger(), &done.out_biz_no, done.state, cur).await
             }
             CasOutcome::Lost(cur) => Ok(cur.unwrap_or(held)),
         }
     }
 
-    /// Records a verified SENT over whatever the entry holds now (compare-and-set on its current
-    /// fence, a few rounds).
-    async fn record_proof(
-        &self,
-        sent: PayoutState,
-        mut current: Option<PayoutEntry>,
-    ) -> Result<PayoutEntry, SendError> {
-        for _ in 0..CAS_ROUNDS {
-            let Some(cur) = current else {
-                return Err(StoreError::Corrupt("a paid payout entry vanished".into()).into());
-            };
-            if matches!(cur.state, PayoutState::Sent { .. }) {
-                return Ok(cur);
-            }
-            if matches!(cur.state, PayoutState::Failed { .. }) {
-                tracing::error!(
-                    "Alipay paid an out_biz_no recorded as FAILED; recording the payment (check for a second attempt of this business id)"
-                );
-            } else {
-                tracing::warn!(
-                    state = cur.state.name(),
-                    "proof of payment arrived after the entry moved on; recording it"
-                );
-            }
-            let paid = PayoutEntry {
-                state: sent.clone(),
-                fence: self.ids.fence_token(),
-                updated_at: self.clock.now(),
-                ..cur.clone()
-            };
-            match self.payouts.cas_payout(&paid, &cur.fence).await? {
-                CasOutcome::Written => return Ok(paid),
-                CasOutcome::Lost(next) => current = next,
-            }
+    fn ledger(&self) -> Ledger<'_> {
+        Ledger {
+            payouts: self.payouts.as_ref(),
+            clock: self.clock.as_ref(),
+            ids: self.ids.as_ref(),
         }
-        Err(SendError::Busy)
     }
 
     /// One entry.
@@ -1086,3 +1259,6 @@ impl Reconciler {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod transfer_tests;

@@ -493,6 +493,7 @@ fn recipient(e: &Value) -> String {
 /// What an operator needs from an entry's outcome: amount, reason, or why it is unresolved.
 fn note(e: &Value) -> String {
     match e.get("state").and_then(Value::as_str) {
+        Some("SENT") if e.get("orderId").is_some() => format!("orderId {}", text(e.get("orderId"))),
         Some("SENT") => format!(
             "bizNo {}{}",
             text(e.get("bizNo")),
@@ -511,6 +512,15 @@ fn note(e: &Value) -> String {
             s
         }
         _ => String::new(),
+    }
+}
+
+/// The campaign of a campaign-rail entry, `transfer` for a transfer-rail one.
+fn campaign_or_rail(e: &Value) -> String {
+    match e.get("crowdNo") {
+        Some(c) => text(Some(c)),
+        None if e.get("rail").and_then(Value::as_str) == Some("transfer") => "transfer".into(),
+        None => "-".into(),
     }
 }
 
@@ -542,7 +552,7 @@ fn entry_view(e: &Value) -> String {
             ),
             ("reason", text(e.get("reason"))),
             ("businessId", text(e.get("businessId"))),
-            ("crowdNo", text(e.get("crowdNo"))),
+            ("crowdNo", campaign_or_rail(e)),
             ("recipient", recipient(e)),
             ("attempts", text(e.get("attempts"))),
             ("note", note(e)),
@@ -569,6 +579,8 @@ async fn envelope(ctx: &Ctx, cmd: EnvelopeCmd) -> Result<u8, CliError> {
             crowd_no,
             idempotency_key,
             retry_failed,
+            rail,
+            amount,
         }) => {
             let mut body = json!({"reason": reason_name(reason), "businessId": business_id});
             if let Some(u) = user_id {
@@ -582,6 +594,12 @@ async fn envelope(ctx: &Ctx, cmd: EnvelopeCmd) -> Result<u8, CliError> {
             }
             if retry_failed {
                 body["retryFailed"] = json!(true);
+            }
+            if let Some(r) = rail {
+                body["rail"] = json!(r);
+            }
+            if let Some(a) = amount {
+                body["amount"] = json!(a);
             }
             let headers: Vec<(&str, &str)> = idempotency_key
                 .as_deref()
@@ -632,7 +650,7 @@ fn payout_row(e: &Value) -> Vec<String> {
         },
         text(e.get("reason")),
         text(e.get("businessId")),
-        text(e.get("crowdNo")),
+        campaign_or_rail(e),
         recipient(e),
         text(e.get("attempts")),
         beijing(e.get("createdAt")),

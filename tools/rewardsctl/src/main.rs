@@ -268,6 +268,12 @@ pub struct EnvelopeSend {
     /// Send again after a definite failure on the same campaign.
     #[arg(long)]
     pub retry_failed: bool,
+    /// `campaign` or `transfer` (default: the reason's, REASON_RAILS, else campaign).
+    #[arg(long, value_parser = ["campaign", "transfer"])]
+    pub rail: Option<String>,
+    /// Transfer rail: the amount in yuan, e.g. 1.00 (default: the reason's, TRANSFER_REASON_AMOUNTS).
+    #[arg(long)]
+    pub amount: Option<String>,
 }
 
 /// A ledger state.

@@ -10,12 +10,17 @@ mod passes;
 mod reply;
 #[cfg(test)]
 mod tests;
+mod transfer;
 mod trigger;
 
 pub use cash::{Campaign, Payout};
 pub use helpers::{parse_yuan, yuan};
 pub use passes::{template_vars, Pass, Template, UserToken};
 pub use reply::{Biz, Reply};
+pub use transfer::{
+    Notice, Payer, TransferOrder, PAYEE_FROZEN_USER_ID, PAYEE_NOT_EXIST_OPEN_ID,
+    PAYEE_NOT_EXIST_USER_ID,
+};
 
 use cash::TriggerRecord;
 use helpers::hex_digest;
@@ -37,6 +42,8 @@ pub struct State {
     auth_codes: HashMap<String, String>,
     refresh_tokens: HashMap<String, String>,
     open_ids: HashMap<String, String>,
+    transfers: HashMap<String, TransferOrder>,
+    transfer_order: Vec<String>,
 }
 
 /// The platform's `out_biz_no` when the trigger gives none.

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use rewards_core::ids::{BusinessId, OutBizNo};
 use rewards_core::payout::{
-    BizPointer, PayoutCursor, PayoutEntry, PayoutFilter, PayoutPage, PayoutStateName, Reason,
-    Recipient, UnresolvedCounts,
+    BizPointer, PayoutCursor, PayoutEntry, PayoutFilter, PayoutPage, PayoutStateName, RailName,
+    Reason, Recipient, UnresolvedCounts,
 };
 use rewards_core::ports::{CasOutcome, PayoutStore};
 use rewards_core::{StoreError, Timestamp};
@@ -45,7 +45,10 @@ fn payout_item(e: &PayoutEntry) -> Result<Item, StoreError> {
         "gsi2sk".into(),
         s(payout_listing_key(e.created_at, &e.out_biz_no)),
     );
-    it.insert("crowd_no".into(), s(e.crowd_no.to_string()));
+    if let Some(crowd_no) = e.rail.crowd_no() {
+        it.insert("crowd_no".into(), s(crowd_no.to_string()));
+    }
+    it.insert("rail".into(), s(e.rail.name().as_str()));
     it.insert("reason".into(), s(e.reason.as_str()));
     Ok(it)
 }
@@ -345,6 +348,15 @@ impl ListingQuery {
         if let Some(crowd) = &filter.crowd_no {
             filters.push("crowd_no = :c");
             values.insert(":c".into(), s(crowd.to_string()));
+        }
+        if let Some(rail) = filter.rail {
+            // Items written before the transfer rail carry no `rail` and are campaign entries.
+            filters.push(match rail {
+                RailName::Campaign => "(attribute_not_exists(#rl) OR #rl = :rl)",
+                RailName::Transfer => "#rl = :rl",
+            });
+            names.insert("#rl".into(), "rail".into());
+            values.insert(":rl".into(), s(rail.as_str()));
         }
         if let Some(reason) = filter.reason {
             filters.push("#r = :r");

@@ -2,7 +2,7 @@
 //! unresolved entries behind the alarm.
 
 use crate::ids::{CrowdNo, OutBizNo};
-use crate::payout::{PayoutEntry, Reason, SendError};
+use crate::payout::{PayoutEntry, RailName, Reason, SendError};
 use crate::time::{BadDate, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +58,8 @@ pub struct PayoutFilter {
     pub crowd_no: Option<CrowdNo>,
     /// Only this reason.
     pub reason: Option<Reason>,
+    /// Only this rail.
+    pub rail: Option<RailName>,
     /// Only entries created within `[from, until)` (a Beijing calendar day).
     pub created: Option<(Timestamp, Timestamp)>,
 }
@@ -66,8 +68,12 @@ impl PayoutFilter {
     /// True when `e` passes every given condition.
     pub fn matches(&self, e: &PayoutEntry) -> bool {
         self.state.is_none_or(|s| e.state.kind() == s)
-            && self.crowd_no.as_ref().is_none_or(|c| &e.crowd_no == c)
+            && self
+                .crowd_no
+                .as_ref()
+                .is_none_or(|c| e.rail.crowd_no() == Some(c))
             && self.reason.is_none_or(|r| e.reason == r)
+            && self.rail.is_none_or(|r| e.rail.name() == r)
             && self
                 .created
                 .is_none_or(|(from, until)| e.created_at >= from && e.created_at < until)
@@ -137,6 +143,8 @@ pub struct ListInput {
     pub crowd_no: Option<String>,
     /// `points_exchange` | `referral`.
     pub reason: Option<String>,
+    /// `campaign` | `transfer`.
+    pub rail: Option<String>,
     /// `yyyy-MM-dd`, Beijing time.
     pub day: Option<String>,
     /// From the previous page's `nextCursor`.
@@ -181,6 +189,10 @@ impl ListInput {
             Some(r) => Some(Reason::parse(r).ok_or(bad("reason"))?),
             None => None,
         };
+        let rail = match &self.rail {
+            Some(r) => Some(RailName::parse(r).ok_or(bad("rail"))?),
+            None => None,
+        };
         let created = match &self.day {
             Some(d) => Some(beijing_day(d).map_err(|_| bad("day"))?),
             None => None,
@@ -202,6 +214,7 @@ impl ListInput {
                 state,
                 crowd_no,
                 reason,
+                rail,
                 created,
             },
             cursor,
@@ -278,6 +291,7 @@ mod tests {
             state: Some("NEEDS_ATTENTION".into()),
             crowd_no: Some("C1".into()),
             reason: Some("referral".into()),
+            rail: Some("transfer".into()),
             day: Some("2026-11-29".into()),
             cursor: Some("1764000000000.pe_a".into()),
             limit: Some("10".into()),
@@ -346,7 +360,7 @@ mod tests {
             state in ".{0,20}", crowd in ".{0,20}", day in ".{0,12}", cursor in ".{0,30}", limit in ".{0,5}"
         ) {
             let _ = ListInput {
-                state: Some(state), crowd_no: Some(crowd), reason: None, day: Some(day),
+                state: Some(state), crowd_no: Some(crowd), reason: None, rail: None, day: Some(day),
                 cursor: Some(cursor), limit: Some(limit),
             }.validate();
         }

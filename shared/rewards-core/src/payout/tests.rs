@@ -10,6 +10,8 @@ fn req(bid: &str, crowd: Option<&str>) -> SendRequest {
         open_id: None,
         crowd_no: crowd.map(Into::into),
         retry_failed: None,
+        rail: None,
+        amount: None,
     }
     .validate()
     .unwrap()
@@ -21,6 +23,8 @@ fn state_fields_are_camel_case_as_documented() {
         amount_fen: Some(AmountFen::from_fen(200).unwrap()),
         biz_no: Some("B1".into()),
         repeat_trigger_flag: true,
+        order_id: None,
+        pay_fund_order_id: None,
     };
     assert_eq!(
         serde_json::to_value(&sent).unwrap(),
@@ -71,7 +75,9 @@ fn every_entry_state_round_trips_through_json() {
         reason: Reason::Referral,
         business_id: bid.clone(),
         attempt_no: 1,
-        crowd_no: CrowdNo::parse("C1").unwrap(),
+        rail: PayoutRail::Campaign {
+            crowd_no: CrowdNo::parse("C1").unwrap(),
+        },
         recipient: Recipient::UserId(UserId::parse(USER).unwrap()),
         state,
         fence: "f".into(),
@@ -86,6 +92,8 @@ fn every_entry_state_round_trips_through_json() {
             amount_fen: None,
             biz_no: None,
             repeat_trigger_flag: false,
+            order_id: None,
+            pay_fund_order_id: None,
         },
         PayoutState::Failed {
             refusal: Refusal {
@@ -325,7 +333,7 @@ async fn unknown_stays_bound_to_its_number_and_campaign() {
     let calls = w.cash_gw.trigger_calls();
     let r2 = svc.send(&req("ex", Some("C2"))).await.unwrap();
     assert_eq!(r2.entry.out_biz_no, r.entry.out_biz_no);
-    assert_eq!(r2.entry.crowd_no.as_str(), "C1");
+    assert_eq!(r2.entry.rail.crowd_no().unwrap().as_str(), "C1");
     assert_eq!(w.cash_gw.trigger_calls(), calls);
     // After the backoff a repeat re-triggers with the same number; Alipay replays.
     w.clock.advance(Duration::from_secs(31));
@@ -538,7 +546,13 @@ async fn a_verified_sent_answer_is_recorded_over_any_state() {
         let w = World::new();
         w.seed_campaign("C1", 200, 10, 1).await;
         let svc = w.send_service();
-        let (ptr, held) = svc.new_entry(&req("ex", Some("C1")), CrowdNo::parse("C1").unwrap(), 1);
+        let (ptr, held) = svc.new_entry(
+            &req("ex", Some("C1")),
+            PayoutRail::Campaign {
+                crowd_no: CrowdNo::parse("C1").unwrap(),
+            },
+            1,
+        );
         assert!(svc.payouts.start_attempt(&ptr, None, &held).await.unwrap());
         // Another holder took the lease and wrote `other` under its own fence.
         let moved = PayoutEntry {
@@ -555,6 +569,8 @@ async fn a_verified_sent_answer_is_recorded_over_any_state() {
             amount_fen: Some(AmountFen::from_fen(200).unwrap()),
             biz_no: Some("B1".into()),
             repeat_trigger_flag: false,
+            order_id: None,
+            pay_fund_order_id: None,
         };
         let answered = svc.record(held.clone(), sent.clone()).await.unwrap();
         assert_eq!(answered.state, sent, "over {}", other.name());
@@ -614,7 +630,13 @@ async fn the_operator_retry_probes_unresolved_entries_only() {
     assert_eq!(probed.entry.out_biz_no, unknown.out_biz_no);
     assert_eq!(probed.entry.state.name(), "SENT");
     // A call in flight is not disturbed.
-    let (ptr, held) = svc.new_entry(&req("c", Some("C1")), CrowdNo::parse("C1").unwrap(), 1);
+    let (ptr, held) = svc.new_entry(
+        &req("c", Some("C1")),
+        PayoutRail::Campaign {
+            crowd_no: CrowdNo::parse("C1").unwrap(),
+        },
+        1,
+    );
     assert!(svc.payouts.start_attempt(&ptr, None, &held).await.unwrap());
     assert_eq!(
         svc.probe_now(&held.out_biz_no).await.unwrap_err().code(),

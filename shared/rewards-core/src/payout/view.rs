@@ -1,7 +1,7 @@
 //! A ledger entry as callers see it.
 
-use super::{PayoutEntry, PayoutState, Reason, Recipient};
-use crate::ids::{BusinessId, CrowdNo, OutBizNo};
+use super::{PayoutEntry, PayoutRail, PayoutState, Reason, Recipient};
+use crate::ids::{BusinessId, OutBizNo};
 use crate::time::Timestamp;
 use serde::Serialize;
 
@@ -14,7 +14,9 @@ pub struct PayoutView<'a> {
     reason: Reason,
     business_id: &'a BusinessId,
     attempt_no: u32,
-    crowd_no: &'a CrowdNo,
+    /// `rail` with `crowdNo` (campaign) or `transfer` (its terms).
+    #[serde(flatten)]
+    rail: &'a PayoutRail,
     recipient: &'a Recipient,
     #[serde(flatten)]
     state: &'a PayoutState,
@@ -32,7 +34,7 @@ impl PayoutEntry {
             reason: self.reason,
             business_id: &self.business_id,
             attempt_no: self.attempt_no,
-            crowd_no: &self.crowd_no,
+            rail: &self.rail,
             recipient: &self.recipient,
             state: &self.state,
             attempts: self.attempts,

@@ -14,7 +14,7 @@ use crate::ids::*;
 use crate::pass::{PassRecord, PassStatus};
 use crate::payout::{
     beijing_day, derive_out_biz_no, BizPointer, PayoutCursor, PayoutEntry, PayoutFilter,
-    PayoutState, PayoutStateName, Reason, Recipient,
+    PayoutRail, PayoutState, PayoutStateName, RailName, Reason, Recipient, TransferTerms,
 };
 use crate::ports::*;
 use crate::template::{default_rule, TemplateRecord};
@@ -170,7 +170,9 @@ pub fn entry(bid: &str, attempt: u32, fence: &str, lease: i64) -> (BizPointer, P
             reason: Reason::Referral,
             business_id: b,
             attempt_no: attempt,
-            crowd_no: CrowdNo::parse("C1").unwrap(),
+            rail: PayoutRail::Campaign {
+                crowd_no: CrowdNo::parse("C1").unwrap(),
+            },
             recipient: Recipient::UserId(UserId::parse(USER).unwrap()),
             state: PayoutState::Pending,
             fence: fence.into(),
@@ -608,6 +610,8 @@ pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
         amount_fen: Some(AmountFen::from_fen(200).unwrap()),
         biz_no: Some("B1".into()),
         repeat_trigger_flag: false,
+        order_id: None,
+        pay_fund_order_id: None,
     };
     sent.fence = "f2".into();
     assert_eq!(
@@ -693,6 +697,65 @@ pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
         .is_empty());
 }
 
+/// Both rails in one ledger: a transfer entry keeps every term it was written with, and the
+/// listing filters by rail (entries written before the transfer rail count as campaign).
+pub async fn payout_rails<S: PayoutStore + ?Sized>(store: &S) {
+    let (ptr, campaign) = entry("camp", 1, "f", 0);
+    assert!(store.start_attempt(&ptr, None, &campaign).await.unwrap());
+    let (ptr, mut transfer) = entry("xfer", 1, "f", 0);
+    transfer.created_at = Timestamp(1);
+    transfer.rail = PayoutRail::Transfer(TransferTerms {
+        amount_fen: AmountFen::from_fen(150).unwrap(),
+        product: TransferProduct::TransAccountNoPwd,
+        order_title: "积分兑换红包".into(),
+        scene_name: "现金营销".into(),
+        scene_report_infos: vec![
+            SceneReportInfo {
+                info_type: "活动名称".into(),
+                info_content: "积分兑换".into(),
+            },
+            SceneReportInfo {
+                info_type: "奖励说明".into(),
+                info_content: "积分兑换现金红包".into(),
+            },
+        ],
+        notify_url: Some("https://api.example.com/alipay/notify".into()),
+    });
+    assert!(store.start_attempt(&ptr, None, &transfer).await.unwrap());
+    assert_eq!(
+        store.get_payout(&transfer.out_biz_no).await.unwrap(),
+        Some(transfer.clone())
+    );
+    let mut paid = transfer.clone();
+    paid.state = PayoutState::Sent {
+        amount_fen: Some(AmountFen::from_fen(150).unwrap()),
+        biz_no: None,
+        repeat_trigger_flag: false,
+        order_id: Some("20261129O1".into()),
+        pay_fund_order_id: Some("20261129P1".into()),
+    };
+    paid.fence = "f2".into();
+    assert_eq!(
+        store.cas_payout(&paid, "f").await.unwrap(),
+        CasOutcome::Written
+    );
+    assert_eq!(
+        store.get_payout(&paid.out_biz_no).await.unwrap(),
+        Some(paid.clone())
+    );
+    let on = |rail| PayoutFilter {
+        rail: Some(rail),
+        ..Default::default()
+    };
+    assert_eq!(all_pages(store, on(RailName::Transfer), 10).await, ["xfer"]);
+    assert_eq!(all_pages(store, on(RailName::Campaign), 10).await, ["camp"]);
+    let c1 = PayoutFilter {
+        crowd_no: Some(CrowdNo::parse("C1").unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(all_pages(store, c1, 10).await, ["camp"]);
+}
+
 /// The operator's listing (filters, newest first, cursors across pages) and the alarm's counts.
 pub async fn payout_listing<S: PayoutStore + ?Sized>(store: &S) {
     // 30 entries a second apart on 2026-11-28 (Beijing), alternating campaigns; every 7th one is
@@ -702,7 +765,9 @@ pub async fn payout_listing<S: PayoutStore + ?Sized>(store: &S) {
         let (ptr, mut e) = entry(&format!("l{i:02}"), 1, "f", 0);
         e.created_at = Timestamp(day.millis() + 1_000 * i);
         e.lease_until = e.created_at;
-        e.crowd_no = CrowdNo::parse(if i % 2 == 0 { "C1" } else { "C2" }).unwrap();
+        e.rail = PayoutRail::Campaign {
+            crowd_no: CrowdNo::parse(if i % 2 == 0 { "C1" } else { "C2" }).unwrap(),
+        };
         if i % 7 == 0 {
             e.state = PayoutState::NeedsAttention {
                 next_retry_at: Timestamp(1),
@@ -714,6 +779,8 @@ pub async fn payout_listing<S: PayoutStore + ?Sized>(store: &S) {
                 amount_fen: None,
                 biz_no: None,
                 repeat_trigger_flag: false,
+                order_id: None,
+                pay_fund_order_id: None,
             };
         }
         assert!(store.start_attempt(&ptr, None, &e).await.unwrap());
@@ -956,6 +1023,11 @@ mod mem_store {
     #[tokio::test]
     async fn payout_listing() {
         super::payout_listing(&MemStore::default()).await;
+    }
+
+    #[tokio::test]
+    async fn payout_rails() {
+        super::payout_rails(&MemStore::default()).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

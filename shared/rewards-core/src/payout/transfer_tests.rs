@@ -1,0 +1,800 @@
+//! The transfer rail: every arm of the send path and of the notifications, with the in-memory
+//! transfer gateway; the same number is used for every call of an entry, never a new one.
+
+use super::*;
+use crate::error::DomainError;
+use crate::ports::{
+    RefusalClass, TransferLookup, TransferOutcome, TransferProduct, TransferReceipt, TransferStatus,
+};
+use crate::testkit::*;
+
+fn input(bid: &str) -> SendInput {
+    SendInput {
+        reason: Some("points_exchange".into()),
+        business_id: Some(bid.into()),
+        user_id: Some(USER.into()),
+        rail: Some("transfer".into()),
+        amount: Some("1.50".into()),
+        ..SendInput::default()
+    }
+}
+
+fn treq(bid: &str) -> SendRequest {
+    input(bid).validate().unwrap()
+}
+
+fn fen(n: i64) -> AmountFen {
+    AmountFen::from_fen(n).unwrap()
+}
+
+fn hour() -> Duration {
+    Duration::from_secs(3600)
+}
+
+fn receipt(out_biz_no: &str, status: TransferStatus) -> TransferReceipt {
+    TransferReceipt {
+        out_biz_no: Some(out_biz_no.into()),
+        order_id: Some("20261129O1".into()),
+        pay_fund_order_id: Some("20261129P1".into()),
+        status: Some(status),
+        amount: Some(fen(150)),
+        ..TransferReceipt::default()
+    }
+}
+
+fn refusal_code(e: &PayoutEntry) -> &'static str {
+    match &e.state {
+        PayoutState::Failed { refusal } => e.rail.refusal_code(refusal),
+        other => panic!("not FAILED: {other:?}"),
+    }
+}
+
+fn reconciler(svc: SendService) -> Reconciler {
+    Reconciler {
+        service: Arc::new(svc),
+        batch: 10,
+    }
+}
+
+#[tokio::test]
+async fn a_first_transfer_pays_with_the_stored_terms() {
+    let w = World::new();
+    let svc = w.send_service();
+    let r = svc.send(&treq("t1")).await.unwrap();
+    assert!(!r.replayed);
+    let PayoutState::Sent {
+        amount_fen,
+        order_id,
+        pay_fund_order_id,
+        ..
+    } = &r.entry.state
+    else {
+        panic!("{:?}", r.entry.state);
+    };
+    assert_eq!(*amount_fen, Some(fen(150)));
+    assert!(order_id.is_some() && pay_fund_order_id.is_some());
+    assert_eq!(r.entry.out_biz_no.as_str(), "pe_t1");
+    assert_eq!(
+        (w.transfer_gw.transfer_calls(), w.transfer_gw.query_calls()),
+        (1, 0)
+    );
+    let sent = &w.transfer_gw.sent()[0];
+    let settings = transfer_settings();
+    assert_eq!(sent.amount, fen(150));
+    assert_eq!(sent.product, TransferProduct::StdRedPacket);
+    assert_eq!(sent.scene_name, settings.scene_name);
+    assert_eq!(sent.scene_report_infos, settings.scene_report_infos);
+    assert_eq!(sent.notify_url, settings.notify_url);
+    assert_eq!(sent.payee, r.entry.recipient);
+    // A repeat answers the entry; no call.
+    let again = svc.send(&treq("t1")).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.entry, r.entry);
+    assert_eq!(w.transfer_gw.transfer_calls(), 1);
+    assert_eq!(w.cash_gw.trigger_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_accepted_fail_is_a_failure_that_frees_the_business_id() {
+    let w = World::new();
+    let svc = w.send_service();
+    w.transfer_gw
+        .script_transfer(TransferStep::CommitWithStatus(TransferStatus::Fail));
+    let r = svc.send(&treq("t2")).await.unwrap();
+    assert_eq!(refusal_code(&r.entry), "transfer_failed");
+    // A repeat answers the failure; an explicit retry is attempt 2 with a new number.
+    assert!(svc.send(&treq("t2")).await.unwrap().replayed);
+    let mut retry = treq("t2");
+    retry.retry_failed = true;
+    let r2 = svc.send(&retry).await.unwrap();
+    assert_eq!(r2.entry.out_biz_no.as_str(), "pe2_t2");
+    assert_eq!(r2.entry.state.name(), "SENT");
+}
+
+#[tokio::test]
+async fn accepted_without_a_final_status_is_resolved_by_query_with_the_same_number() {
+    let w = World::new();
+    let svc = w.send_service();
+    w.transfer_gw
+        .script_transfer(TransferStep::CommitWithStatus(TransferStatus::Dealing));
+    let r = svc.send(&treq("t3")).await.unwrap();
+    assert_eq!(r.entry.state.name(), "UNKNOWN");
+    let rec = reconciler(w.send_service());
+    w.clock.advance(hour());
+    rec.run_once().await.unwrap();
+    assert_eq!(
+        svc.get(&r.entry.out_biz_no).await.unwrap().state.name(),
+        "UNKNOWN"
+    );
+    w.transfer_gw.set_status("pe_t3", TransferStatus::Success);
+    w.clock.advance(hour());
+    let report = rec.run_once().await.unwrap();
+    assert_eq!(report.sent, 1);
+    assert_eq!(
+        (w.transfer_gw.transfer_calls(), w.transfer_gw.query_calls()),
+        (1, 2)
+    );
+    // An accepted answer without any status is not final either.
+    w.transfer_gw
+        .script_transfer(TransferStep::Answer(TransferOutcome::Accepted(
+            TransferReceipt {
+                out_biz_no: Some("pe_t3b".into()),
+                ..TransferReceipt::default()
+            },
+        )));
+    assert_eq!(
+        svc.send(&treq("t3b")).await.unwrap().entry.state.name(),
+        "UNKNOWN"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_found_by_query_and_never_sent_again() {
+    let w = World::new();
+    let svc = w.send_service();
+    w.transfer_gw.script_transfer(TransferStep::CommitThenLose);
+    let r = svc.send(&treq("t4")).await.unwrap();
+    assert_eq!(r.entry.state.name(), "UNKNOWN");
+    // Not due yet: a repeat answers the entry.
+    assert!(svc.send(&treq("t4")).await.unwrap().replayed);
+    w.clock.advance(hour());
+    let again = svc.send(&treq("t4")).await.unwrap();
+    assert_eq!(again.entry.out_biz_no, r.entry.out_biz_no);
+    assert_eq!(again.entry.state.name(), "SENT");
+    assert_eq!(
+        (w.transfer_gw.transfer_calls(), w.transfer_gw.query_calls()),
+        (1, 1)
+    );
+    assert_eq!(w.transfer_gw.paid(), vec!["pe_t4".to_owned()]);
+}
+
+#[tokio::test]
+async fn an_order_alipay_never_saw_is_sent_again_with_the_same_number_and_terms() {
+    let w = World::new();
+    let svc = w.send_service();
+    w.transfer_gw
+        .script_transfer(TransferStep::Answer(TransferOutcome::Unknown(
+            "timeout".into(),
+        )));
+    let r = svc.send(&treq("t5")).await.unwrap();
+    assert_eq!(r.entry.state.name(), "UNKNOWN");
+    w.clock.advance(hour());
+    reconciler(w.send_service()).run_once().await.unwrap();
+    let e = svc.get(&r.entry.out_biz_no).await.unwrap();
+    assert_eq!(e.state.name(), "SENT");
+    let sent = w.transfer_gw.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[0], sent[1],
+        "a re-send repeats the first order exactly"
+    );
+    assert_eq!(w.transfer_gw.query_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_re_send_keeps_the_stored_terms_after_the_configuration_changed() {
+    let w = World::new();
+    w.transfer_gw
+        .script_transfer(TransferStep::Answer(TransferOutcome::Unknown(
+            "timeout".into(),
+        )));
+    let r = w.send_service().send(&treq("t6")).await.unwrap();
+    let mut svc = w.send_service();
+    if let Some(rail) = svc.transfer.as_mut() {
+        rail.settings.order_title = "另一个标题".into();
+    }
+    w.clock.advance(hour());
+    reconciler(svc).run_once().await.unwrap();
+    let sent = w.transfer_gw.sent();
+    assert_eq!(sent[1].order_title, sent[0].order_title);
+    assert_eq!(
+        w.store.all_payouts()[0].state.name(),
+        "SENT",
+        "{:?}",
+        r.entry
+    );
+}
+
+#[tokio::test]
+async fn definite_and_configuration_refusals_fail_the_first_call_only() {
+    for (class, sub, code) in [
+        (RefusalClass::Definite, "PAYEE_NOT_EXIST", "payee_invalid"),
+        (
+            RefusalClass::Configuration,
+            "PRODUCT_NOT_SIGN",
+            "transfer_not_configured",
+        ),
+    ] {
+        let w = World::new();
+        let svc = w.send_service();
+        w.transfer_gw
+            .script_transfer(TransferStep::Answer(transfer_refusal(class, sub)));
+        let r = svc.send(&treq("t7")).await.unwrap();
+        assert_eq!(refusal_code(&r.entry), code);
+        // After an unknown outcome the same refusal proves nothing: the entry stays bound.
+        let w = World::new();
+        let svc = w.send_service();
+        w.transfer_gw
+            .script_transfer(TransferStep::Answer(TransferOutcome::Unknown("t".into())));
+        w.transfer_gw
+            .script_transfer(TransferStep::Answer(transfer_refusal(class, sub)));
+        svc.send(&treq("t7")).await.unwrap();
+        w.clock.advance(hour());
+        let e = svc.send(&treq("t7")).await.unwrap().entry;
+        let PayoutState::Unknown { last_refusal, .. } = &e.state else {
+            panic!("{:?}", e.state);
+        };
+        assert_eq!(
+            last_refusal.as_ref().and_then(|r| r.sub_code.as_deref()),
+            Some(sub)
+        );
+        assert_eq!(e.out_biz_no.as_str(), "pe_t7");
+        assert_eq!(w.transfer_gw.query_calls(), 1, "queried before the re-send");
+    }
+}
+
+#[tokio::test]
+async fn retry_later_keeps_the_number_and_counts_toward_attention() {
+    let w = World::new();
+    let mut svc = w.send_service();
+    svc.config.max_attempts = 3;
+    let svc = Arc::new(svc);
+    for _ in 0..3 {
+        w.transfer_gw
+            .script_transfer(TransferStep::Answer(transfer_refusal(
+                RefusalClass::RetryLater,
+                "PAYER_BALANCE_NOT_ENOUGH",
+            )));
+    }
+    let r = svc.send(&treq("t8")).await.unwrap();
+    let PayoutState::Unknown { last_refusal, .. } = &r.entry.state else {
+        panic!("{:?}", r.entry.state);
+    };
+    assert_eq!(
+        last_refusal.as_ref().unwrap().transfer_stable_code(),
+        "payer_balance_insufficient"
+    );
+    let rec = Reconciler {
+        service: svc.clone(),
+        batch: 10,
+    };
+    for _ in 0..2 {
+        w.clock.advance(hour());
+        rec.run_once().await.unwrap();
+    }
+    let e = svc.get(&r.entry.out_biz_no).await.unwrap();
+    assert_eq!(e.state.name(), "NEEDS_ATTENTION");
+    // The balance is topped up: the next probe sends the same order and it is paid.
+    w.clock.advance(hour());
+    rec.run_once().await.unwrap();
+    let e = svc.get(&r.entry.out_biz_no).await.unwrap();
+    assert_eq!(e.state.name(), "SENT");
+    let numbers: Vec<_> = w
+        .transfer_gw
+        .sent()
+        .iter()
+        .map(|o| o.out_biz_no.to_string())
+        .collect();
+    assert_eq!(numbers, vec!["pe_t8"; 4]);
+}
+
+#[tokio::test]
+async fn a_failed_order_found_by_query_is_a_failure() {
+    for (status, code) in [
+        (TransferStatus::Fail, "transfer_failed"),
+        (TransferStatus::Closed, "transfer_closed"),
+        (TransferStatus::Refund, "transfer_refunded"),
+    ] {
+        let w = World::new();
+        let svc = w.send_service();
+        w.transfer_gw
+            .script_transfer(TransferStep::Answer(TransferOutcome::Unknown("t".into())));
+        svc.send(&treq("t9")).await.unwrap();
+        w.transfer_gw
+            .script_query(TransferLookup::Found(receipt("pe_t9", status)));
+        w.clock.advance(hour());
+        let e = svc.send(&treq("t9")).await.unwrap().entry;
+        assert_eq!(refusal_code(&e), code);
+        assert_eq!(w.transfer_gw.transfer_calls(), 1, "no re-send");
+    }
+    // A failed order's error code is more precise than its status.
+    let mut r = receipt("x", TransferStatus::Fail);
+    r.error_code = Some("PAYEE_NOT_EXIST".into());
+    let terms = transfer_settings().terms(fen(150));
+    let Some(PayoutState::Failed { refusal }) = transfer::receipt_state(&terms, &r, true) else {
+        panic!()
+    };
+    assert_eq!(refusal.transfer_stable_code(), "payee_invalid");
+}
+
+#[tokio::test]
+async fn an_unfinished_or_unanswered_query_leaves_the_entry_unresolved() {
+    let unresolved = [
+        TransferLookup::Found(receipt("pe_ta", TransferStatus::Dealing)),
+        TransferLookup::Found(receipt("pe_ta", TransferStatus::WaitPay)),
+        TransferLookup::Found(receipt("pe_ta", TransferStatus::Other("NEW".into()))),
+        TransferLookup::Found(TransferReceipt::default()),
+        TransferLookup::Found(receipt("pe_other", TransferStatus::Success)),
+        TransferLookup::Unknown("timeout".into()),
+        TransferLookup::Refused(
+            match transfer_refusal(RefusalClass::Configuration, "isv.x") {
+                TransferOutcome::Refused(r) => r,
+                _ => unreachable!(),
+            },
+        ),
+    ];
+    for answer in unresolved {
+        let w = World::new();
+        let svc = w.send_service();
+        w.transfer_gw
+            .script_transfer(TransferStep::Answer(TransferOutcome::Unknown("t".into())));
+        svc.send(&treq("ta")).await.unwrap();
+        w.transfer_gw.script_query(answer.clone());
+        w.clock.advance(hour());
+        let e = svc.send(&treq("ta")).await.unwrap().entry;
+        assert_eq!(e.state.name(), "UNKNOWN", "{answer:?}");
+        assert_eq!(w.transfer_gw.transfer_calls(), 1, "{answer:?}: no re-send");
+        assert_eq!(e.attempts, 2);
+    }
+}
+
+#[tokio::test]
+async fn alipays_paid_amount_is_recorded_when_it_differs() {
+    let w = World::new();
+    let mut r = receipt("pe_tb", TransferStatus::Success);
+    r.amount = Some(fen(149));
+    w.transfer_gw
+        .script_transfer(TransferStep::Answer(TransferOutcome::Accepted(r)));
+    let e = w.send_service().send(&treq("tb")).await.unwrap().entry;
+    assert!(matches!(e.state, PayoutState::Sent { amount_fen: Some(a), .. } if a == fen(149)));
+}
+
+#[tokio::test]
+async fn bad_amounts_and_rail_mismatches_are_refused_before_anything_is_written() {
+    let w = World::new();
+    let svc = w.send_service();
+    let code = |i: SendInput| {
+        let svc = &svc;
+        async move {
+            match i.validate() {
+                Err(e) => e.code(),
+                Ok(r) => svc.send(&r).await.unwrap_err().code(),
+            }
+        }
+    };
+    let with = |f: &dyn Fn(&mut SendInput)| {
+        let mut i = input("bad");
+        f(&mut i);
+        i
+    };
+    for text in ["1.234", "-1", "abc", "", "0", "0.00", " 1.00", "1e2"] {
+        let i = with(&|i| i.amount = Some(text.into()));
+        assert_eq!(code(i).await, "invalid_amount", "{text}");
+    }
+    assert_eq!(
+        code(with(&|i| i.amount = Some("200.01".into()))).await,
+        "amount_above_cap"
+    );
+    assert_eq!(code(with(&|i| i.amount = None)).await, "amount_required");
+    assert_eq!(
+        code(with(&|i| i.rail = Some("wire".into()))).await,
+        "invalid_rail"
+    );
+    assert_eq!(
+        code(with(&|i| i.crowd_no = Some("C1".into()))).await,
+        "crowd_no_not_for_transfer"
+    );
+    assert_eq!(
+        code(with(&|i| i.rail = Some("campaign".into()))).await,
+        "amount_not_for_campaign"
+    );
+    let mut no_pwd = w.send_service();
+    if let Some(rail) = no_pwd.transfer.as_mut() {
+        rail.settings.product = TransferProduct::TransAccountNoPwd;
+    }
+    let small = with(&|i| i.amount = Some("0.09".into()))
+        .validate()
+        .unwrap();
+    assert_eq!(
+        no_pwd.send(&small).await.unwrap_err().code(),
+        "amount_below_minimum"
+    );
+    let mut none = w.send_service();
+    none.transfer = None;
+    let err = none.send(&treq("bad")).await.unwrap_err();
+    assert_eq!(err.code(), "transfer_rail_not_configured");
+    assert_eq!(err.kind(), ErrorKind::Unprocessable);
+    assert!(w.store.all_payouts().is_empty());
+    assert_eq!(w.transfer_gw.transfer_calls(), 0);
+}
+
+#[tokio::test]
+async fn the_reason_mapping_chooses_the_rail_and_the_amount() {
+    let w = World::new();
+    let mut svc = w.send_service();
+    svc.reason_rails
+        .insert(Reason::Referral, RailName::Transfer);
+    let req = SendInput {
+        reason: Some("referral".into()),
+        business_id: Some("r1".into()),
+        user_id: Some(USER.into()),
+        ..SendInput::default()
+    }
+    .validate()
+    .unwrap();
+    let e = svc.send(&req).await.unwrap().entry;
+    assert_eq!(e.rail.name(), RailName::Transfer);
+    assert_eq!(e.rail.transfer().unwrap().amount_fen, fen(100));
+    assert_eq!(e.out_biz_no.as_str(), "rf_r1");
+}
+
+#[tokio::test]
+async fn a_business_id_is_paid_on_one_rail_only() {
+    let w = World::new();
+    w.seed_campaign("C1", 200, 10, 5).await;
+    let svc = w.send_service();
+    let campaign = SendInput {
+        reason: Some("points_exchange".into()),
+        business_id: Some("both".into()),
+        user_id: Some(USER.into()),
+        crowd_no: Some("C1".into()),
+        ..SendInput::default()
+    }
+    .validate()
+    .unwrap();
+    let paid = svc.send(&campaign).await.unwrap().entry;
+    assert_eq!(paid.state.name(), "SENT");
+    let again = svc.send(&treq("both")).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.entry, paid);
+    assert_eq!(w.transfer_gw.transfer_calls(), 0);
+    // An unresolved transfer keeps its number and rail whatever a repeat asks for.
+    w.transfer_gw
+        .script_transfer(TransferStep::Answer(TransferOutcome::Unknown("t".into())));
+    let t = svc.send(&treq("other")).await.unwrap().entry;
+    let mut on_campaign = campaign.clone();
+    on_campaign.business_id = BusinessId::parse("other").unwrap();
+    let r = svc.send(&on_campaign).await.unwrap();
+    assert_eq!(r.entry.out_biz_no, t.out_biz_no);
+    assert_eq!(r.entry.rail.name(), RailName::Transfer);
+    assert_eq!(w.cash_gw.trigger_calls(), 1);
+    // A failed transfer frees the business id for the campaign rail (attempt 2, new number).
+    w.transfer_gw
+        .script_transfer(TransferStep::CommitWithStatus(TransferStatus::Fail));
+    svc.send(&treq("third")).await.unwrap();
+    on_campaign.business_id = BusinessId::parse("third").unwrap();
+    let r = svc.send(&on_campaign).await.unwrap().entry;
+    assert_eq!(
+        (r.out_biz_no.as_str(), r.rail.name(), r.state.name()),
+        ("pe2_third", RailName::Campaign, "SENT")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_transfers_of_one_business_id_pay_once() {
+    let w = World::new_real_time();
+    let svc = Arc::new(w.send_service());
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let svc = svc.clone();
+        tasks.push(tokio::spawn(async move { svc.send(&treq("c1")).await }));
+    }
+    for t in tasks {
+        let _ = t.await.unwrap();
+    }
+    assert_eq!(w.transfer_gw.transfer_calls(), 1);
+    assert_eq!(w.transfer_gw.paid(), vec!["pe_c1".to_owned()]);
+}
+
+#[test]
+fn entries_without_a_rail_read_as_campaign_and_transfer_terms_round_trip() {
+    let legacy = serde_json::json!({
+        "outBizNo": "pe_a", "reason": "points_exchange", "businessId": "a", "attemptNo": 1,
+        "crowdNo": "C1", "recipient": {"userId": USER}, "state": "PENDING", "fence": "f",
+        "leaseUntil": 1, "attempts": 1, "createdAt": 1, "updatedAt": 1
+    });
+    let e: PayoutEntry = serde_json::from_value(legacy).unwrap();
+    assert_eq!(e.rail.crowd_no().map(CrowdNo::as_str), Some("C1"));
+    let written = serde_json::to_value(&e).unwrap();
+    assert_eq!(written["rail"], "campaign");
+    let transfer = PayoutEntry {
+        rail: PayoutRail::Transfer(transfer_settings().terms(fen(150))),
+        state: PayoutState::Sent {
+            amount_fen: Some(fen(150)),
+            biz_no: None,
+            repeat_trigger_flag: false,
+            order_id: Some("O1".into()),
+            pay_fund_order_id: Some("P1".into()),
+        },
+        ..e
+    };
+    let v = serde_json::to_value(&transfer).unwrap();
+    assert_eq!(v["rail"], "transfer");
+    assert_eq!(v["transfer"]["amountFen"], 150);
+    assert_eq!(v["transfer"]["product"], "STD_RED_PACKET");
+    assert_eq!(v["transfer"]["sceneReportInfos"][0]["infoType"], "活动名称");
+    assert_eq!(v["orderId"], "O1");
+    assert!(v.get("crowdNo").is_none());
+    assert_eq!(serde_json::from_value::<PayoutEntry>(v).unwrap(), transfer);
+    let view = serde_json::to_value(transfer.view()).unwrap();
+    assert_eq!(view["rail"], "transfer");
+    assert_eq!(view["transfer"]["amountFen"], 150);
+    // A record naming both rails, or neither, is corrupt rather than guessed.
+    let mut both = serde_json::to_value(&transfer).unwrap();
+    both["crowdNo"] = "C1".into();
+    assert!(serde_json::from_value::<PayoutEntry>(both).is_err());
+}
+
+#[test]
+fn transfer_refusals_map_to_stable_codes() {
+    let r = |code: &str, sub: Option<&str>, text: &str| Refusal {
+        failure_reason: text.into(),
+        code: Some(code.into()),
+        sub_code: sub.map(Into::into),
+    };
+    for (refusal, code) in [
+        (r("40004", Some("PAYEE_NOT_EXIST"), "x"), "payee_invalid"),
+        (
+            r("40004", Some("PAYEE_USER_INFO_ERROR"), "x"),
+            "payee_invalid",
+        ),
+        (
+            r("40004", Some("PAYEE_NOT_RELNAME_CERTIFY"), "x"),
+            "payee_cannot_receive",
+        ),
+        (
+            r("40004", Some("BALANCE_IS_NOT_ENOUGH"), "x"),
+            "payer_balance_insufficient",
+        ),
+        (
+            r("40004", Some("EXCEED_LIMIT_DM_AMOUNT"), "x"),
+            "transfer_limit_reached",
+        ),
+        (
+            r("40004", Some("EXCEED_LIMIT_SM_MIN_AMOUNT"), "x"),
+            "transfer_amount_refused",
+        ),
+        (
+            r("40004", Some("PRODUCT_NOT_SIGN"), "x"),
+            "transfer_not_configured",
+        ),
+        (
+            r("40006", Some("isv.missing-app-cert-sn"), "x"),
+            "transfer_not_configured",
+        ),
+        (r(ORDER_FAILED, None, "活动已关闭"), "transfer_failed"),
+        (r(ORDER_CLOSED, None, "x"), "transfer_closed"),
+        (r(ORDER_REFUNDED, None, "x"), "transfer_refunded"),
+        // Alipay's text is never read on this rail (it would say campaign_closed otherwise).
+        (
+            r("40004", Some("SOMETHING_NEW"), "已关闭"),
+            "transfer_refused",
+        ),
+    ] {
+        assert_eq!(refusal.transfer_stable_code(), code, "{refusal:?}");
+    }
+}
+
+#[test]
+fn transfer_settings_are_checked_at_init() {
+    assert!(transfer_settings().check().is_ok());
+    let broken: [&dyn Fn(&mut TransferSettings); 6] = [
+        &|s| s.order_title = " ".into(),
+        &|s| s.scene_name = String::new(),
+        &|s| s.scene_report_infos.clear(),
+        &|s| s.scene_report_infos[1].info_type = "活动名称".into(),
+        &|s| s.notify_url = Some("ftp://x".into()),
+        &|s| {
+            s.default_amounts
+                .insert(Reason::PointsExchange, fen(100_000));
+        },
+    ];
+    for (i, f) in broken.iter().enumerate() {
+        let mut s = transfer_settings();
+        f(&mut s);
+        assert!(s.check().is_err(), "case {i}");
+    }
+}
+
+// ------------------------------------------------------------------ notifications
+
+/// An entry of `bid` in an unresolved state (the first call's answer was lost).
+async fn unresolved_entry(w: &World, bid: &str) -> PayoutEntry {
+    w.transfer_gw
+        .script_transfer(TransferStep::Answer(TransferOutcome::Unknown("t".into())));
+    let e = w.send_service().send(&treq(bid)).await.unwrap().entry;
+    assert_eq!(e.state.name(), "UNKNOWN");
+    e
+}
+
+#[tokio::test]
+async fn a_success_notification_records_the_payment_once() {
+    let w = World::new();
+    let e = unresolved_entry(&w, "n1").await;
+    let n = w.notifications();
+    let ok = receipt("pe_n1", TransferStatus::Success);
+    let NotifyOutcome::Recorded(paid) = n.order_changed(&ok).await.unwrap() else {
+        panic!()
+    };
+    assert!(matches!(
+        &paid.state,
+        PayoutState::Sent { order_id: Some(o), .. } if o == "20261129O1"
+    ));
+    assert_eq!(paid.out_biz_no, e.out_biz_no);
+    // Duplicates and a late FAIL change nothing.
+    assert!(matches!(
+        n.order_changed(&ok).await.unwrap(),
+        NotifyOutcome::Unchanged(_)
+    ));
+    let fail = receipt("pe_n1", TransferStatus::Fail);
+    assert!(matches!(
+        n.order_changed(&fail).await.unwrap(),
+        NotifyOutcome::Unchanged(_)
+    ));
+    assert_eq!(w.store.all_payouts()[0], paid);
+}
+
+#[tokio::test]
+async fn proof_of_payment_wins_over_a_failure_and_a_held_lease() {
+    let w = World::new();
+    unresolved_entry(&w, "n2").await;
+    let n = w.notifications();
+    // Reordered: FAIL arrives first (recorded), then SUCCESS (wins).
+    let NotifyOutcome::Recorded(failed) = n
+        .order_changed(&receipt("pe_n2", TransferStatus::Fail))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(failed.state.name(), "FAILED");
+    let after = n
+        .order_changed(&receipt("pe_n2", TransferStatus::Success))
+        .await
+        .unwrap();
+    assert!(matches!(after, NotifyOutcome::Recorded(e) if e.state.name() == "SENT"));
+    // A PENDING entry whose holder is still calling: the proof is recorded, the holder's later
+    // write loses its fence and answers the recorded entry.
+    let svc = w.send_service();
+    let (ptr, held) = svc.new_entry(
+        &treq("n3"),
+        PayoutRail::Transfer(transfer_settings().terms(fen(150))),
+        1,
+    );
+    assert!(svc.payouts.start_attempt(&ptr, None, &held).await.unwrap());
+    let paid = n
+        .order_changed(&receipt("pe_n3", TransferStatus::Success))
+        .await
+        .unwrap();
+    assert!(matches!(paid, NotifyOutcome::Recorded(_)));
+    let unknown = svc.unresolved(&held, w.clock.now(), "lost".into(), None);
+    let answered = svc.record(held, unknown).await.unwrap();
+    assert_eq!(answered.state.name(), "SENT");
+}
+
+#[tokio::test]
+async fn failure_notifications_fail_unresolved_entries_only() {
+    for status in [
+        TransferStatus::Fail,
+        TransferStatus::Closed,
+        TransferStatus::Refund,
+    ] {
+        let w = World::new();
+        unresolved_entry(&w, "n4").await;
+        let out = w
+            .notifications()
+            .order_changed(&receipt("pe_n4", status.clone()))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&out, NotifyOutcome::Recorded(e) if e.state.name() == "FAILED"),
+            "{status:?}: {out:?}"
+        );
+    }
+    let w = World::new();
+    unresolved_entry(&w, "n5").await;
+    for status in [TransferStatus::Dealing, TransferStatus::Other("X".into())] {
+        let out = w
+            .notifications()
+            .order_changed(&receipt("pe_n5", status))
+            .await
+            .unwrap();
+        assert!(matches!(out, NotifyOutcome::Unchanged(e) if e.state.name() == "UNKNOWN"));
+    }
+}
+
+#[tokio::test]
+async fn notifications_for_unknown_or_campaign_entries_are_ignored() {
+    let w = World::new();
+    w.seed_campaign("C1", 200, 10, 5).await;
+    let n = w.notifications();
+    let unknown = receipt("pe_nobody", TransferStatus::Success);
+    assert_eq!(
+        n.order_changed(&unknown).await.unwrap(),
+        NotifyOutcome::Ignored("unknown_out_biz_no")
+    );
+    let no_number = TransferReceipt::default();
+    assert_eq!(
+        n.order_changed(&no_number).await.unwrap(),
+        NotifyOutcome::Ignored("no_out_biz_no")
+    );
+    let campaign = SendInput {
+        reason: Some("points_exchange".into()),
+        business_id: Some("camp".into()),
+        user_id: Some(USER.into()),
+        crowd_no: Some("C1".into()),
+        ..SendInput::default()
+    }
+    .validate()
+    .unwrap();
+    let e = w.send_service().send(&campaign).await.unwrap().entry;
+    let before = w.store.all_payouts();
+    assert_eq!(
+        n.order_changed(&receipt(e.out_biz_no.as_str(), TransferStatus::Fail))
+            .await
+            .unwrap(),
+        NotifyOutcome::Ignored("campaign_rail")
+    );
+    assert_eq!(w.store.all_payouts(), before);
+}
+
+#[tokio::test]
+async fn a_store_failure_is_an_error_so_alipay_delivers_again() {
+    let w = World::new();
+    unresolved_entry(&w, "n6").await;
+    w.store.fail_next("cas_payout");
+    let n = w.notifications();
+    let ok = receipt("pe_n6", TransferStatus::Success);
+    assert!(n.order_changed(&ok).await.is_err());
+    assert!(matches!(
+        n.order_changed(&ok).await.unwrap(),
+        NotifyOutcome::Recorded(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_lost_compare_and_set_that_reads_back_nothing_reads_again() {
+    // Seen against the emulator: a conditional write that lost a race, then a read that missed the
+    // entry. The proof of payment must still be recorded, not answered as a corrupt store.
+    let w = World::new();
+    let e = unresolved_entry(&w, "cas").await;
+    let svc = w.send_service();
+    let sent = paid_state_for_test();
+    let paid = record_proof(svc.ledger(), &e.out_biz_no, sent.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(paid.state, sent);
+    assert_eq!(w.store.all_payouts()[0].state, sent);
+    // An entry that is really absent is still an error.
+    let missing = OutBizNo::parse("pe_absent").unwrap();
+    assert!(record_proof(svc.ledger(), &missing, sent, None)
+        .await
+        .is_err());
+}
+
+fn paid_state_for_test() -> PayoutState {
+    transfer::paid_state(
+        &transfer_settings().terms(fen(150)),
+        &receipt("pe_cas", TransferStatus::Success),
+    )
+}
