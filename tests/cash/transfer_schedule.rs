@@ -230,11 +230,23 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
             .entry(format!("{short}:{}", f["kind"].as_str().unwrap_or("?")))
             .or_default() += f["fired"].as_u64().unwrap_or(0);
     }
+    // A held call performed late is a replay (ok) or refused for the balance of that moment; a
+    // PAYMENT_INFO_INCONSISTENCY would mean we re-sent a number with other terms.
     let late_outcomes: BTreeMap<String, usize> = late.iter().fold(BTreeMap::new(), |mut m, l| {
-        *m.entry(l["outcome"].as_str().unwrap_or("?").to_string())
-            .or_default() += 1;
+        let label = match l["subCode"].as_str() {
+            Some(sub) => format!("{} {sub}", l["outcome"].as_str().unwrap_or("?")),
+            None => l["outcome"].as_str().unwrap_or("?").to_string(),
+        };
+        *m.entry(label).or_default() += 1;
         m
     });
+    for l in &late {
+        if l["api"] == TRANSFER
+            && !(l["outcome"] == "ok" || l["subCode"] == "BALANCE_IS_NOT_ENOUGH")
+        {
+            unexpected.push(format!("a late transfer was refused: {l}"));
+        }
+    }
     eprintln!(
         "[transfer schedule] {} sends over {IDS} business ids in {:.1}s; answers {by_status:?}; \
          faults fired {fired:?}; late commits {} {late_outcomes:?}; balance drained {}×, \

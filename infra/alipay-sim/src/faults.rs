@@ -128,6 +128,10 @@ pub struct LateCommit {
     /// The outcome class of the operation once performed (`ok`, `api-failure`, `business-error`,
     /// `gateway-error`); nobody receives it.
     pub outcome: Option<String>,
+    /// The `sub_code` of a refused operation (`BALANCE_IS_NOT_ENOUGH`,
+    /// `PAYMENT_INFO_INCONSISTENCY`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_code: Option<String>,
 }
 
 /// The installed faults.
@@ -206,8 +210,16 @@ impl Faults {
             delay_ms,
             done: false,
             outcome: None,
+            sub_code: None,
         });
         id
+    }
+
+    /// Records the `sub_code` a held call was refused with (after [`Faults::late_commit_done`]).
+    pub fn late_commit_refused(&mut self, id: u64, sub_code: &str) {
+        if let Some(l) = self.late.iter_mut().find(|l| l.id == id) {
+            l.sub_code = Some(sub_code.to_string());
+        }
     }
 
     /// Marks a held call as performed with its outcome class.

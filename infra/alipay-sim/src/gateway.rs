@@ -408,7 +408,11 @@ fn commit_late(
         };
         let outcome = class(&reply);
         sim.log(&method, &format!("{outcome} (late commit)"));
-        lock_faults(&sim).late_commit_done(held, outcome);
+        let mut faults = lock_faults(&sim);
+        faults.late_commit_done(held, outcome);
+        if let Reply::Business { sub_code, .. } | Reply::Gateway { sub_code, .. } = &reply {
+            faults.late_commit_refused(held, sub_code);
+        }
     });
 }
 
