@@ -7,8 +7,15 @@ write another request made meanwhile is undone (an item created in between vanis
 lost). Real DynamoDB never does that, and under the cash tests' concurrency it made ledger entries
 disappear. One re-entrant lock around the backend's item operations makes each of them, and each
 transaction's copy-and-restore, happen as a whole. Arguments are moto_server's.
+
+With `MOTO_TRANSACT_FAULTS_PER_MILLE=n` (and optionally `MOTO_FAULT_SEED`), n in 1000
+TransactWriteItems calls fail with an HTML 500, as stock moto's unlocked copy did now and then: half
+of them before the transaction is applied, half after it was applied (the caller cannot tell which).
+Tests use it to check that a store failure at any point loses nothing and doubles nothing.
 """
 import functools
+import os
+import random
 import sys
 import threading
 
@@ -43,6 +50,30 @@ for _name in (
         return run
 
     setattr(DynamoDBBackend, _name, _locked(_op))
+
+_FAULTS_PER_MILLE = int(os.environ.get("MOTO_TRANSACT_FAULTS_PER_MILLE", "0") or "0")
+_RNG = random.Random(os.environ.get("MOTO_FAULT_SEED"))
+
+
+class InjectedStoreFault(RuntimeError):
+    """Not a DynamoDB error: moto's server answers it with an HTML 500."""
+
+
+if _FAULTS_PER_MILLE > 0:
+    _transact = DynamoDBBackend.transact_write_items
+
+    @functools.wraps(_transact)
+    def _flaky_transact(*args, **kwargs):
+        with _LOCK:
+            draw = _RNG.randrange(1000)
+            if draw < _FAULTS_PER_MILLE // 2:
+                raise InjectedStoreFault("injected before the transaction")
+            result = _transact(*args, **kwargs)
+            if draw < _FAULTS_PER_MILLE:
+                raise InjectedStoreFault("injected after the transaction was applied")
+            return result
+
+    DynamoDBBackend.transact_write_items = _flaky_transact
 
 if __name__ == "__main__":
     sys.exit(main())

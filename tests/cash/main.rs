@@ -3,6 +3,7 @@
 //! `cash::serial` because the simulator's faults and the reconciler are global.
 mod campaigns;
 mod concurrency;
+mod flaky_store;
 mod idempotency;
 mod matrix;
 mod money_path;

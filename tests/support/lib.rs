@@ -102,6 +102,20 @@ pub fn stack_named(name: &'static str, env: Vec<(String, Dependency)>) -> &'stat
         .or_insert_with(|| Box::leak(Box::new(start_stack(env))))
 }
 
+/// A stack of its own whose DynamoDB fails `per_mille` TransactWriteItems calls in 1000 with an
+/// HTML 500, half before and half after applying them, with `env` for every function (started once
+/// per test binary, by the first caller).
+pub fn flaky_store_stack(per_mille: u32, env: &[(&str, &str)]) -> &'static Stack {
+    static FLAKY: OnceLock<Stack> = OnceLock::new();
+    FLAKY.get_or_init(|| {
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), Dependency::Value(v.to_string())))
+            .collect();
+        start_stack_with(env, false, per_mille)
+    })
+}
+
 /// Accepts connections, keeps them open, never writes a byte.
 async fn black_hole() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -120,8 +134,17 @@ fn start_stack(extra_env: Vec<(String, Dependency)>) -> Stack {
 }
 
 fn start_stack_in(extra_env: Vec<(String, Dependency)>, cert_mode: bool) -> Stack {
+    start_stack_with(extra_env, cert_mode, 0)
+}
+
+fn start_stack_with(
+    extra_env: Vec<(String, Dependency)>,
+    cert_mode: bool,
+    transact_faults_per_mille: u32,
+) -> Stack {
     let mut opts = stack_harness::StackOptions::new(TABLE, "debug");
     opts.cert_mode = cert_mode;
+    opts.moto.transact_faults_per_mille = transact_faults_per_mille;
     let missing = opts.missing_functions().unwrap();
     assert!(
         missing.is_empty(),

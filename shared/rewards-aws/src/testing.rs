@@ -88,6 +88,9 @@ pub struct MotoOptions {
     /// Kill moto when the thread that started it ends (Linux `PR_SET_PDEATHSIG`): for a server held
     /// in a static that is never dropped, e.g. the stack of an integration-test binary.
     pub die_with_thread: bool,
+    /// How many TransactWriteItems calls in 1000 fail with an HTML 500, half before and half after
+    /// the transaction is applied (`scripts/moto-server-atomic.py`); 0: none.
+    pub transact_faults_per_mille: u32,
 }
 
 /// How moto is run: `$MOTO_SERVER` as given; else the workspace venv's python with
@@ -109,6 +112,12 @@ fn spawn(bin: &PathBuf, port: u16, options: &MotoOptions) -> Result<Child, Strin
     let mut cmd = moto_command(bin);
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdin(Stdio::null());
+    if options.transact_faults_per_mille > 0 {
+        cmd.env(
+            "MOTO_TRANSACT_FAULTS_PER_MILLE",
+            options.transact_faults_per_mille.to_string(),
+        );
+    }
     match &options.log {
         Some(path) => {
             let file = std::fs::File::create(path)
