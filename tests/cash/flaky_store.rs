@@ -36,7 +36,7 @@ async fn send_all(app: &TestApp, bodies: &[Value]) -> (Vec<String>, usize) {
         let (a, failed) = send_with_retries(app, body).await;
         failures += failed;
         assert!(
-            matches!(a.status, 200 | 201 | 202),
+            (200..=202).contains(&a.status),
             "a send with retries ends answered: {a:?}"
         );
         out_biz_nos.push(pe(body["businessId"].as_str().unwrap()));
@@ -61,7 +61,10 @@ async fn a_failing_store_never_pays_a_business_id_twice_on_the_campaign_rail() {
     let crowd = loop {
         let a = app
             .create_campaign(&integration_tests::cash::campaign_body(
-                "商店故障", "100.00", 100, "D100|L100",
+                "商店故障",
+                "100.00",
+                100,
+                "D100|L100",
             ))
             .await;
         if a.status == 201 {
@@ -98,7 +101,11 @@ async fn a_failing_store_never_pays_a_business_id_twice_on_the_transfer_rail() {
         .sim_transfers()
         .await
         .into_iter()
-        .filter(|t| t["out_biz_no"].as_str().is_some_and(|n| n.starts_with("pe2")))
+        .filter(|t| {
+            t["out_biz_no"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("pe2"))
+        })
         .count();
     assert_eq!(second_attempts, 0);
 }
