@@ -6,8 +6,10 @@ use integration_tests::{flaky_store_stack, new_user_id, Answer, TestApp};
 use serde_json::Value;
 use std::time::Duration;
 
-/// One TransactWriteItems call in ten fails.
-const FAULTS_PER_MILLE: u32 = 100;
+/// Three TransactWriteItems calls in ten fail. The SDK retries a 500 (three attempts), so a caller
+/// sees a store failure when three fail in a row, and a retry of a transaction that was applied
+/// before its 500 meets its own write (a failed condition).
+const FAULTS_PER_MILLE: u32 = 300;
 const SENDS: usize = 30;
 
 fn flaky_app() -> TestApp {
