@@ -359,16 +359,18 @@ impl App {
             .keys()
             .await
             .map_err(|e| StartupError::Keys(e.to_string()))?;
+        // Debug level: this runs at init, outside any invocation, and every info line of a function
+        // carries its request id (`rewardsctl doctor` shows the mode and SNs to an operator).
         match &keys.cert_mode {
             // SNs identify certificates; they are not secrets.
-            Some(set) => tracing::info!(
+            Some(set) => tracing::debug!(
                 mode = "certificate",
                 app_cert_sn = %set.app_cert_sn,
                 alipay_cert_sn = %set.alipay_cert.sn,
                 alipay_root_cert_sn = %set.alipay_root_cert_sn,
                 "alipay keys loaded"
             ),
-            None => tracing::info!(mode = "public_key", "alipay keys loaded"),
+            None => tracing::debug!(mode = "public_key", "alipay keys loaded"),
         }
         let client = AlipayClient::new(ClientConfig {
             app_id: self.config.app_id.as_str().to_string(),
