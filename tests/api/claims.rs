@@ -5,7 +5,7 @@
 use integration_tests::{dynamo, new_user_id, TestApp, TABLE, TEMPLATE_FAILURE_LIMIT};
 use serde_json::{json, Value};
 
-use crate::passes::{claims_lock, sim_passes_for, token_for};
+use crate::passes::{claims_lock, sim_passes_for, sim_passes_of, token_for};
 
 fn now_ms() -> u128 {
     std::time::SystemTime::now()
@@ -155,13 +155,7 @@ async fn a_refusal_tells_an_outsider_nothing_about_the_token() {
     let tpl = app.create_template("拒绝文本券").await;
     let user = new_user_id();
     // A real token minted for someone else, and a token that does not exist: the same answer.
-    let minted = app
-        .sim_post(
-            "/sim/claim",
-            &json!({"templateId": tpl, "userId": new_user_id(), "call": false}),
-        )
-        .await;
-    let someone_elses = minted.body["token"].as_str().unwrap().to_string();
+    let someone_elses = app.mint_claim(&tpl, &new_user_id()).await.token;
     let (s1, _, not_match) = forged(&app, &tpl, &user, &someone_elses).await;
     let (s2, _, invalid) = forged(&app, &tpl, &user, "tok_doesnotexist").await;
     assert_eq!((s1, s2), (422, 422));
@@ -244,10 +238,7 @@ async fn an_unknown_outcome_then_a_retap_gives_one_pass_stored_and_closable() {
             retap.body["body"]["code"], "pass_limit_reached",
             "{repeated}"
         );
-        let at_alipay = sim_passes_for(&app.sim_passes().await, &tpl, &user)
-            .into_iter()
-            .cloned()
-            .collect::<Vec<_>>();
+        let at_alipay = sim_passes_of(&app, &tpl, &user).await;
         assert_eq!(at_alipay.len(), 1, "{repeated}: one pass at Alipay");
         let pass_id = at_alipay[0]["pass_id"].as_str().unwrap();
         // Ours too: listed for the user, readable, closable (Alipay agrees).
@@ -261,12 +252,7 @@ async fn an_unknown_outcome_then_a_retap_gives_one_pass_stored_and_closable() {
             at_alipay[0]["serial_number"]
         );
         assert_eq!(app.get(&format!("/passes/{pass_id}")).await.status, 200);
-        let closed = app
-            .post(
-                &format!("/passes/{pass_id}/status"),
-                &json!({"status": "CLOSED"}),
-            )
-            .await;
+        let closed = app.set_pass_status(pass_id, "CLOSED").await;
         assert_eq!(closed.status, 200, "{repeated}: {closed:?}");
         let at_alipay = app.sim_passes().await;
         let p = at_alipay
@@ -291,29 +277,11 @@ async fn a_repeated_callback_is_answered_even_when_alipay_refuses_repeated_seria
     let user = new_user_id();
     let fault = json!({"api": "alipay.pass.instance.add", "kind": "commit_then_drop", "count": 1});
     app.sim_post("/sim/faults", &fault).await;
-    let minted = app
-        .sim_post(
-            "/sim/claim",
-            &json!({"templateId": tpl, "userId": user, "call": false}),
-        )
-        .await;
-    let url = minted.body["url"].as_str().unwrap().to_string();
-    let first = app.http.get(&url).send().await.unwrap();
-    assert_eq!(first.status().as_u16(), 503);
-    let again: Value = app
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = app.mint_claim(&tpl, &user).await.url;
+    assert_eq!(app.get_url(&url).await.status, 503);
+    let again = app.get_url(&url).await.body;
     assert_eq!(again["success"], true, "{again}");
-    let at_alipay = sim_passes_for(&app.sim_passes().await, &tpl, &user)
-        .into_iter()
-        .cloned()
-        .collect::<Vec<_>>();
+    let at_alipay = sim_passes_of(&app, &tpl, &user).await;
     assert_eq!(at_alipay.len(), 1);
     assert_eq!(again["passId"], at_alipay[0]["pass_id"]);
     app.sim_clear_faults().await;
@@ -331,10 +299,7 @@ async fn the_sweep_stores_a_pass_whose_answer_was_lost() {
     app.sim_post("/sim/faults", &fault).await;
     let lost = app.claim(&tpl, &user).await;
     assert_eq!(lost.body["status"], 503, "{lost:?}");
-    let at_alipay = sim_passes_for(&app.sim_passes().await, &tpl, &user)
-        .into_iter()
-        .cloned()
-        .collect::<Vec<_>>();
+    let at_alipay = sim_passes_of(&app, &tpl, &user).await;
     assert_eq!(at_alipay.len(), 1);
     let pass_id = at_alipay[0]["pass_id"].as_str().unwrap().to_string();
     assert_eq!(
@@ -356,12 +321,7 @@ async fn the_sweep_stores_a_pass_whose_answer_was_lost() {
         "{swept:?}"
     );
     assert_eq!(app.get(&format!("/passes/{pass_id}")).await.status, 200);
-    let closed = app
-        .post(
-            &format!("/passes/{pass_id}/status"),
-            &json!({"status": "CLOSED"}),
-        )
-        .await;
+    let closed = app.set_pass_status(&pass_id, "CLOSED").await;
     assert_eq!(closed.status, 200, "{closed:?}");
     app.sim_clear_faults().await;
 }

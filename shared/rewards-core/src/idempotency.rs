@@ -10,7 +10,7 @@
 //! If storing the response fails, the lease runs out and a retry re-executes the operation — safe
 //! for `POST /envelopes` because the send is itself idempotent by business id.
 
-use crate::error::{DomainError, ErrorKind};
+use crate::error::{domain_error, ErrorKind};
 use crate::hash::{canonical_json, sha256_hex, sha256_parts};
 use crate::ports::{Clock, IdGenerator, IdempotencyStore, StoreError};
 use crate::time::Timestamp;
@@ -131,24 +131,14 @@ pub enum IdemError {
     Store(#[from] StoreError),
 }
 
-impl DomainError for IdemError {
-    fn code(&self) -> &'static str {
-        match self {
-            IdemError::BadKey => "invalid_idempotency_key",
-            IdemError::Mismatch => "idempotency_key_reused",
-            IdemError::InProgress => "idempotency_key_in_use",
-            IdemError::Store(e) => e.code(),
-        }
+domain_error!(
+    IdemError {
+        IdemError::BadKey => "invalid_idempotency_key", ErrorKind::BadInput;
+        IdemError::Mismatch => "idempotency_key_reused", ErrorKind::Unprocessable;
+        IdemError::InProgress => "idempotency_key_in_use", ErrorKind::Conflict;
     }
-    fn kind(&self) -> ErrorKind {
-        match self {
-            IdemError::BadKey => ErrorKind::BadInput,
-            IdemError::Mismatch => ErrorKind::Unprocessable,
-            IdemError::InProgress => ErrorKind::Conflict,
-            IdemError::Store(e) => e.kind(),
-        }
-    }
-}
+    store: Store;
+);
 
 /// An answer and whether it was replayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +226,7 @@ impl IdempotencyService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DomainError;
     use crate::testkit::*;
     use serde_json::json;
 

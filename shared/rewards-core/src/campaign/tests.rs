@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::DomainError;
 use crate::testkit::*;
 
 #[test]
