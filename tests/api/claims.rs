@@ -223,9 +223,8 @@ async fn an_unknown_outcome_then_a_retap_gives_one_pass_stored_and_closable() {
             .await;
         assert_eq!(set.status, 200, "{set:?}");
         let user = new_user_id();
-        let fault =
-            json!({"api": "alipay.pass.instance.add", "kind": "commit_then_drop", "count": 1});
-        assert!(app.sim_post("/sim/faults", &fault).await.status < 300);
+        app.sim_fault_once("alipay.pass.instance.add", "commit_then_drop")
+            .await;
         let lost = app.claim(&tpl, &user).await;
         assert_eq!(lost.body["status"], 503, "{repeated}: {lost:?}");
         assert_eq!(lost.body["body"]["success"], false);
@@ -275,8 +274,8 @@ async fn a_repeated_callback_is_answered_even_when_alipay_refuses_repeated_seria
     app.sim_post("/sim/settings", &json!({"repeatedSerial": "refuse"}))
         .await;
     let user = new_user_id();
-    let fault = json!({"api": "alipay.pass.instance.add", "kind": "commit_then_drop", "count": 1});
-    app.sim_post("/sim/faults", &fault).await;
+    app.sim_fault_once("alipay.pass.instance.add", "commit_then_drop")
+        .await;
     let url = app.mint_claim(&tpl, &user).await.url;
     assert_eq!(app.get_url(&url).await.status, 503);
     let again = app.get_url(&url).await.body;
@@ -295,8 +294,8 @@ async fn the_sweep_stores_a_pass_whose_answer_was_lost() {
     app.sim_clear_faults().await;
     let tpl = app.create_template("无人重领券").await;
     let user = new_user_id();
-    let fault = json!({"api": "alipay.pass.instance.add", "kind": "commit_then_drop", "count": 1});
-    app.sim_post("/sim/faults", &fault).await;
+    app.sim_fault_once("alipay.pass.instance.add", "commit_then_drop")
+        .await;
     let lost = app.claim(&tpl, &user).await;
     assert_eq!(lost.body["status"], 503, "{lost:?}");
     let at_alipay = sim_passes_of(&app, &tpl, &user).await;

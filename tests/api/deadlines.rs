@@ -49,8 +49,7 @@ async fn a_hanging_alipay_answers_the_claim_component_within_its_budget_and_lose
     let app = TestApp::new();
     let tpl = app.create_template("准时应答券").await;
     let user = new_user_id();
-    let fault = json!({"api": "alipay.pass.instance.add", "kind": "hang", "count": 1});
-    assert!(app.sim_post("/sim/faults", &fault).await.status < 300);
+    app.sim_fault_once("alipay.pass.instance.add", "hang").await;
     let url = app.mint_claim(&tpl, &user).await.url;
 
     // The component gets our answer (the callback's budget, ClaimAnswerBudgetMs, is far below the

@@ -182,8 +182,7 @@ async fn a_crash_after_alipay_issued_the_pass_is_recovered_without_a_second_pass
         "unknown_error",
     ] {
         let user = new_user_id();
-        let fault = json!({"api": "alipay.pass.instance.add", "kind": kind, "count": 1});
-        assert!(app.sim_post("/sim/faults", &fault).await.status < 300);
+        app.sim_fault_once("alipay.pass.instance.add", kind).await;
         let url = app.mint_claim(&tpl, &user).await.url;
         let first = app.get_url(&url).await;
         let body = first.body;

@@ -633,7 +633,7 @@ async fn payouts_are_listed_across_pages_as_table_csv_and_json_and_retried() {
     // One whose outcome is unknown: the platform says it does not know.
     app.sim_clear_faults().await;
     let fault = app
-        .sim_post("/sim/faults", &json!({"api": "alipay.marketing.campaign.cash.trigger", "kind": "unknown_error", "count": 1}))
+        .sim_fault_once("alipay.marketing.campaign.cash.trigger", "unknown_error")
         .await;
     assert_eq!(fault.status, 201, "{fault:?}");
     let r = ok(&json_args(envelope_send(

@@ -333,6 +333,14 @@ impl TestApp {
         Self::send(self.http.get(self.sim_url(path))).await
     }
 
+    /// Makes the simulator's next call of `api` fail the `kind` way, once.
+    pub async fn sim_fault_once(&self, api: &str, kind: &str) -> Answer {
+        let fault = json!({"api": api, "kind": kind, "count": 1});
+        let a = self.sim_post("/sim/faults", &fault).await;
+        assert!(a.status < 300, "fault {kind} on {api}: {a:?}");
+        a
+    }
+
     pub async fn sim_clear_faults(&self) {
         self.http
             .delete(self.sim_url("/sim/faults"))
