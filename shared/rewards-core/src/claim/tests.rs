@@ -33,6 +33,15 @@ async fn lose_the_answer(w: &World, svc: &ClaimService, token: &str) {
     assert!(tap(w, svc, token).await.is_err());
 }
 
+/// [`seeded`], with `quirk` applied to the world, after a tap with `token` whose pass Alipay
+/// issued and whose answer was lost.
+async fn after_a_lost_answer(quirk: impl FnOnce(&World), token: &str) -> (World, ClaimService) {
+    let (w, svc) = seeded().await;
+    quirk(&w);
+    lose_the_answer(&w, &svc, token).await;
+    (w, svc)
+}
+
 fn tpl() -> TemplateId {
     TemplateId::parse(TPL).unwrap()
 }
@@ -219,9 +228,7 @@ async fn a_retap_after_an_unknown_outcome_finds_the_pass_instead_of_issuing_a_se
 
 #[tokio::test]
 async fn a_refused_repeat_of_the_same_token_is_resolved_by_serial() {
-    let (w, svc) = seeded().await;
-    w.pass_gw.refuse_repeated_serials(true);
-    lose_the_answer(&w, &svc, "tok").await;
+    let (w, svc) = after_a_lost_answer(|w| w.pass_gw.refuse_repeated_serials(true), "tok").await;
     let a = tap(&w, &svc, "tok").await.unwrap();
     assert_eq!(w.pass_gw.issue_calls(), 2);
     assert_eq!(w.pass_gw.find_calls(), 1);
@@ -230,9 +237,7 @@ async fn a_refused_repeat_of_the_same_token_is_resolved_by_serial() {
 
 #[tokio::test]
 async fn a_pass_alipay_does_not_name_is_stored_under_its_serial() {
-    let (w, svc) = seeded().await;
-    w.pass_gw.find_without_id(true);
-    lose_the_answer(&w, &svc, "a").await;
+    let (w, svc) = after_a_lost_answer(|w| w.pass_gw.find_without_id(true), "a").await;
     let e = tap(&w, &svc, "b").await.unwrap_err();
     assert_eq!(e.code(), "pass_limit_reached");
     let stored = w.store.list_user_passes_sync(USER);
