@@ -42,6 +42,17 @@ async fn after_a_lost_answer(quirk: impl FnOnce(&World), token: &str) -> (World,
     (w, svc)
 }
 
+/// [`seeded`], with the service shared with a sweeper of batches of 10.
+async fn with_sweeper() -> (World, Arc<ClaimService>, ClaimSweeper) {
+    let (w, svc) = seeded().await;
+    let svc = Arc::new(svc);
+    let sweeper = ClaimSweeper {
+        service: svc.clone(),
+        batch: 10,
+    };
+    (w, svc, sweeper)
+}
+
 fn tpl() -> TemplateId {
     TemplateId::parse(TPL).unwrap()
 }
@@ -427,13 +438,7 @@ async fn the_sweep_stores_what_alipay_issued_and_drops_what_it_did_not() {
         (GwFault::UnknownAfter, true),
         (GwFault::UnknownBefore, false),
     ] {
-        let w = World::new();
-        w.seed_template().await;
-        let svc = Arc::new(w.claim_service());
-        let sweeper = ClaimSweeper {
-            service: svc.clone(),
-            batch: 10,
-        };
+        let (w, svc, sweeper) = with_sweeper().await;
         w.pass_gw.fail_next_issue(fault);
         assert!(tap(&w, &svc, "t").await.is_err());
         // Not due yet: the user may still re-tap.
@@ -459,13 +464,7 @@ async fn the_sweep_stores_what_alipay_issued_and_drops_what_it_did_not() {
 
 #[tokio::test]
 async fn an_unanswered_lookup_is_retried_later_with_backoff() {
-    let w = World::new();
-    w.seed_template().await;
-    let svc = Arc::new(w.claim_service());
-    let sweeper = ClaimSweeper {
-        service: svc.clone(),
-        batch: 10,
-    };
+    let (w, svc, sweeper) = with_sweeper().await;
     lose_the_answer(&w, &svc, "t").await;
     w.clock.advance(Duration::from_secs(60));
     w.pass_gw.fail_next_find(GwFault::UnknownBefore);
