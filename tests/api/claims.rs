@@ -152,8 +152,7 @@ async fn forged_hits_are_capped_per_template_and_leave_nothing_permanent() {
 async fn a_refusal_tells_an_outsider_nothing_about_the_token() {
     let _g = claims_lock().read().await;
     let app = TestApp::new();
-    let tpl = app.create_template("拒绝文本券").await;
-    let user = new_user_id();
+    let (tpl, user) = app.template_and_user("拒绝文本券").await;
     // A real token minted for someone else, and a token that does not exist: the same answer.
     let someone_elses = app.mint_claim(&tpl, &new_user_id()).await.token;
     let (s1, _, not_match) = forged(&app, &tpl, &user, &someone_elses).await;
@@ -177,8 +176,7 @@ async fn a_refusal_tells_an_outsider_nothing_about_the_token() {
 async fn one_pass_per_user_unless_the_template_says_more() {
     let _g = claims_lock().read().await;
     let app = TestApp::new();
-    let tpl = app.create_template("每人限领一张券").await;
-    let user = new_user_id();
+    let (tpl, user) = app.template_and_user("每人限领一张券").await;
     let first = app.claim(&tpl, &user).await;
     assert_eq!(first.body["body"]["success"], true, "{first:?}");
     let second = app.claim(&tpl, &user).await;
@@ -292,8 +290,7 @@ async fn the_sweep_stores_a_pass_whose_answer_was_lost() {
     let _g = claims_lock().write().await;
     let app = TestApp::new();
     app.sim_clear_faults().await;
-    let tpl = app.create_template("无人重领券").await;
-    let user = new_user_id();
+    let (tpl, user) = app.template_and_user("无人重领券").await;
     app.sim_fault_once("alipay.pass.instance.add", "commit_then_drop")
         .await;
     let lost = app.claim(&tpl, &user).await;

@@ -47,8 +47,7 @@ fn assert_component_failure(a: &Answer) {
 async fn a_hanging_alipay_answers_the_claim_component_within_its_budget_and_loses_no_claim() {
     let _g = claims_lock().write().await;
     let app = TestApp::new();
-    let tpl = app.create_template("准时应答券").await;
-    let user = new_user_id();
+    let (tpl, user) = app.template_and_user("准时应答券").await;
     app.sim_fault_once("alipay.pass.instance.add", "hang").await;
     let url = app.mint_claim(&tpl, &user).await.url;
 

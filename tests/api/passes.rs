@@ -139,8 +139,7 @@ async fn templates_are_listed_fetched_and_updated() {
 async fn fifty_concurrent_repeats_of_one_claim_give_one_pass() {
     let _g = claims_lock().read().await;
     let app = TestApp::new();
-    let tpl = app.create_template("并发领取券").await;
-    let user = new_user_id();
+    let (tpl, user) = app.template_and_user("并发领取券").await;
     let url = app.mint_claim(&tpl, &user).await.url;
     let mut tasks = Vec::new();
     for _ in 0..50 {
@@ -211,8 +210,7 @@ async fn a_crash_after_alipay_issued_the_pass_is_recovered_without_a_second_pass
 #[tokio::test]
 async fn malformed_callbacks_get_problem_details_and_never_a_pass() {
     let app = TestApp::new();
-    let tpl = app.create_template("恶意回调券").await;
-    let user = new_user_id();
+    let (tpl, user) = app.template_and_user("恶意回调券").await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

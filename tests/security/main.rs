@@ -74,8 +74,7 @@ fn secrets() -> Vec<String> {
 /// minted on the way (the auth code and the session token), which must not be logged either.
 async fn run_flows(app: &TestApp) -> Vec<String> {
     // Passes: template, claim, reads (backend and mini-program), status.
-    let tpl = app.create_template("日志扫描券").await;
-    let user = new_user_id();
+    let (tpl, user) = app.template_and_user("日志扫描券").await;
     let claim = app.claim(&tpl, &user).await;
     assert_eq!(claim.status, 200, "{claim:?}");
     let pass_id = claim.body["body"]["passId"]

@@ -362,6 +362,11 @@ impl TestApp {
         v
     }
 
+    /// A new template titled `title` and a new user to claim it: (template id, user id).
+    pub async fn template_and_user(&self, title: &str) -> (String, String) {
+        (self.create_template(title).await, new_user_id())
+    }
+
     /// Creates a template and returns its id.
     pub async fn create_template(&self, title: &str) -> String {
         let a = self.post("/templates", &self.pass_template(title)).await;
