@@ -230,6 +230,15 @@ mod tests {
     use crate::testkit::*;
     use serde_json::json;
 
+    /// An operation that answers `status` with `body`.
+    fn answering(status: u16, body: &str) -> impl FnOnce() -> std::future::Ready<StoredResponse> {
+        let response = StoredResponse {
+            status,
+            body: body.into(),
+        };
+        move || std::future::ready(response)
+    }
+
     #[tokio::test]
     async fn semantics() {
         let w = World::new();
@@ -238,12 +247,7 @@ mod tests {
         let fp = fingerprint("POST /envelopes", &json!({"a": 1, "b": 2}));
         assert_eq!(fp, fingerprint("POST /envelopes", &json!({"b": 2, "a": 1})));
         let r = svc
-            .run(&key, &fp, || async {
-                StoredResponse {
-                    status: 201,
-                    body: "{\"x\":1}".into(),
-                }
-            })
+            .run(&key, &fp, answering(201, "{\"x\":1}"))
             .await
             .unwrap();
         assert!(!r.replayed);
@@ -264,15 +268,7 @@ mod tests {
         );
         // Expired → runs again.
         w.clock.advance(Duration::from_secs(25 * 3600));
-        let r3 = svc
-            .run(&key, &other, || async {
-                StoredResponse {
-                    status: 200,
-                    body: "{}".into(),
-                }
-            })
-            .await
-            .unwrap();
+        let r3 = svc.run(&key, &other, answering(200, "{}")).await.unwrap();
         assert!(!r3.replayed);
     }
 
@@ -297,25 +293,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Conflict);
         w.clock.advance(Duration::from_secs(61));
-        let r = svc
-            .run(&key, "fp", || async {
-                StoredResponse {
-                    status: 503,
-                    body: "{}".into(),
-                }
-            })
-            .await
-            .unwrap();
+        let r = svc.run(&key, "fp", answering(503, "{}")).await.unwrap();
         assert_eq!(r.response.status, 503);
-        let r = svc
-            .run(&key, "fp", || async {
-                StoredResponse {
-                    status: 201,
-                    body: "{}".into(),
-                }
-            })
-            .await
-            .unwrap();
+        let r = svc.run(&key, "fp", answering(201, "{}")).await.unwrap();
         assert!(!r.replayed);
         assert!(IdemKey::new("envelopes", "").is_err());
         assert!(IdemKey::new("envelopes", "a b").is_err());
@@ -329,22 +309,12 @@ mod tests {
         let key = IdemKey::new("envelopes", "k-3").unwrap();
         for transient in [202, 409] {
             let r = svc
-                .run(&key, "fp", || async move {
-                    StoredResponse {
-                        status: transient,
-                        body: "{\"state\":\"UNKNOWN\"}".into(),
-                    }
-                })
+                .run(&key, "fp", answering(transient, "{\"state\":\"UNKNOWN\"}"))
                 .await
                 .unwrap();
             assert_eq!(r.response.status, transient);
             let now = svc
-                .run(&key, "fp", || async {
-                    StoredResponse {
-                        status: 200,
-                        body: "{\"state\":\"SENT\"}".into(),
-                    }
-                })
+                .run(&key, "fp", answering(200, "{\"state\":\"SENT\"}"))
                 .await
                 .unwrap();
             assert_eq!(now.response.status, 200, "after a stored {transient}");
