@@ -219,15 +219,24 @@ mod tests {
         (w, claim)
     }
 
-    #[tokio::test]
-    async fn status_changes_call_update_then_store() {
-        let (w, claim) = claimed().await;
-        let svc = PassService {
-            store: w.store.clone(),
+    /// The world's pass service, over `store`.
+    fn pass_service(w: &World, store: Arc<dyn PassStore>) -> PassService {
+        PassService {
+            store,
             gateway: w.pass_gw.clone(),
             clock: w.clock.clone(),
             app_id: AppId::parse(APP).unwrap(),
-        };
+        }
+    }
+
+    async fn stored_status(w: &World, id: &PassId) -> PassStatus {
+        w.store.get_pass(id).await.unwrap().unwrap().status
+    }
+
+    #[tokio::test]
+    async fn status_changes_call_update_then_store() {
+        let (w, claim) = claimed().await;
+        let svc = pass_service(&w, w.store.clone());
         let p = svc
             .set_status(&claim.pass_id, PassStatus::Used)
             .await
@@ -310,15 +319,11 @@ mod tests {
 
     async fn racing(concurrent: PassStatus) -> (World, PassService, PassId) {
         let (w, claim) = claimed().await;
-        let svc = PassService {
-            store: Arc::new(RacingStore {
-                inner: w.store.clone(),
-                concurrent: Mutex::new(Some(concurrent)),
-            }),
-            gateway: w.pass_gw.clone(),
-            clock: w.clock.clone(),
-            app_id: AppId::parse(APP).unwrap(),
-        };
+        let store = Arc::new(RacingStore {
+            inner: w.store.clone(),
+            concurrent: Mutex::new(Some(concurrent)),
+        });
+        let svc = pass_service(&w, store);
         (w, svc, claim.pass_id)
     }
 
@@ -329,28 +334,19 @@ mod tests {
         let (w, svc, id) = racing(PassStatus::Closed).await;
         let e = svc.set_status(&id, PassStatus::Used).await.unwrap_err();
         assert_eq!(e.code(), "pass_status_conflict");
-        assert_eq!(
-            w.store.get_pass(&id).await.unwrap().unwrap().status,
-            PassStatus::Closed
-        );
+        assert_eq!(stored_status(&w, &id).await, PassStatus::Closed);
 
         // Read ACTIVE, then someone marks it USED before our CLOSED is stored: CLOSED still holds
         // from USED, so it is written on top.
         let (w, svc, id) = racing(PassStatus::Used).await;
         let p = svc.set_status(&id, PassStatus::Closed).await.unwrap();
         assert_eq!(p.status, PassStatus::Closed);
-        assert_eq!(
-            w.store.get_pass(&id).await.unwrap().unwrap().status,
-            PassStatus::Closed
-        );
+        assert_eq!(stored_status(&w, &id).await, PassStatus::Closed);
 
         // The same change twice at once: one write, both answer USED.
         let (w, svc, id) = racing(PassStatus::Used).await;
         let p = svc.set_status(&id, PassStatus::Used).await.unwrap();
         assert_eq!(p.status, PassStatus::Used);
-        assert_eq!(
-            w.store.get_pass(&id).await.unwrap().unwrap().status,
-            PassStatus::Used
-        );
+        assert_eq!(stored_status(&w, &id).await, PassStatus::Used);
     }
 }
