@@ -5,7 +5,7 @@
 use integration_tests::{dynamo, new_user_id, TestApp, TABLE, TEMPLATE_FAILURE_LIMIT};
 use serde_json::{json, Value};
 
-use crate::passes::{claims_lock, sim_passes_for, token_for};
+use crate::passes::{claims_lock, sim_passes_for, sim_passes_of, token_for};
 
 fn now_ms() -> u128 {
     std::time::SystemTime::now()
@@ -152,16 +152,9 @@ async fn forged_hits_are_capped_per_template_and_leave_nothing_permanent() {
 async fn a_refusal_tells_an_outsider_nothing_about_the_token() {
     let _g = claims_lock().read().await;
     let app = TestApp::new();
-    let tpl = app.create_template("拒绝文本券").await;
-    let user = new_user_id();
+    let (tpl, user) = app.template_and_user("拒绝文本券").await;
     // A real token minted for someone else, and a token that does not exist: the same answer.
-    let minted = app
-        .sim_post(
-            "/sim/claim",
-            &json!({"templateId": tpl, "userId": new_user_id(), "call": false}),
-        )
-        .await;
-    let someone_elses = minted.body["token"].as_str().unwrap().to_string();
+    let someone_elses = app.mint_claim(&tpl, &new_user_id()).await.token;
     let (s1, _, not_match) = forged(&app, &tpl, &user, &someone_elses).await;
     let (s2, _, invalid) = forged(&app, &tpl, &user, "tok_doesnotexist").await;
     assert_eq!((s1, s2), (422, 422));
@@ -183,8 +176,7 @@ async fn a_refusal_tells_an_outsider_nothing_about_the_token() {
 async fn one_pass_per_user_unless_the_template_says_more() {
     let _g = claims_lock().read().await;
     let app = TestApp::new();
-    let tpl = app.create_template("每人限领一张券").await;
-    let user = new_user_id();
+    let (tpl, user) = app.template_and_user("每人限领一张券").await;
     let first = app.claim(&tpl, &user).await;
     assert_eq!(first.body["body"]["success"], true, "{first:?}");
     let second = app.claim(&tpl, &user).await;
@@ -229,9 +221,8 @@ async fn an_unknown_outcome_then_a_retap_gives_one_pass_stored_and_closable() {
             .await;
         assert_eq!(set.status, 200, "{set:?}");
         let user = new_user_id();
-        let fault =
-            json!({"api": "alipay.pass.instance.add", "kind": "commit_then_drop", "count": 1});
-        assert!(app.sim_post("/sim/faults", &fault).await.status < 300);
+        app.sim_fault_once("alipay.pass.instance.add", "commit_then_drop")
+            .await;
         let lost = app.claim(&tpl, &user).await;
         assert_eq!(lost.body["status"], 503, "{repeated}: {lost:?}");
         assert_eq!(lost.body["body"]["success"], false);
@@ -244,10 +235,7 @@ async fn an_unknown_outcome_then_a_retap_gives_one_pass_stored_and_closable() {
             retap.body["body"]["code"], "pass_limit_reached",
             "{repeated}"
         );
-        let at_alipay = sim_passes_for(&app.sim_passes().await, &tpl, &user)
-            .into_iter()
-            .cloned()
-            .collect::<Vec<_>>();
+        let at_alipay = sim_passes_of(&app, &tpl, &user).await;
         assert_eq!(at_alipay.len(), 1, "{repeated}: one pass at Alipay");
         let pass_id = at_alipay[0]["pass_id"].as_str().unwrap();
         // Ours too: listed for the user, readable, closable (Alipay agrees).
@@ -261,12 +249,7 @@ async fn an_unknown_outcome_then_a_retap_gives_one_pass_stored_and_closable() {
             at_alipay[0]["serial_number"]
         );
         assert_eq!(app.get(&format!("/passes/{pass_id}")).await.status, 200);
-        let closed = app
-            .post(
-                &format!("/passes/{pass_id}/status"),
-                &json!({"status": "CLOSED"}),
-            )
-            .await;
+        let closed = app.set_pass_status(pass_id, "CLOSED").await;
         assert_eq!(closed.status, 200, "{repeated}: {closed:?}");
         let at_alipay = app.sim_passes().await;
         let p = at_alipay
@@ -289,31 +272,13 @@ async fn a_repeated_callback_is_answered_even_when_alipay_refuses_repeated_seria
     app.sim_post("/sim/settings", &json!({"repeatedSerial": "refuse"}))
         .await;
     let user = new_user_id();
-    let fault = json!({"api": "alipay.pass.instance.add", "kind": "commit_then_drop", "count": 1});
-    app.sim_post("/sim/faults", &fault).await;
-    let minted = app
-        .sim_post(
-            "/sim/claim",
-            &json!({"templateId": tpl, "userId": user, "call": false}),
-        )
+    app.sim_fault_once("alipay.pass.instance.add", "commit_then_drop")
         .await;
-    let url = minted.body["url"].as_str().unwrap().to_string();
-    let first = app.http.get(&url).send().await.unwrap();
-    assert_eq!(first.status().as_u16(), 503);
-    let again: Value = app
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = app.mint_claim(&tpl, &user).await.url;
+    assert_eq!(app.get_url(&url).await.status, 503);
+    let again = app.get_url(&url).await.body;
     assert_eq!(again["success"], true, "{again}");
-    let at_alipay = sim_passes_for(&app.sim_passes().await, &tpl, &user)
-        .into_iter()
-        .cloned()
-        .collect::<Vec<_>>();
+    let at_alipay = sim_passes_of(&app, &tpl, &user).await;
     assert_eq!(at_alipay.len(), 1);
     assert_eq!(again["passId"], at_alipay[0]["pass_id"]);
     app.sim_clear_faults().await;
@@ -325,16 +290,12 @@ async fn the_sweep_stores_a_pass_whose_answer_was_lost() {
     let _g = claims_lock().write().await;
     let app = TestApp::new();
     app.sim_clear_faults().await;
-    let tpl = app.create_template("无人重领券").await;
-    let user = new_user_id();
-    let fault = json!({"api": "alipay.pass.instance.add", "kind": "commit_then_drop", "count": 1});
-    app.sim_post("/sim/faults", &fault).await;
+    let (tpl, user) = app.template_and_user("无人重领券").await;
+    app.sim_fault_once("alipay.pass.instance.add", "commit_then_drop")
+        .await;
     let lost = app.claim(&tpl, &user).await;
     assert_eq!(lost.body["status"], 503, "{lost:?}");
-    let at_alipay = sim_passes_for(&app.sim_passes().await, &tpl, &user)
-        .into_iter()
-        .cloned()
-        .collect::<Vec<_>>();
+    let at_alipay = sim_passes_of(&app, &tpl, &user).await;
     assert_eq!(at_alipay.len(), 1);
     let pass_id = at_alipay[0]["pass_id"].as_str().unwrap().to_string();
     assert_eq!(
@@ -356,12 +317,7 @@ async fn the_sweep_stores_a_pass_whose_answer_was_lost() {
         "{swept:?}"
     );
     assert_eq!(app.get(&format!("/passes/{pass_id}")).await.status, 200);
-    let closed = app
-        .post(
-            &format!("/passes/{pass_id}/status"),
-            &json!({"status": "CLOSED"}),
-        )
-        .await;
+    let closed = app.set_pass_status(&pass_id, "CLOSED").await;
     assert_eq!(closed.status, 200, "{closed:?}");
     app.sim_clear_faults().await;
 }

@@ -47,17 +47,9 @@ fn assert_component_failure(a: &Answer) {
 async fn a_hanging_alipay_answers_the_claim_component_within_its_budget_and_loses_no_claim() {
     let _g = claims_lock().write().await;
     let app = TestApp::new();
-    let tpl = app.create_template("准时应答券").await;
-    let user = new_user_id();
-    let fault = json!({"api": "alipay.pass.instance.add", "kind": "hang", "count": 1});
-    assert!(app.sim_post("/sim/faults", &fault).await.status < 300);
-    let minted = app
-        .sim_post(
-            "/sim/claim",
-            &json!({"templateId": tpl, "userId": user, "call": false}),
-        )
-        .await;
-    let url = minted.body["url"].as_str().unwrap().to_string();
+    let (tpl, user) = app.template_and_user("准时应答券").await;
+    app.sim_fault_once("alipay.pass.instance.add", "hang").await;
+    let url = app.mint_claim(&tpl, &user).await.url;
 
     // The component gets our answer (the callback's budget, ClaimAnswerBudgetMs, is far below the
     // function timeout, so a 503 here was written by the function, not by the front).

@@ -37,6 +37,15 @@ pub(crate) fn sim_passes_for<'a>(all: &'a [Value], tpl: &str, user: &str) -> Vec
         .collect()
 }
 
+/// The passes Alipay holds for `user` from `tpl`, as the simulator shows them now.
+pub(crate) async fn sim_passes_of(app: &TestApp, tpl: &str, user: &str) -> Vec<Value> {
+    let all = app.sim_passes().await;
+    sim_passes_for(&all, tpl, user)
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
 #[tokio::test]
 async fn a_claimed_pass_is_stored_by_user_and_read_back_through_every_route() {
     let _g = claims_lock().read().await;
@@ -73,12 +82,7 @@ async fn a_claimed_pass_is_stored_by_user_and_read_back_through_every_route() {
     assert!(p["serialNumber"].as_str().is_some());
 
     // The apifm-compatible data tunnel.
-    let pulled = app
-        .get_with_token(
-            &format!("/channelData/pull?key=channelData_alipayPass_fetch_{user}"),
-            &token,
-        )
-        .await;
+    let pulled = app.pull_pass_ids(&user, &token).await;
     assert_eq!(pulled.status, 200, "{pulled:?}");
     assert_eq!(pulled.body["code"], 0);
     assert_eq!(pulled.body["data"]["passIds"], json!([second, first]));
@@ -87,12 +91,7 @@ async fn a_claimed_pass_is_stored_by_user_and_read_back_through_every_route() {
     let one = app.get(&format!("/passes/{first}")).await;
     assert_eq!(one.status, 200);
     assert_eq!(one.body["userId"], json!(user));
-    let used = app
-        .post(
-            &format!("/passes/{first}/status"),
-            &json!({"status": "USED"}),
-        )
-        .await;
+    let used = app.set_pass_status(&first, "USED").await;
     assert_eq!(used.status, 200, "{used:?}");
     assert_eq!(used.body["status"], "USED");
     assert_eq!(
@@ -102,12 +101,7 @@ async fn a_claimed_pass_is_stored_by_user_and_read_back_through_every_route() {
     let sim = app.sim_passes().await;
     let at_alipay = sim.iter().find(|p| p["pass_id"] == json!(first)).unwrap();
     assert_eq!(at_alipay["status"], "USED");
-    let closed = app
-        .post(
-            &format!("/passes/{second}/status"),
-            &json!({"status": "CLOSED"}),
-        )
-        .await;
+    let closed = app.set_pass_status(&second, "CLOSED").await;
     assert_eq!(closed.body["status"], "CLOSED");
 }
 
@@ -145,15 +139,8 @@ async fn templates_are_listed_fetched_and_updated() {
 async fn fifty_concurrent_repeats_of_one_claim_give_one_pass() {
     let _g = claims_lock().read().await;
     let app = TestApp::new();
-    let tpl = app.create_template("并发领取券").await;
-    let user = new_user_id();
-    let minted = app
-        .sim_post(
-            "/sim/claim",
-            &json!({"templateId": tpl, "userId": user, "call": false}),
-        )
-        .await;
-    let url = minted.body["url"].as_str().unwrap().to_string();
+    let (tpl, user) = app.template_and_user("并发领取券").await;
+    let url = app.mint_claim(&tpl, &user).await.url;
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let (http, url) = (app.http.clone(), url.clone());
@@ -178,15 +165,7 @@ async fn fifty_concurrent_repeats_of_one_claim_give_one_pass() {
     let sim = app.sim_passes().await;
     assert_eq!(sim_passes_for(&sim, &tpl, &user).len(), 1);
     // A late repeat answers the same pass.
-    let again: Value = app
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = app.get_url(&url).await.body;
     assert_eq!(again["passId"].as_str().unwrap(), pass_ids.first().unwrap());
 }
 
@@ -202,27 +181,19 @@ async fn a_crash_after_alipay_issued_the_pass_is_recovered_without_a_second_pass
         "unknown_error",
     ] {
         let user = new_user_id();
-        let fault = json!({"api": "alipay.pass.instance.add", "kind": kind, "count": 1});
-        assert!(app.sim_post("/sim/faults", &fault).await.status < 300);
-        let minted = app
-            .sim_post(
-                "/sim/claim",
-                &json!({"templateId": tpl, "userId": user, "call": false}),
-            )
-            .await;
-        let url = minted.body["url"].as_str().unwrap().to_string();
-        let first = app.http.get(&url).send().await.unwrap();
-        let status = first.status().as_u16();
-        let body: Value = first.json().await.unwrap();
+        app.sim_fault_once("alipay.pass.instance.add", kind).await;
+        let url = app.mint_claim(&tpl, &user).await.url;
+        let first = app.get_url(&url).await;
+        let body = first.body;
         assert!(
-            status >= 400,
+            first.status >= 400,
             "{kind}: the first try must not look like success: {body}"
         );
         assert_eq!(body["success"], false, "{kind}: {body}");
         // The component (or the user) tries again with the same token.
-        let retry = app.http.get(&url).send().await.unwrap();
-        assert_eq!(retry.status().as_u16(), 200, "{kind}");
-        let body: Value = retry.json().await.unwrap();
+        let retry = app.get_url(&url).await;
+        assert_eq!(retry.status, 200, "{kind}");
+        let body = retry.body;
         assert_eq!(body["success"], true, "{kind}: {body}");
         let sim = app.sim_passes().await;
         let issued = sim_passes_for(&sim, &tpl, &user);
@@ -239,8 +210,7 @@ async fn a_crash_after_alipay_issued_the_pass_is_recovered_without_a_second_pass
 #[tokio::test]
 async fn malformed_callbacks_get_problem_details_and_never_a_pass() {
     let app = TestApp::new();
-    let tpl = app.create_template("恶意回调券").await;
-    let user = new_user_id();
+    let (tpl, user) = app.template_and_user("恶意回调券").await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -299,11 +269,7 @@ async fn bad_templates_and_bodies_get_problem_details_pointing_at_the_field() {
     assert_eq!(a.status, 400, "{a:?}");
     assert_eq!(a.body["code"], "invalid_template");
     assert!(
-        a.body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["pointer"] == "/content/fileInfo/serialNumber"),
+        a.has_issue(|e| e["pointer"] == "/content/fileInfo/serialNumber"),
         "{a:?}"
     );
 
@@ -311,14 +277,7 @@ async fn bad_templates_and_bodies_get_problem_details_pointing_at_the_field() {
     foreign_callback["merchant"]["mcallbackUrl"] = json!("https://evil.example/cb");
     let a = app.post("/templates", &foreign_callback).await;
     assert_eq!(a.status, 400);
-    assert!(
-        a.body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["code"] == "callback_mismatch"),
-        "{a:?}"
-    );
+    assert!(a.has_issue(|e| e["code"] == "callback_mismatch"), "{a:?}");
 
     let a = app.post_raw("/templates", b"{not json".to_vec()).await;
     assert_eq!(

@@ -65,11 +65,8 @@ async fn a_serial_number_rule_other_than_the_claim_serial_is_refused() {
         assert_eq!(refused.content_type, "application/problem+json");
         assert_eq!(refused.body["code"], "invalid_template");
         assert!(
-            refused.body["errors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["pointer"] == "/rules/serialNumber" && e["code"] == "serial_rule"),
+            refused
+                .has_issue(|e| e["pointer"] == "/rules/serialNumber" && e["code"] == "serial_rule"),
             "{rule}: {refused:?}"
         );
     }

@@ -82,6 +82,32 @@ fn refused(args: &[&str], code: &str) -> Run {
     r
 }
 
+/// `envelope send` to one recipient of a campaign; callers add flags after these.
+fn envelope_send<'a>(
+    reason: &'a str,
+    business: &'a str,
+    user: &'a str,
+    crowd: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "envelope",
+        "send",
+        "--reason",
+        reason,
+        "--business-id",
+        business,
+        "--user-id",
+        user,
+        "--crowd-no",
+        crowd,
+    ]
+}
+
+/// The same command with `--json` first.
+fn json_args(args: Vec<&str>) -> Vec<&str> {
+    [vec!["--json"], args].concat()
+}
+
 fn temp_file(name: &str, text: &str) -> String {
     let dir = std::env::var_os("CARGO_TARGET_TMPDIR")
         .map(PathBuf::from)
@@ -541,36 +567,15 @@ async fn envelopes_are_sent_shown_and_refused_with_their_codes() {
     let business = format!("order-{}", new_user_id());
     // Not paid yet: refused before anything is written.
     refused(
-        &[
-            "envelope",
-            "send",
-            "--reason",
-            "points_exchange",
-            "--business-id",
-            &business,
-            "--user-id",
-            &user,
-            "--crowd-no",
-            &crowd,
-        ],
+        &envelope_send("points_exchange", &business, &user, &crowd),
         "campaign_not_paid",
     );
     app.sim_post(&format!("/sim/campaigns/{crowd}/pay"), &json!({}))
         .await;
-    let r = ok(&[
-        "envelope",
-        "send",
-        "--reason",
-        "points_exchange",
-        "--business-id",
-        &business,
-        "--user-id",
-        &user,
-        "--crowd-no",
-        &crowd,
-        "--idempotency-key",
-        &format!("k-{business}"),
-    ]);
+    let key = format!("k-{business}");
+    let mut send = envelope_send("points_exchange", &business, &user, &crowd);
+    send.extend(["--idempotency-key", &key]);
+    let r = ok(&send);
     assert!(r.stdout.starts_with("SENT 2.00 yuan\n"), "{r:?}");
     let out_biz_no = format!("pe_{}", business.replace('-', "_"));
     let out_biz_no = r
@@ -579,19 +584,12 @@ async fn envelopes_are_sent_shown_and_refused_with_their_codes() {
         .find_map(|l| l.strip_prefix("outBizNo    ").map(str::to_owned))
         .unwrap_or(out_biz_no);
     // Sent once: the same business id answers the same entry.
-    let r = ok(&[
-        "--json",
-        "envelope",
-        "send",
-        "--reason",
+    let r = ok(&json_args(envelope_send(
         "points_exchange",
-        "--business-id",
         &business,
-        "--user-id",
         &user,
-        "--crowd-no",
         &crowd,
-    ]);
+    )));
     assert_eq!(r.json()["state"], "SENT");
     assert_eq!(r.json()["outBizNo"], out_biz_no.as_str());
     let r = ok(&["envelope", "show", &out_biz_no]);
@@ -625,53 +623,43 @@ async fn payouts_are_listed_across_pages_as_table_csv_and_json_and_retried() {
     app.sim_post(&format!("/sim/campaigns/{crowd}/pay"), &json!({}))
         .await;
     for i in 0..4 {
-        ok(&[
-            "envelope",
-            "send",
-            "--reason",
+        ok(&envelope_send(
             "referral",
-            "--business-id",
             &format!("ref-{crowd}-{i}"),
-            "--user-id",
             &new_user_id(),
-            "--crowd-no",
             &crowd,
-        ]);
+        ));
     }
     // One whose outcome is unknown: the platform says it does not know.
     app.sim_clear_faults().await;
     let fault = app
-        .sim_post("/sim/faults", &json!({"api": "alipay.marketing.campaign.cash.trigger", "kind": "unknown_error", "count": 1}))
+        .sim_fault_once("alipay.marketing.campaign.cash.trigger", "unknown_error")
         .await;
     assert_eq!(fault.status, 201, "{fault:?}");
-    let r = ok(&[
-        "--json",
-        "envelope",
-        "send",
-        "--reason",
+    let r = ok(&json_args(envelope_send(
         "referral",
-        "--business-id",
         &format!("ref-{crowd}-u"),
-        "--user-id",
         &new_user_id(),
-        "--crowd-no",
         &crowd,
-    ]);
+    )));
     app.sim_clear_faults().await;
     assert_eq!(r.json()["state"], "UNKNOWN", "{r:?}");
     let unknown = r.json()["outBizNo"].as_str().unwrap().to_owned();
 
     // Every page, with a progress line on stderr.
-    let r = ok(&[
-        "payouts",
-        "list",
-        "--campaign",
-        &crowd,
-        "--page-size",
-        "2",
-        "--progress",
-        "always",
-    ]);
+    fn paged_list<'a>(crowd: &'a str, progress: &'a str) -> Vec<&'a str> {
+        vec![
+            "payouts",
+            "list",
+            "--campaign",
+            crowd,
+            "--page-size",
+            "2",
+            "--progress",
+            progress,
+        ]
+    }
+    let r = ok(&paged_list(&crowd, "always"));
     assert!(r.stdout.starts_with("OUT BIZ NO"), "{r:?}");
     assert!(r.stdout.ends_with("5 entries\n"), "{r:?}");
     assert!(r.stderr.contains("fetched 5 entries (3 pages)"), "{r:?}");
@@ -681,17 +669,7 @@ async fn payouts_are_listed_across_pages_as_table_csv_and_json_and_retried() {
             .any(|l| l.starts_with(&unknown) && l.contains("UNKNOWN")),
         "{r:?}"
     );
-    let r = ok(&[
-        "--json",
-        "payouts",
-        "list",
-        "--campaign",
-        &crowd,
-        "--page-size",
-        "2",
-        "--progress",
-        "never",
-    ]);
+    let r = ok(&json_args(paged_list(&crowd, "never")));
     assert_eq!(r.json()["payouts"].as_array().unwrap().len(), 5);
     assert_eq!(r.json()["pages"], 3);
     assert_eq!(r.stderr, "");

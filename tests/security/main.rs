@@ -74,8 +74,7 @@ fn secrets() -> Vec<String> {
 /// minted on the way (the auth code and the session token), which must not be logged either.
 async fn run_flows(app: &TestApp) -> Vec<String> {
     // Passes: template, claim, reads (backend and mini-program), status.
-    let tpl = app.create_template("日志扫描券").await;
-    let user = new_user_id();
+    let (tpl, user) = app.template_and_user("日志扫描券").await;
     let claim = app.claim(&tpl, &user).await;
     assert_eq!(claim.status, 200, "{claim:?}");
     let pass_id = claim.body["body"]["passId"]
@@ -106,19 +105,9 @@ async fn run_flows(app: &TestApp) -> Vec<String> {
         .get_with_token(&format!("/users/{}/passes", new_user_id()), &token)
         .await;
     assert_eq!(other.status, 403, "{other:?}");
-    let pulled = app
-        .get_with_token(
-            &format!("/channelData/pull?key=channelData_alipayPass_fetch_{user}"),
-            &token,
-        )
-        .await;
+    let pulled = app.pull_pass_ids(&user, &token).await;
     assert_eq!(pulled.status, 200, "{pulled:?}");
-    let used = app
-        .post(
-            &format!("/passes/{pass_id}/status"),
-            &json!({"status": "USED"}),
-        )
-        .await;
+    let used = app.set_pass_status(&pass_id, "USED").await;
     assert_eq!(used.status, 200, "{used:?}");
 
     // Cash: campaign, pay at the simulator, refresh, send, read back, reconcile.

@@ -43,19 +43,20 @@ pub fn set_stack_env(env: &[(&str, &str)]) {
     );
 }
 
+/// The environment of [`set_stack_env`], as a stack's dependencies.
+fn extra_env() -> Vec<(String, Dependency)> {
+    EXTRA_ENV
+        .get()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, Dependency::Value(v)))
+        .collect()
+}
+
 /// The stack, started on first use.
 pub fn stack() -> &'static Stack {
-    STACK.get_or_init(|| {
-        start_stack(
-            EXTRA_ENV
-                .get()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, Dependency::Value(v)))
-                .collect(),
-        )
-    })
+    STACK.get_or_init(|| start_stack(extra_env()))
 }
 
 /// This binary's stack in certificate mode (公钥证书模式): the simulator makes its root, Alipay and
@@ -63,18 +64,7 @@ pub fn stack() -> &'static Stack {
 /// first use with the extra environment of [`set_stack_env`].
 pub fn cert_stack() -> &'static Stack {
     static CERT: OnceLock<Stack> = OnceLock::new();
-    CERT.get_or_init(|| {
-        start_stack_in(
-            EXTRA_ENV
-                .get()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, Dependency::Value(v)))
-                .collect(),
-            true,
-        )
-    })
+    CERT.get_or_init(|| start_stack_in(extra_env(), true))
 }
 
 /// A value for a variable of an extra test stack.
@@ -207,6 +197,15 @@ pub struct TestApp {
 }
 
 /// What an HTTP call answered.
+/// A claim callback the simulator minted and did not call.
+#[derive(Debug, Clone)]
+pub struct MintedClaim {
+    /// The callback URL, token included.
+    pub url: String,
+    /// The single-use token.
+    pub token: String,
+}
+
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
@@ -214,6 +213,15 @@ pub struct Answer {
     pub body: Value,
     /// The `Retry-After` header, if any.
     pub retry_after: Option<String>,
+}
+
+impl Answer {
+    /// Whether a problem's `errors` (its validation issues) hold one that `is_it` picks.
+    pub fn has_issue(&self, is_it: impl Fn(&Value) -> bool) -> bool {
+        self.body["errors"]
+            .as_array()
+            .is_some_and(|issues| issues.iter().any(is_it))
+    }
 }
 
 impl TestApp {
@@ -264,15 +272,21 @@ impl TestApp {
         )
     }
 
+    /// Sends a request and reads its answer; every call below ends here.
+    async fn send(rb: reqwest::RequestBuilder) -> Answer {
+        Self::answer(rb.send().await.unwrap()).await
+    }
+
+    fn api_url(&self, path: &str) -> String {
+        format!("{}{path}", self.api)
+    }
+
+    fn sim_url(&self, path: &str) -> String {
+        format!("{}{path}", self.sim)
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Answer {
-        Self::answer(
-            self.iam(self.http.post(format!("{}{path}", self.api)))
-                .json(body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        Self::send(self.iam(self.http.post(self.api_url(path))).json(body)).await
     }
 
     pub async fn post_with_header(
@@ -283,111 +297,76 @@ impl TestApp {
         value: &str,
     ) -> Answer {
         let rb = self
-            .iam(self.http.post(format!("{}{path}", self.api)))
+            .iam(self.http.post(self.api_url(path)))
             .header(name, value)
             .json(body);
-        Self::answer(rb.send().await.unwrap()).await
+        Self::send(rb).await
     }
 
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Answer {
         let rb = self
-            .iam(self.http.post(format!("{}{path}", self.api)))
+            .iam(self.http.post(self.api_url(path)))
             .header("content-type", "application/json");
-        Self::answer(rb.body(body).send().await.unwrap()).await
+        Self::send(rb.body(body)).await
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> Answer {
-        Self::answer(
-            self.iam(self.http.put(format!("{}{path}", self.api)))
-                .json(body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        Self::send(self.iam(self.http.put(self.api_url(path))).json(body)).await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
-        Self::answer(
-            self.iam(self.http.get(format!("{}{path}", self.api)))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        Self::send(self.iam(self.http.get(self.api_url(path)))).await
     }
 
     /// A GET of an absolute URL (e.g. the callback URL the simulator's claim component built).
     pub async fn get_url(&self, url: &str) -> Answer {
-        Self::answer(self.http.get(url).send().await.unwrap()).await
+        Self::send(self.http.get(url)).await
     }
 
     /// A public POST (no auth header at all).
     pub async fn post_public(&self, path: &str, body: &Value) -> Answer {
-        Self::answer(
-            self.http
-                .post(format!("{}{path}", self.api))
-                .json(body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        Self::send(self.http.post(self.api_url(path)).json(body)).await
     }
 
     /// A public call (no auth header at all).
     pub async fn get_public(&self, path: &str) -> Answer {
-        Self::answer(
-            self.http
-                .get(format!("{}{path}", self.api))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        Self::send(self.http.get(self.api_url(path))).await
     }
 
     /// A mini-program call with a session token.
     pub async fn get_with_token(&self, path: &str, token: &str) -> Answer {
         let rb = self
             .http
-            .get(format!("{}{path}", self.api))
+            .get(self.api_url(path))
             .header("authorization", format!("Bearer {token}"));
-        Self::answer(rb.send().await.unwrap()).await
+        Self::send(rb).await
     }
 
     /// A raw function invocation (what EventBridge does).
     pub async fn invoke(&self, function: &str, event: &Value) -> Answer {
-        let url = format!("{}/_local/invoke/{function}", self.api);
-        Self::answer(self.http.post(url).json(event).send().await.unwrap()).await
+        let url = self.api_url(&format!("/_local/invoke/{function}"));
+        Self::send(self.http.post(url).json(event)).await
     }
 
     pub async fn sim_post(&self, path: &str, body: &Value) -> Answer {
-        Self::answer(
-            self.http
-                .post(format!("{}{path}", self.sim))
-                .json(body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        Self::send(self.http.post(self.sim_url(path)).json(body)).await
     }
 
     pub async fn sim_get(&self, path: &str) -> Answer {
-        Self::answer(
-            self.http
-                .get(format!("{}{path}", self.sim))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        Self::send(self.http.get(self.sim_url(path))).await
+    }
+
+    /// Makes the simulator's next call of `api` fail the `kind` way, once.
+    pub async fn sim_fault_once(&self, api: &str, kind: &str) -> Answer {
+        let fault = json!({"api": api, "kind": kind, "count": 1});
+        let a = self.sim_post("/sim/faults", &fault).await;
+        assert!(a.status < 300, "fault {kind} on {api}: {a:?}");
+        a
     }
 
     pub async fn sim_clear_faults(&self) {
         self.http
-            .delete(format!("{}/sim/faults", self.sim))
+            .delete(self.sim_url("/sim/faults"))
             .send()
             .await
             .unwrap();
@@ -406,11 +385,52 @@ impl TestApp {
         v
     }
 
+    /// A new template titled `title` and a new user to claim it: (template id, user id).
+    pub async fn template_and_user(&self, title: &str) -> (String, String) {
+        (self.create_template(title).await, new_user_id())
+    }
+
     /// Creates a template and returns its id.
     pub async fn create_template(&self, title: &str) -> String {
         let a = self.post("/templates", &self.pass_template(title)).await;
         assert_eq!(a.status, 201, "{a:?}");
         a.body["templateId"].as_str().unwrap().to_string()
+    }
+
+    /// `POST /passes/{id}/status`: marks a pass USED or CLOSED (Alipay first, then our store).
+    pub async fn set_pass_status(&self, pass_id: &str, status: &str) -> Answer {
+        self.post(
+            &format!("/passes/{pass_id}/status"),
+            &json!({ "status": status }),
+        )
+        .await
+    }
+
+    /// The apifm-compatible data tunnel: the user's pass ids, with their session token.
+    pub async fn pull_pass_ids(&self, user_id: &str, token: &str) -> Answer {
+        let path = format!("/channelData/pull?key=channelData_alipayPass_fetch_{user_id}");
+        self.get_with_token(&path, token).await
+    }
+
+    /// Mints the claim component's callback for a user without calling it (the test calls it):
+    /// the callback URL and its single-use token.
+    pub async fn mint_claim(&self, template_id: &str, user_id: &str) -> MintedClaim {
+        let minted = self
+            .sim_post(
+                "/sim/claim",
+                &json!({"templateId": template_id, "userId": user_id, "call": false}),
+            )
+            .await;
+        let field = |name: &str| {
+            minted.body[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name} in {minted:?}"))
+                .to_string()
+        };
+        MintedClaim {
+            url: field("url"),
+            token: field("token"),
+        }
     }
 
     /// Plays the claim component for a user.

@@ -18,6 +18,17 @@ struct Ctx {
     passes: PassService,
 }
 
+impl Ctx {
+    /// Both services share one Alipay client.
+    async fn build(app: rewards_app::App) -> Result<Self, rewards_app::StartupError> {
+        let alipay = app.alipay().await?;
+        Ok(Self {
+            templates: app.template_service(&alipay),
+            passes: app.pass_service(&alipay),
+        })
+    }
+}
+
 /// The answer to a create or update: the template's id, variables and limit, and the record.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -85,12 +96,5 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let build = |app: rewards_app::App| async move {
-        let alipay = app.alipay().await?;
-        Ok(Ctx {
-            templates: app.template_service(&alipay),
-            passes: app.pass_service(&alipay),
-        })
-    };
-    rewards_app::serve_http(build, handle).await
+    rewards_app::serve_http(Ctx::build, handle).await
 }

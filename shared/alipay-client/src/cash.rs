@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::client::{json, ApiRequest};
+use crate::de::json_biz_api;
 use crate::outcome::{Failure, Outcome, UnknownReason};
 use crate::AmountFen;
 
@@ -87,24 +88,23 @@ pub fn decode_pay_url(raw: &str) -> String {
     }
 }
 
-impl ApiRequest for CashCreate {
-    const METHOD: &'static str = "alipay.marketing.campaign.cash.create";
-    type Response = CashCreateNode;
-    type Output = CampaignCreated;
-    fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
-        json(self)
-    }
-    fn finish(node: CashCreateNode) -> Outcome<CampaignCreated> {
-        match node.crowd_no {
-            Some(crowd_no) => Outcome::Success(CampaignCreated {
-                crowd_no,
-                pay_url: node.pay_url.as_deref().map(decode_pay_url),
-                origin_crowd_no: node.origin_crowd_no,
-            }),
-            None => Outcome::Unknown(UnknownReason::Unparsable(
-                "create answer has no crowd_no".into(),
-            )),
-        }
+json_biz_api!(
+    CashCreate: "alipay.marketing.campaign.cash.create",
+    CashCreateNode => CampaignCreated,
+    campaign_created
+);
+
+/// A create answer without a `crowd_no` cannot be used: its outcome is unknown.
+fn campaign_created(node: CashCreateNode) -> Outcome<CampaignCreated> {
+    match node.crowd_no {
+        Some(crowd_no) => Outcome::Success(CampaignCreated {
+            crowd_no,
+            pay_url: node.pay_url.as_deref().map(decode_pay_url),
+            origin_crowd_no: node.origin_crowd_no,
+        }),
+        None => Outcome::Unknown(UnknownReason::Unparsable(
+            "create answer has no crowd_no".into(),
+        )),
     }
 }
 
@@ -373,17 +373,11 @@ pub struct CampaignDetail {
     pub camp_status: Option<CampStatus>,
 }
 
-impl ApiRequest for CashDetailQuery {
-    const METHOD: &'static str = "alipay.marketing.campaign.cash.detail.query";
-    type Response = CampaignDetail;
-    type Output = CampaignDetail;
-    fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
-        json(self)
-    }
-    fn finish(node: CampaignDetail) -> Outcome<CampaignDetail> {
-        Outcome::Success(node)
-    }
-}
+json_biz_api!(
+    CashDetailQuery: "alipay.marketing.campaign.cash.detail.query",
+    CampaignDetail => CampaignDetail,
+    Outcome::Success
+);
 
 /// `alipay.marketing.campaign.cash.list.query`.
 #[derive(Debug, Clone, Serialize)]
@@ -433,17 +427,11 @@ pub struct CampaignList {
     pub total_size: Option<u64>,
 }
 
-impl ApiRequest for CashListQuery {
-    const METHOD: &'static str = "alipay.marketing.campaign.cash.list.query";
-    type Response = CampaignList;
-    type Output = CampaignList;
-    fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
-        json(self)
-    }
-    fn finish(node: CampaignList) -> Outcome<CampaignList> {
-        Outcome::Success(node)
-    }
-}
+json_biz_api!(
+    CashListQuery: "alipay.marketing.campaign.cash.list.query",
+    CampaignList => CampaignList,
+    Outcome::Success
+);
 
 /// A status `status.modify` can set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -470,17 +458,11 @@ pub struct CashStatusModify {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct Empty {}
 
-impl ApiRequest for CashStatusModify {
-    const METHOD: &'static str = "alipay.marketing.campaign.cash.status.modify";
-    type Response = Empty;
-    type Output = ();
-    fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
-        json(self)
-    }
-    fn finish(_: Empty) -> Outcome<()> {
-        Outcome::Success(())
-    }
-}
+json_biz_api!(
+    CashStatusModify: "alipay.marketing.campaign.cash.status.modify",
+    Empty => (),
+    |_| Outcome::Success(())
+);
 
 #[cfg(test)]
 mod tests {

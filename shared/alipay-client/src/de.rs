@@ -1,7 +1,28 @@
-//! Lenient deserializers for fields the platform sends as strings, numbers or booleans.
+//! Serde glue: lenient deserializers for fields the platform sends as strings, numbers or
+//! booleans, and the `ApiRequest` of the APIs whose `biz_content` is the request itself.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+
+/// Implements `ApiRequest` for a request whose `biz_content` is the request itself, as JSON with
+/// its fields' own names; `finish` reads a `code=10000` answer.
+macro_rules! json_biz_api {
+    ($request:ty: $method:literal, $response:ty => $output:ty, $finish:expr) => {
+        impl $crate::client::ApiRequest for $request {
+            const METHOD: &'static str = $method;
+            type Response = $response;
+            type Output = $output;
+            fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
+                $crate::client::json(self)
+            }
+            fn finish(node: $response) -> $crate::outcome::Outcome<$output> {
+                let finish: fn($response) -> $crate::outcome::Outcome<$output> = $finish;
+                finish(node)
+            }
+        }
+    };
+}
+pub(crate) use json_biz_api;
 
 fn scalar_text(v: Value) -> Option<String> {
     match v {

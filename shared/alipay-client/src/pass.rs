@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::client::{json, ApiRequest};
-use crate::de::embedded_json;
+use crate::de::{embedded_json, json_biz_api};
 use crate::outcome::{Failure, Outcome, UnknownReason};
 
 /// The raw pass response node after `code=10000`.
@@ -156,17 +156,11 @@ pub struct TemplateAdd {
     pub tpl_content: Value,
 }
 
-impl ApiRequest for TemplateAdd {
-    const METHOD: &'static str = "alipay.pass.template.add";
-    type Response = PassNode;
-    type Output = TemplateResult;
-    fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
-        json(self)
-    }
-    fn finish(node: PassNode) -> Outcome<TemplateResult> {
-        check_pass_node(node).and_then(template_result)
-    }
-}
+json_biz_api!(
+    TemplateAdd: "alipay.pass.template.add",
+    PassNode => TemplateResult,
+    |node| check_pass_node(node).and_then(template_result)
+);
 
 /// `alipay.pass.template.update`.
 #[derive(Debug, Clone, Serialize)]
@@ -177,17 +171,11 @@ pub struct TemplateUpdate {
     pub tpl_content: Value,
 }
 
-impl ApiRequest for TemplateUpdate {
-    const METHOD: &'static str = "alipay.pass.template.update";
-    type Response = PassNode;
-    type Output = TemplateResult;
-    fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
-        json(self)
-    }
-    fn finish(node: PassNode) -> Outcome<TemplateResult> {
-        check_pass_node(node).and_then(template_result)
-    }
-}
+json_biz_api!(
+    TemplateUpdate: "alipay.pass.template.update",
+    PassNode => TemplateResult,
+    |node| check_pass_node(node).and_then(template_result)
+);
 
 /// How the pass's owner is identified.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -134,6 +134,11 @@ pub enum SecretMode {
     Certificate,
 }
 
+/// A key field that holds no acceptable key.
+fn bad_key(field: &'static str) -> impl FnOnce(KeyError) -> KeyProviderError {
+    move |source| KeyProviderError::BadKey { field, source }
+}
+
 /// [`parse_secret`] at `now` (epoch seconds).
 ///
 /// # Errors
@@ -152,12 +157,7 @@ pub fn parse_secret_at(text: &str, now: i64) -> Result<AlipayKeys, KeyProviderEr
             .ok_or(KeyProviderError::MissingField(name))
     };
     let app_private_key =
-        AppPrivateKey::from_text(field("app_private_key")?).map_err(|source| {
-            KeyProviderError::BadKey {
-                field: "app_private_key",
-                source,
-            }
-        })?;
+        AppPrivateKey::from_text(field("app_private_key")?).map_err(bad_key("app_private_key"))?;
     if secret_mode(present)? == SecretMode::Certificate {
         let pem = |name: &'static str| field(name).map(|t| t.replace("\\n", "\n").into_bytes());
         let set = CertModeSet::load(
@@ -181,19 +181,11 @@ pub fn parse_secret_at(text: &str, now: i64) -> Result<AlipayKeys, KeyProviderEr
             cert_mode: Some(Arc::new(set)),
         });
     }
-    let alipay_public_key =
-        AlipayPublicKey::from_text(field("alipay_public_key")?).map_err(|source| {
-            KeyProviderError::BadKey {
-                field: "alipay_public_key",
-                source,
-            }
-        })?;
+    let alipay_public_key = AlipayPublicKey::from_text(field("alipay_public_key")?)
+        .map_err(bad_key("alipay_public_key"))?;
     alipay_public_key
         .ensure_not_app_key(&app_private_key)
-        .map_err(|source| KeyProviderError::BadKey {
-            field: "alipay_public_key",
-            source,
-        })?;
+        .map_err(bad_key("alipay_public_key"))?;
     Ok(AlipayKeys {
         app_private_key: Arc::new(app_private_key),
         alipay_public_key: Arc::new(alipay_public_key),

@@ -2,7 +2,7 @@
 //! ([`slot`]).
 
 use crate::amount::AmountFen;
-use crate::error::{DomainError, ErrorKind, GatewayError};
+use crate::error::{domain_error, ErrorKind, GatewayError};
 use crate::ids::CrowdNo;
 use crate::ports::{
     CampaignStore, CashGateway, Clock, CreateCampaignRequest, GatewayFailure, GatewayOutcome,
@@ -92,34 +92,17 @@ pub enum CampaignError {
     Store(#[from] StoreError),
 }
 
-impl From<GatewayError> for CampaignError {
-    fn from(e: GatewayError) -> Self {
-        CampaignError::Gateway(e)
+domain_error!(
+    CampaignError {
+        CampaignError::BadInput { .. } => "invalid_campaign", ErrorKind::BadInput;
+        CampaignError::BadStatus(_) => "invalid_status", ErrorKind::BadInput;
+        CampaignError::NotFound => "campaign_not_found", ErrorKind::NotFound;
+        CampaignError::SlotInProgress => "slot_in_progress", ErrorKind::Conflict;
+        CampaignError::SlotUnknown => "slot_needs_reconciliation", ErrorKind::Conflict;
     }
-}
-
-impl DomainError for CampaignError {
-    fn code(&self) -> &'static str {
-        match self {
-            CampaignError::BadInput { .. } => "invalid_campaign",
-            CampaignError::NotFound => "campaign_not_found",
-            CampaignError::Gateway(e) => e.code(),
-            CampaignError::SlotInProgress => "slot_in_progress",
-            CampaignError::SlotUnknown => "slot_needs_reconciliation",
-            CampaignError::BadStatus(_) => "invalid_status",
-            CampaignError::Store(e) => e.code(),
-        }
-    }
-    fn kind(&self) -> ErrorKind {
-        match self {
-            CampaignError::BadInput { .. } | CampaignError::BadStatus(_) => ErrorKind::BadInput,
-            CampaignError::NotFound => ErrorKind::NotFound,
-            CampaignError::Gateway(e) => e.kind(),
-            CampaignError::SlotInProgress | CampaignError::SlotUnknown => ErrorKind::Conflict,
-            CampaignError::Store(e) => e.kind(),
-        }
-    }
-}
+    gateway: Gateway;
+    store: Store;
+);
 
 /// Creates, reads, refreshes and changes campaigns; runs schedule slots.
 pub struct CampaignService {

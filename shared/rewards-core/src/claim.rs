@@ -32,7 +32,7 @@
 //!
 //! The answer's JSON shape for the component lives in one place: [`component_answer`].
 
-use crate::error::{DomainError, ErrorKind, GatewayError};
+use crate::error::{domain_error, DomainError, ErrorKind, GatewayError};
 use crate::hash::sha256_parts;
 use crate::ids::{AppId, IdError, PassId, SerialNumber, TemplateId, UserId, UserToken};
 use crate::pass::{PassRecord, PassStatus};
@@ -230,42 +230,31 @@ pub enum ClaimError {
     Store(#[from] StoreError),
 }
 
-impl DomainError for ClaimError {
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            ClaimError::Throttled { retry_after, .. } => Some(*retry_after),
-            _ => None,
+domain_error!(
+    ClaimError {
+        ClaimError::BadInput { field, .. } => match *field {
+            "templateId" => "invalid_template_id",
+            "userId" => "invalid_user_id",
+            "token" => "invalid_token",
+            _ => "invalid_timestamp",
+        }, ErrorKind::BadInput;
+        ClaimError::StaleTimestamp => "stale_timestamp", ErrorKind::BadInput;
+        ClaimError::UnknownTemplate => "unknown_template", ErrorKind::NotFound;
+        ClaimError::LimitReached { .. } => "pass_limit_reached", ErrorKind::Unprocessable;
+        ClaimError::Throttled { .. } => "too_many_failed_claims", ErrorKind::TooManyRequests;
+        ClaimError::InProgress => "claim_in_progress", ErrorKind::Conflict;
+    }
+    gateway: Gateway;
+    store: Store;
+    {
+        fn retry_after(&self) -> Option<Duration> {
+            match self {
+                ClaimError::Throttled { retry_after, .. } => Some(*retry_after),
+                _ => None,
+            }
         }
     }
-    fn code(&self) -> &'static str {
-        match self {
-            ClaimError::BadInput { field, .. } => match *field {
-                "templateId" => "invalid_template_id",
-                "userId" => "invalid_user_id",
-                "token" => "invalid_token",
-                _ => "invalid_timestamp",
-            },
-            ClaimError::StaleTimestamp => "stale_timestamp",
-            ClaimError::UnknownTemplate => "unknown_template",
-            ClaimError::LimitReached { .. } => "pass_limit_reached",
-            ClaimError::Throttled { .. } => "too_many_failed_claims",
-            ClaimError::InProgress => "claim_in_progress",
-            ClaimError::Gateway(e) => e.code(),
-            ClaimError::Store(e) => e.code(),
-        }
-    }
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ClaimError::BadInput { .. } | ClaimError::StaleTimestamp => ErrorKind::BadInput,
-            ClaimError::UnknownTemplate => ErrorKind::NotFound,
-            ClaimError::InProgress => ErrorKind::Conflict,
-            ClaimError::LimitReached { .. } => ErrorKind::Unprocessable,
-            ClaimError::Throttled { .. } => ErrorKind::TooManyRequests,
-            ClaimError::Gateway(e) => e.kind(),
-            ClaimError::Store(e) => e.kind(),
-        }
-    }
-}
+);
 
 impl ClaimError {
     fn rejected(failure: GatewayFailure) -> Self {
@@ -464,6 +453,19 @@ enum Resolution {
 }
 
 impl ClaimService {
+    /// The account with `pending` taken by this call: a fence of its own, no failure noted, no
+    /// expiry while an issuance is in flight.
+    fn taken(&self, account: &ClaimAccount, pending: Issuance, now: Timestamp) -> ClaimAccount {
+        ClaimAccount {
+            pending: Some(pending),
+            last_failure: None,
+            fence: self.ids.fence_token(),
+            expires_at: None,
+            updated_at: now,
+            ..account.clone()
+        }
+    }
+
     /// Handles one callback. See the module docs for the path.
     ///
     /// # Errors
@@ -534,19 +536,13 @@ impl ClaimService {
                 Some(p) => {
                     // The same token again: instance.add with the same serial and params.
                     self.check_budgets(&template_id, &user_id, now).await?;
-                    let taken = ClaimAccount {
-                        pending: Some(Issuance {
-                            lease_until: now.plus(self.config.lease),
-                            next_check_at: now.plus(self.config.lease),
-                            attempts: p.attempts.saturating_add(1),
-                            ..p
-                        }),
-                        last_failure: None,
-                        fence: self.ids.fence_token(),
-                        expires_at: None,
-                        updated_at: now,
-                        ..account.clone()
+                    let retried = Issuance {
+                        lease_until: now.plus(self.config.lease),
+                        next_check_at: now.plus(self.config.lease),
+                        attempts: p.attempts.saturating_add(1),
+                        ..p
                     };
+                    let taken = self.taken(&account, retried, now);
                     if let CasOutcome::Written =
                         self.claims.replace_account(&taken, &account.fence).await?
                     {
@@ -571,24 +567,18 @@ impl ClaimService {
                             serial: &serial,
                         },
                     );
-                    let taken = ClaimAccount {
-                        pending: Some(Issuance {
-                            n,
-                            serial_number: serial,
-                            params,
-                            token_hash: mine.clone(),
-                            lease_until: now.plus(self.config.lease),
-                            attempts: 1,
-                            checks: 0,
-                            next_check_at: now.plus(self.config.lease),
-                            started_at: now,
-                        }),
-                        last_failure: None,
-                        fence: self.ids.fence_token(),
-                        expires_at: None,
-                        updated_at: now,
-                        ..account.clone()
+                    let first = Issuance {
+                        n,
+                        serial_number: serial,
+                        params,
+                        token_hash: mine.clone(),
+                        lease_until: now.plus(self.config.lease),
+                        attempts: 1,
+                        checks: 0,
+                        next_check_at: now.plus(self.config.lease),
+                        started_at: now,
                     };
+                    let taken = self.taken(&account, first, now);
                     if let CasOutcome::Written =
                         self.claims.replace_account(&taken, &account.fence).await?
                     {

@@ -62,6 +62,50 @@ pub trait DomainError: std::error::Error {
     }
 }
 
+/// Implements [`DomainError`] for a service error from one table, a row per variant with its code
+/// and kind. `gateway: Variant;` hands both to the wrapped [`GatewayError`] and gives `?` a
+/// `From<GatewayError>`; `store: Variant;` hands both to the wrapped [`StoreError`]. Further trait
+/// methods (`extensions`, `retry_after`) follow in braces.
+macro_rules! domain_error {
+    (
+        $ty:ident {
+            $($pat:pat => $code:expr, $kind:expr;)*
+        }
+        $(gateway: $gateway:ident;)?
+        $(store: $store:ident;)?
+        $({ $($more:tt)* })?
+    ) => {
+        $(
+            impl From<$crate::error::GatewayError> for $ty {
+                fn from(e: $crate::error::GatewayError) -> Self {
+                    $ty::$gateway(e)
+                }
+            }
+        )?
+        impl $crate::error::DomainError for $ty {
+            // A row's bindings may serve its code and not its kind.
+            #[allow(unused_variables)]
+            fn code(&self) -> &'static str {
+                match self {
+                    $($pat => $code,)*
+                    $($ty::$gateway(e) => e.code(),)?
+                    $($ty::$store(e) => e.code(),)?
+                }
+            }
+            #[allow(unused_variables)]
+            fn kind(&self) -> $crate::error::ErrorKind {
+                match self {
+                    $($pat => $kind,)*
+                    $($ty::$gateway(e) => e.kind(),)?
+                    $($ty::$store(e) => e.kind(),)?
+                }
+            }
+            $($($more)*)?
+        }
+    };
+}
+pub(crate) use domain_error;
+
 /// Why a gateway call gave no result, the same for every service: Alipay refused it, or its
 /// outcome is not known (retrying with the same idempotency key is safe). Services carry it as one
 /// variant and reach it with `?` through [`GatewayOutcome::into_result`]; the money path matches

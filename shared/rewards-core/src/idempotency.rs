@@ -10,7 +10,7 @@
 //! If storing the response fails, the lease runs out and a retry re-executes the operation — safe
 //! for `POST /envelopes` because the send is itself idempotent by business id.
 
-use crate::error::{DomainError, ErrorKind};
+use crate::error::{domain_error, ErrorKind};
 use crate::hash::{canonical_json, sha256_hex, sha256_parts};
 use crate::ports::{Clock, IdGenerator, IdempotencyStore, StoreError};
 use crate::time::Timestamp;
@@ -131,24 +131,14 @@ pub enum IdemError {
     Store(#[from] StoreError),
 }
 
-impl DomainError for IdemError {
-    fn code(&self) -> &'static str {
-        match self {
-            IdemError::BadKey => "invalid_idempotency_key",
-            IdemError::Mismatch => "idempotency_key_reused",
-            IdemError::InProgress => "idempotency_key_in_use",
-            IdemError::Store(e) => e.code(),
-        }
+domain_error!(
+    IdemError {
+        IdemError::BadKey => "invalid_idempotency_key", ErrorKind::BadInput;
+        IdemError::Mismatch => "idempotency_key_reused", ErrorKind::Unprocessable;
+        IdemError::InProgress => "idempotency_key_in_use", ErrorKind::Conflict;
     }
-    fn kind(&self) -> ErrorKind {
-        match self {
-            IdemError::BadKey => ErrorKind::BadInput,
-            IdemError::Mismatch => ErrorKind::Unprocessable,
-            IdemError::InProgress => ErrorKind::Conflict,
-            IdemError::Store(e) => e.kind(),
-        }
-    }
-}
+    store: Store;
+);
 
 /// An answer and whether it was replayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,8 +226,18 @@ impl IdempotencyService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DomainError;
     use crate::testkit::*;
     use serde_json::json;
+
+    /// An operation that answers `status` with `body`.
+    fn answering(status: u16, body: &str) -> impl FnOnce() -> std::future::Ready<StoredResponse> {
+        let response = StoredResponse {
+            status,
+            body: body.into(),
+        };
+        move || std::future::ready(response)
+    }
 
     #[tokio::test]
     async fn semantics() {
@@ -247,12 +247,7 @@ mod tests {
         let fp = fingerprint("POST /envelopes", &json!({"a": 1, "b": 2}));
         assert_eq!(fp, fingerprint("POST /envelopes", &json!({"b": 2, "a": 1})));
         let r = svc
-            .run(&key, &fp, || async {
-                StoredResponse {
-                    status: 201,
-                    body: "{\"x\":1}".into(),
-                }
-            })
+            .run(&key, &fp, answering(201, "{\"x\":1}"))
             .await
             .unwrap();
         assert!(!r.replayed);
@@ -273,15 +268,7 @@ mod tests {
         );
         // Expired → runs again.
         w.clock.advance(Duration::from_secs(25 * 3600));
-        let r3 = svc
-            .run(&key, &other, || async {
-                StoredResponse {
-                    status: 200,
-                    body: "{}".into(),
-                }
-            })
-            .await
-            .unwrap();
+        let r3 = svc.run(&key, &other, answering(200, "{}")).await.unwrap();
         assert!(!r3.replayed);
     }
 
@@ -306,25 +293,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Conflict);
         w.clock.advance(Duration::from_secs(61));
-        let r = svc
-            .run(&key, "fp", || async {
-                StoredResponse {
-                    status: 503,
-                    body: "{}".into(),
-                }
-            })
-            .await
-            .unwrap();
+        let r = svc.run(&key, "fp", answering(503, "{}")).await.unwrap();
         assert_eq!(r.response.status, 503);
-        let r = svc
-            .run(&key, "fp", || async {
-                StoredResponse {
-                    status: 201,
-                    body: "{}".into(),
-                }
-            })
-            .await
-            .unwrap();
+        let r = svc.run(&key, "fp", answering(201, "{}")).await.unwrap();
         assert!(!r.replayed);
         assert!(IdemKey::new("envelopes", "").is_err());
         assert!(IdemKey::new("envelopes", "a b").is_err());
@@ -338,22 +309,12 @@ mod tests {
         let key = IdemKey::new("envelopes", "k-3").unwrap();
         for transient in [202, 409] {
             let r = svc
-                .run(&key, "fp", || async move {
-                    StoredResponse {
-                        status: transient,
-                        body: "{\"state\":\"UNKNOWN\"}".into(),
-                    }
-                })
+                .run(&key, "fp", answering(transient, "{\"state\":\"UNKNOWN\"}"))
                 .await
                 .unwrap();
             assert_eq!(r.response.status, transient);
             let now = svc
-                .run(&key, "fp", || async {
-                    StoredResponse {
-                        status: 200,
-                        body: "{\"state\":\"SENT\"}".into(),
-                    }
-                })
+                .run(&key, "fp", answering(200, "{\"state\":\"SENT\"}"))
                 .await
                 .unwrap();
             assert_eq!(now.response.status, 200, "after a stored {transient}");

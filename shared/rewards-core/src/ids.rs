@@ -39,6 +39,17 @@ fn check_len(kind: &'static str, s: &str, min: usize, max: usize) -> Result<(), 
 }
 
 macro_rules! id_type {
+    // The common rule: 1 to `max` characters, ASCII letters and digits plus `extra`.
+    ($(#[$doc:meta])* $name:ident, $kind:literal, max $max:literal, alphanumeric and $extra:literal) => {
+        id_type!($(#[$doc])* $name, $kind, |s| {
+            check_len($kind, s, 1, $max)?;
+            if charset_ok(s, $extra.as_bytes()) {
+                Ok(())
+            } else {
+                Err(IdError { kind: $kind, reason: concat!("must be [A-Za-z0-9", $extra, "]") })
+            }
+        });
+    };
     ($(#[$doc:meta])* $name:ident, $kind:literal, |$s:ident| $validate:block) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -135,59 +146,38 @@ id_type!(
 
 id_type!(
     /// An Alipay open id (per-app user id): 1–64 characters of `[A-Za-z0-9_-]`.
-    OpenId, "openId", |s| {
-        check_len("openId", s, 1, 64)?;
-        if charset_ok(s, b"_-") { Ok(()) } else { Err(IdError { kind: "openId", reason: "must be [A-Za-z0-9_-]" }) }
-    }
+    OpenId, "openId", max 64, alphanumeric and "_-"
 );
 
 id_type!(
     /// An Alipay pass template id (`tpl_id`): 1–128 characters of `[A-Za-z0-9_-]`.
-    TemplateId, "templateId", |s| {
-        check_len("templateId", s, 1, 128)?;
-        if charset_ok(s, b"_-") { Ok(()) } else { Err(IdError { kind: "templateId", reason: "must be [A-Za-z0-9_-]" }) }
-    }
+    TemplateId, "templateId", max 128, alphanumeric and "_-"
 );
 
 id_type!(
     /// An Alipay pass instance id (`passId`): 1–128 characters of `[A-Za-z0-9_-]`.
-    PassId, "passId", |s| {
-        check_len("passId", s, 1, 128)?;
-        if charset_ok(s, b"_-") { Ok(()) } else { Err(IdError { kind: "passId", reason: "must be [A-Za-z0-9_-]" }) }
-    }
+    PassId, "passId", max 128, alphanumeric and "_-"
 );
 
 id_type!(
     /// A pass serial number (`fileInfo.serialNumber` value): 1–64 characters of `[A-Za-z0-9_-]`.
-    SerialNumber, "serialNumber", |s| {
-        check_len("serialNumber", s, 1, 64)?;
-        if charset_ok(s, b"_-") { Ok(()) } else { Err(IdError { kind: "serialNumber", reason: "must be [A-Za-z0-9_-]" }) }
-    }
+    SerialNumber, "serialNumber", max 64, alphanumeric and "_-"
 );
 
 id_type!(
     /// A cash campaign number (`crowd_no`): 1–128 characters of `[A-Za-z0-9_-]`.
-    CrowdNo, "crowdNo", |s| {
-        check_len("crowdNo", s, 1, 128)?;
-        if charset_ok(s, b"_-") { Ok(()) } else { Err(IdError { kind: "crowdNo", reason: "must be [A-Za-z0-9_-]" }) }
-    }
+    CrowdNo, "crowdNo", max 128, alphanumeric and "_-"
 );
 
 id_type!(
     /// The merchant's idempotency number for `cash.trigger`: 1–64 characters of `[A-Za-z0-9_]`
     /// (Alipay allows 96; we stay well inside).
-    OutBizNo, "outBizNo", |s| {
-        check_len("outBizNo", s, 1, 64)?;
-        if charset_ok(s, b"_") { Ok(()) } else { Err(IdError { kind: "outBizNo", reason: "must be [A-Za-z0-9_]" }) }
-    }
+    OutBizNo, "outBizNo", max 64, alphanumeric and "_"
 );
 
 id_type!(
     /// A business id (exchange record id, referral id): 1–128 characters of `[A-Za-z0-9_.:-]`.
-    BusinessId, "businessId", |s| {
-        check_len("businessId", s, 1, 128)?;
-        if charset_ok(s, b"_.:-") { Ok(()) } else { Err(IdError { kind: "businessId", reason: "must be [A-Za-z0-9_.:-]" }) }
-    }
+    BusinessId, "businessId", max 128, alphanumeric and "_.:-"
 );
 
 id_type!(
@@ -201,10 +191,7 @@ id_type!(
 id_type!(
     /// The user token of a claim callback (opaque): 1–256 characters of `[A-Za-z0-9_.+/=-]`.
     /// Never stored: only its hash is part of the claim key.
-    UserToken, "token", |s| {
-        check_len("token", s, 1, 256)?;
-        if charset_ok(s, b"_.+/=-") { Ok(()) } else { Err(IdError { kind: "token", reason: "must be [A-Za-z0-9_.+/=-]" }) }
-    }
+    UserToken, "token", max 256, alphanumeric and "_.+/=-"
 );
 
 #[cfg(test)]

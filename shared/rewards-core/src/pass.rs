@@ -1,6 +1,6 @@
 //! Passes: the stored record, status changes through `instance.update`, a user's passes.
 
-use crate::error::{DomainError, ErrorKind, GatewayError};
+use crate::error::{domain_error, ErrorKind, GatewayError};
 use crate::ids::{AppId, PassId, SerialNumber, TemplateId, UserId};
 use crate::payout::Recipient;
 use crate::ports::{CasOutcome, Clock, PassGateway, PassStore, StoreError, UpdatePassRequest};
@@ -86,30 +86,14 @@ pub enum PassError {
     Store(#[from] StoreError),
 }
 
-impl From<GatewayError> for PassError {
-    fn from(e: GatewayError) -> Self {
-        PassError::Gateway(e)
+domain_error!(
+    PassError {
+        PassError::NotFound => "pass_not_found", ErrorKind::NotFound;
+        PassError::BadTransition { .. } => "pass_status_conflict", ErrorKind::Conflict;
     }
-}
-
-impl DomainError for PassError {
-    fn code(&self) -> &'static str {
-        match self {
-            PassError::NotFound => "pass_not_found",
-            PassError::BadTransition { .. } => "pass_status_conflict",
-            PassError::Gateway(e) => e.code(),
-            PassError::Store(e) => e.code(),
-        }
-    }
-    fn kind(&self) -> ErrorKind {
-        match self {
-            PassError::NotFound => ErrorKind::NotFound,
-            PassError::BadTransition { .. } => ErrorKind::Conflict,
-            PassError::Gateway(e) => e.kind(),
-            PassError::Store(e) => e.kind(),
-        }
-    }
-}
+    gateway: Gateway;
+    store: Store;
+);
 
 /// Reads passes and changes their status.
 pub struct PassService {
@@ -213,12 +197,13 @@ fn check_transition(from: PassStatus, to: PassStatus) -> Result<(), PassError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claim::ClaimQuery;
+    use crate::claim::{ClaimAnswer, ClaimQuery};
+    use crate::error::DomainError;
     use crate::testkit::*;
     use std::sync::Mutex;
 
-    #[tokio::test]
-    async fn status_changes_call_update_then_store() {
+    /// A world with the usual template and one pass claimed by the usual user.
+    async fn claimed() -> (World, ClaimAnswer) {
         let w = World::new();
         w.seed_template().await;
         let claim = w
@@ -231,12 +216,27 @@ mod tests {
             })
             .await
             .unwrap();
-        let svc = PassService {
-            store: w.store.clone(),
+        (w, claim)
+    }
+
+    /// The world's pass service, over `store`.
+    fn pass_service(w: &World, store: Arc<dyn PassStore>) -> PassService {
+        PassService {
+            store,
             gateway: w.pass_gw.clone(),
             clock: w.clock.clone(),
             app_id: AppId::parse(APP).unwrap(),
-        };
+        }
+    }
+
+    async fn stored_status(w: &World, id: &PassId) -> PassStatus {
+        w.store.get_pass(id).await.unwrap().unwrap().status
+    }
+
+    #[tokio::test]
+    async fn status_changes_call_update_then_store() {
+        let (w, claim) = claimed().await;
+        let svc = pass_service(&w, w.store.clone());
         let p = svc
             .set_status(&claim.pass_id, PassStatus::Used)
             .await
@@ -318,27 +318,12 @@ mod tests {
     }
 
     async fn racing(concurrent: PassStatus) -> (World, PassService, PassId) {
-        let w = World::new();
-        w.seed_template().await;
-        let claim = w
-            .claim_service()
-            .claim(&ClaimQuery {
-                template_id: Some(TPL.into()),
-                user_id: Some(USER.into()),
-                token: Some("t".into()),
-                timestamp: Some(w.clock.now().millis().to_string()),
-            })
-            .await
-            .unwrap();
-        let svc = PassService {
-            store: Arc::new(RacingStore {
-                inner: w.store.clone(),
-                concurrent: Mutex::new(Some(concurrent)),
-            }),
-            gateway: w.pass_gw.clone(),
-            clock: w.clock.clone(),
-            app_id: AppId::parse(APP).unwrap(),
-        };
+        let (w, claim) = claimed().await;
+        let store = Arc::new(RacingStore {
+            inner: w.store.clone(),
+            concurrent: Mutex::new(Some(concurrent)),
+        });
+        let svc = pass_service(&w, store);
         (w, svc, claim.pass_id)
     }
 
@@ -349,28 +334,19 @@ mod tests {
         let (w, svc, id) = racing(PassStatus::Closed).await;
         let e = svc.set_status(&id, PassStatus::Used).await.unwrap_err();
         assert_eq!(e.code(), "pass_status_conflict");
-        assert_eq!(
-            w.store.get_pass(&id).await.unwrap().unwrap().status,
-            PassStatus::Closed
-        );
+        assert_eq!(stored_status(&w, &id).await, PassStatus::Closed);
 
         // Read ACTIVE, then someone marks it USED before our CLOSED is stored: CLOSED still holds
         // from USED, so it is written on top.
         let (w, svc, id) = racing(PassStatus::Used).await;
         let p = svc.set_status(&id, PassStatus::Closed).await.unwrap();
         assert_eq!(p.status, PassStatus::Closed);
-        assert_eq!(
-            w.store.get_pass(&id).await.unwrap().unwrap().status,
-            PassStatus::Closed
-        );
+        assert_eq!(stored_status(&w, &id).await, PassStatus::Closed);
 
         // The same change twice at once: one write, both answer USED.
         let (w, svc, id) = racing(PassStatus::Used).await;
         let p = svc.set_status(&id, PassStatus::Used).await.unwrap();
         assert_eq!(p.status, PassStatus::Used);
-        assert_eq!(
-            w.store.get_pass(&id).await.unwrap().unwrap().status,
-            PassStatus::Used
-        );
+        assert_eq!(stored_status(&w, &id).await, PassStatus::Used);
     }
 }

@@ -2,7 +2,7 @@
 //! identity, and a short-lived session token is issued for it. The code and Alipay's access token
 //! are never logged or returned.
 
-use crate::error::{DomainError, ErrorKind};
+use crate::error::{domain_error, ErrorKind};
 use crate::ports::{Clock, GatewayFailure, GatewayOutcome};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -99,24 +99,15 @@ pub enum SessionError {
     UnusableIdentity,
 }
 
-impl DomainError for SessionError {
-    fn code(&self) -> &'static str {
-        match self {
-            SessionError::InvalidAuthCode => "invalid_auth_code",
-            SessionError::Refused(_) => "auth_code_refused",
-            SessionError::Unavailable(_) => "alipay_unavailable",
-            SessionError::NoIdentity | SessionError::UnusableIdentity => "no_user_identity",
-        }
+domain_error!(
+    SessionError {
+        SessionError::InvalidAuthCode => "invalid_auth_code", ErrorKind::BadInput;
+        SessionError::Refused(_) => "auth_code_refused", ErrorKind::Unauthorized;
+        SessionError::Unavailable(_) => "alipay_unavailable", ErrorKind::Unavailable;
+        SessionError::NoIdentity | SessionError::UnusableIdentity =>
+            "no_user_identity", ErrorKind::BadGateway;
     }
-    fn kind(&self) -> ErrorKind {
-        match self {
-            SessionError::InvalidAuthCode => ErrorKind::BadInput,
-            SessionError::Refused(_) => ErrorKind::Unauthorized,
-            SessionError::Unavailable(_) => ErrorKind::Unavailable,
-            SessionError::NoIdentity | SessionError::UnusableIdentity => ErrorKind::BadGateway,
-        }
-    }
-}
+);
 
 /// Exchanges auth codes and issues session tokens.
 pub struct SessionService {
@@ -168,6 +159,7 @@ impl SessionService {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::error::DomainError;
     use crate::time::Timestamp;
 
     struct Fixed(GatewayOutcome<AlipayIdentity>);

@@ -1,7 +1,7 @@
 //! Pass templates: pass.json (`tpl_content`) validation, `$var$` collection, parameter rules for
 //! filling variables at claim time, the deterministic `unique_id`, and [`TemplateService`].
 
-use crate::error::{DomainError, ErrorKind, GatewayError};
+use crate::error::{domain_error, ErrorKind, GatewayError};
 use crate::hash::{canonical_json, sha256_hex, sha256_parts};
 use crate::ids::{AppId, SerialNumber, TemplateId, UserId};
 use crate::ports::{
@@ -201,21 +201,26 @@ impl<'a> Checker<'a> {
         self.root.pointer(pointer)
     }
 
+    /// Notes a value of the wrong JSON type.
+    fn wrong_type(&mut self, pointer: &str, expected: &str) {
+        self.issues
+            .push(issue(pointer, "wrong_type", format!("must be {expected}")));
+    }
+
+    /// Notes a missing value, when it is required.
+    fn absent(&mut self, pointer: &str, required: bool) {
+        if required {
+            self.issues.push(issue(pointer, "required", "is required"));
+        }
+    }
+
     fn object(&mut self, pointer: &str, required: bool) -> bool {
         match self.get(pointer) {
-            Some(Value::Object(_)) => true,
-            Some(_) => {
-                self.issues
-                    .push(issue(pointer, "wrong_type", "must be an object"));
-                false
-            }
-            None => {
-                if required {
-                    self.issues.push(issue(pointer, "required", "is required"));
-                }
-                false
-            }
+            Some(Value::Object(_)) => return true,
+            Some(_) => self.wrong_type(pointer, "an object"),
+            None => self.absent(pointer, required),
         }
+        false
     }
 
     fn string(&mut self, pointer: &str, required: bool) -> Option<&'a str> {
@@ -223,21 +228,12 @@ impl<'a> Checker<'a> {
             Some(Value::String(s)) if s.trim().is_empty() && required => {
                 self.issues
                     .push(issue(pointer, "empty", "must not be empty"));
-                None
             }
-            Some(Value::String(s)) => Some(s.as_str()),
-            Some(_) => {
-                self.issues
-                    .push(issue(pointer, "wrong_type", "must be a string"));
-                None
-            }
-            None => {
-                if required {
-                    self.issues.push(issue(pointer, "required", "is required"));
-                }
-                None
-            }
+            Some(Value::String(s)) => return Some(s.as_str()),
+            Some(_) => self.wrong_type(pointer, "a string"),
+            None => self.absent(pointer, required),
         }
+        None
     }
 
     fn url(&mut self, pointer: &str, required: bool) {
@@ -331,11 +327,7 @@ pub fn validate_template(
                         }
                     }
                 }
-                Some(_) => c.issues.push(issue(
-                    "/content/evoucherInfo/operation",
-                    "wrong_type",
-                    "must be an array",
-                )),
+                Some(_) => c.wrong_type("/content/evoucherInfo/operation", "an array"),
             }
             c.object("/content/evoucherInfo/einfo", false);
         }
@@ -538,39 +530,25 @@ fn first_issue(issues: &[TemplateIssue]) -> String {
         .unwrap_or_default()
 }
 
-impl From<GatewayError> for TemplateError {
-    fn from(e: GatewayError) -> Self {
-        TemplateError::Gateway(e)
+domain_error!(
+    TemplateError {
+        TemplateError::Invalid(_) => "invalid_template", ErrorKind::BadInput;
+        TemplateError::NotFound => "template_not_found", ErrorKind::NotFound;
     }
-}
-
-impl DomainError for TemplateError {
-    fn extensions(&self) -> Vec<(&'static str, Value)> {
-        match self {
-            TemplateError::Invalid(issues) => vec![(
-                "errors",
-                serde_json::to_value(issues).unwrap_or(Value::Null),
-            )],
-            _ => Vec::new(),
+    gateway: Gateway;
+    store: Store;
+    {
+        fn extensions(&self) -> Vec<(&'static str, Value)> {
+            match self {
+                TemplateError::Invalid(issues) => vec![(
+                    "errors",
+                    serde_json::to_value(issues).unwrap_or(Value::Null),
+                )],
+                _ => Vec::new(),
+            }
         }
     }
-    fn code(&self) -> &'static str {
-        match self {
-            TemplateError::Invalid(_) => "invalid_template",
-            TemplateError::NotFound => "template_not_found",
-            TemplateError::Gateway(e) => e.code(),
-            TemplateError::Store(e) => e.code(),
-        }
-    }
-    fn kind(&self) -> ErrorKind {
-        match self {
-            TemplateError::Invalid(_) => ErrorKind::BadInput,
-            TemplateError::NotFound => ErrorKind::NotFound,
-            TemplateError::Gateway(e) => e.kind(),
-            TemplateError::Store(e) => e.kind(),
-        }
-    }
-}
+);
 
 /// Creates, updates, reads templates.
 pub struct TemplateService {
@@ -704,6 +682,7 @@ impl TemplateService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DomainError;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -964,14 +943,7 @@ mod tests {
             clock: w.clock.clone(),
             policy: policy(),
         };
-        let mut rules = BTreeMap::new();
-        rules.insert(
-            "title".into(),
-            ParamRule::Fixed {
-                value: "券".into()
-            },
-        );
-        rules.insert("code".into(), ParamRule::Serial);
+        let rules = rules_for_vector();
         let t = svc.create(&vector(), &rules, None).await.unwrap();
         assert_eq!(t.tpl_params.len(), 6);
         assert_eq!(t.per_user_limit, DEFAULT_PER_USER_LIMIT);

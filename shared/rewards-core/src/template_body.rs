@@ -3,7 +3,7 @@
 //! and the parameter rules, and how a pointer into the content maps back into the body as written.
 //! One implementation for the server and the CLI, so both accept and locate exactly the same things.
 
-use crate::error::{DomainError, ErrorKind};
+use crate::error::{domain_error, ErrorKind};
 use crate::template::{validate_template, ParamRule, TemplateIssue, TemplatePolicy};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -35,18 +35,13 @@ pub enum TemplateBodyError {
     InvalidPerUserLimit,
 }
 
-impl DomainError for TemplateBodyError {
-    fn code(&self) -> &'static str {
-        match self {
-            TemplateBodyError::NotAnObject => "body_invalid",
-            TemplateBodyError::InvalidParamRules(_) => "invalid_param_rules",
-            TemplateBodyError::InvalidPerUserLimit => "invalid_per_user_limit",
-        }
+domain_error!(
+    TemplateBodyError {
+        TemplateBodyError::NotAnObject => "body_invalid", ErrorKind::BadInput;
+        TemplateBodyError::InvalidParamRules(_) => "invalid_param_rules", ErrorKind::BadInput;
+        TemplateBodyError::InvalidPerUserLimit => "invalid_per_user_limit", ErrorKind::BadInput;
     }
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::BadInput
-    }
-}
+);
 
 /// The top-level fields of `tpl_content` that a bare pass.json carries beside its own fields.
 const IMAGE_FIELDS: [&str; 3] = ["logo", "icon", "strip"];
@@ -127,6 +122,7 @@ impl TemplateBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DomainError;
     use serde_json::json;
 
     #[test]

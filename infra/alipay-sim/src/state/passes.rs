@@ -106,47 +106,31 @@ pub struct UserToken {
     pub spent: bool,
 }
 
+/// The non-empty text of a template field, or the platform's refusal naming it as `shown`.
+fn nonempty<'a>(at: Option<&'a Value>, shown: &str) -> Result<&'a str, Reply> {
+    at.and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Reply::pass_fail("TPL_CONTENT_INVALID", format!("{shown} 不能为空")))
+}
+
 impl State {
     pub(super) fn read_tpl_content(biz: &Biz) -> Result<(Value, Option<String>, String), Reply> {
         let content = biz
             .object("tpl_content")?
             .ok_or_else(|| Reply::invalid("tpl_content", "不能为空"))?;
-        let Some(Value::Object(pass)) = content.get("content") else {
+        let Some(pass @ Value::Object(_)) = content.get("content") else {
             return Err(Reply::pass_fail(
                 "TPL_CONTENT_INVALID",
                 "tpl_content.content 不能为空",
             ));
         };
-        let logo_ok = content
-            .get("logo")
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty());
-        if !logo_ok {
-            return Err(Reply::pass_fail(
-                "TPL_CONTENT_INVALID",
-                "tpl_content.logo 不能为空",
-            ));
-        }
-        let title_ok = pass
-            .get("evoucherInfo")
-            .and_then(|e| e.get("title"))
-            .and_then(Value::as_str)
-            .is_some_and(|t| !t.is_empty());
-        if !title_ok {
-            return Err(Reply::pass_fail(
-                "TPL_CONTENT_INVALID",
-                "evoucherInfo.title 不能为空",
-            ));
-        }
-        let serial = pass
-            .get("fileInfo")
-            .and_then(|f| f.get("serialNumber"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                Reply::pass_fail("TPL_CONTENT_INVALID", "fileInfo.serialNumber 不能为空")
-            })?
-            .to_string();
+        nonempty(content.get("logo"), "tpl_content.logo")?;
+        nonempty(pass.pointer("/evoucherInfo/title"), "evoucherInfo.title")?;
+        let serial = nonempty(
+            pass.pointer("/fileInfo/serialNumber"),
+            "fileInfo.serialNumber",
+        )?
+        .to_owned();
         let callback = pass
             .get("merchant")
             .and_then(|m| m.get("mcallbackUrl"))

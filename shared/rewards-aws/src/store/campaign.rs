@@ -1,7 +1,7 @@
 //! Campaigns (`CAMP#{crowdNo}` / `META`, listed newest first on gsi1 `CAMP`) and schedule slots
 //! (`SLOT#{plan}#{slot}` / `META`, with `fence` and `state` for the conditions).
 
-use super::item::{item, s, ts, Item, META};
+use super::item::{item, list_by_creation, s, Item, META};
 use super::DynamoStore;
 use async_trait::async_trait;
 use rewards_core::campaign::{Campaign, SlotRecord, SlotState};
@@ -37,11 +37,7 @@ fn slot_item(sl: &SlotRecord) -> Result<Item, StoreError> {
 impl CampaignStore for DynamoStore {
     async fn put_campaign(&self, c: &Campaign) -> Result<(), StoreError> {
         let mut it = item(campaign_pk(&c.crowd_no), META.into(), c)?;
-        it.insert("gsi1pk".into(), s("CAMP"));
-        it.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{}", ts(c.created_at), c.crowd_no)),
-        );
+        list_by_creation(&mut it, "CAMP", c.created_at, &c.crowd_no);
         it.insert("status".into(), s(c.status.as_str()));
         self.put_plain(it).await
     }

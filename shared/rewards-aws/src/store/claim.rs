@@ -3,7 +3,7 @@
 //! issuance is in flight (the sweep's work list).
 
 use super::item::{
-    decode_all, item, put_when, s, ts, ttl_seconds, unavailable, Item, TxFailure, META,
+    decode_all, index_gsi1, item, put_when, s, ts, ttl_seconds, unavailable, Item, TxFailure, META,
 };
 use super::pass::pass_items;
 use super::DynamoStore;
@@ -28,11 +28,8 @@ fn account_item(a: &ClaimAccount) -> Result<Item, StoreError> {
         it.insert("expiresAt".into(), ttl_seconds(e));
     }
     if let Some(due) = a.due_at() {
-        it.insert("gsi1pk".into(), s(IN_FLIGHT));
-        it.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{}#{}", ts(due), a.template_id, a.user_id)),
-        );
+        let sk = format!("{}#{}#{}", ts(due), a.template_id, a.user_id);
+        index_gsi1(&mut it, IN_FLIGHT, sk);
     }
     Ok(it)
 }

@@ -59,6 +59,22 @@ pub(super) fn item<T: Serialize>(pk: String, sk: String, data: &T) -> Result<Ite
     ]))
 }
 
+/// Indexes an item on gsi1 under `pk`, ordered by `sk`.
+pub(super) fn index_gsi1(it: &mut Item, pk: impl Into<String>, sk: String) {
+    it.insert("gsi1pk".into(), s(pk));
+    it.insert("gsi1sk".into(), s(sk));
+}
+
+/// Lists an item under `label` on gsi1 by creation time, then id (see `list_gsi1`).
+pub(super) fn list_by_creation(
+    it: &mut Item,
+    label: &str,
+    created_at: Timestamp,
+    id: &impl std::fmt::Display,
+) {
+    index_gsi1(it, label, format!("{}#{id}", ts(created_at)));
+}
+
 /// The record in an item's `data`.
 pub(super) fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     let data = item

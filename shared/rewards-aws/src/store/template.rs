@@ -1,6 +1,6 @@
 //! Templates: `TPL#{templateId}` / `META`, listed newest first on gsi1 `TPL`.
 
-use super::item::{item, s, ts, META};
+use super::item::{item, list_by_creation, META};
 use super::DynamoStore;
 use async_trait::async_trait;
 use rewards_core::ids::TemplateId;
@@ -16,11 +16,7 @@ fn template_pk(id: &TemplateId) -> String {
 impl TemplateStore for DynamoStore {
     async fn put_template(&self, t: &TemplateRecord) -> Result<(), StoreError> {
         let mut it = item(template_pk(&t.template_id), META.into(), t)?;
-        it.insert("gsi1pk".into(), s("TPL"));
-        it.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{}", ts(t.created_at), t.template_id)),
-        );
+        list_by_creation(&mut it, "TPL", t.created_at, &t.template_id);
         self.put_plain(it).await
     }
 

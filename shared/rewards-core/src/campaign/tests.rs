@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::DomainError;
 use crate::testkit::*;
 
 #[test]
@@ -28,46 +29,30 @@ fn input() -> NewCampaignInput {
     }
 }
 
+/// The field `validate` names when it refuses `i`.
+fn refused_field(i: &NewCampaignInput, now: Timestamp) -> Option<&'static str> {
+    match i.validate(now) {
+        Err(CampaignError::BadInput { field, .. }) => Some(field),
+        _ => None,
+    }
+}
+
 #[test]
 fn input_validation() {
     let now = Timestamp::parse_beijing("2024-01-01 00:00:00").unwrap();
     assert!(input().validate(now).is_ok());
     let mut i = input();
     i.total_money = Some("0.50".into());
-    assert!(matches!(
-        i.validate(now),
-        Err(CampaignError::BadInput {
-            field: "totalMoney",
-            ..
-        })
-    ));
+    assert_eq!(refused_field(&i, now), Some("totalMoney"));
     let mut i = input();
     i.total_num = Some(3);
-    assert!(matches!(
-        i.validate(now),
-        Err(CampaignError::BadInput {
-            field: "totalNum",
-            ..
-        })
-    ));
+    assert_eq!(refused_field(&i, now), Some("totalNum"));
     let mut i = input();
     i.end_time = Some("2024-09-01 00:00:00".into());
-    assert!(matches!(
-        i.validate(now),
-        Err(CampaignError::BadInput {
-            field: "endTime",
-            ..
-        })
-    ));
+    assert_eq!(refused_field(&i, now), Some("endTime"));
     let mut i = input();
     i.prize_type = Some("other".into());
-    assert!(matches!(
-        i.validate(now),
-        Err(CampaignError::BadInput {
-            field: "prizeType",
-            ..
-        })
-    ));
+    assert_eq!(refused_field(&i, now), Some("prizeType"));
 }
 
 fn plan() -> SchedulePlan {

@@ -14,6 +14,45 @@ fn query_for(user: &str, token: &str, ts: i64) -> ClaimQuery {
     }
 }
 
+/// The component's callback for the usual user with `token`, sent at the world's time.
+async fn tap(w: &World, svc: &ClaimService, token: &str) -> Result<ClaimAnswer, ClaimError> {
+    svc.claim(&query(token, w.clock.now().millis())).await
+}
+
+/// A world with the usual template, and its claim service.
+async fn seeded() -> (World, ClaimService) {
+    let w = World::new();
+    w.seed_template().await;
+    let svc = w.claim_service();
+    (w, svc)
+}
+
+/// Alipay issues the pass for `token` and its answer is lost: the tap fails.
+async fn lose_the_answer(w: &World, svc: &ClaimService, token: &str) {
+    w.pass_gw.fail_next_issue(GwFault::UnknownAfter);
+    assert!(tap(w, svc, token).await.is_err());
+}
+
+/// [`seeded`], with `quirk` applied to the world, after a tap with `token` whose pass Alipay
+/// issued and whose answer was lost.
+async fn after_a_lost_answer(quirk: impl FnOnce(&World), token: &str) -> (World, ClaimService) {
+    let (w, svc) = seeded().await;
+    quirk(&w);
+    lose_the_answer(&w, &svc, token).await;
+    (w, svc)
+}
+
+/// [`seeded`], with the service shared with a sweeper of batches of 10.
+async fn with_sweeper() -> (World, Arc<ClaimService>, ClaimSweeper) {
+    let (w, svc) = seeded().await;
+    let svc = Arc::new(svc);
+    let sweeper = ClaimSweeper {
+        service: svc.clone(),
+        batch: 10,
+    };
+    (w, svc, sweeper)
+}
+
 fn tpl() -> TemplateId {
     TemplateId::parse(TPL).unwrap()
 }
@@ -29,9 +68,7 @@ fn user_no(i: u32) -> String {
 
 #[tokio::test]
 async fn happy_path_and_replay() {
-    let w = World::new();
-    w.seed_template().await;
-    let svc = w.claim_service();
+    let (w, svc) = seeded().await;
     let now = w.clock.now().millis();
     let a = svc.claim(&query("tok1", now)).await.unwrap();
     assert!(!a.replayed);
@@ -57,9 +94,7 @@ async fn happy_path_and_replay() {
 
 #[tokio::test]
 async fn bad_input_is_classified() {
-    let w = World::new();
-    w.seed_template().await;
-    let svc = w.claim_service();
+    let (w, svc) = seeded().await;
     let now = w.clock.now().millis();
     let mut q = query("tok", now);
     q.user_id = Some("123".into());
@@ -84,9 +119,7 @@ async fn bad_input_is_classified() {
 
 #[tokio::test]
 async fn one_pass_per_user_unless_the_template_allows_more() {
-    let w = World::new();
-    w.seed_template().await;
-    let svc = w.claim_service();
+    let (w, svc) = seeded().await;
     let now = w.clock.now().millis();
     svc.claim(&query("first", now)).await.unwrap();
     let e = svc.claim(&query("second", now)).await.unwrap_err();
@@ -130,10 +163,8 @@ async fn crash_at_every_step_recovers_with_one_pass() {
                 "complete_issuance",
             ] {
                 let what = format!("{step} retap={retap} refuse={refuse_repeated}");
-                let w = World::new();
-                w.seed_template().await;
+                let (w, svc) = seeded().await;
                 w.pass_gw.refuse_repeated_serials(refuse_repeated);
-                let svc = w.claim_service();
                 let now = w.clock.now().millis();
                 match step {
                     "issue_before" => w.pass_gw.fail_next_issue(GwFault::UnknownBefore),
@@ -149,7 +180,7 @@ async fn crash_at_every_step_recovers_with_one_pass() {
                     } else {
                         "tok".into()
                     };
-                    match svc.claim(&query(&token, w.clock.now().millis())).await {
+                    match tap(&w, &svc, &token).await {
                         Ok(a) => {
                             answered = Some(a);
                             break;
@@ -189,49 +220,27 @@ async fn crash_at_every_step_recovers_with_one_pass() {
 #[tokio::test]
 async fn a_retap_after_an_unknown_outcome_finds_the_pass_instead_of_issuing_a_second() {
     for refuse_repeated in [false, true] {
-        let w = World::new();
-        w.seed_template().await;
+        let (w, svc) = seeded().await;
         w.pass_gw.refuse_repeated_serials(refuse_repeated);
-        let svc = w.claim_service();
         w.pass_gw.fail_next_issue(GwFault::UnknownAfter);
-        let e = svc
-            .claim(&query("lost", w.clock.now().millis()))
-            .await
-            .unwrap_err();
+        let e = tap(&w, &svc, "lost").await.unwrap_err();
         assert_eq!(e.code(), "alipay_unavailable");
         // A new token: the serial is looked up, the pass stored, and the user is at the limit.
-        let e = svc
-            .claim(&query("retap", w.clock.now().millis()))
-            .await
-            .unwrap_err();
+        let e = tap(&w, &svc, "retap").await.unwrap_err();
         assert_eq!(e.code(), "pass_limit_reached", "refuse={refuse_repeated}");
         assert_eq!(w.pass_gw.find_calls(), 1);
         assert_eq!(w.pass_gw.issue_calls(), 1, "no second instance.add");
         assert_eq!(w.store.list_user_passes_sync(USER).len(), 1);
         // The first token's callback, repeated, answers the pass.
-        let a = svc
-            .claim(&query("lost", w.clock.now().millis()))
-            .await
-            .unwrap();
+        let a = tap(&w, &svc, "lost").await.unwrap();
         assert!(a.replayed);
     }
 }
 
 #[tokio::test]
 async fn a_refused_repeat_of_the_same_token_is_resolved_by_serial() {
-    let w = World::new();
-    w.seed_template().await;
-    w.pass_gw.refuse_repeated_serials(true);
-    let svc = w.claim_service();
-    w.pass_gw.fail_next_issue(GwFault::UnknownAfter);
-    assert!(svc
-        .claim(&query("tok", w.clock.now().millis()))
-        .await
-        .is_err());
-    let a = svc
-        .claim(&query("tok", w.clock.now().millis()))
-        .await
-        .unwrap();
+    let (w, svc) = after_a_lost_answer(|w| w.pass_gw.refuse_repeated_serials(true), "tok").await;
+    let a = tap(&w, &svc, "tok").await.unwrap();
     assert_eq!(w.pass_gw.issue_calls(), 2);
     assert_eq!(w.pass_gw.find_calls(), 1);
     assert_eq!(w.store.list_user_passes_sync(USER)[0].pass_id, a.pass_id);
@@ -239,19 +248,8 @@ async fn a_refused_repeat_of_the_same_token_is_resolved_by_serial() {
 
 #[tokio::test]
 async fn a_pass_alipay_does_not_name_is_stored_under_its_serial() {
-    let w = World::new();
-    w.seed_template().await;
-    w.pass_gw.find_without_id(true);
-    let svc = w.claim_service();
-    w.pass_gw.fail_next_issue(GwFault::UnknownAfter);
-    assert!(svc
-        .claim(&query("a", w.clock.now().millis()))
-        .await
-        .is_err());
-    let e = svc
-        .claim(&query("b", w.clock.now().millis()))
-        .await
-        .unwrap_err();
+    let (w, svc) = after_a_lost_answer(|w| w.pass_gw.find_without_id(true), "a").await;
+    let e = tap(&w, &svc, "b").await.unwrap_err();
     assert_eq!(e.code(), "pass_limit_reached");
     let stored = w.store.list_user_passes_sync(USER);
     assert_eq!(stored.len(), 1);
@@ -260,14 +258,9 @@ async fn a_pass_alipay_does_not_name_is_stored_under_its_serial() {
 
 #[tokio::test]
 async fn definite_failure_is_answered_without_alipay_text_and_a_new_tap_may_try_again() {
-    let w = World::new();
-    w.seed_template().await;
-    let svc = w.claim_service();
+    let (w, svc) = seeded().await;
     w.pass_gw.fail_next_issue(GwFault::Refuse);
-    let e = svc
-        .claim(&query("tok", w.clock.now().millis()))
-        .await
-        .unwrap_err();
+    let e = tap(&w, &svc, "tok").await.unwrap_err();
     assert_eq!(e.code(), "alipay_rejected");
     let body = component_answer(&Err(e));
     assert_eq!(body["message"], "Alipay refused to issue the pass");
@@ -284,32 +277,21 @@ async fn definite_failure_is_answered_without_alipay_text_and_a_new_tap_may_try_
         account.expires_at.is_some(),
         "nothing permanent for a failed claim"
     );
-    let a = svc
-        .claim(&query("tok2", w.clock.now().millis()))
-        .await
-        .unwrap();
+    let a = tap(&w, &svc, "tok2").await.unwrap();
     assert!(!a.replayed);
     assert_eq!(w.pass_gw.passes_issued(), 1);
 }
 
 #[tokio::test]
 async fn at_most_five_failed_claims_an_hour_reach_alipay_per_user() {
-    let w = World::new();
-    w.seed_template().await;
-    let svc = w.claim_service();
+    let (w, svc) = seeded().await;
     for i in 0..5 {
         w.pass_gw.fail_next_issue(GwFault::Refuse);
-        let e = svc
-            .claim(&query(&format!("forged{i}"), w.clock.now().millis()))
-            .await
-            .unwrap_err();
+        let e = tap(&w, &svc, &format!("forged{i}")).await.unwrap_err();
         assert_eq!(e.code(), "alipay_rejected");
         w.clock.advance(Duration::from_secs(60));
     }
-    let e = svc
-        .claim(&query("forged5", w.clock.now().millis()))
-        .await
-        .unwrap_err();
+    let e = tap(&w, &svc, "forged5").await.unwrap_err();
     assert_eq!(
         (e.code(), e.kind().http_status()),
         ("too_many_failed_claims", 429)
@@ -326,10 +308,7 @@ async fn at_most_five_failed_claims_an_hour_reach_alipay_per_user() {
         .await
         .unwrap();
     w.clock.advance(wait);
-    let a = svc
-        .claim(&query("legit", w.clock.now().millis()))
-        .await
-        .unwrap();
+    let a = tap(&w, &svc, "legit").await.unwrap();
     assert!(!a.replayed);
     let items = w.store.budget_items();
     assert!(items
@@ -417,9 +396,7 @@ async fn fifty_concurrent_claims_give_one_pass() {
 
 #[tokio::test]
 async fn waiter_answers_in_progress_past_the_bound() {
-    let w = World::new();
-    w.seed_template().await;
-    let svc = w.claim_service();
+    let (w, svc) = seeded().await;
     let now = w.clock.now();
     // A holder that never finishes: an issuance with a live lease.
     let held = ClaimAccount {
@@ -461,18 +438,9 @@ async fn the_sweep_stores_what_alipay_issued_and_drops_what_it_did_not() {
         (GwFault::UnknownAfter, true),
         (GwFault::UnknownBefore, false),
     ] {
-        let w = World::new();
-        w.seed_template().await;
-        let svc = Arc::new(w.claim_service());
-        let sweeper = ClaimSweeper {
-            service: svc.clone(),
-            batch: 10,
-        };
+        let (w, svc, sweeper) = with_sweeper().await;
         w.pass_gw.fail_next_issue(fault);
-        assert!(svc
-            .claim(&query("t", w.clock.now().millis()))
-            .await
-            .is_err());
+        assert!(tap(&w, &svc, "t").await.is_err());
         // Not due yet: the user may still re-tap.
         assert_eq!(sweeper.run_once().await.unwrap().examined, 0);
         w.clock.advance(ClaimConfig::default().recheck);
@@ -496,18 +464,8 @@ async fn the_sweep_stores_what_alipay_issued_and_drops_what_it_did_not() {
 
 #[tokio::test]
 async fn an_unanswered_lookup_is_retried_later_with_backoff() {
-    let w = World::new();
-    w.seed_template().await;
-    let svc = Arc::new(w.claim_service());
-    let sweeper = ClaimSweeper {
-        service: svc.clone(),
-        batch: 10,
-    };
-    w.pass_gw.fail_next_issue(GwFault::UnknownAfter);
-    assert!(svc
-        .claim(&query("t", w.clock.now().millis()))
-        .await
-        .is_err());
+    let (w, svc, sweeper) = with_sweeper().await;
+    lose_the_answer(&w, &svc, "t").await;
     w.clock.advance(Duration::from_secs(60));
     w.pass_gw.fail_next_find(GwFault::UnknownBefore);
     assert_eq!(sweeper.run_once().await.unwrap().unresolved, 1);
