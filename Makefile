@@ -57,7 +57,7 @@ FUNCTIONS := $(notdir $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Cargo.tom
 bench-stack:
 	scripts/ensure-venv.sh >/dev/null
 	test -d tests/interop/node_modules/alipay-sdk || (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
-	cargo build --release --bins -p stack-bench -p local-stack $(addprefix -p ,$(FUNCTIONS))
+	cargo build --release --bins -p stack-bench $(addprefix -p ,$(FUNCTIONS))
 	$(if $(BEFORE_AFTER),cargo build --profile release-baseline --bins $(addprefix -p ,$(FUNCTIONS)))
 	target/release/stack-bench $(if $(BEFORE_AFTER),--baseline-dir target/release-baseline) $(BENCH_FLAGS)
 

@@ -187,7 +187,7 @@ pub(crate) async fn measure(args: &Args, stack: &Stack) -> Res<ColdStarts> {
             // Each function's baseline build right after it, so both see the same machine.
             let mut runs = vec![(name.clone(), None)];
             if let Some(dir) = args.baseline_dir.as_deref() {
-                if stack.functions.contains(name) {
+                if stack.functions.contains(name) && dir.join(name).is_file() {
                     runs.push((baseline_key(name), Some(dir)));
                 }
             }
@@ -228,6 +228,7 @@ pub(crate) async fn measure(args: &Args, stack: &Stack) -> Res<ColdStarts> {
         Some(dir) => stack
             .functions
             .iter()
+            .filter(|name| dir.join(name).is_file())
             .map(|name| {
                 let (mut d, rss, err) = samples.remove(&baseline_key(name)).unwrap_or_default();
                 let size = std::fs::metadata(dir.join(name)).ok().map(|m| m.len());

@@ -114,6 +114,18 @@ pub(crate) fn print(after_dir: &Path, before_dir: &Path, cold: &ColdStarts) {
         cells(sum(&all_before, 1), sum(&all_after, 1), MIB, 2),
         cells(sum(&all_before, 2), sum(&all_after, 2), MIB, 2),
     );
+    let missing: Vec<&str> = cold
+        .rows
+        .iter()
+        .filter(|r| r.size.is_some() && !cold.baseline.iter().any(|b| b.name == r.name))
+        .map(|r| r.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        println!(
+            "\nNot built with `{before_profile}` (left out): {}.",
+            missing.join(", ")
+        );
+    }
     for r in cold.baseline.iter().filter(|r| r.error.is_some()) {
         println!(
             "\n{} ({before_profile}): {}",

@@ -138,7 +138,7 @@ async fn run() -> Res<()> {
 }
 
 fn check_binaries(args: &Args, functions: &[String]) -> Res<()> {
-    for f in functions.iter().map(String::as_str).chain(["local-stack"]) {
+    for f in functions {
         if !args.bin_dir.join(f).is_file() {
             return Err(format!(
                 "{} is not built: run `cargo build --release --workspace --bins`",
@@ -148,15 +148,13 @@ fn check_binaries(args: &Args, functions: &[String]) -> Res<()> {
         }
     }
     if let Some(dir) = &args.baseline_dir {
-        for f in functions {
-            if !dir.join(f).is_file() {
-                return Err(format!(
-                    "{} is not built: run `make bench-stack BEFORE_AFTER=1` (builds the functions \
-                     with the release-baseline profile)",
-                    dir.join(f).display()
-                )
-                .into());
-            }
+        if !functions.iter().any(|f| dir.join(f).is_file()) {
+            return Err(format!(
+                "no function is built in {}: run `make bench-stack BEFORE_AFTER=1` (builds them with \
+                 the release-baseline profile)",
+                dir.display()
+            )
+            .into());
         }
     }
     Ok(())
