@@ -53,12 +53,14 @@ zips:
 # BEFORE_AFTER=1 also builds the functions with the release-baseline profile (the Lambda profile before
 # the size work) and cold-starts them in the same rounds: one table, both builds, the ratio. It reads the
 # arm64 zips of both profiles if present: make zips; make zips ZIPS_FLAGS="--profile release-baseline".
+# BASELINE_FUNCTIONS="send-trigger tunnel-reader" limits the baseline build to some functions.
 FUNCTIONS := $(notdir $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Cargo.toml)))
+BASELINE_FUNCTIONS ?= $(FUNCTIONS)
 bench-stack:
 	scripts/ensure-venv.sh >/dev/null
 	test -d tests/interop/node_modules/alipay-sdk || (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 	cargo build --release --bins -p stack-bench $(addprefix -p ,$(FUNCTIONS))
-	$(if $(BEFORE_AFTER),cargo build --profile release-baseline --bins $(addprefix -p ,$(FUNCTIONS)))
+	$(if $(BEFORE_AFTER),cargo build --profile release-baseline --bins $(addprefix -p ,$(BASELINE_FUNCTIONS)))
 	target/release/stack-bench $(if $(BEFORE_AFTER),--baseline-dir target/release-baseline) $(BENCH_FLAGS)
 
 .PHONY: bench-stack
