@@ -95,7 +95,7 @@ fn print_cold(args: &Args, cold: &ColdStarts, peak: &BTreeMap<String, u64>, func
             .collect();
         println!(
             "\nAWS calls during all cold starts ({} function starts): {}.",
-            args.runs * functions * if args.baseline_dir.is_some() { 2 } else { 1 },
+            args.runs * (functions + cold.baseline.len()),
             per.join(", ")
         );
     }
