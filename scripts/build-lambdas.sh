@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Builds the Lambda deployment zips: target/lambda/<function>/bootstrap.zip for every crate under
 # functions/ (or the functions named on the command line), with `cargo lambda build --release --arm64`,
-# i.e. what template.yaml declares (provided.al2023, arm64, bootstrap).
+# i.e. what template.yaml declares (provided.al2023, arm64, bootstrap) and what `sam build` runs.
 #
-#   scripts/build-lambdas.sh [--x86] [function...]
+#   scripts/build-lambdas.sh [--x86] [--profile NAME] [function...]
 #   eval "$(scripts/build-lambdas.sh --print-env)"   # the same tools on PATH, e.g. for `sam build --beta-features`
 #
 # --x86 builds x86_64 zips instead (for a machine where the aarch64 Rust target cannot be installed;
 # such zips only run on functions switched to `Architectures: [x86_64]`).
+#
+# --profile NAME builds with another Cargo profile (e.g. release-baseline, the profile before the size
+# work) into target/lambda-NAME/<function>/bootstrap.zip. cargo-lambda adds `-C target-cpu` (neoverse-n1 on
+# arm64, haswell on x86_64) only to release builds; this script adds the same flag for any other profile so
+# the two are compared like for like.
 #
 # Tools, installed once into the ignored venv .venv-lambda: cargo-lambda (a static binary from PyPI) and
 # zig (PyPI `ziglang`, the cross linker cargo-lambda drives through cargo-zigbuild). zig's caches stay in
@@ -19,15 +24,26 @@ cd "$ROOT"
 
 arch_flag="--arm64"
 rust_target="aarch64-unknown-linux-gnu"
+cpu="neoverse-n1"
+profile="release"
 functions=()
 print_env=0
+want_profile=0
 for arg in "$@"; do
+  if [ "$want_profile" = 1 ]; then
+    profile="$arg"
+    want_profile=0
+    continue
+  fi
   case "$arg" in
     --x86 | --x86-64 | --x86_64)
       arch_flag="--x86-64"
       rust_target="x86_64-unknown-linux-gnu"
+      cpu="haswell"
       ;;
     --arm64) ;;
+    --profile) want_profile=1 ;;
+    --profile=*) profile="${arg#--profile=}" ;;
     --print-env) print_env=1 ;;
     -h | --help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -84,15 +100,23 @@ fi
 # --- build --------------------------------------------------------------------------------------------
 packages=()
 for f in "${functions[@]}"; do packages+=(-p "$f"); done
-echo "build-lambdas: cargo lambda build --release $arch_flag (${functions[*]})" >&2
-cargo lambda build --release "$arch_flag" --output-format zip "${packages[@]}"
-
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+if [ "$profile" = release ]; then
+  profile_flags=(--release)
+  lambda_dir="$TARGET_DIR/lambda"
+else
+  profile_flags=(--profile "$profile" --config "build.rustflags=[\"-C\", \"target-cpu=$cpu\"]")
+  lambda_dir="$TARGET_DIR/lambda-$profile"
+fi
+echo "build-lambdas: cargo lambda build ${profile_flags[0]} ${profile_flags[1]:-} $arch_flag (${functions[*]})" >&2
+cargo lambda build "${profile_flags[@]}" "$arch_flag" --output-format zip --lambda-dir "$lambda_dir" \
+  "${packages[@]}"
+
 status=0
 printf '%-18s %12s %12s  %s\n' function "binary" "zip" path
 for f in "${functions[@]}"; do
-  zip="$TARGET_DIR/lambda/$f/bootstrap.zip"
-  bin="$TARGET_DIR/$rust_target/release/$f"
+  zip="$lambda_dir/$f/bootstrap.zip"
+  bin="$TARGET_DIR/$rust_target/$profile/$f"
   if [ -f "$zip" ]; then
     printf '%-18s %12s %12s  %s\n' "$f" "$(stat -c %s "$bin" 2>/dev/null || echo '?')" \
       "$(stat -c %s "$zip")" "${zip#"$ROOT"/}"

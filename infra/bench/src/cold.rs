@@ -152,10 +152,17 @@ pub(crate) fn cold_row(
     }
 }
 
-/// What the cold-start phase measured: one row per process, and the AWS calls made during init.
+/// What the cold-start phase measured: one row per process, one per baseline function (with
+/// `--baseline-dir`), and the AWS calls made during init.
 pub(crate) struct ColdStarts {
     pub(crate) rows: Vec<ColdRow>,
+    pub(crate) baseline: Vec<ColdRow>,
     pub(crate) init_calls: BTreeMap<String, u64>,
+}
+
+/// The sample key of a function's baseline build (never a function name: those have no spaces).
+fn baseline_key(f: &str) -> String {
+    format!("{f} (baseline)")
 }
 
 /// `--runs` cold starts of every function and of node, interleaved per round so drift hits every
@@ -177,18 +184,27 @@ pub(crate) async fn measure(args: &Args, stack: &Stack) -> Res<ColdStarts> {
     stack.proxy.set_phase("init");
     for _round in 0..args.runs {
         for name in &rows_order {
-            let result = match name.as_str() {
-                "node + alipay-sdk" => node_once(&node_script).await,
-                "node (bare)" => node_once(NODE_BARE).await,
-                f => function_once(args, stack, f)?.await,
-            };
-            let e = samples.entry(name.clone()).or_default();
-            match result {
-                Ok((d, rss)) => {
-                    e.0.push(d);
-                    e.1.push(rss);
+            // Each function's baseline build right after it, so both see the same machine.
+            let mut runs = vec![(name.clone(), None)];
+            if let Some(dir) = args.baseline_dir.as_deref() {
+                if stack.functions.contains(name) && dir.join(name).is_file() {
+                    runs.push((baseline_key(name), Some(dir)));
                 }
-                Err(err) => e.2 = Some(err.to_string()),
+            }
+            for (key, baseline_dir) in runs {
+                let result = match name.as_str() {
+                    "node + alipay-sdk" => node_once(&node_script).await,
+                    "node (bare)" => node_once(NODE_BARE).await,
+                    f => function_once(baseline_dir.unwrap_or(&args.bin_dir), stack, f)?.await,
+                };
+                let e = samples.entry(key).or_default();
+                match result {
+                    Ok((d, rss)) => {
+                        e.0.push(d);
+                        e.1.push(rss);
+                    }
+                    Err(err) => e.2 = Some(err.to_string()),
+                }
             }
         }
     }
@@ -207,13 +223,30 @@ pub(crate) async fn measure(args: &Args, stack: &Stack) -> Res<ColdStarts> {
             cold_row(name, &mut d, &rss, size, err)
         })
         .collect();
-    Ok(ColdStarts { rows, init_calls })
+    let baseline = match args.baseline_dir.as_deref() {
+        None => Vec::new(),
+        Some(dir) => stack
+            .functions
+            .iter()
+            .filter(|name| dir.join(name).is_file())
+            .map(|name| {
+                let (mut d, rss, err) = samples.remove(&baseline_key(name)).unwrap_or_default();
+                let size = std::fs::metadata(dir.join(name)).ok().map(|m| m.len());
+                cold_row(name, &mut d, &rss, size, err)
+            })
+            .collect(),
+    };
+    Ok(ColdStarts {
+        rows,
+        baseline,
+        init_calls,
+    })
 }
 
 /// One cold start of function `f` with the environment local-stack gives it (an error here, a
 /// function missing from template.yaml, ends the bench; a failed start is a row's error).
 fn function_once<'a>(
-    args: &'a Args,
+    bin_dir: &'a Path,
     stack: &'a Stack,
     f: &str,
 ) -> Res<impl std::future::Future<Output = Res<(Duration, u64)>> + 'a> {
@@ -223,7 +256,7 @@ fn function_once<'a>(
         .iter()
         .find(|s| s.name == f)
         .ok_or_else(|| format!("{f} is not in template.yaml"))?;
-    let env = local_stack::function_env(spec, &stack.opts, "us-east-1", &args.bin_dir);
-    let bin = args.bin_dir.join(f);
+    let env = local_stack::function_env(spec, &stack.opts, "us-east-1", bin_dir);
+    let bin = bin_dir.join(f);
     Ok(async move { cold_once(&bin, &env).await })
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo build --release --workspace --bins
 //! target/release/stack-bench [--bin-dir target/release] [--runs 7] [--requests 200] [--warmup 20]
+//!     [--baseline-dir target/release-baseline]
 //! ```
 //!
 //! 1. **Cold start** per function: each release binary is started `--runs` times against a minimal
@@ -16,7 +17,11 @@
 //!    pass-callback → `alipay.pass.instance.add`), an envelope send (`POST /envelopes` →
 //!    `cash.trigger`), a passes read (authorizer + tunnel-reader), next to the bare simulator round trip
 //!    (`cash.trigger` signed and verified by alipay-client, straight to the simulator).
-//! 3. **DynamoDB calls** per operation, counted by an HTTP proxy between the functions and moto that
+//! 3. With `--baseline-dir`, **before and after**: the functions built with the profile before the
+//!    size work are cold-started in the same rounds, and one table sets their sizes (x86_64 here, and
+//!    the arm64 zips of both profiles when `make zips` built them), cold starts and RSS beside the
+//!    current build's, with the ratio.
+//! 4. **DynamoDB calls** per operation, counted by an HTTP proxy between the functions and moto that
 //!    tallies the `X-Amz-Target` header of every call.
 //!
 //! Nothing here asserts a time: it prints what it measured.
@@ -27,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod cold;
+mod compare;
 mod proxy;
 mod report;
 mod stats;
@@ -42,6 +48,8 @@ const IAM_HEADER: &str = "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/e
 
 struct Args {
     bin_dir: PathBuf,
+    /// The same functions built with the profile before the size work (release-baseline).
+    baseline_dir: Option<PathBuf>,
     runs: usize,
     requests: usize,
     warmup: usize,
@@ -57,6 +65,7 @@ fn parse_args() -> Res<Args> {
         .unwrap_or_else(|| root().join("target"));
     let mut args = Args {
         bin_dir: target.join("release"),
+        baseline_dir: None,
         runs: 7,
         requests: 200,
         warmup: 20,
@@ -66,11 +75,15 @@ fn parse_args() -> Res<Args> {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
             "--bin-dir" => args.bin_dir = PathBuf::from(value()?),
+            "--baseline-dir" => args.baseline_dir = Some(PathBuf::from(value()?)),
             "--runs" => args.runs = value()?.parse()?,
             "--requests" => args.requests = value()?.parse()?,
             "--warmup" => args.warmup = value()?.parse()?,
             "-h" | "--help" => {
-                println!("stack-bench [--bin-dir target/release] [--runs 7] [--requests 200] [--warmup 20]");
+                println!(
+                    "stack-bench [--bin-dir target/release] [--runs 7] [--requests 200] [--warmup 20] \
+                     [--baseline-dir target/release-baseline]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other}").into()),
@@ -125,11 +138,21 @@ async fn run() -> Res<()> {
 }
 
 fn check_binaries(args: &Args, functions: &[String]) -> Res<()> {
-    for f in functions.iter().map(String::as_str).chain(["local-stack"]) {
+    for f in functions {
         if !args.bin_dir.join(f).is_file() {
             return Err(format!(
                 "{} is not built: run `cargo build --release --workspace --bins`",
                 args.bin_dir.join(f).display()
+            )
+            .into());
+        }
+    }
+    if let Some(dir) = &args.baseline_dir {
+        if !functions.iter().any(|f| dir.join(f).is_file()) {
+            return Err(format!(
+                "no function is built in {}: run `make bench-stack BEFORE_AFTER=1` (builds them with \
+                 the release-baseline profile)",
+                dir.display()
             )
             .into());
         }

@@ -35,6 +35,9 @@ pub(crate) fn print(
         args.runs, args.requests, args.warmup
     );
     print_cold(args, cold, &warm.peak_rss, functions);
+    if let Some(dir) = &args.baseline_dir {
+        crate::compare::print(&args.bin_dir, dir, cold);
+    }
     print_warm(warm, proxy);
     print_dynamo_calls(args.requests, proxy);
     println!();
@@ -92,7 +95,7 @@ fn print_cold(args: &Args, cold: &ColdStarts, peak: &BTreeMap<String, u64>, func
             .collect();
         println!(
             "\nAWS calls during all cold starts ({} function starts): {}.",
-            args.runs * functions,
+            args.runs * (functions + cold.baseline.len()),
             per.join(", ")
         );
     }
