@@ -5,7 +5,9 @@
 //! middle of the sends: every send resolves, nothing stays unknown after the reconciler.
 use std::time::Duration;
 
-use integration_tests::cash::{assert_agrees, envelope, new_business_id, pe, CASH_ENV};
+use integration_tests::cash::{
+    assert_agrees, envelope, new_business_id, pe, transfer_envelope, CASH_ENV,
+};
 use integration_tests::{cert_stack, new_user_id, set_stack_env, TestApp};
 use serde_json::{json, Value};
 
@@ -28,6 +30,30 @@ async fn rotate(app: &TestApp) {
         .sim_post("/sim/settings", &json!({"rotateAlipayCert": true}))
         .await;
     assert_eq!(a.status, 200, "{a:?}");
+}
+
+/// Sends the first half of `bodies` concurrently while Alipay rotates its certificate, then the
+/// rest; every send is paid or pending (never refused because of the rotation).
+async fn send_across_a_rotation(app: &TestApp, bodies: Vec<Value>) {
+    let send_all = |batch: &[Value]| {
+        let mut set = tokio::task::JoinSet::new();
+        for body in batch.iter().cloned() {
+            set.spawn(async move { TestApp::on(cert_stack()).send_envelope(&body).await });
+        }
+        set.join_all()
+    };
+    let half = bodies.len() / 2;
+    let (early, ()) = tokio::join!(send_all(&bodies[..half]), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        rotate(app).await
+    });
+    let late = send_all(&bodies[half..]).await;
+    for a in early.iter().chain(&late) {
+        assert!(
+            matches!(a.status, 201 | 202),
+            "a send neither paid nor pending: {a:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -57,25 +83,11 @@ async fn templates_claims_sessions_and_sends_run_in_certificate_mode_across_rota
     let sends: Vec<(String, String)> = (0..8)
         .map(|_| (new_business_id("cert"), new_user_id()))
         .collect();
-    let send_all = |batch: &[(String, String)]| {
-        let mut set = tokio::task::JoinSet::new();
-        for (business, user) in batch {
-            let body = envelope(business, user, &crowd);
-            set.spawn(async move { TestApp::on(cert_stack()).send_envelope(&body).await });
-        }
-        set.join_all()
-    };
-    let (early, ()) = tokio::join!(send_all(&sends[..4]), async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        rotate(&app).await
-    });
-    let late = send_all(&sends[4..]).await;
-    for a in early.iter().chain(&late) {
-        assert!(
-            matches!(a.status, 201 | 202),
-            "a send neither paid nor pending: {a:?}"
-        );
-    }
+    let bodies: Vec<Value> = sends
+        .iter()
+        .map(|(business, user)| envelope(business, user, &crowd))
+        .collect();
+    send_across_a_rotation(&app, bodies).await;
     let nos: Vec<String> = sends.iter().map(|(b, _)| pe(b)).collect();
     let (entries, _) = app
         .reconcile_until_final(&nos, Duration::from_secs(40))
@@ -88,5 +100,53 @@ async fn templates_claims_sessions_and_sends_run_in_certificate_mode_across_rota
 
     let after = certs(&app).await;
     assert_ne!(after["alipayCertSn"], first);
-    assert_eq!(after["alipayCerts"].as_array().unwrap().len(), 3);
+    // Two rotations here (the transfer test beside this one rotates too).
+    assert!(after["alipayCerts"].as_array().unwrap().len() >= 3);
+}
+
+/// The transfer rail in certificate mode, with Alipay rotating its certificate while the sends run:
+/// every order is paid once, and the simulator's order.changed notifications, signed by whichever
+/// certificate was current, are verified (the notify function downloads the new certificate) and
+/// acknowledged.
+#[tokio::test]
+async fn transfers_and_their_notifications_verify_in_certificate_mode_across_a_rotation() {
+    let app = app();
+    let sends: Vec<(String, String)> = (0..6)
+        .map(|_| (new_business_id("certt"), new_user_id()))
+        .collect();
+    let bodies: Vec<Value> = sends
+        .iter()
+        .map(|(business, user)| transfer_envelope(business, user, "0.88"))
+        .collect();
+    send_across_a_rotation(&app, bodies).await;
+    let nos: Vec<String> = sends.iter().map(|(b, _)| pe(b)).collect();
+    let (entries, _) = app
+        .reconcile_until_final(&nos, Duration::from_secs(40))
+        .await;
+    for (entry, no) in entries.iter().zip(&nos) {
+        assert_eq!(entry["state"], "SENT", "{entry:?}");
+        let orders = app.transfers_of(no).await;
+        assert_eq!(orders.len(), 1, "{no}: {orders:?}");
+    }
+    // Every order's notification was acknowledged (`success` after the ledger write).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let notes = app.sim_notifications().await;
+        let unacknowledged: Vec<&String> = nos
+            .iter()
+            .filter(|no| {
+                !notes
+                    .iter()
+                    .any(|n| n["outBizNo"] == no.as_str() && n["acknowledged"] == true)
+            })
+            .collect();
+        if unacknowledged.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "notifications not acknowledged for {unacknowledged:?}: {notes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
