@@ -37,7 +37,8 @@ async fn rotate(app: &TestApp) {
 async fn send_across_a_rotation(app: &TestApp, bodies: Vec<Value>) {
     let send_all = |batch: &[Value]| {
         let mut set = tokio::task::JoinSet::new();
-        for body in batch.iter().cloned() {
+        for body in batch {
+            let body = body.clone();
             set.spawn(async move { TestApp::on(cert_stack()).send_envelope(&body).await });
         }
         set.join_all()
