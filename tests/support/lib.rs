@@ -343,9 +343,17 @@ impl TestApp {
     }
 
     /// A raw function invocation (what EventBridge does).
+    /// Invokes a function directly (as a schedule does). Waits longer than any function's
+    /// `Timeout` in template.yaml (the reconciler's is 120 s), so the test never gives up first.
     pub async fn invoke(&self, function: &str, event: &Value) -> Answer {
         let url = self.api_url(&format!("/_local/invoke/{function}"));
-        Self::send(self.http.post(url).json(event)).await
+        Self::send(
+            self.http
+                .post(url)
+                .timeout(Duration::from_secs(150))
+                .json(event),
+        )
+        .await
     }
 
     pub async fn sim_post(&self, path: &str, body: &Value) -> Answer {

@@ -9,13 +9,30 @@ use rewards_app::App;
 use rewards_core::claim::ClaimSweeper;
 use rewards_core::payout::Reconciler;
 use serde_json::{json, Value};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Time kept back at the end of an invocation: one more probe (two Alipay calls at most, which the
+/// lease covers), the count for the metrics and the pass sweep.
+fn reserve(reconciler: &Reconciler) -> Duration {
+    reconciler.service.config.lease + Duration::from_secs(10)
+}
 
 async fn handle(
     reconciler: &Reconciler,
     sweeper: &ClaimSweeper,
-    _event: LambdaEvent<Value>,
+    event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
-    let report = reconciler.run_once().await?;
+    // The invocation's deadline (ms since the epoch): no probe starts that could outlive it, so a
+    // hanging Alipay cannot kill the run before it publishes the unresolved counts.
+    let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+    let reserve = reserve(reconciler);
+    let report = reconciler
+        .run_while(|| {
+            deadline
+                .duration_since(SystemTime::now())
+                .is_ok_and(|left| left > reserve)
+        })
+        .await?;
     lambda_http_kit::metric("Rewards", "ReconciledPayouts", report.examined as f64, &[]);
     lambda_http_kit::metric(
         "Rewards",
@@ -39,6 +56,7 @@ async fn handle(
         "unresolved": report.unresolved,
         "needsAttention": report.needs_attention,
         "errors": report.errors,
+        "deferred": report.deferred,
         "openUnresolved": report.open.unresolved,
         "openNeedsAttention": report.open.needs_attention,
         "passes": passes,

@@ -1213,6 +1213,8 @@ pub struct ReconcileReport {
     pub needs_attention: usize,
     /// Errors (store) while working on an entry.
     pub errors: usize,
+    /// Due entries left for the next run because the run's time was up.
+    pub deferred: usize,
     /// After the run: every unresolved entry in the ledger (due or not), for the metric.
     pub open: UnresolvedCounts,
 }
@@ -1232,6 +1234,20 @@ impl Reconciler {
     /// # Errors
     /// A store error listing or counting the entries (per-entry errors are counted, not returned).
     pub async fn run_once(&self) -> Result<ReconcileReport, StoreError> {
+        self.run_while(|| true).await
+    }
+
+    /// [`Self::run_once`], starting another entry only while `may_start()` says there is time for
+    /// one more (a probe takes up to two Alipay calls); the rest are counted as deferred and left
+    /// for the next run. The count of unresolved entries is taken either way, so the metric is
+    /// published even when Alipay hangs and a run cannot get through its batch.
+    ///
+    /// # Errors
+    /// As [`Self::run_once`].
+    pub async fn run_while(
+        &self,
+        may_start: impl Fn() -> bool,
+    ) -> Result<ReconcileReport, StoreError> {
         let now = self.service.clock.now();
         let due = self.service.payouts.list_due(now, self.batch).await?;
         let mut report = ReconcileReport {
@@ -1240,6 +1256,10 @@ impl Reconciler {
         };
         for entry in due {
             if entry.due_at().is_none_or(|d| d > now) {
+                continue;
+            }
+            if !may_start() {
+                report.deferred += 1;
                 continue;
             }
             match self.service.retrigger(entry).await {

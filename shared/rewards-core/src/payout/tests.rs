@@ -461,6 +461,36 @@ async fn past_the_budget_an_entry_is_flagged_and_still_probed_with_its_number() 
     );
 }
 
+#[tokio::test]
+async fn a_run_out_of_time_defers_the_rest_and_still_counts_every_open_entry() {
+    let w = World::new();
+    w.seed_campaign("C1", 200, 10, 3).await;
+    let svc = Arc::new(w.send_service());
+    for id in ["d1", "d2", "d3"] {
+        w.cash_gw.fail_next_trigger(GwFault::UnknownBefore);
+        let r = svc.send(&req(id, Some("C1"))).await.unwrap();
+        assert!(matches!(r.entry.state, PayoutState::Unknown { .. }));
+    }
+    let rec = Reconciler {
+        service: svc.clone(),
+        batch: 10,
+    };
+    w.clock.advance(Duration::from_secs(3600));
+    let started = std::sync::atomic::AtomicUsize::new(0);
+    let report = rec
+        .run_while(|| started.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 1)
+        .await
+        .unwrap();
+    assert_eq!((report.sent, report.deferred), (1, 2));
+    assert_eq!(
+        report.open.unresolved, 2,
+        "the deferred entries are still counted"
+    );
+    let rest = rec.run_once().await.unwrap();
+    assert_eq!((rest.sent, rest.deferred), (2, 0), "{rest:?}");
+    assert_eq!(w.cash_gw.payouts().len(), 3);
+}
+
 /// The review's double payment: the first call is paid but its answer is lost; the probe meets a
 /// platform that checks the paused campaign before replaying, and is refused. That refusal must not
 /// free the business id: neither `retryFailed` nor another campaign starts attempt 2, and the next
