@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use integration_tests::cash::{cash_app, envelope, serial, Rng, TRIGGER};
+use integration_tests::cash::{attempt, cash_app, envelope, serial, FinalPass, Rng, TRIGGER};
 use integration_tests::{new_user_id, TestApp};
 use serde_json::{json, Value};
 
@@ -25,15 +25,6 @@ fn clone_app(app: &TestApp) -> TestApp {
         api: app.api.clone(),
         sim: app.sim.clone(),
         http: app.http.clone(),
-    }
-}
-
-/// The points-exchange out_biz_no of attempt `n` (plain business ids).
-fn attempt(business_id: &str, n: u32) -> String {
-    if n <= 1 {
-        format!("pe_{business_id}")
-    } else {
-        format!("pe{n}_{business_id}")
     }
 }
 
@@ -254,42 +245,16 @@ async fn randomized_hostile_schedule_pays_each_reason_and_business_id_exactly_on
     assert!(answers.len() >= 1000);
 
     // Every business id once more, as a caller that retries its failures would.
-    let mut disagreements: Vec<String> = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    let mut final_answers: BTreeMap<String, usize> = BTreeMap::new();
-    for (bid, user) in ids.iter() {
-        let mut body = envelope(bid, user, &crowd);
-        body["retryFailed"] = json!(true);
-        // A caller retries a 5xx (a function that ran out of time under load answers 503 or the
-        // front's 504); only the answer it finally gets must agree with the ledger.
-        let mut a = app.send_envelope(&body).await;
-        for _ in 0..5 {
-            if a.status < 500 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            a = app.send_envelope(&body).await;
-        }
-        let label = match a.status {
-            200..=202 => a.body["state"].as_str(),
-            _ => a.body["code"].as_str(),
-        };
-        *final_answers
-            .entry(format!("{} {}", a.status, label.unwrap_or("?")))
-            .or_default() += 1;
-        if !matches!(a.status, 200..=202) {
-            disagreements.push(format!("after the outage {bid} answers {a:?}"));
-        }
-        let entry = if a.status >= 400 {
-            &a.body["entry"]
-        } else {
-            &a.body
-        };
-        current.push(match entry["outBizNo"].as_str() {
-            Some(no) => no.to_string(),
-            None => attempt(bid, 1),
-        });
-    }
+    let FinalPass {
+        current,
+        answers: final_answers,
+        mut disagreements,
+    } = app
+        .send_each_once_more(
+            ids.iter()
+                .map(|(bid, user)| (bid.clone(), envelope(bid, user, &crowd))),
+        )
+        .await;
     let settled = |e: &Value| matches!(e["state"].as_str(), Some("SENT" | "FAILED"));
     let (entries, runs) = app
         .reconcile_until(&current, settled, Duration::from_secs(120))

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    cash_app, last_refusal, serial, transfer_agreement, transfer_envelope, Rng, ORDER_CHANGED,
-    TRANSFER, TRANSFER_QUERY,
+    attempt, cash_app, last_refusal, serial, transfer_agreement, transfer_envelope, FinalPass, Rng,
+    ORDER_CHANGED, TRANSFER, TRANSFER_QUERY,
 };
 use integration_tests::{new_user_id, TestApp};
 use serde_json::{json, Value};
@@ -28,15 +28,6 @@ fn clone_app(app: &TestApp) -> TestApp {
         api: app.api.clone(),
         sim: app.sim.clone(),
         http: app.http.clone(),
-    }
-}
-
-/// The points-exchange out_biz_no of attempt `n`.
-fn attempt(business_id: &str, n: u32) -> String {
-    if n <= 1 {
-        format!("pe_{business_id}")
-    } else {
-        format!("pe{n}_{business_id}")
     }
 }
 
@@ -261,40 +252,16 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
     assert!(unexpected.is_empty(), "unexpected answers: {unexpected:#?}");
 
     // Every business id once more, as a caller that retries its failures would.
-    let mut disagreements: Vec<String> = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    let mut final_answers: BTreeMap<String, usize> = BTreeMap::new();
-    for (bid, user, amount) in ids.iter() {
-        let mut body = transfer_envelope(bid, user, amount);
-        body["retryFailed"] = json!(true);
-        let mut a = app.send_envelope(&body).await;
-        for _ in 0..5 {
-            if a.status < 500 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            a = app.send_envelope(&body).await;
-        }
-        let label = match a.status {
-            200..=202 => a.body["state"].as_str(),
-            _ => a.body["code"].as_str(),
-        };
-        *final_answers
-            .entry(format!("{} {}", a.status, label.unwrap_or("?")))
-            .or_default() += 1;
-        if !matches!(a.status, 200..=202) {
-            disagreements.push(format!("after the outage {bid} answers {a:?}"));
-        }
-        let entry = if a.status >= 400 {
-            &a.body["entry"]
-        } else {
-            &a.body
-        };
-        current.push(match entry["outBizNo"].as_str() {
-            Some(no) => no.to_string(),
-            None => attempt(bid, 1),
-        });
-    }
+    let FinalPass {
+        current,
+        answers: final_answers,
+        mut disagreements,
+    } = app
+        .send_each_once_more(
+            ids.iter()
+                .map(|(bid, user, amount)| (bid.clone(), transfer_envelope(bid, user, amount))),
+        )
+        .await;
     let settled = |e: &Value| matches!(e["state"].as_str(), Some("SENT" | "FAILED"));
     let (entries, runs) = app
         .reconcile_until(&current, settled, Duration::from_secs(180))

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 use crate::{beijing_in_days, root, set_stack_env, Answer, TestApp};
 
@@ -574,5 +575,73 @@ pub fn transfer_agreement(entry: &Value, transfers: &[Value]) -> Result<(), Stri
         }
         Some("FAILED") if of_no.is_empty() => Ok(()),
         _ => Err(format!("{entry} vs orders {of_no:?}")),
+    }
+}
+
+/// The points-exchange out_biz_no of `business_id`'s attempt `n`: `pe_{id}`, then `pe{n}_{id}`.
+pub fn attempt(business_id: &str, n: u32) -> String {
+    if n <= 1 {
+        format!("pe_{business_id}")
+    } else {
+        format!("pe{n}_{business_id}")
+    }
+}
+
+/// What the last pass of a randomized schedule saw.
+pub struct FinalPass {
+    /// Each business id's current out_biz_no, in the order sent.
+    pub current: Vec<String>,
+    /// `"{status} {state or code}"` → how many answers.
+    pub answers: BTreeMap<String, usize>,
+    /// Answers other than 200–202, which no caller should be left with after the outage.
+    pub disagreements: Vec<String>,
+}
+
+impl TestApp {
+    /// Sends every `(business id, body)` once more with `retryFailed`, as a caller that retries its
+    /// failures would: a 5xx (a function out of time under load answers 503, the front 504) is
+    /// sent again up to five times; only the answer it finally gets must agree with the ledger.
+    pub async fn send_each_once_more(
+        &self,
+        sends: impl IntoIterator<Item = (String, Value)>,
+    ) -> FinalPass {
+        let mut pass = FinalPass {
+            current: Vec::new(),
+            answers: BTreeMap::new(),
+            disagreements: Vec::new(),
+        };
+        for (bid, mut body) in sends {
+            body["retryFailed"] = json!(true);
+            let mut a = self.send_envelope(&body).await;
+            for _ in 0..5 {
+                if a.status < 500 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                a = self.send_envelope(&body).await;
+            }
+            let label = match a.status {
+                200..=202 => a.body["state"].as_str(),
+                _ => a.body["code"].as_str(),
+            };
+            *pass
+                .answers
+                .entry(format!("{} {}", a.status, label.unwrap_or("?")))
+                .or_default() += 1;
+            if !matches!(a.status, 200..=202) {
+                pass.disagreements
+                    .push(format!("after the outage {bid} answers {a:?}"));
+            }
+            let entry = if a.status >= 400 {
+                &a.body["entry"]
+            } else {
+                &a.body
+            };
+            pass.current.push(match entry["outBizNo"].as_str() {
+                Some(no) => no.to_string(),
+                None => attempt(&bid, 1),
+            });
+        }
+        pass
     }
 }
