@@ -675,6 +675,18 @@ struct Ledger<'a> {
     ids: &'a dyn IdGenerator,
 }
 
+impl Ledger<'_> {
+    /// `cur` moved to `state`: a fresh fence (what the next compare-and-set checks) and this instant.
+    fn moved_to(self, cur: &PayoutEntry, state: PayoutState) -> PayoutEntry {
+        PayoutEntry {
+            state,
+            fence: self.ids.fence_token(),
+            updated_at: self.clock.now(),
+            ..cur.clone()
+        }
+    }
+}
+
 /// The entry after a lost compare-and-set: as the store answered, or read again when it answered
 /// none (the entry exists: a read that misses it is transient, as an emulator's read racing a
 /// write can be; strongly consistent DynamoDB never does).
@@ -717,12 +729,7 @@ async fn record_proof(
                 "proof of payment arrived after the entry moved on; recording it"
             );
         }
-        let paid = PayoutEntry {
-            state: sent.clone(),
-            fence: ledger.ids.fence_token(),
-            updated_at: ledger.clock.now(),
-            ..cur.clone()
-        };
+        let paid = ledger.moved_to(&cur, sent.clone());
         match ledger.payouts.cas_payout(&paid, &cur.fence).await? {
             CasOutcome::Written => return Ok(paid),
             CasOutcome::Lost(next) => current = next,
@@ -1113,12 +1120,7 @@ impl SendService {
         held: PayoutEntry,
         state: PayoutState,
     ) -> Result<PayoutEntry, SendError> {
-        let done = PayoutEntry {
-            state,
-            fence: self.ids.fence_token(),
-            updated_at: self.clock.now(),
-            ..held.clone()
-        };
+        let done = self.ledger().moved_to(&held, state);
         match self.payouts.cas_payout(&done, &held.fence).await? {
             CasOutcome::Written => Ok(done),
             CasOutcome::Lost(cur) if matches!(done.state, PayoutState::Sent { .. }) => {

@@ -121,12 +121,7 @@ impl TransferNotifications {
                 state = cur.state.name(),
                 "Alipay reports the transfer order failed"
             );
-            let done = PayoutEntry {
-                state: failed.clone(),
-                fence: self.ids.fence_token(),
-                updated_at: self.clock.now(),
-                ..cur.clone()
-            };
+            let done = self.ledger().moved_to(&cur, failed.clone());
             match self.payouts.cas_payout(&done, &cur.fence).await? {
                 CasOutcome::Written => return Ok(NotifyOutcome::Recorded(done)),
                 CasOutcome::Lost(next) => {
