@@ -188,37 +188,44 @@ mod tests {
             sub_msg: Some("no".into()),
             ..Default::default()
         };
-        let rejected = GatewayOutcome::<()>::Failed(refused)
-            .into_result()
-            .unwrap_err();
+        // Each failed outcome: its code, kind and description.
+        let cases = [
+            (
+                GatewayOutcome::<()>::Failed(refused),
+                "Alipay refused the update",
+            ),
+            (GatewayOutcome::<()>::Unknown("timeout".into()), "-"),
+        ];
+        let seen: Vec<_> = cases
+            .into_iter()
+            .map(|(outcome, context)| {
+                let error = outcome.into_result().unwrap_err();
+                (error.code(), error.kind(), error.describe(context))
+            })
+            .collect();
         assert_eq!(
-            (rejected.code(), rejected.kind()),
-            ("alipay_rejected", ErrorKind::Unprocessable)
+            seen,
+            [
+                (
+                    "alipay_rejected",
+                    ErrorKind::Unprocessable,
+                    "Alipay refused the update: no".to_owned()
+                ),
+                (
+                    "alipay_unavailable",
+                    ErrorKind::Unavailable,
+                    "the Alipay outcome is unknown: timeout".to_owned()
+                ),
+            ]
         );
-        assert_eq!(
-            rejected.describe("Alipay refused the update"),
-            "Alipay refused the update: no"
-        );
-        let unknown = GatewayOutcome::<()>::Unknown("timeout".into())
-            .into_result()
-            .unwrap_err();
-        assert_eq!(
-            (unknown.code(), unknown.kind()),
-            ("alipay_unavailable", ErrorKind::Unavailable)
-        );
-        assert_eq!(
-            unknown.describe("-"),
-            "the Alipay outcome is unknown: timeout"
-        );
-        let down = StoreError::Unavailable("x".into());
-        assert_eq!(
-            (down.code(), down.kind().http_status()),
-            ("store_unavailable", 503)
-        );
-        let corrupt = StoreError::Corrupt("x".into());
-        assert_eq!(
-            (corrupt.code(), corrupt.kind().http_status()),
-            ("store_corrupt", 500)
-        );
+        let store = [
+            StoreError::Unavailable("x".into()),
+            StoreError::Corrupt("x".into()),
+        ];
+        let seen: Vec<_> = store
+            .iter()
+            .map(|e| (e.code(), e.kind().http_status()))
+            .collect();
+        assert_eq!(seen, [("store_unavailable", 503), ("store_corrupt", 500)]);
     }
 }

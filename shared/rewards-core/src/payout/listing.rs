@@ -301,51 +301,19 @@ mod tests {
         assert_eq!(ok.limit, 10);
         assert_eq!(ok.filter.state, Some(PayoutStateName::NeedsAttention));
         assert_eq!(ListInput::default().validate().unwrap().limit, 50);
-        let code = |input: ListInput| input.validate().unwrap_err().code();
-        let base = ListInput::default;
-        assert_eq!(
-            code(ListInput {
-                state: Some("settled".into()),
-                ..base()
-            }),
-            "invalid_state"
-        );
-        assert_eq!(
-            code(ListInput {
-                crowd_no: Some("a#b".into()),
-                ..base()
-            }),
-            "invalid_crowd_no"
-        );
-        assert_eq!(
-            code(ListInput {
-                reason: Some("gift".into()),
-                ..base()
-            }),
-            "invalid_reason"
-        );
-        assert_eq!(
-            code(ListInput {
-                day: Some("2026-13-01".into()),
-                ..base()
-            }),
-            "invalid_day"
-        );
-        assert_eq!(
-            code(ListInput {
-                cursor: Some("x".into()),
-                ..base()
-            }),
-            "invalid_cursor"
-        );
+        // The default input with one parameter set wrong is refused with that parameter's code.
+        let refused = |set: &dyn Fn(&mut ListInput), want: &str| {
+            let mut input = ListInput::default();
+            set(&mut input);
+            assert_eq!(input.validate().unwrap_err().code(), want, "{input:?}");
+        };
+        refused(&|i| i.state = Some("settled".into()), "invalid_state");
+        refused(&|i| i.crowd_no = Some("a#b".into()), "invalid_crowd_no");
+        refused(&|i| i.reason = Some("gift".into()), "invalid_reason");
+        refused(&|i| i.day = Some("2026-13-01".into()), "invalid_day");
+        refused(&|i| i.cursor = Some("x".into()), "invalid_cursor");
         for limit in ["0", "101", "-1", "ten"] {
-            assert_eq!(
-                code(ListInput {
-                    limit: Some(limit.into()),
-                    ..base()
-                }),
-                "invalid_limit"
-            );
+            refused(&|i| i.limit = Some(limit.into()), "invalid_limit");
         }
     }
 
