@@ -9,6 +9,7 @@
 //! final refusal would not be.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod notification;
 pub mod transfer;
 
 use alipay_client::cash::{

@@ -11,6 +11,8 @@ pub enum ErrorKind {
     BadInput,
     /// The caller's credential was refused (401).
     Unauthorized,
+    /// The caller is known but may not do this (403).
+    Forbidden,
     /// The thing named does not exist (404).
     NotFound,
     /// The request collides with state or with a request still running (409).
@@ -33,6 +35,7 @@ impl ErrorKind {
         match self {
             ErrorKind::BadInput => 400,
             ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::Unprocessable => 422,

@@ -30,6 +30,17 @@ pub enum NotifyOutcome {
     Ignored(&'static str),
 }
 
+impl NotifyOutcome {
+    /// For logs and metrics: the state recorded, `unchanged`, or why it was ignored.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NotifyOutcome::Recorded(e) => e.state.name(),
+            NotifyOutcome::Unchanged(_) => "unchanged",
+            NotifyOutcome::Ignored(why) => why,
+        }
+    }
+}
+
 /// Applies verified transfer notifications to the ledger.
 pub struct TransferNotifications {
     /// Ledger.
