@@ -10,7 +10,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use rewards_app::App;
 use serde_json::{json, Value};
 
-use rewards_core::pass::CHANNEL_KEY_PREFIX;
+use rewards_core::pass::reader::channel_key_user;
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -46,7 +46,7 @@ fn decide(key: &SessionKey, event: &Value, now: u64) -> Value {
         .and_then(Value::as_str);
     let owns = match (path_user, channel_key) {
         (Some(user), _) => user == session.subject,
-        (None, Some(k)) => k.strip_prefix(CHANNEL_KEY_PREFIX) == Some(session.subject.as_str()),
+        (None, Some(k)) => channel_key_user(k) == Some(session.subject.as_str()),
         (None, None) => false,
     };
     if !owns {

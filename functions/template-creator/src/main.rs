@@ -78,16 +78,13 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
             let id = PassId::parse(&path_param(&req, "passId")?)
                 .map_err(|e| Problem::bad_request("invalid_pass_id", e.to_string()))?;
             let body: Value = json_body(&req)?;
-            let status = match body.get("status").and_then(Value::as_str) {
-                Some("USED") => PassStatus::Used,
-                Some("CLOSED") => PassStatus::Closed,
-                _ => {
-                    return Err(Problem::bad_request(
-                        "invalid_status",
-                        "/status must be USED or CLOSED",
-                    ))
-                }
-            };
+            let status = body
+                .get("status")
+                .and_then(Value::as_str)
+                .and_then(PassStatus::parse_target)
+                .ok_or_else(|| {
+                    Problem::bad_request("invalid_status", "/status must be USED or CLOSED")
+                })?;
             Ok(json(200, &ctx.passes.set_status(&id, status).await?))
         }
         other => Err(Problem::no_route(other)),

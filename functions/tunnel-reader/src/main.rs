@@ -1,4 +1,5 @@
-//! tunnel-reader: a user's passes (the "data tunnel"), read-only.
+//! tunnel-reader: a user's passes (the "data tunnel"), read-only, through
+//! [`rewards_core::pass::reader::PassReader`].
 //!
 //! `GET /users/{userId}/passes` → `{"passes":[…]}` newest first; `GET /passes/{passId}`; and
 //! `GET /channelData/pull?key=channelData_alipayPass_fetch_{userId}`, compatible with existing apps'
@@ -8,66 +9,24 @@
 //! write permission.
 use lambda_http::{Body, Error, Request, Response};
 use lambda_http_kit::{authorizer_value, json, path_param, query_param, route_key, Problem};
-use rewards_core::ids::{PassId, UserId};
-use rewards_core::pass::PassRecord;
-use rewards_core::ports::{PassStore, StoreError};
+use rewards_core::ids::PassId;
+use rewards_core::pass::reader::PassReader;
 use serde_json::json as j;
 
-use rewards_core::pass::CHANNEL_KEY_PREFIX;
-const LIMIT: usize = 100;
-
-fn store_problem(e: StoreError) -> Problem {
-    tracing::error!(error = %e, "store failure");
-    Problem::new(
-        503,
-        "store_unavailable",
-        "the pass store is unavailable; retry",
-    )
-}
-
-fn user(text: &str, req: &Request) -> Result<UserId, Problem> {
-    let user =
-        UserId::parse(text).map_err(|e| Problem::bad_request("invalid_user_id", e.to_string()))?;
-    // Mini-program callers may read only their own passes (the authorizer put its user here).
-    if let Some(caller) = authorizer_value(req, "userId") {
-        if caller != user.as_str() {
-            return Err(Problem::new(
-                403,
-                "forbidden_user",
-                "a session may read only its own passes",
-            ));
-        }
-    }
-    Ok(user)
-}
-
-async fn passes(store: &dyn PassStore, user: &UserId) -> Result<Vec<PassRecord>, Problem> {
-    store
-        .list_user_passes(user, LIMIT)
-        .await
-        .map_err(store_problem)
-}
-
 #[tracing::instrument(skip_all, fields(route = %route_key(&req)))]
-async fn handle(store: &dyn PassStore, req: Request) -> Result<Response<Body>, Problem> {
+async fn handle(reader: &PassReader, req: Request) -> Result<Response<Body>, Problem> {
+    let session_user = authorizer_value(&req, "userId");
+    let session_user = session_user.as_deref();
     match route_key(&req).as_str() {
         "GET /users/{userId}/passes" => {
-            let user = user(&path_param(&req, "userId")?, &req)?;
-            Ok(json(
-                200,
-                &j!({ "userId": user, "passes": passes(store, &user).await? }),
-            ))
+            let (user, passes) = reader
+                .for_user(&path_param(&req, "userId")?, session_user)
+                .await?;
+            Ok(json(200, &j!({ "userId": user, "passes": passes })))
         }
         "GET /channelData/pull" => {
             let key = query_param(&req, "key").unwrap_or_default();
-            let Some(id) = key.strip_prefix(CHANNEL_KEY_PREFIX) else {
-                return Err(Problem::bad_request(
-                    "invalid_channel_key",
-                    format!("key must be {CHANNEL_KEY_PREFIX}<userId>"),
-                ));
-            };
-            let user = user(id, &req)?;
-            let list = passes(store, &user).await?;
+            let (_, list) = reader.for_channel_key(&key, session_user).await?;
             if list.is_empty() {
                 return Ok(json(
                     200,
@@ -80,14 +39,7 @@ async fn handle(store: &dyn PassStore, req: Request) -> Result<Response<Body>, P
                 &j!({ "code": 0, "msg": "success", "data": { "key": key, "passIds": ids, "passes": list } }),
             ))
         }
-        "GET /passes/{passId}" => {
-            let id = PassId::parse(&path_param(&req, "passId")?)
-                .map_err(|e| Problem::bad_request("invalid_pass_id", e.to_string()))?;
-            match store.get_pass(&id).await.map_err(store_problem)? {
-                Some(p) => Ok(json(200, &p)),
-                None => Err(Problem::not_found("pass_not_found", "no such pass")),
-            }
-        }
+        "GET /passes/{passId}" => Ok(json(200, &reader.get(&path_param(&req, "passId")?).await?)),
         other => Err(Problem::no_route(other)),
     }
 }
@@ -95,6 +47,6 @@ async fn handle(store: &dyn PassStore, req: Request) -> Result<Response<Body>, P
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // No secrets: the store only.
-    let build = |app: rewards_app::App| async move { Ok(app.store) };
-    rewards_app::serve_http(build, |store, req| handle(store.as_ref(), req)).await
+    let build = |app: rewards_app::App| async move { Ok(PassReader { store: app.store }) };
+    rewards_app::serve_http(build, handle).await
 }

@@ -1,4 +1,5 @@
-//! Passes: the stored record, status changes through `instance.update`, a user's passes.
+//! Passes: the stored record, status changes through `instance.update`, a user's passes
+//! ([`reader`]).
 
 use crate::error::{domain_error, ErrorKind, GatewayError};
 use crate::ids::{AppId, PassId, SerialNumber, TemplateId, UserId};
@@ -8,6 +9,8 @@ use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+pub mod reader;
 
 /// The `channelDataPull` key of a user's passes is this prefix and the user id (what existing
 /// mini-programs ask for).
@@ -95,7 +98,7 @@ domain_error!(
     store: Store;
 );
 
-/// Reads passes and changes their status.
+/// Changes passes' status.
 pub struct PassService {
     pub store: Arc<dyn PassStore>,
     pub gateway: Arc<dyn PassGateway>,
@@ -105,24 +108,8 @@ pub struct PassService {
 }
 
 impl PassService {
-    /// One pass.
-    ///
-    /// # Errors
-    /// [`PassError::NotFound`] or a store error.
-    pub async fn get(&self, id: &PassId) -> Result<PassRecord, PassError> {
+    async fn get(&self, id: &PassId) -> Result<PassRecord, PassError> {
         self.store.get_pass(id).await?.ok_or(PassError::NotFound)
-    }
-
-    /// A user's passes, newest first.
-    ///
-    /// # Errors
-    /// A store error.
-    pub async fn list_for_user(
-        &self,
-        user: &UserId,
-        limit: usize,
-    ) -> Result<Vec<PassRecord>, PassError> {
-        Ok(self.store.list_user_passes(user, limit).await?)
     }
 
     /// Marks a pass USED or CLOSED: `instance.update` (serial, channel = app id, the pass's user,
@@ -270,10 +257,10 @@ mod tests {
             svc.get(&missing).await.unwrap_err().kind(),
             ErrorKind::NotFound
         );
-        let list = svc
-            .list_for_user(&UserId::parse(USER).unwrap(), 10)
-            .await
-            .unwrap();
+        let reader = reader::PassReader {
+            store: w.store.clone(),
+        };
+        let (_, list) = reader.for_user(USER, None).await.unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].status, PassStatus::Closed);
         assert_eq!(PassStatus::parse_target("USED"), Some(PassStatus::Used));
