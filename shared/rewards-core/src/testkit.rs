@@ -35,10 +35,21 @@ pub const APP: &str = "2021000000000001";
 
 // ------------------------------------------------------------------ clock and ids
 
+/// The tests' clock: at 2024-01-01 19:04:05 UTC until advanced or slept (or, `real`, the system's).
 pub struct TestClock {
     real: bool,
     base: i64,
     offset: Mutex<i64>,
+}
+
+impl Default for TestClock {
+    fn default() -> Self {
+        TestClock {
+            real: false,
+            base: 1_704_135_845_000,
+            offset: Mutex::new(0),
+        }
+    }
 }
 
 impl TestClock {
@@ -1148,6 +1159,7 @@ pub fn transfer_settings() -> TransferSettings {
 
 // ------------------------------------------------------------------ world
 
+#[derive(Default)]
 pub struct World {
     pub store: Arc<MemStore>,
     pub pass_gw: Arc<StubPassGateway>,
@@ -1157,32 +1169,20 @@ pub struct World {
     pub ids: Arc<SeqIds>,
 }
 
-impl Default for World {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl World {
-    fn with_clock(real: bool) -> World {
-        World {
-            store: Arc::default(),
-            pass_gw: Arc::default(),
-            cash_gw: Arc::default(),
-            transfer_gw: Arc::default(),
-            clock: Arc::new(TestClock {
-                real,
-                base: 1_704_135_845_000,
-                offset: Mutex::new(0),
-            }),
-            ids: Arc::default(),
-        }
-    }
     pub fn new() -> World {
-        Self::with_clock(false)
+        World::default()
     }
+    /// A world on the system's clock (for tests whose tasks really run at once).
     pub fn new_real_time() -> World {
-        Self::with_clock(true)
+        let clock = TestClock {
+            real: true,
+            ..TestClock::default()
+        };
+        World {
+            clock: Arc::new(clock),
+            ..World::default()
+        }
     }
     pub async fn seed_template(&self) {
         self.seed_template_with_limit(1).await;
