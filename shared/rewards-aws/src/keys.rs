@@ -249,12 +249,15 @@ impl KeyProvider {
 mod tests {
     use super::*;
 
+    /// A file of this workspace, `path` from its root.
+    fn workspace_file(path: &str) -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        std::fs::read_to_string(root.join(path)).unwrap()
+    }
+
+    /// A key of the protocol vectors.
     fn vectors(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/../../tests/vectors/keys/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        workspace_file(&format!("tests/vectors/keys/{name}"))
     }
 
     #[test]
@@ -282,12 +285,9 @@ mod tests {
         assert!(!msg.contains("MII"));
     }
 
+    /// A certificate fixture of the protocol crate's tests.
     fn cert(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/../alipay-protocol/tests/certs/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        workspace_file(&format!("shared/alipay-protocol/tests/certs/{name}"))
     }
 
     fn expected(field: &str) -> String {

@@ -7,7 +7,7 @@ use rewards_aws::{DynamoStore, KeyProvider, RandomIds, SystemClock};
 use rewards_core::claim::{ClaimQuery, ClaimService};
 use rewards_core::ids::*;
 use rewards_core::ports::*;
-use rewards_core::testkit::contract::{self, account, completed, in_flight, pass, tpl, USER};
+use rewards_core::testkit::contract::{self, account, in_flight, tpl, USER};
 use rewards_core::testkit::StubPassGateway;
 use std::sync::Arc;
 
@@ -17,38 +17,19 @@ async fn setup() -> (MotoServer, Arc<DynamoStore>) {
     (moto, Arc::new(store))
 }
 
-/// Runs every single-task contract function, each on a fresh table of one moto server.
+/// The store contract of rewards-core, each function on a fresh table of one moto server.
 #[tokio::test]
 async fn store_contract() {
     let moto = MotoServer::start().expect("moto starts");
-    let fresh = || async { moto.fresh_store().await.expect("table") };
-    contract::templates(&fresh().await).await;
-    contract::claim_accounts(&fresh().await).await;
-    contract::claim_budgets(&fresh().await).await;
-    contract::passes(&fresh().await).await;
-    contract::campaigns_and_slots(&fresh().await).await;
-    contract::payout_ledger(&fresh().await).await;
-    contract::payout_listing(&fresh().await).await;
-    contract::payout_rails(&fresh().await).await;
-    contract::idempotency(&fresh().await).await;
+    contract::single_task_cases(|| async { moto.fresh_store().await.expect("table") }).await;
 }
 
+/// The contract's races (twenty racing creates, takeovers, first attempts and compare-and-sets,
+/// ten status changes from one read: one wins each), each on a fresh table of one moto server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_status_writes_from_the_same_read_one_wins() {
-    let (_moto, store) = setup().await;
-    contract::racing_status_writes(store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_racing_claim_puts_one_wins() {
-    let (_moto, store) = setup().await;
-    contract::racing_account_writes(store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_racing_payout_writes_one_wins() {
-    let (_moto, store) = setup().await;
-    contract::racing_payout_writes(store).await;
+async fn store_contract_races() {
+    let moto = MotoServer::start().expect("moto starts");
+    contract::races(|| async { moto.fresh_store().await.expect("table") }).await;
 }
 
 /// The raw claim-account item: indexed for the sweep while an issuance is in flight, a TTL (in
@@ -75,21 +56,7 @@ async fn claim_account_item_index_and_ttl() {
             .item
             .unwrap()
     };
-    let a = account("f1");
-    assert_eq!(store.create_account(&a).await.unwrap(), Inserted::Inserted);
-    let flying = in_flight(&a, "f3", 10_000);
-    assert_eq!(
-        store.replace_account(&flying, "f1").await.unwrap(),
-        CasOutcome::Written
-    );
-    let done = completed(&flying, "f4", "p1");
-    assert_eq!(
-        store
-            .complete_issuance(&done, "f3", &pass("p1", 5_000))
-            .await
-            .unwrap(),
-        CasOutcome::Written
-    );
+    let done = contract::claim_once(&*store, "p1", 5_000).await;
     let again = in_flight(&done, "f6", 7_000);
     store.replace_account(&again, "f4").await.unwrap();
     let item = raw().await;

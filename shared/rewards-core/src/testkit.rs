@@ -23,9 +23,10 @@ use crate::template::{default_rule, TemplateRecord};
 use crate::time::Timestamp;
 use crate::AmountFen;
 use async_trait::async_trait;
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub const TPL: &str = "tpl_test";
@@ -34,10 +35,21 @@ pub const APP: &str = "2021000000000001";
 
 // ------------------------------------------------------------------ clock and ids
 
+/// The tests' clock: at 2024-01-01 19:04:05 UTC until advanced or slept (or, `real`, the system's).
 pub struct TestClock {
     real: bool,
     base: i64,
     offset: Mutex<i64>,
+}
+
+impl Default for TestClock {
+    fn default() -> Self {
+        TestClock {
+            real: false,
+            base: 1_704_135_845_000,
+            offset: Mutex::new(0),
+        }
+    }
 }
 
 impl TestClock {
@@ -114,12 +126,7 @@ impl MemStore {
     }
     /// The next call of `op` writes, then reports a failure (an ambiguous store result).
     pub fn fail_next_after(&self, op: &str) {
-        *self
-            .faults
-            .lock()
-            .unwrap()
-            .entry(format!("{op}:after"))
-            .or_default() += 1;
+        self.fail_next(&format!("{op}:after"));
     }
     fn check(&self, key: &str) -> Result<(), StoreError> {
         let mut f = self.faults.lock().unwrap();
@@ -131,72 +138,33 @@ impl MemStore {
             _ => Ok(()),
         }
     }
-    fn pre(&self, op: &str) -> Result<(), StoreError> {
-        self.check(op)
+    /// `f` over the store's contents, unless a fault was injected before `op`.
+    fn read<T>(&self, op: &str, f: impl FnOnce(&Mem) -> T) -> Result<T, StoreError> {
+        self.check(op)?;
+        Ok(f(&self.mem.lock().unwrap()))
     }
-    fn post(&self, op: &str) -> Result<(), StoreError> {
-        self.check(&format!("{op}:after"))
+    /// `f` changing the store's contents, unless a fault was injected before `op`; a fault
+    /// injected after `op` is reported once `f` has written.
+    fn write<T>(&self, op: &str, f: impl FnOnce(&mut Mem) -> T) -> Result<T, StoreError> {
+        self.check(op)?;
+        let r = f(&mut self.mem.lock().unwrap());
+        self.check(&format!("{op}:after"))?;
+        Ok(r)
     }
     pub fn clear_faults(&self) {
         self.faults.lock().unwrap().clear();
     }
     pub fn list_user_passes_sync(&self, user: &str) -> Vec<PassRecord> {
-        self.mem
-            .lock()
-            .unwrap()
-            .passes
-            .values()
-            .filter(|p| p.user_id.as_str() == user)
-            .cloned()
-            .collect()
+        let m = self.mem.lock().unwrap();
+        let mine = m.passes.values().filter(|p| p.user_id.as_str() == user);
+        mine.cloned().collect()
     }
     pub fn all_payouts(&self) -> Vec<PayoutEntry> {
         self.mem.lock().unwrap().payouts.values().cloned().collect()
     }
-}
-
-#[async_trait]
-impl TemplateStore for MemStore {
-    async fn put_template(&self, t: &TemplateRecord) -> Result<(), StoreError> {
-        self.pre("put_template")?;
-        self.mem
-            .lock()
-            .unwrap()
-            .templates
-            .insert(t.template_id.to_string(), t.clone());
-        self.post("put_template")
-    }
-    async fn get_template(&self, id: &TemplateId) -> Result<Option<TemplateRecord>, StoreError> {
-        self.pre("get_template")?;
-        Ok(self.mem.lock().unwrap().templates.get(id.as_str()).cloned())
-    }
-    async fn list_templates(&self, limit: usize) -> Result<Vec<TemplateRecord>, StoreError> {
-        let mut v: Vec<_> = self
-            .mem
-            .lock()
-            .unwrap()
-            .templates
-            .values()
-            .cloned()
-            .collect();
-        v.sort_by_key(|x| std::cmp::Reverse(x.created_at));
-        v.truncate(limit);
-        Ok(v)
-    }
-}
-
-fn account_key(t: &TemplateId, u: &UserId) -> (String, String) {
-    (t.to_string(), u.to_string())
-}
-
-impl MemStore {
     pub fn account_sync(&self, t: &str, u: &str) -> Option<ClaimAccount> {
-        self.mem
-            .lock()
-            .unwrap()
-            .accounts
-            .get(&(t.to_owned(), u.to_owned()))
-            .cloned()
+        let key = (t.to_owned(), u.to_owned());
+        self.mem.lock().unwrap().accounts.get(&key).cloned()
     }
     pub fn budget_items(&self) -> Vec<(String, i64, u32, Timestamp)> {
         self.mem
@@ -209,6 +177,86 @@ impl MemStore {
     }
 }
 
+/// Up to `limit` of the records in `map` that `keep` keeps, ordered by `order`.
+fn pick<K, T: Clone, O: Ord>(
+    map: &BTreeMap<K, T>,
+    keep: impl Fn(&T) -> bool,
+    order: impl Fn(&T) -> O,
+    limit: usize,
+) -> Vec<T> {
+    let mut v: Vec<T> = map.values().filter(|x| keep(x)).cloned().collect();
+    v.sort_by_key(order);
+    v.truncate(limit);
+    v
+}
+
+/// Up to `limit` of the records in `map`, newest first by `created`.
+fn newest<K, T: Clone>(
+    map: &BTreeMap<K, T>,
+    keep: impl Fn(&T) -> bool,
+    created: impl Fn(&T) -> Timestamp,
+    limit: usize,
+) -> Vec<T> {
+    pick(map, keep, |x| Reverse(created(x)), limit)
+}
+
+/// Up to `limit` of the records in `map` due by `now` (`due_at`), the oldest due first.
+fn due<K, T: Clone>(
+    map: &BTreeMap<K, T>,
+    due_at: impl Fn(&T) -> Option<Timestamp>,
+    now: Timestamp,
+    limit: usize,
+) -> Vec<T> {
+    pick(map, |x| due_at(x).is_some_and(|d| d <= now), &due_at, limit)
+}
+
+/// The conditional put every conditional write of the store is (as DynamoDB's): `new` goes in at
+/// `key` only if `holds` for the record there (None: there is none); otherwise the current
+/// record is answered.
+fn put_if<K: Ord, T: Clone>(
+    map: &mut BTreeMap<K, T>,
+    key: K,
+    new: &T,
+    holds: impl FnOnce(Option<&T>) -> bool,
+) -> CasOutcome<T> {
+    let current = map.get(&key);
+    if holds(current) {
+        map.insert(key, new.clone());
+        CasOutcome::Written
+    } else {
+        CasOutcome::Lost(current.cloned())
+    }
+}
+
+/// A conditional insert's answer: written, or the record that kept it out.
+fn inserted<T>(outcome: CasOutcome<T>) -> Inserted<T> {
+    match outcome {
+        CasOutcome::Written => Inserted::Inserted,
+        CasOutcome::Lost(current) => Inserted::Exists(current.expect("only a record keeps it out")),
+    }
+}
+
+#[async_trait]
+impl TemplateStore for MemStore {
+    async fn put_template(&self, t: &TemplateRecord) -> Result<(), StoreError> {
+        self.write("put_template", |m| {
+            m.templates.insert(t.template_id.to_string(), t.clone());
+        })
+    }
+    async fn get_template(&self, id: &TemplateId) -> Result<Option<TemplateRecord>, StoreError> {
+        self.read("get_template", |m| m.templates.get(id.as_str()).cloned())
+    }
+    async fn list_templates(&self, limit: usize) -> Result<Vec<TemplateRecord>, StoreError> {
+        self.read("list_templates", |m| {
+            newest(&m.templates, |_| true, |t| t.created_at, limit)
+        })
+    }
+}
+
+fn account_key(t: &TemplateId, u: &UserId) -> (String, String) {
+    (t.to_string(), u.to_string())
+}
+
 #[async_trait]
 impl ClaimStore for MemStore {
     async fn get_account(
@@ -216,50 +264,27 @@ impl ClaimStore for MemStore {
         template: &TemplateId,
         user: &UserId,
     ) -> Result<Option<ClaimAccount>, StoreError> {
-        self.pre("get_account")?;
-        Ok(self
-            .mem
-            .lock()
-            .unwrap()
-            .accounts
-            .get(&account_key(template, user))
-            .cloned())
+        self.read("get_account", |m| {
+            m.accounts.get(&account_key(template, user)).cloned()
+        })
     }
     async fn create_account(&self, a: &ClaimAccount) -> Result<Inserted<ClaimAccount>, StoreError> {
-        self.pre("create_account")?;
-        let r = {
-            let mut m = self.mem.lock().unwrap();
-            let k = account_key(&a.template_id, &a.user_id);
-            match m.accounts.get(&k) {
-                Some(e) => Inserted::Exists(e.clone()),
-                None => {
-                    m.accounts.insert(k, a.clone());
-                    Inserted::Inserted
-                }
-            }
-        };
-        self.post("create_account")?;
-        Ok(r)
+        let k = account_key(&a.template_id, &a.user_id);
+        self.write("create_account", |m| {
+            inserted(put_if(&mut m.accounts, k, a, |e| e.is_none()))
+        })
     }
     async fn replace_account(
         &self,
         a: &ClaimAccount,
         expected_fence: &str,
     ) -> Result<CasOutcome<ClaimAccount>, StoreError> {
-        self.pre("replace_account")?;
-        let r = {
-            let mut m = self.mem.lock().unwrap();
-            let k = account_key(&a.template_id, &a.user_id);
-            match m.accounts.get(&k) {
-                Some(e) if e.fence == expected_fence => {
-                    m.accounts.insert(k, a.clone());
-                    CasOutcome::Written
-                }
-                other => CasOutcome::Lost(other.cloned()),
-            }
-        };
-        self.post("replace_account")?;
-        Ok(r)
+        let k = account_key(&a.template_id, &a.user_id);
+        self.write("replace_account", |m| {
+            put_if(&mut m.accounts, k, a, |e| {
+                e.is_some_and(|e| e.fence == expected_fence)
+            })
+        })
     }
     async fn complete_issuance(
         &self,
@@ -267,40 +292,27 @@ impl ClaimStore for MemStore {
         expected_fence: &str,
         pass: &PassRecord,
     ) -> Result<CasOutcome<ClaimAccount>, StoreError> {
-        self.pre("complete_issuance")?;
-        let r = {
-            let mut m = self.mem.lock().unwrap();
-            let k = account_key(&a.template_id, &a.user_id);
+        let k = account_key(&a.template_id, &a.user_id);
+        self.write("complete_issuance", |m| {
+            // A pass item is written once: a known pass fails the condition like a moved fence.
             let pass_known = m.passes.contains_key(pass.pass_id.as_str());
-            match m.accounts.get(&k) {
-                Some(e) if e.fence == expected_fence && !pass_known => {
-                    m.accounts.insert(k, a.clone());
-                    m.passes.insert(pass.pass_id.to_string(), pass.clone());
-                    CasOutcome::Written
-                }
-                other => CasOutcome::Lost(other.cloned()),
+            let r = put_if(&mut m.accounts, k, a, |e| {
+                e.is_some_and(|e| e.fence == expected_fence) && !pass_known
+            });
+            if r == CasOutcome::Written {
+                m.passes.insert(pass.pass_id.to_string(), pass.clone());
             }
-        };
-        self.post("complete_issuance")?;
-        Ok(r)
+            r
+        })
     }
     async fn list_unresolved(
         &self,
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<ClaimAccount>, StoreError> {
-        let mut v: Vec<ClaimAccount> = self
-            .mem
-            .lock()
-            .unwrap()
-            .accounts
-            .values()
-            .filter(|a| a.due_at().is_some_and(|d| d <= now))
-            .cloned()
-            .collect();
-        v.sort_by_key(|a| a.due_at());
-        v.truncate(limit);
-        Ok(v)
+        self.read("list_unresolved", |m| {
+            due(&m.accounts, ClaimAccount::due_at, now, limit)
+        })
     }
 }
 
@@ -311,16 +323,13 @@ impl ClaimBudgetStore for MemStore {
         scope: &BudgetScope,
         since: Timestamp,
     ) -> Result<Vec<(Timestamp, u32)>, StoreError> {
-        self.pre("failures_since")?;
-        Ok(self
-            .mem
-            .lock()
-            .unwrap()
-            .budget
-            .iter()
-            .filter(|((k, b), _)| *k == scope.key() && *b >= since.millis())
-            .map(|((_, b), (n, _))| (Timestamp(*b), *n))
-            .collect())
+        self.read("failures_since", |m| {
+            m.budget
+                .iter()
+                .filter(|((k, b), _)| *k == scope.key() && *b >= since.millis())
+                .map(|((_, b), (n, _))| (Timestamp(*b), *n))
+                .collect()
+        })
     }
     async fn add_failure(
         &self,
@@ -328,119 +337,88 @@ impl ClaimBudgetStore for MemStore {
         bucket: Timestamp,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        self.pre("add_failure")?;
-        let mut m = self.mem.lock().unwrap();
-        let e = m
-            .budget
-            .entry((scope.key(), bucket.millis()))
-            .or_insert((0, expires_at));
-        e.0 += 1;
-        e.1 = expires_at;
-        Ok(())
+        self.write("add_failure", |m| {
+            let e = m
+                .budget
+                .entry((scope.key(), bucket.millis()))
+                .or_insert((0, expires_at));
+            e.0 += 1;
+            e.1 = expires_at;
+        })
     }
 }
 
 #[async_trait]
 impl PassStore for MemStore {
     async fn get_pass(&self, id: &PassId) -> Result<Option<PassRecord>, StoreError> {
-        Ok(self.mem.lock().unwrap().passes.get(id.as_str()).cloned())
+        self.read("get_pass", |m| m.passes.get(id.as_str()).cloned())
     }
     async fn list_user_passes(
         &self,
         user: &UserId,
         limit: usize,
     ) -> Result<Vec<PassRecord>, StoreError> {
-        let mut v = self.list_user_passes_sync(user.as_str());
-        v.sort_by_key(|x| std::cmp::Reverse(x.created_at));
-        v.truncate(limit);
-        Ok(v)
+        self.read("list_user_passes", |m| {
+            newest(&m.passes, |p| p.user_id == *user, |p| p.created_at, limit)
+        })
     }
     async fn update_pass(
         &self,
         p: &PassRecord,
         expected: PassStatus,
     ) -> Result<CasOutcome<PassRecord>, StoreError> {
-        self.pre("update_pass")?;
-        let mut mem = self.mem.lock().unwrap();
-        match mem.passes.get(p.pass_id.as_str()) {
-            Some(current) if current.status == expected => {
-                mem.passes.insert(p.pass_id.to_string(), p.clone());
-                Ok(CasOutcome::Written)
-            }
-            current => Ok(CasOutcome::Lost(current.cloned())),
-        }
+        self.write("update_pass", |m| {
+            put_if(&mut m.passes, p.pass_id.to_string(), p, |current| {
+                current.is_some_and(|c| c.status == expected)
+            })
+        })
     }
+}
+
+fn slot_key(s: &SlotRecord) -> (String, String) {
+    (s.plan_id.clone(), s.slot.clone())
 }
 
 #[async_trait]
 impl CampaignStore for MemStore {
     async fn put_campaign(&self, c: &Campaign) -> Result<(), StoreError> {
-        self.pre("put_campaign")?;
-        self.mem
-            .lock()
-            .unwrap()
-            .campaigns
-            .insert(c.crowd_no.to_string(), c.clone());
-        Ok(())
+        self.write("put_campaign", |m| {
+            m.campaigns.insert(c.crowd_no.to_string(), c.clone());
+        })
     }
     async fn get_campaign(&self, crowd_no: &CrowdNo) -> Result<Option<Campaign>, StoreError> {
-        Ok(self
-            .mem
-            .lock()
-            .unwrap()
-            .campaigns
-            .get(crowd_no.as_str())
-            .cloned())
+        self.read("get_campaign", |m| {
+            m.campaigns.get(crowd_no.as_str()).cloned()
+        })
     }
     async fn list_campaigns(&self, limit: usize) -> Result<Vec<Campaign>, StoreError> {
-        let mut v: Vec<_> = self
-            .mem
-            .lock()
-            .unwrap()
-            .campaigns
-            .values()
-            .cloned()
-            .collect();
-        v.sort_by_key(|c| std::cmp::Reverse(c.created_at));
-        v.truncate(limit);
-        Ok(v)
+        self.read("list_campaigns", |m| {
+            newest(&m.campaigns, |_| true, |c| c.created_at, limit)
+        })
     }
     async fn acquire_slot(&self, s: &SlotRecord) -> Result<Inserted<SlotRecord>, StoreError> {
-        let mut m = self.mem.lock().unwrap();
-        let k = (s.plan_id.clone(), s.slot.clone());
-        match m.slots.get(&k) {
-            Some(e) if !matches!(e.state, SlotState::Failed { .. }) => {
-                Ok(Inserted::Exists(e.clone()))
-            }
-            _ => {
-                m.slots.insert(k, s.clone());
-                Ok(Inserted::Inserted)
-            }
-        }
+        self.write("acquire_slot", |m| {
+            // Acquired again only once FAILED.
+            let outcome = put_if(&mut m.slots, slot_key(s), s, |e| {
+                e.is_none_or(|e| matches!(e.state, SlotState::Failed { .. }))
+            });
+            inserted(outcome)
+        })
     }
     async fn replace_slot(
         &self,
         s: &SlotRecord,
         expected_fence: &str,
     ) -> Result<CasOutcome<SlotRecord>, StoreError> {
-        let mut m = self.mem.lock().unwrap();
-        let k = (s.plan_id.clone(), s.slot.clone());
-        match m.slots.get(&k) {
-            Some(e) if e.fence == expected_fence => {
-                m.slots.insert(k, s.clone());
-                Ok(CasOutcome::Written)
-            }
-            other => Ok(CasOutcome::Lost(other.cloned())),
-        }
+        self.write("replace_slot", |m| {
+            put_if(&mut m.slots, slot_key(s), s, |e| {
+                e.is_some_and(|e| e.fence == expected_fence)
+            })
+        })
     }
     async fn get_slot(&self, plan_id: &str, slot: &str) -> Result<Option<SlotRecord>, StoreError> {
-        Ok(self
-            .mem
-            .lock()
-            .unwrap()
-            .slots
-            .get(&(plan_id.to_owned(), slot.to_owned()))
-            .cloned())
+        let key = (plan_id.to_owned(), slot.to_owned());
+        self.read("get_slot", |m| m.slots.get(&key).cloned())
     }
 }
 
@@ -451,14 +429,8 @@ impl PayoutStore for MemStore {
         reason: Reason,
         business_id: &BusinessId,
     ) -> Result<Option<BizPointer>, StoreError> {
-        self.pre("get_pointer")?;
-        Ok(self
-            .mem
-            .lock()
-            .unwrap()
-            .pointers
-            .get(&(reason, business_id.to_string()))
-            .cloned())
+        let key = (reason, business_id.to_string());
+        self.read("get_pointer", |m| m.pointers.get(&key).cloned())
     }
     async fn start_attempt(
         &self,
@@ -466,9 +438,7 @@ impl PayoutStore for MemStore {
         expected_attempt: Option<u32>,
         entry: &PayoutEntry,
     ) -> Result<bool, StoreError> {
-        self.pre("start_attempt")?;
-        let ok = {
-            let mut m = self.mem.lock().unwrap();
+        self.write("start_attempt", |m| {
             let k = (pointer.reason, pointer.business_id.to_string());
             let ptr_ok = match (m.pointers.get(&k), expected_attempt) {
                 (None, None) => true,
@@ -482,69 +452,44 @@ impl PayoutStore for MemStore {
                     .insert(entry.out_biz_no.to_string(), entry.clone());
             }
             ptr_ok && entry_ok
-        };
-        self.post("start_attempt")?;
-        Ok(ok)
+        })
     }
     async fn get_payout(&self, out_biz_no: &OutBizNo) -> Result<Option<PayoutEntry>, StoreError> {
-        self.pre("get_payout")?;
-        Ok(self
-            .mem
-            .lock()
-            .unwrap()
-            .payouts
-            .get(out_biz_no.as_str())
-            .cloned())
+        self.read("get_payout", |m| {
+            m.payouts.get(out_biz_no.as_str()).cloned()
+        })
     }
     async fn cas_payout(
         &self,
         entry: &PayoutEntry,
         expected_fence: &str,
     ) -> Result<CasOutcome<PayoutEntry>, StoreError> {
-        self.pre("cas_payout")?;
-        let r = {
-            let mut m = self.mem.lock().unwrap();
-            match m.payouts.get(entry.out_biz_no.as_str()) {
-                Some(e) if e.fence == expected_fence => {
-                    m.payouts
-                        .insert(entry.out_biz_no.to_string(), entry.clone());
-                    CasOutcome::Written
-                }
-                other => CasOutcome::Lost(other.cloned()),
-            }
-        };
-        self.post("cas_payout")?;
-        Ok(r)
+        self.write("cas_payout", |m| {
+            let k = entry.out_biz_no.to_string();
+            put_if(&mut m.payouts, k, entry, |e| {
+                e.is_some_and(|e| e.fence == expected_fence)
+            })
+        })
     }
     async fn list_due(&self, now: Timestamp, limit: usize) -> Result<Vec<PayoutEntry>, StoreError> {
-        self.pre("list_due")?;
-        let mut v: Vec<_> = self
-            .mem
-            .lock()
-            .unwrap()
-            .payouts
-            .values()
-            .filter(|e| e.due_at().is_some_and(|d| d <= now))
-            .cloned()
-            .collect();
-        v.sort_by_key(|e| e.due_at());
-        v.truncate(limit);
-        Ok(v)
+        self.read("list_due", |m| {
+            due(&m.payouts, PayoutEntry::due_at, now, limit)
+        })
     }
     async fn unresolved_counts(&self) -> Result<UnresolvedCounts, StoreError> {
-        self.pre("unresolved_counts")?;
-        let m = self.mem.lock().unwrap();
-        let open: Vec<_> = m
-            .payouts
-            .values()
-            .filter(|e| e.due_at().is_some())
-            .collect();
-        Ok(UnresolvedCounts {
-            unresolved: open.len(),
-            needs_attention: open
-                .iter()
-                .filter(|e| matches!(e.state, PayoutState::NeedsAttention { .. }))
-                .count(),
+        self.read("unresolved_counts", |m| {
+            let open: Vec<_> = m
+                .payouts
+                .values()
+                .filter(|e| e.due_at().is_some())
+                .collect();
+            UnresolvedCounts {
+                unresolved: open.len(),
+                needs_attention: open
+                    .iter()
+                    .filter(|e| matches!(e.state, PayoutState::NeedsAttention { .. }))
+                    .count(),
+            }
         })
     }
     async fn list_payouts(
@@ -553,19 +498,20 @@ impl PayoutStore for MemStore {
         cursor: Option<&PayoutCursor>,
         limit: usize,
     ) -> Result<PayoutPage, StoreError> {
-        self.pre("list_payouts")?;
         let key = |e: &PayoutEntry| (e.created_at, e.out_biz_no.to_string());
-        let mut v: Vec<PayoutEntry> = self
-            .mem
-            .lock()
-            .unwrap()
-            .payouts
-            .values()
-            .filter(|e| filter.matches(e))
-            .filter(|e| cursor.is_none_or(|c| key(e) < (c.created_at, c.out_biz_no.to_string())))
-            .cloned()
-            .collect();
-        v.sort_by_key(|e| std::cmp::Reverse(key(e)));
+        let after = |e: &PayoutEntry| {
+            filter.matches(e)
+                && cursor.is_none_or(|c| key(e) < (c.created_at, c.out_biz_no.to_string()))
+        };
+        // One more than asked for tells whether a next page exists.
+        let mut v = self.read("list_payouts", |m| {
+            pick(
+                &m.payouts,
+                after,
+                |e| Reverse(key(e)),
+                limit.saturating_add(1),
+            )
+        })?;
         let more = v.len() > limit;
         v.truncate(limit);
         let next = if more {
@@ -580,37 +526,27 @@ impl PayoutStore for MemStore {
         who: &Recipient,
         limit: usize,
     ) -> Result<Vec<PayoutEntry>, StoreError> {
-        let mut v: Vec<_> = self
-            .mem
-            .lock()
-            .unwrap()
-            .payouts
-            .values()
-            .filter(|e| &e.recipient == who)
-            .cloned()
-            .collect();
-        v.sort_by_key(|x| std::cmp::Reverse(x.created_at));
-        v.truncate(limit);
-        Ok(v)
+        self.read("list_by_recipient", |m| {
+            newest(&m.payouts, |e| &e.recipient == who, |e| e.created_at, limit)
+        })
     }
 }
 
 #[async_trait]
 impl IdempotencyStore for MemStore {
     async fn begin(&self, rec: &IdemRecord, now: Timestamp) -> Result<IdemBegin, StoreError> {
-        let mut m = self.mem.lock().unwrap();
-        match m.idem.get(&rec.key) {
+        self.write("begin", |m| match m.idem.get(&rec.key) {
             Some(e)
                 if e.expires_at > now
                     && !(e.state == IdemState::InProgress && e.lease_until <= now) =>
             {
-                Ok(IdemBegin::Existing(e.clone()))
+                IdemBegin::Existing(e.clone())
             }
             _ => {
                 m.idem.insert(rec.key.clone(), rec.clone());
-                Ok(IdemBegin::Started)
+                IdemBegin::Started
             }
-        }
+        })
     }
     async fn complete(
         &self,
@@ -619,23 +555,21 @@ impl IdempotencyStore for MemStore {
         response: &StoredResponse,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut m = self.mem.lock().unwrap();
-        if let Some(e) = m.idem.get_mut(key) {
-            if e.fence == fence {
+        self.write("complete", |m| {
+            if let Some(e) = m.idem.get_mut(key).filter(|e| e.fence == fence) {
                 e.state = IdemState::Completed {
                     response: response.clone(),
                 };
                 e.expires_at = expires_at;
             }
-        }
-        Ok(())
+        })
     }
     async fn release(&self, key: &IdemKey, fence: &str) -> Result<(), StoreError> {
-        let mut m = self.mem.lock().unwrap();
-        if m.idem.get(key).is_some_and(|e| e.fence == fence) {
-            m.idem.remove(key);
-        }
-        Ok(())
+        self.write("release", |m| {
+            if m.idem.get(key).is_some_and(|e| e.fence == fence) {
+                m.idem.remove(key);
+            }
+        })
     }
 }
 
@@ -654,8 +588,9 @@ pub enum GwFault {
     RefuseBeforeReplay,
 }
 
+/// What [`StubPassGateway`] holds.
 #[derive(Default)]
-struct PassGwState {
+pub struct PassGwState {
     next: u64,
     by_serial: HashMap<(String, String), PassId>,
     issue_calls: u32,
@@ -671,39 +606,50 @@ struct PassGwState {
     find_without_id: bool,
 }
 
+/// A stub of one family of Alipay APIs: its state behind one lock, taken once by every call and by
+/// every test's look at it.
 #[derive(Default)]
-pub struct StubPassGateway(Mutex<PassGwState>);
+pub struct Stub<S>(Mutex<S>);
+
+impl<S> Stub<S> {
+    fn state(&self) -> MutexGuard<'_, S> {
+        self.0.lock().unwrap()
+    }
+}
+
+/// Alipay's pass APIs in memory: instance.add answers one pass per serial (replayed for a repeat).
+pub type StubPassGateway = Stub<PassGwState>;
 
 impl StubPassGateway {
     pub fn fail_next_issue(&self, f: GwFault) {
-        self.0.lock().unwrap().faults.push_back(f);
+        self.state().faults.push_back(f);
     }
     pub fn set_delay(&self, d: Duration) {
-        self.0.lock().unwrap().delay = d;
+        self.state().delay = d;
     }
     pub fn issue_calls(&self) -> u32 {
-        self.0.lock().unwrap().issue_calls
+        self.state().issue_calls
     }
     pub fn passes_issued(&self) -> usize {
-        self.0.lock().unwrap().by_serial.len()
+        self.state().by_serial.len()
     }
     pub fn serials_seen(&self) -> Vec<String> {
-        self.0.lock().unwrap().serials.clone()
+        self.state().serials.clone()
     }
     pub fn updates(&self) -> Vec<UpdatePassRequest> {
-        self.0.lock().unwrap().updates.clone()
+        self.state().updates.clone()
     }
     pub fn refuse_repeated_serials(&self, on: bool) {
-        self.0.lock().unwrap().refuse_repeated = on;
+        self.state().refuse_repeated = on;
     }
     pub fn fail_next_find(&self, f: GwFault) {
-        self.0.lock().unwrap().find_faults.push_back(f);
+        self.state().find_faults.push_back(f);
     }
     pub fn find_without_id(&self, on: bool) {
-        self.0.lock().unwrap().find_without_id = on;
+        self.state().find_without_id = on;
     }
     pub fn find_calls(&self) -> u32 {
-        self.0.lock().unwrap().finds
+        self.state().finds
     }
 }
 
@@ -720,7 +666,7 @@ fn refusal() -> GatewayFailure {
 impl PassGateway for StubPassGateway {
     async fn add_template(&self, req: &AddTemplateRequest) -> GatewayOutcome<TemplateResult> {
         let _ = req;
-        let mut s = self.0.lock().unwrap();
+        let mut s = self.state();
         s.next += 1;
         GatewayOutcome::Success(TemplateResult {
             tpl_id: TemplateId::parse(&format!("tpl{}", s.next)).unwrap(),
@@ -735,7 +681,7 @@ impl PassGateway for StubPassGateway {
     }
     async fn issue_pass(&self, req: &IssuePassRequest) -> GatewayOutcome<PassIssued> {
         let delay = {
-            let mut s = self.0.lock().unwrap();
+            let mut s = self.state();
             s.issue_calls += 1;
             s.serials.push(
                 req.tpl_params
@@ -748,7 +694,7 @@ impl PassGateway for StubPassGateway {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let mut s = self.0.lock().unwrap();
+        let mut s = self.state();
         let fault = s.faults.pop_front();
         match fault {
             Some(GwFault::UnknownBefore) => {
@@ -783,11 +729,11 @@ impl PassGateway for StubPassGateway {
         })
     }
     async fn update_pass(&self, req: &UpdatePassRequest) -> GatewayOutcome<()> {
-        self.0.lock().unwrap().updates.push(req.clone());
+        self.state().updates.push(req.clone());
         GatewayOutcome::Success(())
     }
     async fn find_pass(&self, req: &FindPassRequest) -> GatewayOutcome<PassLookup> {
-        let mut s = self.0.lock().unwrap();
+        let mut s = self.state();
         s.finds += 1;
         match s.find_faults.pop_front() {
             Some(GwFault::Refuse) => return GatewayOutcome::Failed(refusal()),
@@ -822,8 +768,9 @@ struct SimCampaign {
     limit: u32,
 }
 
+/// What [`StubCashGateway`] holds.
 #[derive(Default)]
-struct CashGwState {
+pub struct CashGwState {
     next: u64,
     campaigns: BTreeMap<String, SimCampaign>,
     replays: HashMap<(String, String), TriggerResult>,
@@ -834,32 +781,32 @@ struct CashGwState {
     trigger_calls: u32,
 }
 
-#[derive(Default)]
-pub struct StubCashGateway(Mutex<CashGwState>);
+/// Alipay's cash-campaign APIs in memory: cash.trigger replays by out_biz_no.
+pub type StubCashGateway = Stub<CashGwState>;
 
 impl StubCashGateway {
     pub fn fail_next_create(&self, f: GwFault) {
-        self.0.lock().unwrap().create_faults.push_back(f);
+        self.state().create_faults.push_back(f);
     }
     pub fn fail_next_trigger(&self, f: GwFault) {
-        self.0.lock().unwrap().trigger_faults.push_back(f);
+        self.state().trigger_faults.push_back(f);
     }
     pub fn clear_faults(&self) {
-        let mut s = self.0.lock().unwrap();
+        let mut s = self.state();
         s.trigger_faults.clear();
         s.create_faults.clear();
     }
     pub fn campaigns_created(&self) -> usize {
-        self.0.lock().unwrap().campaigns.len()
+        self.state().campaigns.len()
     }
     pub fn set_status(&self, crowd: &str, status: &str) {
-        if let Some(c) = self.0.lock().unwrap().campaigns.get_mut(crowd) {
+        if let Some(c) = self.state().campaigns.get_mut(crowd) {
             c.status = status.into();
         }
     }
     /// A READY campaign known to Alipay: `count` envelopes of `each` fen, per-user limit `limit`.
     pub fn add_ready(&self, crowd: &str, each: i64, count: i64, limit: u32) {
-        self.0.lock().unwrap().campaigns.insert(
+        self.state().campaigns.insert(
             crowd.into(),
             SimCampaign {
                 coupon_name: crowd.into(),
@@ -872,10 +819,10 @@ impl StubCashGateway {
         );
     }
     pub fn payouts(&self) -> Vec<(String, String, String, i64)> {
-        self.0.lock().unwrap().payouts.clone()
+        self.state().payouts.clone()
     }
     pub fn trigger_calls(&self) -> u32 {
-        self.0.lock().unwrap().trigger_calls
+        self.state().trigger_calls
     }
 }
 
@@ -885,7 +832,7 @@ impl CashGateway for StubCashGateway {
         &self,
         req: &CreateCampaignRequest,
     ) -> GatewayOutcome<CampaignCreated> {
-        let mut s = self.0.lock().unwrap();
+        let mut s = self.state();
         let fault = s.create_faults.pop_front();
         if fault == Some(GwFault::UnknownBefore) {
             return GatewayOutcome::Unknown("injected timeout".into());
@@ -917,7 +864,7 @@ impl CashGateway for StubCashGateway {
         })
     }
     async fn trigger(&self, req: &TriggerRequest) -> GatewayOutcome<TriggerResult> {
-        let mut s = self.0.lock().unwrap();
+        let mut s = self.state();
         s.trigger_calls += 1;
         let fault = s.trigger_faults.pop_front();
         if fault == Some(GwFault::UnknownBefore) {
@@ -998,7 +945,7 @@ impl CashGateway for StubCashGateway {
         GatewayOutcome::Success(result)
     }
     async fn detail(&self, crowd_no: &CrowdNo) -> GatewayOutcome<CampaignDetail> {
-        let s = self.0.lock().unwrap();
+        let s = self.state();
         match s.campaigns.get(crowd_no.as_str()) {
             Some(c) => GatewayOutcome::Success(CampaignDetail {
                 crowd_no: crowd_no.to_string(),
@@ -1010,7 +957,7 @@ impl CashGateway for StubCashGateway {
         }
     }
     async fn list(&self, req: &ListCampaignsRequest) -> GatewayOutcome<CampaignPage> {
-        let s = self.0.lock().unwrap();
+        let s = self.state();
         let all: Vec<CampaignSummary> = s
             .campaigns
             .iter()
@@ -1058,8 +1005,9 @@ pub enum TransferStep {
     CommitWithStatus(TransferStatus),
 }
 
+/// What [`StubTransferGateway`] holds.
 #[derive(Default)]
-struct TransferGwState {
+pub struct TransferGwState {
     next: u64,
     /// out_biz_no → (the order as first sent, Alipay's record of it).
     orders: BTreeMap<String, (TransferOrder, TransferReceipt)>,
@@ -1073,37 +1021,36 @@ struct TransferGwState {
 /// Alipay's transfer APIs in memory: one order per out_biz_no, a re-send with the same
 /// parameters replays it, with other parameters is answered `PAYMENT_INFO_INCONSISTENCY`
 /// (unknown); scripted steps override the next answers.
-#[derive(Default)]
-pub struct StubTransferGateway(Mutex<TransferGwState>);
+pub type StubTransferGateway = Stub<TransferGwState>;
 
 impl StubTransferGateway {
     /// The next uni.transfer answers, in order.
     pub fn script_transfer(&self, step: TransferStep) {
-        self.0.lock().unwrap().transfer_script.push_back(step);
+        self.state().transfer_script.push_back(step);
     }
     /// The next common.query answers, in order.
     pub fn script_query(&self, answer: TransferLookup) {
-        self.0.lock().unwrap().query_script.push_back(answer);
+        self.state().query_script.push_back(answer);
     }
     /// Moves an order Alipay holds to `status` (e.g. DEALING → SUCCESS).
     pub fn set_status(&self, out_biz_no: &str, status: TransferStatus) {
-        if let Some((_, r)) = self.0.lock().unwrap().orders.get_mut(out_biz_no) {
+        if let Some((_, r)) = self.state().orders.get_mut(out_biz_no) {
             r.status = Some(status);
         }
     }
     /// Every uni.transfer call's order, in call order.
     pub fn sent(&self) -> Vec<TransferOrder> {
-        self.0.lock().unwrap().sent.clone()
+        self.state().sent.clone()
     }
     pub fn transfer_calls(&self) -> usize {
-        self.0.lock().unwrap().sent.len()
+        self.state().sent.len()
     }
     pub fn query_calls(&self) -> u32 {
-        self.0.lock().unwrap().query_calls
+        self.state().query_calls
     }
     /// The out_biz_nos of the orders Alipay holds as paid.
     pub fn paid(&self) -> Vec<String> {
-        let s = self.0.lock().unwrap();
+        let s = self.state();
         s.orders
             .iter()
             .filter(|(_, (_, r))| r.status == Some(TransferStatus::Success))
@@ -1161,7 +1108,7 @@ pub fn transfer_refusal(class: RefusalClass, sub_code: &str) -> TransferOutcome 
 #[async_trait]
 impl TransferGateway for StubTransferGateway {
     async fn transfer(&self, order: &TransferOrder) -> TransferOutcome {
-        let mut s = self.0.lock().unwrap();
+        let mut s = self.state();
         s.sent.push(order.clone());
         let (status, lose) = match s.transfer_script.pop_front() {
             Some(TransferStep::Answer(a)) => return a,
@@ -1176,7 +1123,7 @@ impl TransferGateway for StubTransferGateway {
         }
     }
     async fn query(&self, out_biz_no: &OutBizNo, _product: TransferProduct) -> TransferLookup {
-        let mut s = self.0.lock().unwrap();
+        let mut s = self.state();
         s.query_calls += 1;
         if let Some(a) = s.query_script.pop_front() {
             return a;
@@ -1212,6 +1159,7 @@ pub fn transfer_settings() -> TransferSettings {
 
 // ------------------------------------------------------------------ world
 
+#[derive(Default)]
 pub struct World {
     pub store: Arc<MemStore>,
     pub pass_gw: Arc<StubPassGateway>,
@@ -1221,32 +1169,20 @@ pub struct World {
     pub ids: Arc<SeqIds>,
 }
 
-impl Default for World {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl World {
-    fn with_clock(real: bool) -> World {
-        World {
-            store: Arc::default(),
-            pass_gw: Arc::default(),
-            cash_gw: Arc::default(),
-            transfer_gw: Arc::default(),
-            clock: Arc::new(TestClock {
-                real,
-                base: 1_704_135_845_000,
-                offset: Mutex::new(0),
-            }),
-            ids: Arc::default(),
-        }
-    }
     pub fn new() -> World {
-        Self::with_clock(false)
+        World::default()
     }
+    /// A world on the system's clock (for tests whose tasks really run at once).
     pub fn new_real_time() -> World {
-        Self::with_clock(true)
+        let clock = TestClock {
+            real: true,
+            ..TestClock::default()
+        };
+        World {
+            clock: Arc::new(clock),
+            ..World::default()
+        }
     }
     pub async fn seed_template(&self) {
         self.seed_template_with_limit(1).await;
@@ -1270,6 +1206,16 @@ impl World {
             })
             .await
             .unwrap();
+    }
+    /// A world holding READY campaigns `(crowd, fen each, count, per-user limit)` in both the stub
+    /// Alipay and our store, with its send service.
+    pub async fn sending(campaigns: &[(&str, i64, i64, u32)]) -> (World, SendService) {
+        let w = World::new();
+        for &(crowd, each, count, limit) in campaigns {
+            w.seed_campaign(crowd, each, count, limit).await;
+        }
+        let svc = w.send_service();
+        (w, svc)
     }
     /// A READY campaign in both the stub Alipay and our store.
     pub async fn seed_campaign(&self, crowd: &str, each: i64, count: i64, limit: u32) {

@@ -17,15 +17,49 @@ fn req(bid: &str, crowd: Option<&str>) -> SendRequest {
     .unwrap()
 }
 
-#[test]
-fn state_fields_are_camel_case_as_documented() {
-    let sent = PayoutState::Sent {
+/// SENT for a 2.00 yuan envelope, Alipay's `biz_no` `B1` (`repeat`: answered as a replay).
+fn paid_envelope(repeat: bool) -> PayoutState {
+    PayoutState::Sent {
         amount_fen: Some(AmountFen::from_fen(200).unwrap()),
         biz_no: Some("B1".into()),
-        repeat_trigger_flag: true,
+        repeat_trigger_flag: repeat,
         order_id: None,
         pay_fund_order_id: None,
-    };
+    }
+}
+
+/// Sends business id `ex` to campaign C1, the stub Alipay's next trigger meeting `fault`.
+async fn send_ex(w: &World, svc: &SendService, fault: GwFault) -> SendResult {
+    w.cash_gw.fail_next_trigger(fault);
+    svc.send(&req("ex", Some("C1"))).await.unwrap()
+}
+
+/// How many attempts the ledger holds for points-exchange business id `bid`.
+async fn attempts(svc: &SendService, bid: &str) -> usize {
+    let bid = BusinessId::parse(bid).unwrap();
+    svc.by_business_id(Reason::PointsExchange, &bid)
+        .await
+        .unwrap()
+        .len()
+}
+
+/// `r` answers the replay of the one payment of business id `ex` (its first number), and the stub
+/// Alipay paid once.
+fn assert_paid_once_by_replay(w: &World, r: &SendResult) {
+    assert!(matches!(
+        r.entry.state,
+        PayoutState::Sent {
+            repeat_trigger_flag: true,
+            ..
+        }
+    ));
+    assert_eq!(r.entry.out_biz_no.as_str(), "pe_ex");
+    assert_eq!(w.cash_gw.payouts().len(), 1);
+}
+
+#[test]
+fn state_fields_are_camel_case_as_documented() {
+    let sent = paid_envelope(true);
     assert_eq!(
         serde_json::to_value(&sent).unwrap(),
         serde_json::json!({"state": "SENT", "amountFen": 200, "bizNo": "B1", "repeatTriggerFlag": true})
@@ -179,9 +213,7 @@ proptest! {
 
 #[tokio::test]
 async fn happy_path_and_repeat() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 10, 5).await;
-    let svc = w.send_service();
+    let (w, svc) = World::sending(&[("C1", 200, 10, 5)]).await;
     let r = svc.send(&req("ex1", Some("C1"))).await.unwrap();
     assert!(!r.replayed);
     assert_eq!(r.entry.out_biz_no.as_str(), "pe_ex1");
@@ -192,22 +224,14 @@ async fn happy_path_and_repeat() {
     assert!(again.replayed);
     assert_eq!(again.entry, r.entry);
     assert_eq!(w.cash_gw.trigger_calls(), 1);
-    assert_eq!(
-        svc.by_business_id(Reason::PointsExchange, &BusinessId::parse("ex1").unwrap())
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(attempts(&svc, "ex1").await, 1);
     let who = Recipient::UserId(UserId::parse(USER).unwrap());
     assert_eq!(svc.by_recipient(&who, 10).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn campaign_state_errors_are_stable() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 1, 1).await;
-    let svc = w.send_service();
+    let (w, svc) = World::sending(&[("C1", 200, 1, 1)]).await;
     assert_eq!(
         svc.send(&req("a", Some("NOPE"))).await.unwrap_err().code(),
         "campaign_not_found"
@@ -265,36 +289,25 @@ async fn campaign_state_errors_are_stable() {
     );
     // Paused / closed.
     let cs = w.campaign_service();
-    cs.set_status(&CrowdNo::parse("C1").unwrap(), CampaignStatus::Pause)
-        .await
-        .unwrap();
-    assert_eq!(
-        svc.send(&req("d", Some("C1"))).await.unwrap_err().code(),
-        "campaign_paused"
-    );
-    cs.set_status(&CrowdNo::parse("C1").unwrap(), CampaignStatus::Closed)
-        .await
-        .unwrap();
-    assert_eq!(
-        svc.send(&req("d", Some("C1"))).await.unwrap_err().code(),
-        "campaign_closed"
-    );
+    for (status, code) in [
+        (CampaignStatus::Pause, "campaign_paused"),
+        (CampaignStatus::Closed, "campaign_closed"),
+    ] {
+        let c1 = CrowdNo::parse("C1").unwrap();
+        cs.set_status(&c1, status).await.unwrap();
+        assert_eq!(
+            svc.send(&req("d", Some("C1"))).await.unwrap_err().code(),
+            code
+        );
+    }
     // No ledger item was written for refused-before-send requests.
-    assert!(svc
-        .by_business_id(Reason::PointsExchange, &BusinessId::parse("d").unwrap())
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(attempts(&svc, "d").await, 0);
 }
 
 #[tokio::test]
 async fn only_definite_failure_frees_the_business_id() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 1, 1).await;
-    w.seed_campaign("C2", 200, 10, 1).await;
-    let svc = w.send_service();
-    w.cash_gw.fail_next_trigger(GwFault::Refuse);
-    let r = svc.send(&req("ex", Some("C1"))).await.unwrap();
+    let (w, svc) = World::sending(&[("C1", 200, 1, 1), ("C2", 200, 10, 1)]).await;
+    let r = send_ex(&w, &svc, GwFault::Refuse).await;
     assert!(
         matches!(&r.entry.state, PayoutState::Failed { refusal: Refusal { code: Some(c), sub_code: Some(s), .. } } if c == "40004" && s == "INJECTED_REFUSAL")
     );
@@ -311,23 +324,13 @@ async fn only_definite_failure_frees_the_business_id() {
     assert!(third.replayed);
     assert_eq!(third.entry.out_biz_no.as_str(), "pe2_ex");
     assert_eq!(w.cash_gw.payouts().len(), 1);
-    assert_eq!(
-        svc.by_business_id(Reason::PointsExchange, &BusinessId::parse("ex").unwrap())
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(attempts(&svc, "ex").await, 2);
 }
 
 #[tokio::test]
 async fn unknown_stays_bound_to_its_number_and_campaign() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 10, 1).await;
-    w.seed_campaign("C2", 200, 10, 1).await;
-    let svc = w.send_service();
-    w.cash_gw.fail_next_trigger(GwFault::UnknownAfter);
-    let r = svc.send(&req("ex", Some("C1"))).await.unwrap();
+    let (w, svc) = World::sending(&[("C1", 200, 10, 1), ("C2", 200, 10, 1)]).await;
+    let r = send_ex(&w, &svc, GwFault::UnknownAfter).await;
     assert!(matches!(r.entry.state, PayoutState::Unknown { .. }));
     // Another campaign while unknown: the same entry, no call.
     let calls = w.cash_gw.trigger_calls();
@@ -338,22 +341,12 @@ async fn unknown_stays_bound_to_its_number_and_campaign() {
     // After the backoff a repeat re-triggers with the same number; Alipay replays.
     w.clock.advance(Duration::from_secs(31));
     let r3 = svc.send(&req("ex", Some("C2"))).await.unwrap();
-    assert!(matches!(
-        r3.entry.state,
-        PayoutState::Sent {
-            repeat_trigger_flag: true,
-            ..
-        }
-    ));
-    assert_eq!(r3.entry.out_biz_no.as_str(), "pe_ex");
-    assert_eq!(w.cash_gw.payouts().len(), 1);
+    assert_paid_once_by_replay(&w, &r3);
 }
 
 #[tokio::test]
 async fn other_recipient_for_same_business_id_is_refused() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 10, 1).await;
-    let svc = w.send_service();
+    let (_, svc) = World::sending(&[("C1", 200, 10, 1)]).await;
     svc.send(&req("ex", Some("C1"))).await.unwrap();
     let mut other = req("ex", Some("C1"));
     other.recipient = Recipient::UserId(UserId::parse("2088000000000002").unwrap());
@@ -379,9 +372,8 @@ async fn crash_at_every_step_pays_once() {
     ];
     for step in steps {
         for recover_with_reconciler in [false, true] {
-            let w = World::new();
-            w.seed_campaign("C1", 200, 10, 1).await;
-            let svc = Arc::new(w.send_service());
+            let (w, svc) = World::sending(&[("C1", 200, 10, 1)]).await;
+            let svc = Arc::new(svc);
             match step {
                 "trigger:UnknownBefore" => w.cash_gw.fail_next_trigger(GwFault::UnknownBefore),
                 "trigger:UnknownAfter" => w.cash_gw.fail_next_trigger(GwFault::UnknownAfter),
@@ -420,9 +412,7 @@ async fn crash_at_every_step_pays_once() {
 
 #[tokio::test]
 async fn past_the_budget_an_entry_is_flagged_and_still_probed_with_its_number() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 10, 1).await;
-    let mut svc = w.send_service();
+    let (w, mut svc) = World::sending(&[("C1", 200, 10, 1)]).await;
     svc.config.max_attempts = 3;
     let svc = Arc::new(svc);
     for _ in 0..6 {
@@ -463,9 +453,8 @@ async fn past_the_budget_an_entry_is_flagged_and_still_probed_with_its_number() 
 
 #[tokio::test]
 async fn a_run_out_of_time_defers_the_rest_and_still_counts_every_open_entry() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 10, 3).await;
-    let svc = Arc::new(w.send_service());
+    let (w, svc) = World::sending(&[("C1", 200, 10, 3)]).await;
+    let svc = Arc::new(svc);
     for id in ["d1", "d2", "d3"] {
         w.cash_gw.fail_next_trigger(GwFault::UnknownBefore);
         let r = svc.send(&req(id, Some("C1"))).await.unwrap();
@@ -497,16 +486,11 @@ async fn a_run_out_of_time_defers_the_rest_and_still_counts_every_open_entry() {
 /// probe learns the payment.
 #[tokio::test]
 async fn a_refusal_after_an_unknown_outcome_does_not_free_the_business_id() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 10, 1).await;
-    w.seed_campaign("C2", 200, 10, 1).await;
-    let svc = w.send_service();
-    w.cash_gw.fail_next_trigger(GwFault::UnknownAfter);
-    let first = svc.send(&req("ex", Some("C1"))).await.unwrap();
+    let (w, svc) = World::sending(&[("C1", 200, 10, 1), ("C2", 200, 10, 1)]).await;
+    let first = send_ex(&w, &svc, GwFault::UnknownAfter).await;
     assert_eq!(first.entry.state.name(), "UNKNOWN");
     w.clock.advance(Duration::from_secs(31));
-    w.cash_gw.fail_next_trigger(GwFault::RefuseBeforeReplay);
-    let probed = svc.send(&req("ex", Some("C1"))).await.unwrap();
+    let probed = send_ex(&w, &svc, GwFault::RefuseBeforeReplay).await;
     match &probed.entry.state {
         PayoutState::Unknown {
             last_refusal: Some(r),
@@ -529,20 +513,9 @@ async fn a_refusal_after_an_unknown_outcome_does_not_free_the_business_id() {
     );
     w.clock.advance(Duration::from_secs(120));
     let settled = svc.send(&req("ex", Some("C2"))).await.unwrap();
-    assert!(matches!(
-        settled.entry.state,
-        PayoutState::Sent {
-            repeat_trigger_flag: true,
-            ..
-        }
-    ));
-    assert_eq!(settled.entry.out_biz_no.as_str(), "pe_ex");
-    assert_eq!(w.cash_gw.payouts().len(), 1);
+    assert_paid_once_by_replay(&w, &settled);
     assert_eq!(
-        svc.by_business_id(Reason::PointsExchange, &BusinessId::parse("ex").unwrap())
-            .await
-            .unwrap()
-            .len(),
+        attempts(&svc, "ex").await,
         1,
         "no second attempt was ever started"
     );
@@ -573,9 +546,7 @@ async fn a_verified_sent_answer_is_recorded_over_any_state() {
         },
     ];
     for other in others {
-        let w = World::new();
-        w.seed_campaign("C1", 200, 10, 1).await;
-        let svc = w.send_service();
+        let (_, svc) = World::sending(&[("C1", 200, 10, 1)]).await;
         let (ptr, held) = svc.new_entry(
             &req("ex", Some("C1")),
             PayoutRail::Campaign {
@@ -595,13 +566,7 @@ async fn a_verified_sent_answer_is_recorded_over_any_state() {
             svc.payouts.cas_payout(&moved, &held.fence).await.unwrap(),
             CasOutcome::Written
         );
-        let sent = PayoutState::Sent {
-            amount_fen: Some(AmountFen::from_fen(200).unwrap()),
-            biz_no: Some("B1".into()),
-            repeat_trigger_flag: false,
-            order_id: None,
-            pay_fund_order_id: None,
-        };
+        let sent = paid_envelope(false);
         let answered = svc.record(held.clone(), sent.clone()).await.unwrap();
         assert_eq!(answered.state, sent, "over {}", other.name());
         let stored = svc.get(&held.out_biz_no).await.unwrap();
@@ -612,11 +577,8 @@ async fn a_verified_sent_answer_is_recorded_over_any_state() {
 
 #[tokio::test]
 async fn a_corrected_recipient_may_follow_a_definite_failure() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 10, 1).await;
-    let svc = w.send_service();
-    w.cash_gw.fail_next_trigger(GwFault::Refuse);
-    let failed = svc.send(&req("ex", Some("C1"))).await.unwrap();
+    let (w, svc) = World::sending(&[("C1", 200, 10, 1)]).await;
+    let failed = send_ex(&w, &svc, GwFault::Refuse).await;
     assert_eq!(failed.entry.state.name(), "FAILED");
     let mut corrected = req("ex", Some("C1"));
     corrected.recipient = Recipient::UserId(UserId::parse("2088000000000002").unwrap());
@@ -637,9 +599,7 @@ async fn a_corrected_recipient_may_follow_a_definite_failure() {
 
 #[tokio::test]
 async fn the_operator_retry_probes_unresolved_entries_only() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 10, 10).await;
-    let svc = w.send_service();
+    let (w, svc) = World::sending(&[("C1", 200, 10, 10)]).await;
     let sent = svc.send(&req("a", Some("C1"))).await.unwrap().entry;
     assert_eq!(
         svc.probe_now(&sent.out_biz_no).await.unwrap_err().code(),
@@ -677,10 +637,7 @@ async fn the_operator_retry_probes_unresolved_entries_only() {
 
 #[tokio::test]
 async fn the_listing_filters_and_pages_newest_first() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 100, 10).await;
-    w.seed_campaign("C2", 200, 100, 10).await;
-    let svc = w.send_service();
+    let (w, svc) = World::sending(&[("C1", 200, 100, 10), ("C2", 200, 100, 10)]).await;
     for i in 0..7 {
         let crowd = if i % 2 == 0 { "C1" } else { "C2" };
         if i == 3 {
@@ -786,9 +743,7 @@ async fn hundred_concurrent_sends_pay_once() {
 /// most once, and our ledger agrees with the stub Alipay's.
 #[tokio::test]
 async fn randomized_fault_schedule() {
-    let w = World::new();
-    w.seed_campaign("C1", 100, 100_000, 100_000).await;
-    let mut svc = w.send_service();
+    let (w, mut svc) = World::sending(&[("C1", 100, 100_000, 100_000)]).await;
     svc.config.max_attempts = 30;
     let svc = Arc::new(svc);
     let rec = Reconciler {
@@ -913,9 +868,7 @@ fn campaign_states_follow_alipay_spelling_and_keep_the_unknown() {
 
 #[tokio::test]
 async fn a_settled_or_unrecognised_campaign_is_never_sent_to() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 10, 1).await;
-    let svc = w.send_service();
+    let (w, svc) = World::sending(&[("C1", 200, 10, 1)]).await;
     for (status, code) in [
         ("SETTLED", "campaign_closed"),
         ("FROZEN", "campaign_state_unrecognised"),

@@ -23,6 +23,18 @@ fn treq(bid: &str) -> SendRequest {
     input(bid).validate().unwrap()
 }
 
+/// The same send of `bid` on the campaign rail (campaign C1).
+fn campaign_req(bid: &str) -> SendRequest {
+    SendInput {
+        crowd_no: Some("C1".into()),
+        rail: None,
+        amount: None,
+        ..input(bid)
+    }
+    .validate()
+    .unwrap()
+}
+
 fn fen(n: i64) -> AmountFen {
     AmountFen::from_fen(n).unwrap()
 }
@@ -49,6 +61,14 @@ fn refusal_code(e: &PayoutEntry) -> &'static str {
     }
 }
 
+/// A world without campaigns whose first send, of transfer `bid`, meets `step` at the stub Alipay.
+async fn first_send(bid: &str, step: TransferStep) -> (World, SendService, SendResult) {
+    let (w, svc) = World::sending(&[]).await;
+    w.transfer_gw.script_transfer(step);
+    let r = svc.send(&treq(bid)).await.unwrap();
+    (w, svc, r)
+}
+
 fn reconciler(svc: SendService) -> Reconciler {
     Reconciler {
         service: Arc::new(svc),
@@ -58,8 +78,7 @@ fn reconciler(svc: SendService) -> Reconciler {
 
 #[tokio::test]
 async fn a_first_transfer_pays_with_the_stored_terms() {
-    let w = World::new();
-    let svc = w.send_service();
+    let (w, svc) = World::sending(&[]).await;
     let r = svc.send(&treq("t1")).await.unwrap();
     assert!(!r.replayed);
     let PayoutState::Sent {
@@ -96,11 +115,7 @@ async fn a_first_transfer_pays_with_the_stored_terms() {
 
 #[tokio::test]
 async fn an_accepted_fail_is_a_failure_that_frees_the_business_id() {
-    let w = World::new();
-    let svc = w.send_service();
-    w.transfer_gw
-        .script_transfer(TransferStep::CommitWithStatus(TransferStatus::Fail));
-    let r = svc.send(&treq("t2")).await.unwrap();
+    let (_, svc, r) = first_send("t2", TransferStep::CommitWithStatus(TransferStatus::Fail)).await;
     assert_eq!(refusal_code(&r.entry), "transfer_failed");
     // A repeat answers the failure; an explicit retry is attempt 2 with a new number.
     assert!(svc.send(&treq("t2")).await.unwrap().replayed);
@@ -113,11 +128,11 @@ async fn an_accepted_fail_is_a_failure_that_frees_the_business_id() {
 
 #[tokio::test]
 async fn accepted_without_a_final_status_is_resolved_by_query_with_the_same_number() {
-    let w = World::new();
-    let svc = w.send_service();
-    w.transfer_gw
-        .script_transfer(TransferStep::CommitWithStatus(TransferStatus::Dealing));
-    let r = svc.send(&treq("t3")).await.unwrap();
+    let (w, svc, r) = first_send(
+        "t3",
+        TransferStep::CommitWithStatus(TransferStatus::Dealing),
+    )
+    .await;
     assert_eq!(r.entry.state.name(), "UNKNOWN");
     let rec = reconciler(w.send_service());
     w.clock.advance(hour());
@@ -150,10 +165,7 @@ async fn accepted_without_a_final_status_is_resolved_by_query_with_the_same_numb
 
 #[tokio::test]
 async fn a_lost_answer_is_found_by_query_and_never_sent_again() {
-    let w = World::new();
-    let svc = w.send_service();
-    w.transfer_gw.script_transfer(TransferStep::CommitThenLose);
-    let r = svc.send(&treq("t4")).await.unwrap();
+    let (w, svc, r) = first_send("t4", TransferStep::CommitThenLose).await;
     assert_eq!(r.entry.state.name(), "UNKNOWN");
     // Not due yet: a repeat answers the entry.
     assert!(svc.send(&treq("t4")).await.unwrap().replayed);
@@ -170,13 +182,11 @@ async fn a_lost_answer_is_found_by_query_and_never_sent_again() {
 
 #[tokio::test]
 async fn an_order_alipay_never_saw_is_sent_again_with_the_same_number_and_terms() {
-    let w = World::new();
-    let svc = w.send_service();
-    w.transfer_gw
-        .script_transfer(TransferStep::Answer(TransferOutcome::Unknown(
-            "timeout".into(),
-        )));
-    let r = svc.send(&treq("t5")).await.unwrap();
+    let (w, svc, r) = first_send(
+        "t5",
+        TransferStep::Answer(TransferOutcome::Unknown("timeout".into())),
+    )
+    .await;
     assert_eq!(r.entry.state.name(), "UNKNOWN");
     w.clock.advance(hour());
     reconciler(w.send_service()).run_once().await.unwrap();
@@ -193,13 +203,8 @@ async fn an_order_alipay_never_saw_is_sent_again_with_the_same_number_and_terms(
 
 #[tokio::test]
 async fn a_re_send_keeps_the_stored_terms_after_the_configuration_changed() {
-    let w = World::new();
-    w.transfer_gw
-        .script_transfer(TransferStep::Answer(TransferOutcome::Unknown(
-            "timeout".into(),
-        )));
-    let r = w.send_service().send(&treq("t6")).await.unwrap();
-    let mut svc = w.send_service();
+    let timeout = TransferStep::Answer(TransferOutcome::Unknown("timeout".into()));
+    let (w, mut svc, r) = first_send("t6", timeout).await;
     if let Some(rail) = svc.transfer.as_mut() {
         rail.settings.order_title = "另一个标题".into();
     }
@@ -225,15 +230,10 @@ async fn definite_and_configuration_refusals_fail_the_first_call_only() {
             "transfer_not_configured",
         ),
     ] {
-        let w = World::new();
-        let svc = w.send_service();
-        w.transfer_gw
-            .script_transfer(TransferStep::Answer(transfer_refusal(class, sub)));
-        let r = svc.send(&treq("t7")).await.unwrap();
+        let (_, _, r) = first_send("t7", TransferStep::Answer(transfer_refusal(class, sub))).await;
         assert_eq!(refusal_code(&r.entry), code);
         // After an unknown outcome the same refusal proves nothing: the entry stays bound.
-        let w = World::new();
-        let svc = w.send_service();
+        let (w, svc) = World::sending(&[]).await;
         w.transfer_gw
             .script_transfer(TransferStep::Answer(TransferOutcome::Unknown("t".into())));
         w.transfer_gw
@@ -255,8 +255,7 @@ async fn definite_and_configuration_refusals_fail_the_first_call_only() {
 
 #[tokio::test]
 async fn retry_later_keeps_the_number_and_counts_toward_attention() {
-    let w = World::new();
-    let mut svc = w.send_service();
+    let (w, mut svc) = World::sending(&[]).await;
     svc.config.max_attempts = 3;
     let svc = Arc::new(svc);
     for _ in 0..3 {
@@ -305,8 +304,7 @@ async fn a_failed_order_found_by_query_is_a_failure() {
         (TransferStatus::Closed, "transfer_closed"),
         (TransferStatus::Refund, "transfer_refunded"),
     ] {
-        let w = World::new();
-        let svc = w.send_service();
+        let (w, svc) = World::sending(&[]).await;
         w.transfer_gw
             .script_transfer(TransferStep::Answer(TransferOutcome::Unknown("t".into())));
         svc.send(&treq("t9")).await.unwrap();
@@ -344,8 +342,7 @@ async fn an_unfinished_or_unanswered_query_leaves_the_entry_unresolved() {
         ),
     ];
     for answer in unresolved {
-        let w = World::new();
-        let svc = w.send_service();
+        let (w, svc) = World::sending(&[]).await;
         w.transfer_gw
             .script_transfer(TransferStep::Answer(TransferOutcome::Unknown("t".into())));
         svc.send(&treq("ta")).await.unwrap();
@@ -371,8 +368,7 @@ async fn alipays_paid_amount_is_recorded_when_it_differs() {
 
 #[tokio::test]
 async fn bad_amounts_and_rail_mismatches_are_refused_before_anything_is_written() {
-    let w = World::new();
-    let svc = w.send_service();
+    let (w, svc) = World::sending(&[]).await;
     let code = |i: SendInput| {
         let svc = &svc;
         async move {
@@ -430,8 +426,7 @@ async fn bad_amounts_and_rail_mismatches_are_refused_before_anything_is_written(
 
 #[tokio::test]
 async fn the_reason_mapping_chooses_the_rail_and_the_amount() {
-    let w = World::new();
-    let mut svc = w.send_service();
+    let mut svc = World::new().send_service();
     svc.reason_rails
         .insert(Reason::Referral, RailName::Transfer);
     let req = SendInput {
@@ -450,18 +445,8 @@ async fn the_reason_mapping_chooses_the_rail_and_the_amount() {
 
 #[tokio::test]
 async fn a_business_id_is_paid_on_one_rail_only() {
-    let w = World::new();
-    w.seed_campaign("C1", 200, 10, 5).await;
-    let svc = w.send_service();
-    let campaign = SendInput {
-        reason: Some("points_exchange".into()),
-        business_id: Some("both".into()),
-        user_id: Some(USER.into()),
-        crowd_no: Some("C1".into()),
-        ..SendInput::default()
-    }
-    .validate()
-    .unwrap();
+    let (w, svc) = World::sending(&[("C1", 200, 10, 5)]).await;
+    let campaign = campaign_req("both");
     let paid = svc.send(&campaign).await.unwrap().entry;
     assert_eq!(paid.state.name(), "SENT");
     let again = svc.send(&treq("both")).await.unwrap();
@@ -552,32 +537,18 @@ fn transfer_refusals_map_to_stable_codes() {
         code: Some(code.into()),
         sub_code: sub.map(Into::into),
     };
-    for (refusal, code) in [
-        (r("40004", Some("PAYEE_NOT_EXIST"), "x"), "payee_invalid"),
-        (
-            r("40004", Some("PAYEE_USER_INFO_ERROR"), "x"),
-            "payee_invalid",
-        ),
-        (
-            r("40004", Some("PAYEE_NOT_RELNAME_CERTIFY"), "x"),
-            "payee_cannot_receive",
-        ),
-        (
-            r("40004", Some("BALANCE_IS_NOT_ENOUGH"), "x"),
-            "payer_balance_insufficient",
-        ),
-        (
-            r("40004", Some("EXCEED_LIMIT_DM_AMOUNT"), "x"),
-            "transfer_limit_reached",
-        ),
-        (
-            r("40004", Some("EXCEED_LIMIT_SM_MIN_AMOUNT"), "x"),
-            "transfer_amount_refused",
-        ),
-        (
-            r("40004", Some("PRODUCT_NOT_SIGN"), "x"),
-            "transfer_not_configured",
-        ),
+    // Refusals of a call: the sub_code decides.
+    let by_sub_code = [
+        ("PAYEE_NOT_EXIST", "payee_invalid"),
+        ("PAYEE_USER_INFO_ERROR", "payee_invalid"),
+        ("PAYEE_NOT_RELNAME_CERTIFY", "payee_cannot_receive"),
+        ("BALANCE_IS_NOT_ENOUGH", "payer_balance_insufficient"),
+        ("EXCEED_LIMIT_DM_AMOUNT", "transfer_limit_reached"),
+        ("EXCEED_LIMIT_SM_MIN_AMOUNT", "transfer_amount_refused"),
+        ("PRODUCT_NOT_SIGN", "transfer_not_configured"),
+    ]
+    .map(|(sub, code)| (r("40004", Some(sub), "x"), code));
+    for (refusal, code) in by_sub_code.into_iter().chain([
         (
             r("40006", Some("isv.missing-app-cert-sn"), "x"),
             "transfer_not_configured",
@@ -590,7 +561,7 @@ fn transfer_refusals_map_to_stable_codes() {
             r("40004", Some("SOMETHING_NEW"), "已关闭"),
             "transfer_refused",
         ),
-    ] {
+    ]) {
         assert_eq!(refusal.transfer_stable_code(), code, "{refusal:?}");
     }
 }
@@ -738,15 +709,7 @@ async fn notifications_for_unknown_or_campaign_entries_are_ignored() {
         n.order_changed(&no_number).await.unwrap(),
         NotifyOutcome::Ignored("no_out_biz_no")
     );
-    let campaign = SendInput {
-        reason: Some("points_exchange".into()),
-        business_id: Some("camp".into()),
-        user_id: Some(USER.into()),
-        crowd_no: Some("C1".into()),
-        ..SendInput::default()
-    }
-    .validate()
-    .unwrap();
+    let campaign = campaign_req("camp");
     let e = w.send_service().send(&campaign).await.unwrap().entry;
     let before = w.store.all_payouts();
     assert_eq!(

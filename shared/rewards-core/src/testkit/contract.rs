@@ -21,6 +21,7 @@ use crate::template::{default_rule, TemplateRecord};
 use crate::time::Timestamp;
 use crate::AmountFen;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
 /// The user of every fixture.
@@ -184,6 +185,65 @@ pub fn entry(bid: &str, attempt: u32, fence: &str, lease: i64) -> (BizPointer, P
     )
 }
 
+/// Takes a fresh account through one claim, as the claim service does: created (fence `f1`), its
+/// issuance in flight (`f3`, due at 10 000), completed as pass `pass_id` created at `at` (`f4`).
+/// Answers the completed account.
+pub async fn claim_once<S: ClaimStore + ?Sized>(store: &S, pass_id: &str, at: i64) -> ClaimAccount {
+    let a = account("f1");
+    assert_eq!(store.create_account(&a).await.unwrap(), Inserted::Inserted);
+    let flying = in_flight(&a, "f3", 10_000);
+    assert_eq!(
+        store.replace_account(&flying, "f1").await.unwrap(),
+        CasOutcome::Written
+    );
+    let done = completed(&flying, "f4", pass_id);
+    assert_eq!(
+        store
+            .complete_issuance(&done, "f3", &pass(pass_id, at))
+            .await
+            .unwrap(),
+        CasOutcome::Written
+    );
+    done
+}
+
+/// A time after every lease and retry time of the fixtures.
+pub const LATER: Timestamp = Timestamp(i64::MAX / 2);
+
+/// A compare-and-set (`cas` with the fence it expects) loses with a wrong fence, answering the
+/// current record, and writes with `fence`.
+async fn fenced<T, F, Fut>(cas: F, fence: &'static str)
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: Future<Output = Result<CasOutcome<T>, StoreError>>,
+    T: PartialEq + std::fmt::Debug,
+{
+    assert!(matches!(
+        cas("wrong").await.unwrap(),
+        CasOutcome::Lost(Some(_))
+    ));
+    assert_eq!(cas(fence).await.unwrap(), CasOutcome::Written);
+}
+
+/// A due listing (`list` at a time) holds nothing before `due` and `expected` from `due` on.
+async fn due_from<T, F, Fut>(list: F, due: i64, expected: &T)
+where
+    F: Fn(Timestamp) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, StoreError>>,
+    T: Clone + PartialEq + std::fmt::Debug,
+{
+    assert!(list(Timestamp(due - 1)).await.unwrap().is_empty());
+    assert_eq!(list(Timestamp(due)).await.unwrap(), vec![expected.clone()]);
+}
+
+/// Acquires the fixture slot for a new creation with fence `fence`.
+async fn acquire<S: CampaignStore + ?Sized>(store: &S, fence: &str) -> Inserted<SlotRecord> {
+    store
+        .acquire_slot(&slot(fence, SlotState::Creating))
+        .await
+        .unwrap()
+}
+
 // ------------------------------------------------------------------ templates
 
 /// Put, get, list newest first with a limit.
@@ -228,25 +288,10 @@ pub async fn claim_accounts<S: ClaimStore + PassStore + ?Sized>(store: &S) {
         other => panic!("{other:?}"),
     }
     let flying = in_flight(&a, "f3", 10_000);
-    assert!(matches!(
-        store.replace_account(&flying, "wrong").await.unwrap(),
-        CasOutcome::Lost(Some(_))
-    ));
-    assert_eq!(
-        store.replace_account(&flying, "f1").await.unwrap(),
-        CasOutcome::Written
-    );
+    fenced(|fence| store.replace_account(&flying, fence), "f1").await;
     assert_eq!(store.get_account(&t1, &u1).await.unwrap().unwrap(), flying);
     // In flight and due: listed for the sweep; not before its due time.
-    assert!(store
-        .list_unresolved(Timestamp(9_999), 10)
-        .await
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        store.list_unresolved(Timestamp(10_000), 10).await.unwrap(),
-        vec![flying.clone()]
-    );
+    due_from(|t| store.list_unresolved(t, 10), 10_000, &flying).await;
     let done = completed(&flying, "f4", "p1");
     assert_eq!(
         store
@@ -255,11 +300,7 @@ pub async fn claim_accounts<S: ClaimStore + PassStore + ?Sized>(store: &S) {
             .unwrap(),
         CasOutcome::Written
     );
-    assert!(store
-        .list_unresolved(Timestamp(i64::MAX / 2), 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(store.list_unresolved(LATER, 10).await.unwrap().is_empty());
     // A stale holder loses; a pass item is never written twice.
     match store
         .complete_issuance(&completed(&flying, "f5", "p2"), "f3", &pass("p2", 6_000))
@@ -394,48 +435,25 @@ pub async fn passes<S: ClaimStore + PassStore + ?Sized>(store: &S) {
 
 /// Ten status changes decided on the same read race: exactly one is stored, on both items.
 pub async fn racing_status_writes<S: ClaimStore + PassStore + 'static>(store: Arc<S>) {
-    let a = account("f1");
-    assert_eq!(store.create_account(&a).await.unwrap(), Inserted::Inserted);
-    let flying = in_flight(&a, "f2", 10_000);
-    assert_eq!(
-        store.replace_account(&flying, "f1").await.unwrap(),
-        CasOutcome::Written
-    );
-    assert_eq!(
-        store
-            .complete_issuance(
-                &completed(&flying, "f3", "p-race"),
-                "f2",
-                &pass("p-race", 1)
-            )
-            .await
-            .unwrap(),
-        CasOutcome::Written
-    );
+    claim_once(&*store, "p-race", 1).await;
     let read = store
         .get_pass(&PassId::parse("p-race").unwrap())
         .await
         .unwrap()
         .unwrap();
-    let mut tasks = Vec::new();
-    for i in 0..10 {
-        let store = store.clone();
-        let mut next = read.clone();
-        next.status = if i % 2 == 0 {
-            PassStatus::Used
-        } else {
-            PassStatus::Closed
-        };
-        tasks.push(tokio::spawn(async move {
-            store.update_pass(&next, PassStatus::Active).await.unwrap()
-        }));
-    }
-    let mut written = 0;
-    for t in tasks {
-        if t.await.unwrap() == CasOutcome::Written {
-            written += 1;
-        }
-    }
+    let written =
+        winners(&store, 10, |store, i| {
+            let mut next = read.clone();
+            next.status = if i % 2 == 0 {
+                PassStatus::Used
+            } else {
+                PassStatus::Closed
+            };
+            async move {
+                store.update_pass(&next, PassStatus::Active).await.unwrap() == CasOutcome::Written
+            }
+        })
+        .await;
     assert_eq!(
         written, 1,
         "exactly one change from the same read is stored"
@@ -453,19 +471,14 @@ pub async fn racing_status_writes<S: ClaimStore + PassStore + 'static>(store: Ar
 
 /// Twenty racing creates of one account: one wins; twenty racing takeovers of one fence: one wins.
 pub async fn racing_account_writes<S: ClaimStore + 'static>(store: Arc<S>) {
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            store.create_account(&account(&format!("f{i}"))).await
-        }));
-    }
-    let mut wins = 0;
-    for t in tasks {
-        if t.await.unwrap().unwrap() == Inserted::Inserted {
-            wins += 1;
-        }
-    }
+    let wins = winners(&store, 20, |store, i| async move {
+        store
+            .create_account(&account(&format!("f{i}")))
+            .await
+            .unwrap()
+            == Inserted::Inserted
+    })
+    .await;
     assert_eq!(wins, 1);
     let cur = store
         .get_account(
@@ -475,21 +488,12 @@ pub async fn racing_account_writes<S: ClaimStore + 'static>(store: Arc<S>) {
         .await
         .unwrap()
         .unwrap();
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let store = store.clone();
+    let wins = winners(&store, 20, |store, i| {
         let next = in_flight(&cur, &format!("t{i}"), 0);
         let expected = cur.fence.clone();
-        tasks.push(tokio::spawn(async move {
-            store.replace_account(&next, &expected).await
-        }));
-    }
-    let mut wins = 0;
-    for t in tasks {
-        if t.await.unwrap().unwrap() == CasOutcome::Written {
-            wins += 1;
-        }
-    }
+        async move { store.replace_account(&next, &expected).await.unwrap() == CasOutcome::Written }
+    })
+    .await;
     assert_eq!(wins, 1);
 }
 
@@ -514,16 +518,8 @@ pub async fn campaigns_and_slots<S: CampaignStore + ?Sized>(store: &S) {
     );
     assert_eq!(store.list_campaigns(1).await.unwrap().len(), 1);
 
-    assert_eq!(
-        store
-            .acquire_slot(&slot("a", SlotState::Creating))
-            .await
-            .unwrap(),
-        Inserted::Inserted
-    );
-    assert!(
-        matches!(store.acquire_slot(&slot("b", SlotState::Creating)).await.unwrap(), Inserted::Exists(s) if s.fence == "a")
-    );
+    assert_eq!(acquire(store, "a").await, Inserted::Inserted);
+    assert!(matches!(acquire(store, "b").await, Inserted::Exists(s) if s.fence == "a"));
     let failed = slot(
         "c",
         SlotState::Failed {
@@ -533,22 +529,9 @@ pub async fn campaigns_and_slots<S: CampaignStore + ?Sized>(store: &S) {
             },
         },
     );
-    assert!(matches!(
-        store.replace_slot(&failed, "zzz").await.unwrap(),
-        CasOutcome::Lost(Some(_))
-    ));
-    assert_eq!(
-        store.replace_slot(&failed, "a").await.unwrap(),
-        CasOutcome::Written
-    );
+    fenced(|fence| store.replace_slot(&failed, fence), "a").await;
     // A FAILED slot may be acquired again; a CREATED one not.
-    assert_eq!(
-        store
-            .acquire_slot(&slot("d", SlotState::Creating))
-            .await
-            .unwrap(),
-        Inserted::Inserted
-    );
+    assert_eq!(acquire(store, "d").await, Inserted::Inserted);
     let created = slot(
         "e",
         SlotState::Created {
@@ -559,13 +542,7 @@ pub async fn campaigns_and_slots<S: CampaignStore + ?Sized>(store: &S) {
         store.replace_slot(&created, "d").await.unwrap(),
         CasOutcome::Written
     );
-    assert!(matches!(
-        store
-            .acquire_slot(&slot("f", SlotState::Creating))
-            .await
-            .unwrap(),
-        Inserted::Exists(_)
-    ));
+    assert!(matches!(acquire(store, "f").await, Inserted::Exists(_)));
     assert_eq!(
         store
             .get_slot("monday", "2024-06-03")
@@ -599,11 +576,7 @@ pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
         Some(e.clone())
     );
     // Due once the lease has passed.
-    assert!(store.list_due(Timestamp(999), 10).await.unwrap().is_empty());
-    assert_eq!(
-        store.list_due(Timestamp(1_000), 10).await.unwrap(),
-        vec![e.clone()]
-    );
+    due_from(|t| store.list_due(t, 10), 1_000, &e).await;
     // CAS: wrong fence loses, right fence writes; a final state is no longer due.
     let mut sent = e.clone();
     sent.state = PayoutState::Sent {
@@ -622,11 +595,7 @@ pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
         store.cas_payout(&sent, "f1").await.unwrap(),
         CasOutcome::Written
     );
-    assert!(store
-        .list_due(Timestamp(i64::MAX / 2), 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(store.list_due(LATER, 10).await.unwrap().is_empty());
     // UNKNOWN is due at next_retry_at.
     let (ptr2, e2) = entry("r2", 1, "g1", 2_000);
     assert!(store.start_attempt(&ptr2, None, &e2).await.unwrap());
@@ -641,15 +610,7 @@ pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
         store.cas_payout(&unk, "g1").await.unwrap(),
         CasOutcome::Written
     );
-    assert!(store
-        .list_due(Timestamp(49_999), 10)
-        .await
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        store.list_due(Timestamp(50_000), 10).await.unwrap(),
-        vec![unk.clone()]
-    );
+    due_from(|t| store.list_due(t, 10), 50_000, &unk).await;
     // Next attempt after a failure: pointer moves from 1 to 2 only with the right expectation.
     let (ptr3, e3) = entry("r1", 2, "h1", 3_000);
     assert!(!store.start_attempt(&ptr3, None, &e3).await.unwrap());
@@ -665,21 +626,14 @@ pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
         2
     );
     // Due entries oldest due first, up to the limit.
-    let due = store.list_due(Timestamp(i64::MAX / 2), 10).await.unwrap();
+    let due = store.list_due(LATER, 10).await.unwrap();
     assert_eq!(
         due.iter()
             .map(|e| e.out_biz_no.as_str())
             .collect::<Vec<_>>(),
         vec!["rf2_r1", "rf_r2"]
     );
-    assert_eq!(
-        store
-            .list_due(Timestamp(i64::MAX / 2), 1)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(store.list_due(LATER, 1).await.unwrap().len(), 1);
     // By recipient, newest first.
     let who = Recipient::UserId(UserId::parse(USER).unwrap());
     let mine = store.list_by_recipient(&who, 10).await.unwrap();
@@ -705,21 +659,8 @@ pub async fn payout_rails<S: PayoutStore + ?Sized>(store: &S) {
     let (ptr, mut transfer) = entry("xfer", 1, "f", 0);
     transfer.created_at = Timestamp(1);
     transfer.rail = PayoutRail::Transfer(TransferTerms {
-        amount_fen: AmountFen::from_fen(150).unwrap(),
         product: TransferProduct::TransAccountNoPwd,
-        order_title: "积分兑换红包".into(),
-        scene_name: "现金营销".into(),
-        scene_report_infos: vec![
-            SceneReportInfo {
-                info_type: "活动名称".into(),
-                info_content: "积分兑换".into(),
-            },
-            SceneReportInfo {
-                info_type: "奖励说明".into(),
-                info_content: "积分兑换现金红包".into(),
-            },
-        ],
-        notify_url: Some("https://api.example.com/alipay/notify".into()),
+        ..super::transfer_settings().terms(AmountFen::from_fen(150).unwrap())
     });
     assert!(store.start_attempt(&ptr, None, &transfer).await.unwrap());
     assert_eq!(
@@ -849,23 +790,33 @@ async fn all_pages<S: PayoutStore + ?Sized>(
     }
 }
 
-/// Twenty racing first attempts of one business id: one starts; twenty racing compare-and-sets
-/// from one fence: one is written.
-pub async fn racing_payout_writes<S: PayoutStore + 'static>(store: Arc<S>) {
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let (ptr, e) = entry("race", 1, &format!("f{i}"), 0);
-            store.start_attempt(&ptr, None, &e).await
-        }));
-    }
+/// Starts `n` writes on `store` at once (write `i` made by `write(store, i)`, each answering
+/// whether it won) and counts the winners once all have ended.
+async fn winners<S, F, Fut>(store: &Arc<S>, n: usize, write: F) -> usize
+where
+    F: Fn(Arc<S>, usize) -> Fut,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(write(store.clone(), i)))
+        .collect();
     let mut wins = 0;
     for t in tasks {
-        if t.await.unwrap().unwrap() {
+        if t.await.unwrap() {
             wins += 1;
         }
     }
+    wins
+}
+
+/// Twenty racing first attempts of one business id: one starts; twenty racing compare-and-sets
+/// from one fence: one is written.
+pub async fn racing_payout_writes<S: PayoutStore + 'static>(store: Arc<S>) {
+    let wins = winners(&store, 20, |store, i| {
+        let (ptr, e) = entry("race", 1, &format!("f{i}"), 0);
+        async move { store.start_attempt(&ptr, None, &e).await.unwrap() }
+    })
+    .await;
     assert_eq!(wins, 1);
     let cur = store
         .get_payout(&derive_out_biz_no(
@@ -876,22 +827,13 @@ pub async fn racing_payout_writes<S: PayoutStore + 'static>(store: Arc<S>) {
         .await
         .unwrap()
         .unwrap();
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let store = store.clone();
+    let wins = winners(&store, 20, |store, i| {
         let mut next = cur.clone();
         next.fence = format!("n{i}");
         let expected = cur.fence.clone();
-        tasks.push(tokio::spawn(async move {
-            store.cas_payout(&next, &expected).await
-        }));
-    }
-    let mut wins = 0;
-    for t in tasks {
-        if t.await.unwrap().unwrap() == CasOutcome::Written {
-            wins += 1;
-        }
-    }
+        async move { store.cas_payout(&next, &expected).await.unwrap() == CasOutcome::Written }
+    })
+    .await;
     assert_eq!(wins, 1);
 }
 
@@ -973,70 +915,57 @@ pub async fn idempotency<S: IdempotencyStore + ?Sized>(store: &S) {
     );
 }
 
+/// Runs every function of the contract that needs one task, each on a fresh store from `fresh`:
+/// the one list both implementations run.
+pub async fn single_task_cases<S, F, Fut>(fresh: F)
+where
+    S: TemplateStore
+        + ClaimStore
+        + ClaimBudgetStore
+        + PassStore
+        + CampaignStore
+        + PayoutStore
+        + IdempotencyStore,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    templates(&fresh().await).await;
+    claim_accounts(&fresh().await).await;
+    claim_budgets(&fresh().await).await;
+    passes(&fresh().await).await;
+    campaigns_and_slots(&fresh().await).await;
+    payout_ledger(&fresh().await).await;
+    payout_listing(&fresh().await).await;
+    payout_rails(&fresh().await).await;
+    idempotency(&fresh().await).await;
+}
+
+/// Runs every race of the contract, each on a fresh store from `fresh` (on a multi-threaded
+/// runtime, or they prove little).
+pub async fn races<S, F, Fut>(fresh: F)
+where
+    S: ClaimStore + PassStore + PayoutStore + 'static,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    racing_status_writes(Arc::new(fresh().await)).await;
+    racing_account_writes(Arc::new(fresh().await)).await;
+    racing_payout_writes(Arc::new(fresh().await)).await;
+}
+
 /// The in-memory store of the core's tests against the contract (the DynamoDB store runs the same
 /// functions in `rewards-aws`'s tests).
 #[cfg(test)]
 mod mem_store {
-    use super::*;
     use crate::testkit::MemStore;
 
     #[tokio::test]
-    async fn templates() {
-        super::templates(&MemStore::default()).await;
-    }
-
-    #[tokio::test]
-    async fn claim_accounts() {
-        super::claim_accounts(&MemStore::default()).await;
-    }
-
-    #[tokio::test]
-    async fn claim_budgets() {
-        super::claim_budgets(&MemStore::default()).await;
-    }
-
-    #[tokio::test]
-    async fn passes() {
-        super::passes(&MemStore::default()).await;
+    async fn single_task_cases() {
+        super::single_task_cases(|| async { MemStore::default() }).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn racing_status_writes() {
-        super::racing_status_writes(Arc::new(MemStore::default())).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn racing_account_writes() {
-        super::racing_account_writes(Arc::new(MemStore::default())).await;
-    }
-
-    #[tokio::test]
-    async fn campaigns_and_slots() {
-        super::campaigns_and_slots(&MemStore::default()).await;
-    }
-
-    #[tokio::test]
-    async fn payout_ledger() {
-        super::payout_ledger(&MemStore::default()).await;
-    }
-
-    #[tokio::test]
-    async fn payout_listing() {
-        super::payout_listing(&MemStore::default()).await;
-    }
-
-    #[tokio::test]
-    async fn payout_rails() {
-        super::payout_rails(&MemStore::default()).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn racing_payout_writes() {
-        super::racing_payout_writes(Arc::new(MemStore::default())).await;
-    }
-
-    #[tokio::test]
-    async fn idempotency() {
-        super::idempotency(&MemStore::default()).await;
+    async fn races() {
+        super::races(|| async { MemStore::default() }).await;
     }
 }
