@@ -155,13 +155,33 @@ pub struct IdempotencyService {
     pub clock: Arc<dyn Clock>,
     /// Fence tokens.
     pub ids: Arc<dyn IdGenerator>,
-    /// Record lifetime (default 24 h).
+    /// Record lifetime ([`IdempotencyService::DEFAULT_TTL`]).
     pub ttl: Duration,
-    /// In-progress lease (default 60 s).
+    /// In-progress lease ([`IdempotencyService::DEFAULT_LEASE`]).
     pub lease: Duration,
 }
 
 impl IdempotencyService {
+    /// How long a finished request's answer is kept (and replayed).
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
+    /// How long a request in progress holds its key before another may take it over.
+    pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+    /// With the default lifetime and lease.
+    pub fn new(
+        store: Arc<dyn IdempotencyStore>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        IdempotencyService {
+            store,
+            clock,
+            ids,
+            ttl: Self::DEFAULT_TTL,
+            lease: Self::DEFAULT_LEASE,
+        }
+    }
+
     /// Runs `op` at most once per (key, fingerprint) while the record lives.
     ///
     /// # Errors

@@ -1293,12 +1293,6 @@ impl World {
         }
     }
     pub fn idem_service(&self) -> IdempotencyService {
-        IdempotencyService {
-            store: self.store.clone(),
-            clock: self.clock.clone(),
-            ids: self.ids.clone(),
-            ttl: Duration::from_secs(24 * 3600),
-            lease: Duration::from_secs(60),
-        }
+        IdempotencyService::new(self.store.clone(), self.clock.clone(), self.ids.clone())
     }
 }
