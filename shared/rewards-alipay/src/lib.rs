@@ -23,15 +23,15 @@ use alipay_client::pass::{
 };
 use alipay_client::{AlipayClient, Failure, FailureKind, Outcome};
 use async_trait::async_trait;
-use rewards_core::campaign::CampaignStatus;
+use rewards_core::campaign::{CampaignStatus, NewCampaign};
 use rewards_core::ids::{CrowdNo, PassId, SerialNumber, TemplateId};
 use rewards_core::pass::PassStatus;
 use rewards_core::payout::Recipient;
 use rewards_core::ports::{
     AddTemplateRequest, CampaignCreated, CampaignDetail, CampaignPage, CampaignSummary,
-    CashGateway, CreateCampaignRequest, FindPassRequest, IssuePassRequest, ListCampaignsRequest,
-    PassGateway, PassIssued, PassLookup, PrizeType, TemplateResult, TriggerRequest, TriggerResult,
-    UpdatePassRequest, UpdateTemplateRequest,
+    CashGateway, FindPassRequest, IssuePassRequest, ListCampaignsRequest, PassGateway, PassIssued,
+    PassLookup, PrizeType, TemplateResult, TriggerRequest, TriggerResult, UpdatePassRequest,
+    UpdateTemplateRequest,
 };
 use rewards_core::session::{AlipayIdentity, AuthCode, AuthCodeGateway};
 use rewards_core::{GatewayFailure, GatewayOutcome};
@@ -200,23 +200,20 @@ fn status_text(s: Option<CampStatus>) -> String {
 
 #[async_trait]
 impl CashGateway for AlipayGateway {
-    async fn create_campaign(
-        &self,
-        req: &CreateCampaignRequest,
-    ) -> GatewayOutcome<CampaignCreated> {
+    async fn create_campaign(&self, terms: &NewCampaign) -> GatewayOutcome<CampaignCreated> {
         let call = CashCreate {
-            coupon_name: req.coupon_name.clone(),
-            prize_type: match req.prize_type {
+            coupon_name: terms.coupon_name.clone(),
+            prize_type: match terms.prize_type {
                 PrizeType::Fixed => ClientPrize::Fixed,
                 PrizeType::Random => ClientPrize::Random,
             },
-            total_money: req.total_money,
-            total_num: u64::from(req.total_num),
-            prize_msg: req.prize_msg.clone(),
-            start_time: req.start_time.clone(),
-            end_time: req.end_time.clone(),
-            merchant_link: Some(req.merchant_link.clone()).filter(|l| !l.is_empty()),
-            send_freqency: req.send_freqency.clone(),
+            total_money: terms.total_money,
+            total_num: u64::from(terms.total_num),
+            prize_msg: terms.prize_msg.clone(),
+            start_time: terms.start.as_sent(),
+            end_time: terms.end.to_beijing(),
+            merchant_link: Some(terms.merchant_link.clone()).filter(|l| !l.is_empty()),
+            send_freqency: terms.send_frequency.as_ref().map(|f| f.as_str().to_owned()),
         };
         map(self.client.execute(&call).await, |c| {
             Ok(CampaignCreated {

@@ -5,8 +5,8 @@ use crate::amount::AmountFen;
 use crate::error::{domain_error, ErrorKind, GatewayError};
 use crate::ids::CrowdNo;
 use crate::ports::{
-    CampaignStore, CashGateway, Clock, CreateCampaignRequest, GatewayFailure, GatewayOutcome,
-    IdGenerator, Inserted, ListCampaignsRequest, PrizeType, StoreError,
+    CampaignStore, CashGateway, Clock, GatewayFailure, GatewayOutcome, IdGenerator, Inserted,
+    ListCampaignsRequest, PrizeType, StoreError,
 };
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -114,27 +114,9 @@ pub struct CampaignService {
 }
 
 impl CampaignService {
-    fn request(c: &NewCampaign) -> CreateCampaignRequest {
-        CreateCampaignRequest {
-            coupon_name: c.coupon_name.clone(),
-            prize_type: c.prize_type,
-            total_money: c.total_money,
-            total_num: c.total_num,
-            prize_msg: c.prize_msg.clone(),
-            start_time: match c.start {
-                StartTime::Now => "NowTime".to_owned(),
-                StartTime::At(t) => t.to_beijing(),
-            },
-            end_time: c.end.to_beijing(),
-            merchant_link: c.merchant_link.clone(),
-            send_freqency: c.send_frequency.as_ref().map(|f| f.as_str().to_owned()),
-        }
-    }
-
     fn record(
         &self,
         c: &NewCampaign,
-        req: &CreateCampaignRequest,
         created: crate::ports::CampaignCreated,
         slot: Option<String>,
     ) -> Campaign {
@@ -146,8 +128,8 @@ impl CampaignService {
             total_money: c.total_money,
             total_num: c.total_num,
             prize_msg: c.prize_msg.clone(),
-            start_time: req.start_time.clone(),
-            end_time: req.end_time.clone(),
+            start_time: c.start.as_sent(),
+            end_time: c.end.to_beijing(),
             merchant_link: c.merchant_link.clone(),
             send_frequency: c.send_frequency.clone(),
             pay_url: Some(created.pay_url.clone()),
@@ -167,9 +149,8 @@ impl CampaignService {
     /// [`CampaignError`].
     #[tracing::instrument(skip_all, fields(coupon_name = %c.coupon_name))]
     pub async fn create(&self, c: &NewCampaign) -> Result<Campaign, CampaignError> {
-        let req = Self::request(c);
-        let created = self.gateway.create_campaign(&req).await.into_result()?;
-        let camp = self.record(c, &req, created, None);
+        let created = self.gateway.create_campaign(c).await.into_result()?;
+        let camp = self.record(c, created, None);
         self.store.put_campaign(&camp).await?;
         Ok(camp)
     }

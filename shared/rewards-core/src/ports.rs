@@ -4,7 +4,7 @@
 //! All traits use `async-trait` so that services can hold them as `Arc<dyn Port>`.
 
 use crate::amount::AmountFen;
-use crate::campaign::{Campaign, CampaignStatus, SlotRecord};
+use crate::campaign::{Campaign, CampaignStatus, NewCampaign, SlotRecord};
 use crate::claim::ClaimAccount;
 use crate::idempotency::{IdemBegin, IdemKey, IdemRecord, StoredResponse};
 use crate::ids::{AppId, CrowdNo, OutBizNo, PassId, SerialNumber, TemplateId, UserId, UserToken};
@@ -192,24 +192,6 @@ impl PrizeType {
     }
 }
 
-/// `alipay.marketing.campaign.cash.create` input. Amounts in fen; the adapter writes yuan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreateCampaignRequest {
-    pub coupon_name: String,
-    pub prize_type: PrizeType,
-    /// `total_money` (adapter: `to_yuan_string()`).
-    pub total_money: AmountFen,
-    pub total_num: u32,
-    pub prize_msg: String,
-    /// `start_time`: `yyyy-MM-dd HH:mm:ss` Beijing time or the literal `NowTime`.
-    pub start_time: String,
-    /// `end_time`: `yyyy-MM-dd HH:mm:ss` Beijing time.
-    pub end_time: String,
-    pub merchant_link: String,
-    /// `send_freqency` (sic), e.g. `D1|L5`.
-    pub send_freqency: Option<String>,
-}
-
 /// `cash.create` response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignCreated {
@@ -297,9 +279,9 @@ pub struct CampaignPage {
 /// The cash campaign APIs.
 #[async_trait]
 pub trait CashGateway: Send + Sync {
-    /// `alipay.marketing.campaign.cash.create` (no idempotency key upstream).
-    async fn create_campaign(&self, req: &CreateCampaignRequest)
-        -> GatewayOutcome<CampaignCreated>;
+    /// `alipay.marketing.campaign.cash.create` with validated terms (no idempotency key upstream;
+    /// the adapter writes amounts in yuan and times as [`crate::campaign::StartTime::as_sent`]).
+    async fn create_campaign(&self, terms: &NewCampaign) -> GatewayOutcome<CampaignCreated>;
     /// `alipay.marketing.campaign.cash.trigger`.
     async fn trigger(&self, req: &TriggerRequest) -> GatewayOutcome<TriggerResult>;
     /// `alipay.marketing.campaign.cash.detail.query`.

@@ -6,7 +6,9 @@
 
 pub mod contract;
 
-use crate::campaign::{Campaign, CampaignService, CampaignStatus, SlotRecord, SlotState};
+use crate::campaign::{
+    Campaign, CampaignService, CampaignStatus, NewCampaign, SlotRecord, SlotState,
+};
 use crate::claim::{ClaimAccount, ClaimConfig, ClaimService};
 use crate::idempotency::{
     IdemBegin, IdemKey, IdemRecord, IdemState, IdempotencyService, StoredResponse,
@@ -828,10 +830,7 @@ impl StubCashGateway {
 
 #[async_trait]
 impl CashGateway for StubCashGateway {
-    async fn create_campaign(
-        &self,
-        req: &CreateCampaignRequest,
-    ) -> GatewayOutcome<CampaignCreated> {
+    async fn create_campaign(&self, terms: &NewCampaign) -> GatewayOutcome<CampaignCreated> {
         let mut s = self.state();
         let fault = s.create_faults.pop_front();
         if fault == Some(GwFault::UnknownBefore) {
@@ -842,13 +841,13 @@ impl CashGateway for StubCashGateway {
         }
         s.next += 1;
         let crowd = format!("CROWD{}", s.next);
-        let each = req.total_money.fen() / i64::from(req.total_num);
+        let each = terms.total_money.fen() / i64::from(terms.total_num);
         s.campaigns.insert(
             crowd.clone(),
             SimCampaign {
-                coupon_name: req.coupon_name.clone(),
+                coupon_name: terms.coupon_name.clone(),
                 status: "CREATED".into(),
-                remaining: req.total_money.fen(),
+                remaining: terms.total_money.fen(),
                 each,
                 per_user: HashMap::new(),
                 limit: 1,

@@ -85,6 +85,16 @@ pub enum StartTime {
     At(Timestamp),
 }
 
+impl StartTime {
+    /// As `cash.create` takes it and the campaign record keeps it: `NowTime` or Beijing time.
+    pub fn as_sent(&self) -> String {
+        match self {
+            StartTime::Now => "NowTime".to_owned(),
+            StartTime::At(t) => t.to_beijing(),
+        }
+    }
+}
+
 /// A validated campaign creation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCampaign {

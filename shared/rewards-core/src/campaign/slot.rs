@@ -162,16 +162,10 @@ impl CampaignService {
             merchant_link: plan.merchant_link.clone(),
             send_frequency: plan.send_frequency.clone(),
         };
-        let req = Self::request(&new);
-        let outcome = self.gateway.create_campaign(&req).await;
+        let outcome = self.gateway.create_campaign(&new).await;
         let (state, result) = match outcome {
             GatewayOutcome::Success(created) => {
-                let camp = self.record(
-                    &new,
-                    &req,
-                    created,
-                    Some(format!("{}#{}", plan.plan_id, slot)),
-                );
+                let camp = self.record(&new, created, Some(format!("{}#{}", plan.plan_id, slot)));
                 self.store.put_campaign(&camp).await?;
                 (
                     SlotState::Created {
