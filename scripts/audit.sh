@@ -13,9 +13,7 @@
 # run compiles it (about 6 minutes on 2 cores) and keeps a copy in ~/.cache/rewards-tools/ for fresh
 # clones on the same machine; later runs take a few seconds.
 set -euo pipefail
-
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CARGO_DENY_VERSION="0.20.2"
 deny="$root/.tools/bin/cargo-deny"

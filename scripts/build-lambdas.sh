@@ -18,9 +18,7 @@
 # zig (PyPI `ziglang`, the cross linker cargo-lambda drives through cargo-zigbuild). zig's caches stay in
 # .tools/zig-cache. The Rust target comes from rustup (`rustup target add aarch64-unknown-linux-gnu`).
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 arch_flag="--arm64"
 rust_target="aarch64-unknown-linux-gnu"
@@ -69,18 +67,12 @@ for f in "${functions[@]}"; do
 done
 
 # --- tools (once) -------------------------------------------------------------------------------------
-VENV="$ROOT/.venv-lambda"
-STAMP="$VENV/.installed-v1"
-if [ ! -f "$STAMP" ]; then
-  echo "build-lambdas: installing cargo-lambda and ziglang into $VENV" >&2
-  python3 -m venv "$VENV" >&2
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check cargo-lambda ziglang >&2
-  touch "$STAMP"
-fi
+VENV="$root/.venv-lambda"
+pip_venv "$VENV" .installed-v1 "build-lambdas: installing cargo-lambda and ziglang into $VENV" cargo-lambda ziglang
 ZIG_DIR="$("$VENV/bin/python" -c 'import os, ziglang; print(os.path.dirname(ziglang.__file__))')"
 export PATH="$ZIG_DIR:$VENV/bin:$PATH"
-export ZIG_GLOBAL_CACHE_DIR="$ROOT/.tools/zig-cache/global"
-export ZIG_LOCAL_CACHE_DIR="$ROOT/.tools/zig-cache/local"
+export ZIG_GLOBAL_CACHE_DIR="$root/.tools/zig-cache/global"
+export ZIG_LOCAL_CACHE_DIR="$root/.tools/zig-cache/local"
 mkdir -p "$ZIG_GLOBAL_CACHE_DIR" "$ZIG_LOCAL_CACHE_DIR"
 if [ "$print_env" = 1 ]; then
   printf 'export PATH=%q\n' "$PATH"
@@ -100,7 +92,7 @@ fi
 # --- build --------------------------------------------------------------------------------------------
 packages=()
 for f in "${functions[@]}"; do packages+=(-p "$f"); done
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 if [ "$profile" = release ]; then
   profile_flags=(--release)
   lambda_dir="$TARGET_DIR/lambda"
@@ -119,7 +111,7 @@ for f in "${functions[@]}"; do
   bin="$TARGET_DIR/$rust_target/$profile/$f"
   if [ -f "$zip" ]; then
     printf '%-18s %12s %12s  %s\n' "$f" "$(stat -c %s "$bin" 2>/dev/null || echo '?')" \
-      "$(stat -c %s "$zip")" "${zip#"$ROOT"/}"
+      "$(stat -c %s "$zip")" "${zip#"$root"/}"
   else
     echo "build-lambdas: $zip was not produced" >&2
     status=1

@@ -5,21 +5,15 @@
 #   3. the workspace against the template: every crate under functions/ has its function resource, every
 #      route and authorizer points at a function (cargo test -p local-stack --test template_consistency).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 venv="$(scripts/ensure-venv.sh)"
 echo "check-template: cfn-lint" >&2
 "$venv/bin/cfn-lint" template.yaml
 
 sam_venv="$root/.venv-sam"
-sam_stamp="$sam_venv/.installed-v1"
-if [ ! -f "$sam_stamp" ]; then
-  echo "check-template: installing aws-sam-cli into .venv-sam (about a minute, once)" >&2
-  python3 -m venv "$sam_venv" >&2
-  "$sam_venv/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==1.170.0" >&2
-  touch "$sam_stamp"
-fi
+pip_venv "$sam_venv" .installed-v1 "check-template: installing aws-sam-cli into .venv-sam (about a minute, once)" \
+  "aws-sam-cli==1.170.0"
 echo "check-template: sam validate --lint" >&2
 SAM_CLI_TELEMETRY=0 AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_REGION:-us-east-1}" \
   "$sam_venv/bin/sam" validate --lint --template template.yaml

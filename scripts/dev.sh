@@ -12,9 +12,7 @@
 # certificates, and the keys secret holds them (app_cert, alipay_cert, alipay_root_cert) instead of
 # alipay_public_key; `curl -d '{"rotateAlipayCert":true}' 127.0.0.1:9999/sim/settings` rotates Alipay's.
 set -euo pipefail
-
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BIN_DIR="${CARGO_TARGET_DIR:-$root/target}/debug"
 

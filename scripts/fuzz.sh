@@ -3,7 +3,7 @@
 # Needs the nightly toolchain (installed on these machines) and cargo-fuzz (installed here, into
 # .tools/, on first use). Seeds each corpus from the golden vectors.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 seconds="${FUZZ_SECONDS:-60}"
 export PATH="$root/.tools/bin:$PATH"
 if ! command -v cargo-fuzz >/dev/null 2>&1; then

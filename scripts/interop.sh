@@ -3,9 +3,8 @@
 # tests/interop/package.json). Installs the Node packages, builds and starts the simulator on a free
 # port, runs the Node tests, stops the simulator. Exits non-zero on any failure.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-INTEROP="$ROOT/tests/interop"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+INTEROP="$root/tests/interop"
 
 command -v node >/dev/null || { echo "interop: node (>= 20) is required" >&2; exit 1; }
 NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
@@ -18,8 +17,8 @@ echo "interop: installing Node packages (npm ci)"
 (cd "$INTEROP" && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "interop: building alipay-sim"
-cargo build --quiet -p alipay-sim --manifest-path "$ROOT/Cargo.toml"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+cargo build --quiet -p alipay-sim --manifest-path "$root/Cargo.toml"
+TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 SIM_BIN="$TARGET_DIR/debug/alipay-sim"
 
 WORK="$(mktemp -d)"

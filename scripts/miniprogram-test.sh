@@ -4,8 +4,7 @@
 # Alipay simulator, the function binaries under local-stack, on free ports), which the tests start
 # and stop themselves. Needs the workspace binaries (make test builds them first) and Node >= 20.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 scripts/ensure-venv.sh >/dev/null
 cargo build -p integration-tests --example stack
 node --test clients/miniprogram/test/kit.test.mjs

@@ -15,9 +15,7 @@
 # tests/examples/stack.rs (the integration tests' harness) on free ports. Reports and the function logs
 # go to .local/schemathesis/.
 set -euo pipefail
-
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SCHEMATHESIS_VERSION="4.32.5"
 venv="$root/.venv-schemathesis"
@@ -31,11 +29,8 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 say() { printf '[schemathesis] %s\n' "$*" >&2; }
 
 # 1. The tool, pinned, in its own venv.
-if [[ "$("$venv/bin/schemathesis" --version 2>/dev/null || true)" != *"$SCHEMATHESIS_VERSION"* ]]; then
-    say "installing schemathesis $SCHEMATHESIS_VERSION into $venv (once)"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
+pip_venv "$venv" ".installed-$SCHEMATHESIS_VERSION" "[schemathesis] installing schemathesis $SCHEMATHESIS_VERSION into $venv (once)" \
+    "schemathesis==$SCHEMATHESIS_VERSION"
 
 # 2. moto (the integration-test harness takes it from .venv) and the binaries.
 scripts/ensure-venv.sh >/dev/null

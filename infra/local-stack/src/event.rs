@@ -493,6 +493,17 @@ mod tests {
         }
     }
 
+    /// `route` matched with these path parameters.
+    fn matched<'r>(route: &'r RouteSpec, params: &[(&str, &str)]) -> RouteMatch<'r> {
+        RouteMatch {
+            route,
+            path_params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
     fn meta() -> RequestMeta {
         RequestMeta {
             request_id: "rid".into(),
@@ -505,12 +516,7 @@ mod tests {
     #[test]
     fn builds_payload_v2() {
         let rs = route();
-        let mut params = BTreeMap::new();
-        params.insert("userId".to_string(), "u 1".to_string());
-        let m = RouteMatch {
-            route: &rs,
-            path_params: params,
-        };
+        let m = matched(&rs, &[("userId", "u 1")]);
         let ev = http_event(&req(), &m, &meta(), Some(json!({"lambda": {"sub": "u 1"}})));
         assert_eq!(ev["version"], "2.0");
         assert_eq!(ev["routeKey"], "GET /users/{userId}/passes");
@@ -541,10 +547,7 @@ mod tests {
     #[test]
     fn binary_body_is_base64_and_empty_parts_are_absent() {
         let rs = route();
-        let m = RouteMatch {
-            route: &rs,
-            path_params: BTreeMap::new(),
-        };
+        let m = matched(&rs, &[]);
         let mut r = req();
         r.headers = vec![("content-type".into(), "application/octet-stream".into())];
         r.body = vec![0, 159, 146, 150];
@@ -564,10 +567,7 @@ mod tests {
     #[test]
     fn authorizer_event_and_decisions() {
         let rs = route();
-        let m = RouteMatch {
-            route: &rs,
-            path_params: BTreeMap::new(),
-        };
+        let m = matched(&rs, &[]);
         let mut r = req();
         assert_eq!(
             identity_source(&r, &["Authorization".into()], &[]),

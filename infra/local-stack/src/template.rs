@@ -310,18 +310,14 @@ fn routes_of(function: &str, props: &Mapping, resources: &Mapping, stack: &mut S
             .and_then(|p| p.get("Auth"))
             .and_then(|a| a.get("Authorizer"))
             .and_then(Value::as_str);
-        let default_auth = api_id
-            .as_deref()
-            .and_then(|api| resources.get(api))
-            .and_then(|api| api.get("Properties"))
-            .and_then(|p| p.get("Auth"))
-            .and_then(|a| a.get("DefaultAuthorizer"))
-            .and_then(Value::as_str);
         let api_auth = api_id
             .as_deref()
             .and_then(|api| resources.get(api))
             .and_then(|api| api.get("Properties"))
             .and_then(|p| p.get("Auth"));
+        let default_auth = api_auth
+            .and_then(|a| a.get("DefaultAuthorizer"))
+            .and_then(Value::as_str);
         let auth = match explicit.or(default_auth) {
             None | Some("NONE") => AuthKind::None,
             Some("AWS_IAM") => AuthKind::Iam,

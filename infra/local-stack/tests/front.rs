@@ -81,6 +81,29 @@ fn start(extra_env: &[(&str, &str)]) -> Stack {
     Stack { child, url }
 }
 
+impl Stack {
+    /// `send` to a path of this stack.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Resp {
+        send(method, &format!("{}{path}", self.url), headers, body).await
+    }
+
+    async fn get(&self, path: &str) -> Resp {
+        self.call("GET", path, &[], Vec::new()).await
+    }
+
+    /// A raw event to a function, as Lambda's Invoke (`POST /_local/invoke/{function}`).
+    async fn invoke(&self, function: &str, event: Vec<u8>) -> Resp {
+        let path = format!("/_local/invoke/{function}");
+        self.call("POST", &path, &[], event).await
+    }
+}
+
 struct Resp {
     status: u16,
     headers: hyper::HeaderMap,
@@ -123,13 +146,14 @@ const SIGV4: &str = "AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20260101/us-east-1/ex
 #[tokio::test]
 async fn public_route_gets_a_v2_event_and_maps_the_response() {
     let s = start(&[("TABLE_NAME", "from-env")]);
-    let r = send(
-        "POST",
-        &format!("{}/echo/a%20b/c?x=1&x=2&y=z", s.url),
-        &[("content-type", "application/json"), ("x-custom", "v")],
-        br#"{"hello":"world"}"#.to_vec(),
-    )
-    .await;
+    let r = s
+        .call(
+            "POST",
+            "/echo/a%20b/c?x=1&x=2&y=z",
+            &[("content-type", "application/json"), ("x-custom", "v")],
+            br#"{"hello":"world"}"#.to_vec(),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert!(r.headers.contains_key("apigw-requestid"));
     assert_eq!(
@@ -152,13 +176,13 @@ async fn public_route_gets_a_v2_event_and_maps_the_response() {
 #[tokio::test]
 async fn unknown_route_oversized_body_and_unbuilt_function() {
     let s = start(&[]);
-    let r = send("GET", &format!("{}/nope", s.url), &[], Vec::new()).await;
+    let r = s.get("/nope").await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json(), serde_json::json!({"message": "Not Found"}));
     let big = vec![b'a'; 10 * 1024 * 1024 + 1];
-    let r = send("POST", &format!("{}/echo/x", s.url), &[], big).await;
+    let r = s.call("POST", "/echo/x", &[], big).await;
     assert_eq!(r.status, 413);
-    let r = send("GET", &format!("{}/missing", s.url), &[], Vec::new()).await;
+    let r = s.get("/missing").await;
     assert_eq!(r.status, 502);
     assert_eq!(r.json()["message"], "Internal Server Error");
 }
@@ -177,7 +201,7 @@ async fn iam_routes_need_a_sigv4_header() {
     assert_eq!(v["authorizer"]["iam"]["accessKey"], "AKIDLOCAL");
 
     let off = start(&[("LOCAL_IAM", "off")]);
-    let r = send("POST", &format!("{}/items/1", off.url), &[], Vec::new()).await;
+    let r = off.call("POST", "/items/1", &[], Vec::new()).await;
     assert_eq!(r.status, 200);
 }
 
@@ -204,21 +228,15 @@ async fn lambda_authorizer_routes() {
 #[tokio::test]
 async fn crash_error_and_timeout_then_recovery() {
     let s = start(&[]);
-    let r = send("GET", &format!("{}/echo/crash", s.url), &[], Vec::new()).await;
+    let r = s.get("/echo/crash").await;
     assert_eq!(r.status, 502);
-    let r = send("GET", &format!("{}/echo/ok", s.url), &[], Vec::new()).await;
+    let r = s.get("/echo/ok").await;
     assert_eq!(r.status, 200, "a fresh instance after the crash");
-    let r = send("GET", &format!("{}/echo/fail", s.url), &[], Vec::new()).await;
+    let r = s.get("/echo/fail").await;
     assert_eq!(r.status, 502);
-    let r = send(
-        "GET",
-        &format!("{}/echo/slow?ms=3000", s.url),
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let r = s.get("/echo/slow?ms=3000").await;
     assert_eq!(r.status, 504, "the function's timeout is 1 s");
-    let r = send("GET", &format!("{}/echo/ok", s.url), &[], Vec::new()).await;
+    let r = s.get("/echo/ok").await;
     assert_eq!(r.status, 200);
 }
 
@@ -243,13 +261,7 @@ async fn reserved_concurrency_caps_instances() {
         "reserved concurrency 2, saw {} processes",
         pids.len()
     );
-    let r = send(
-        "GET",
-        &format!("{}/_local/functions", s.url),
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let r = s.get("/_local/functions").await;
     let v = r.json();
     let echo = v["functions"]
         .as_array()
@@ -269,39 +281,15 @@ async fn raw_invoke_endpoint() {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events/scheduled-event.json"),
     )
     .expect("fixture");
-    let r = send(
-        "POST",
-        &format!("{}/_local/invoke/authz", s.url),
-        &[],
-        event,
-    )
-    .await;
+    let r = s.invoke("authz", event).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["received"]["detail-type"], "Scheduled Event");
-    let r = send(
-        "POST",
-        &format!("{}/_local/invoke/nope", s.url),
-        &[],
-        b"{}".to_vec(),
-    )
-    .await;
+    let r = s.invoke("nope", b"{}".to_vec()).await;
     assert_eq!(r.status, 404);
-    let r = send(
-        "POST",
-        &format!("{}/_local/invoke/authz", s.url),
-        &[],
-        b"not json".to_vec(),
-    )
-    .await;
+    let r = s.invoke("authz", b"not json".to_vec()).await;
     assert_eq!(r.status, 400);
     // echo is an HTTP function: a non-HTTP event is a function error, reported like Lambda's Invoke.
-    let r = send(
-        "POST",
-        &format!("{}/_local/invoke/echo", s.url),
-        &[],
-        b"{}".to_vec(),
-    )
-    .await;
+    let r = s.invoke("echo", b"{}".to_vec()).await;
     assert_eq!(r.status, 200);
     assert!(r.headers.contains_key("x-amz-function-error"));
 }
@@ -309,7 +297,7 @@ async fn raw_invoke_endpoint() {
 #[tokio::test]
 async fn sigterm_stops_function_processes() {
     let s = start(&[]);
-    let r = send("GET", &format!("{}/echo/ok", s.url), &[], Vec::new()).await;
+    let r = s.get("/echo/ok").await;
     let pid = r.json()["pid"].as_u64().unwrap_or_default() as i32;
     assert!(pid > 0);
     // SAFETY: kill(pid, 0) only checks that the process exists.

@@ -3,24 +3,15 @@
 //! `AWS_IAM`, the bearer session token for the Lambda authorizer, none for `NONE`), and every route's
 //! function crate names its route key (the handlers dispatch on strings like `"POST /templates"`).
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use local_stack::template::{self, AuthKind};
 use serde_norway::Value;
+use support::{read, root};
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
-}
-
-fn read(rel: &str) -> String {
-    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
 
 /// `"METHOD /path"` → the names of the security schemes of the operation (empty = public).
 fn openapi_routes(doc: &Value) -> BTreeMap<String, Vec<String>> {

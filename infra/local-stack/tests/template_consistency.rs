@@ -2,17 +2,13 @@
 //! resource (logical id `<PascalCase>Function`, binary = crate name), every route and authorizer points at a
 //! function of the template, and every function is built the way the deployment expects.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use local_stack::template::{self, AuthKind};
 use serde_norway::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
-}
+use support::{read, root};
 
 fn pascal(name: &str) -> String {
     name.split('-')
@@ -45,13 +41,10 @@ fn package_name(manifest: &Path) -> Option<String> {
     None
 }
 
-fn template_text() -> String {
-    std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml at the repo root")
-}
-
 #[test]
 fn every_function_crate_has_its_resource() {
-    let stack = template::parse(&template_text(), &Default::default()).expect("template parses");
+    let stack =
+        template::parse(&read("template.yaml"), &Default::default()).expect("template parses");
     let dir = root().join("functions");
     let mut crates = Vec::new();
     for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -88,7 +81,8 @@ fn every_function_crate_has_its_resource() {
 
 #[test]
 fn every_route_and_authorizer_has_a_function() {
-    let stack = template::parse(&template_text(), &Default::default()).expect("template parses");
+    let stack =
+        template::parse(&read("template.yaml"), &Default::default()).expect("template parses");
     assert!(!stack.routes.is_empty());
     for r in &stack.routes {
         assert!(
@@ -114,7 +108,7 @@ fn every_route_and_authorizer_has_a_function() {
 
 #[test]
 fn functions_are_built_for_provided_al2023_arm64() {
-    let doc: Value = serde_norway::from_str(&template_text()).expect("yaml");
+    let doc: Value = serde_norway::from_str(&read("template.yaml")).expect("yaml");
     let globals = doc.get("Globals").and_then(|g| g.get("Function"));
     let resources = doc
         .get("Resources")
@@ -231,7 +225,7 @@ fn table_grants(doc: &Value, function: &str) -> Vec<(Vec<String>, Vec<String>)> 
 
 #[test]
 fn every_function_reaches_only_its_own_item_kinds() {
-    let doc: Value = serde_norway::from_str(&template_text()).expect("yaml");
+    let doc: Value = serde_norway::from_str(&read("template.yaml")).expect("yaml");
     let resources = doc
         .get("Resources")
         .and_then(Value::as_mapping)
@@ -276,7 +270,7 @@ fn every_function_reaches_only_its_own_item_kinds() {
 fn the_session_authorizer_does_not_cache_a_decision_made_on_more_than_its_identity() {
     // The decision depends on the path's userId and the `key` parameter; the cache key would be the
     // Authorization header only.
-    let doc: Value = serde_norway::from_str(&template_text()).expect("yaml");
+    let doc: Value = serde_norway::from_str(&read("template.yaml")).expect("yaml");
     let ttl = doc
         .get("Resources")
         .and_then(|r| r.get("HttpApi"))

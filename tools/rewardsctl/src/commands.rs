@@ -3,7 +3,7 @@
 use crate::api::{self, segment, Api};
 use crate::doctor;
 use crate::error::{CliError, EXIT_REFUSED};
-use crate::output::{self, beijing, fields, table, text, yuan};
+use crate::output::{self, beijing, fields, list_table, table, text, yuan, yuan_amount};
 use crate::target::{self, Deployment};
 use crate::validate::{self, FileCheck};
 use crate::{
@@ -246,26 +246,22 @@ async fn template_list(ctx: &Ctx) -> Result<u8, CliError> {
     let (api, _) = ctx.api().await?;
     let r = api.get("/templates").await?;
     ctx.print(&r.body, || {
-        let rows: Vec<Vec<String>> = r.body["templates"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|t| {
-                        vec![
-                            text(t.get("templateId")),
-                            text(t.pointer("/tplContent/content/evoucherInfo/title")),
-                            t["tplParams"]
-                                .as_array()
-                                .map(|v| v.len())
-                                .unwrap_or(0)
-                                .to_string(),
-                            beijing(t.get("updatedAt")),
-                        ]
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        table(&["TEMPLATE ID", "TITLE", "VARIABLES", "UPDATED"], &rows)
+        list_table(
+            &["TEMPLATE ID", "TITLE", "VARIABLES", "UPDATED"],
+            &r.body["templates"],
+            |t| {
+                vec![
+                    text(t.get("templateId")),
+                    text(t.pointer("/tplContent/content/evoucherInfo/title")),
+                    t["tplParams"]
+                        .as_array()
+                        .map(|v| v.len())
+                        .unwrap_or(0)
+                        .to_string(),
+                    beijing(t.get("updatedAt")),
+                ]
+            },
+        )
     });
     Ok(0)
 }
@@ -358,13 +354,7 @@ fn campaign_view(c: &Value, qr: bool) -> String {
         ("prizeType", text(c.get("prizeType"))),
         ("total", format!("{} yuan", yuan(c.get("totalMoney")))),
         ("envelopes", text(c.get("totalNum"))),
-        (
-            "paid out",
-            match c.get("sendAmount") {
-                Some(Value::Number(_)) => format!("{} yuan", yuan(c.get("sendAmount"))),
-                _ => "-".into(),
-            },
-        ),
+        ("paid out", yuan_amount(c.get("sendAmount"))),
         ("start", text(c.get("startTime"))),
         ("end", text(c.get("endTime"))),
         ("frequency", text(c.get("sendFrequency"))),
@@ -406,24 +396,7 @@ async fn campaign(ctx: &Ctx, cmd: CampaignCmd) -> Result<u8, CliError> {
         CampaignCmd::List => {
             let r = api.get("/campaigns").await?;
             ctx.print(&r.body, || {
-                let rows: Vec<Vec<String>> = r.body["campaigns"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|c| {
-                                vec![
-                                    text(c.get("crowdNo")),
-                                    text(c.get("couponName")),
-                                    text(c.get("status")),
-                                    yuan(c.get("totalMoney")),
-                                    text(c.get("totalNum")),
-                                    text(c.get("endTime")),
-                                ]
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                table(
+                list_table(
                     &[
                         "CROWD NO",
                         "NAME",
@@ -432,7 +405,17 @@ async fn campaign(ctx: &Ctx, cmd: CampaignCmd) -> Result<u8, CliError> {
                         "ENVELOPES",
                         "ENDS",
                     ],
-                    &rows,
+                    &r.body["campaigns"],
+                    |c| {
+                        vec![
+                            text(c.get("crowdNo")),
+                            text(c.get("couponName")),
+                            text(c.get("status")),
+                            yuan(c.get("totalMoney")),
+                            text(c.get("totalNum")),
+                            text(c.get("endTime")),
+                        ]
+                    },
                 )
             });
         }
@@ -543,13 +526,7 @@ fn entry_view(e: &Value) -> String {
         + &fields(&[
             ("outBizNo", text(e.get("outBizNo"))),
             ("state", state.to_owned()),
-            (
-                "amount",
-                match e.get("amountFen") {
-                    Some(Value::Number(_)) => format!("{} yuan", yuan(e.get("amountFen"))),
-                    _ => "-".into(),
-                },
-            ),
+            ("amount", yuan_amount(e.get("amountFen"))),
             ("reason", text(e.get("reason"))),
             ("businessId", text(e.get("businessId"))),
             ("crowdNo", campaign_or_rail(e)),

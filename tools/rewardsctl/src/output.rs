@@ -57,6 +57,15 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A [`table`] with a row for each element of the JSON array `list` (no rows when it is not an array).
+pub fn list_table(headers: &[&str], list: &Value, row: impl Fn(&Value) -> Vec<String>) -> String {
+    let rows: Vec<Vec<String>> = list
+        .as_array()
+        .map(|a| a.iter().map(row).collect())
+        .unwrap_or_default();
+    table(headers, &rows)
+}
+
 /// `key  value` lines, keys aligned.
 pub fn fields(pairs: &[(&str, String)]) -> String {
     let w = pairs.iter().map(|(k, _)| width(k)).max().unwrap_or(0);
@@ -97,6 +106,14 @@ pub fn yuan(fen: Option<&Value>) -> String {
     match fen.and_then(Value::as_i64) {
         Some(f) => format!("{}.{:02}", f / 100, (f % 100).abs()),
         None => "-".into(),
+    }
+}
+
+/// An amount in fen as `2.00 yuan`, or `-` when there is none.
+pub fn yuan_amount(fen: Option<&Value>) -> String {
+    match fen {
+        Some(Value::Number(_)) => format!("{} yuan", yuan(fen)),
+        _ => "-".into(),
     }
 }
 
@@ -143,12 +160,19 @@ mod tests {
         );
         assert_eq!(t, "id    title\na     新人专享券\nbbbb  x\n");
         assert_eq!(table(&["id"], &[]), "id\n(none)\n");
+        let list = json!([{"id": "a"}, {"id": "bb"}]);
+        let ids = |v: &Value| vec![text(v.get("id"))];
+        assert_eq!(list_table(&["id"], &list, ids), "id\na\nbb\n");
+        assert_eq!(list_table(&["id"], &Value::Null, ids), "id\n(none)\n");
     }
 
     #[test]
     fn times_money_and_csv() {
         assert_eq!(beijing(Some(&json!(0))), "1970-01-01 08:00:00");
         assert_eq!(yuan(Some(&json!(205))), "2.05");
+        assert_eq!(yuan_amount(Some(&json!(205))), "2.05 yuan");
+        assert_eq!(yuan_amount(Some(&Value::Null)), "-");
+        assert_eq!(yuan_amount(None), "-");
         assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
         assert_eq!(csv_field("plain"), "plain");
     }
