@@ -12,26 +12,26 @@ fn schedule_event(scheduled_time: &str) -> Value {
     event
 }
 
+/// The campaigns of a listing whose `field` is `name`.
+fn named(listing: &Value, field: &str, name: &str) -> Vec<Value> {
+    listing["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c[field] == name)
+        .cloned()
+        .collect()
+}
+
 /// Campaigns named `<couponName> <slot>` in our store and at the simulator.
 async fn campaigns_named(app: &TestApp, name: &str) -> (Vec<Value>, Vec<Value>) {
     let ours = app.get("/campaigns").await;
     assert_eq!(ours.status, 200, "{ours:?}");
-    let ours: Vec<Value> = ours.body["campaigns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["couponName"] == name)
-        .cloned()
-        .collect();
     let sim = app.sim_get("/sim/campaigns").await;
-    let sim: Vec<Value> = sim.body["campaigns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["coupon_name"] == name)
-        .cloned()
-        .collect();
-    (ours, sim)
+    (
+        named(&ours.body, "couponName", name),
+        named(&sim.body, "coupon_name", name),
+    )
 }
 
 #[tokio::test]

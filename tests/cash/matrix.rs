@@ -14,8 +14,8 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_agrees, cash_app, envelope, new_business_id, pe, serial, CLIENT_TIMEOUT_MS, DETAIL,
-    LEASE_MS, TRIGGER,
+    assert_agrees, cash_app, envelope, new_business_id, pe, serial, Recovery, CLIENT_TIMEOUT_MS,
+    DETAIL, LEASE_MS, TRIGGER,
 };
 use integration_tests::{new_user_id, TestApp};
 use serde_json::{json, Value};
@@ -26,12 +26,6 @@ enum Step {
     AfterLedger,
     DuringCall,
     AfterCommit,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Recovery {
-    ClientRetry,
-    Reconciler,
 }
 
 #[derive(Clone, Copy, Debug)]

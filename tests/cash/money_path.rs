@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_agrees, cash_app, envelope, function_log_lines, last_refusal, log_text, new_business_id,
-    pe, serial, TRIGGER,
+    assert_agrees, assert_code, assert_state, cash_app, envelope, function_log_lines, last_refusal,
+    log_text, new_business_id, new_idempotency_key, pe, serial, TRIGGER,
 };
 use integration_tests::{beijing_in_days, new_user_id, root, Answer, TestApp};
 use serde_json::{json, Value};
@@ -86,11 +86,8 @@ async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
     // The campaign is paused; the probe with the same out_biz_no is refused although it was paid.
     app.set_campaign_status(&crowd, "PAUSE").await;
     let refused = repeat_until_refused(&app, &body).await;
-    assert_eq!(
-        refused.status, 202,
-        "a refusal after an unknown outcome is not a failure: {refused:?}"
-    );
-    assert_eq!(refused.body["state"], "UNKNOWN", "{refused:?}");
+    // A refusal after an unknown outcome is not a failure.
+    assert_state(&refused, 202, "UNKNOWN");
     let refusal = last_refusal(&refused.body).unwrap();
     assert_eq!(refusal["subCode"], "CAMPAIGN_PAUSED", "{refused:?}");
 
@@ -121,9 +118,7 @@ async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() 
     // client gave up (6 s), the pause, the refused probe and the resume below.
     app.set_fault(&json!({"api": TRIGGER, "kind": "commit_late", "delayMs": 15000, "count": 1}))
         .await;
-    let first = app.send_envelope(&body).await;
-    assert_eq!(first.status, 202, "{first:?}");
-    assert_eq!(first.body["state"], "UNKNOWN", "{first:?}");
+    assert_state(&app.send_envelope(&body).await, 202, "UNKNOWN");
 
     app.set_campaign_status(&crowd, "PAUSE").await;
     let refused = repeat_until_refused(&app, &body).await;
@@ -134,8 +129,7 @@ async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() 
             .any(|l| l["outBizNo"] == no.as_str() && l["done"] == false),
         "the probe must come before the late commit"
     );
-    assert_eq!(refused.status, 202, "{refused:?}");
-    assert_eq!(refused.body["state"], "UNKNOWN", "{refused:?}");
+    assert_state(&refused, 202, "UNKNOWN");
     assert_eq!(
         last_refusal(&refused.body).unwrap()["subCode"],
         "CAMPAIGN_PAUSED",
@@ -262,15 +256,12 @@ async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
     // The outage ends. The operator re-arms one entry: probed at once with the same out_biz_no.
     app.sim_clear_faults().await;
     let armed = app.retry_payout(&pe(&armed_bid)).await;
-    assert_eq!(armed.status, 200, "{armed:?}");
-    assert_eq!(armed.body["state"], "SENT", "{armed:?}");
+    assert_state(&armed, 200, "SENT");
     assert_eq!(armed.body["outBizNo"], pe(&armed_bid).as_str(), "{armed:?}");
     let again = app.retry_payout(&pe(&armed_bid)).await;
-    assert_eq!(again.status, 409, "{again:?}");
-    assert_eq!(again.body["code"], "payout_final", "{again:?}");
+    assert_code(&again, 409, "payout_final");
     let missing = app.retry_payout(&pe(&new_business_id("nobody"))).await;
-    assert_eq!(missing.status, 404, "{missing:?}");
-    assert_eq!(missing.body["code"], "payout_not_found", "{missing:?}");
+    assert_code(&missing, 404, "payout_not_found");
 
     // The others converge by themselves: the paid one is recorded, the unpaid one paid once.
     let paid = assert_paid_once_on_attempt_one(&app, &paid_bid).await;
@@ -278,30 +269,14 @@ async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
     let unpaid = assert_paid_once_on_attempt_one(&app, &unpaid_bid).await;
     assert_eq!(unpaid["outcome"]["repeatTriggerFlag"], false, "{unpaid}");
     assert_paid_once_on_attempt_one(&app, &armed_bid).await;
-    let repeat = app.send_envelope(&unpaid_body).await;
-    assert_eq!(repeat.status, 200, "{repeat:?}");
-    assert_eq!(repeat.body["state"], "SENT", "{repeat:?}");
+    assert_state(&app.send_envelope(&unpaid_body).await, 200, "SENT");
 
     // A call in flight cannot be re-armed.
     let (busy_bid, busy_body) = send("busy");
     app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 4000, "count": 1}))
         .await;
-    let sender = {
-        let app = TestApp {
-            api: app.api.clone(),
-            sim: app.sim.clone(),
-            http: app.http.clone(),
-        };
-        tokio::spawn(async move { app.send_envelope(&busy_body).await })
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.envelope_entry(&pe(&busy_bid)).await.status != 200 {
-        assert!(Instant::now() < deadline, "the send never wrote its entry");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let busy = app.retry_payout(&pe(&busy_bid)).await;
-    assert_eq!(busy.status, 409, "{busy:?}");
-    assert_eq!(busy.body["code"], "payout_busy", "{busy:?}");
+    let sender = app.send_in_flight(&busy_body, &pe(&busy_bid)).await;
+    assert_code(&app.retry_payout(&pe(&busy_bid)).await, 409, "payout_busy");
     let sent = sender.await.unwrap();
     assert_eq!(sent.status, 201, "{sent:?}");
     assert_eq!(app.payouts_of(&pe(&busy_bid)).await.len(), 1);
@@ -316,57 +291,30 @@ async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
     // A stored 202 UNKNOWN: once the entry is SENT, the key answers SENT.
     let bid = new_business_id("idem_unknown");
     let body = envelope(&bid, &new_user_id(), &crowd);
-    let key = format!("key-{}", new_business_id("k"));
+    let key = new_idempotency_key();
     app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
         .await;
-    let first = app
-        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
-        .await;
+    let first = app.send_with_key(&body, &key).await;
     assert_eq!(first.status, 202, "{first:?}");
     let entry = assert_paid_once_on_attempt_one(&app, &bid).await;
-    let again = app
-        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
-        .await;
-    assert_eq!(again.status, 200, "{again:?}");
-    assert_eq!(again.body["state"], "SENT", "{again:?}");
+    let again = app.send_with_key(&body, &key).await;
+    assert_state(&again, 200, "SENT");
     assert_eq!(again.body["outcome"]["bizNo"], entry["outcome"]["bizNo"]);
 
     // A stored 202 PENDING (another send of the id in flight): likewise.
     let bid = new_business_id("idem_pending");
     let body = envelope(&bid, &new_user_id(), &crowd);
-    let key = format!("key-{}", new_business_id("k"));
+    let key = new_idempotency_key();
     app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 3000, "count": 1}))
         .await;
-    let sender = {
-        let (app, body) = (
-            TestApp {
-                api: app.api.clone(),
-                sim: app.sim.clone(),
-                http: app.http.clone(),
-            },
-            body.clone(),
-        );
-        tokio::spawn(async move { app.send_envelope(&body).await })
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.envelope_entry(&pe(&bid)).await.status != 200 {
-        assert!(Instant::now() < deadline, "the send never wrote its entry");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let during = app
-        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
-        .await;
+    let sender = app.send_in_flight(&body, &pe(&bid)).await;
+    let during = app.send_with_key(&body, &key).await;
     assert!(matches!(during.status, 202 | 409), "{during:?}");
     assert_eq!(sender.await.unwrap().status, 201);
-    let after = app
-        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
-        .await;
-    assert_eq!(after.status, 200, "{after:?}");
-    assert_eq!(after.body["state"], "SENT", "{after:?}");
+    let after = app.send_with_key(&body, &key).await;
+    assert_state(&after, 200, "SENT");
     // Final answers are stored: the same key keeps answering them.
-    let stored = app
-        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
-        .await;
+    let stored = app.send_with_key(&body, &key).await;
     assert_eq!((stored.status, &stored.body), (after.status, &after.body));
     assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
 }
@@ -385,13 +333,11 @@ async fn a_corrected_recipient_may_follow_a_definite_failure() {
     // The wrong recipient already had their envelope: a definite failure on the first call.
     let bid = new_business_id("corrected");
     let refused = app.send_envelope(&envelope(&bid, &wrong, &crowd)).await;
-    assert_eq!(refused.status, 422, "{refused:?}");
-    assert_eq!(refused.body["code"], "user_limit_reached", "{refused:?}");
+    assert_code(&refused, 422, "user_limit_reached");
 
     let right = new_user_id();
     let corrected = app.send_envelope(&envelope(&bid, &right, &crowd)).await;
-    assert_eq!(corrected.status, 201, "{corrected:?}");
-    assert_eq!(corrected.body["state"], "SENT", "{corrected:?}");
+    assert_state(&corrected, 201, "SENT");
     assert_eq!(corrected.body["attemptNo"], 2, "{corrected:?}");
     assert_eq!(corrected.body["recipient"]["userId"], right.as_str());
     let second = corrected.body["outBizNo"].as_str().unwrap().to_string();
@@ -411,8 +357,7 @@ async fn a_corrected_recipient_may_follow_a_definite_failure() {
     let third = app
         .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
         .await;
-    assert_eq!(third.status, 422, "{third:?}");
-    assert_eq!(third.body["code"], "business_id_conflict", "{third:?}");
+    assert_code(&third, 422, "business_id_conflict");
     let repeat = app.send_envelope(&envelope(&bid, &right, &crowd)).await;
     assert_eq!(repeat.status, 200, "{repeat:?}");
     assert_eq!(repeat.body["outBizNo"], second.as_str());
@@ -428,8 +373,7 @@ async fn a_corrected_recipient_may_follow_a_definite_failure() {
     let other = app
         .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
         .await;
-    assert_eq!(other.status, 422, "{other:?}");
-    assert_eq!(other.body["code"], "business_id_conflict", "{other:?}");
+    assert_code(&other, 422, "business_id_conflict");
     assert_paid_once_on_attempt_one(&app, &bid).await;
 }
 
@@ -542,7 +486,6 @@ async fn a_settled_campaign_is_recognised() {
     let refused = app
         .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
         .await;
-    assert_eq!(refused.status, 422, "{refused:?}");
-    assert_eq!(refused.body["code"], "campaign_closed", "{refused:?}");
+    assert_code(&refused, 422, "campaign_closed");
     assert_eq!(app.envelope_entry(&pe(&bid)).await.status, 404);
 }

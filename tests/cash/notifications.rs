@@ -4,7 +4,7 @@
 //! payment; forged, tampered and unsigned ones answer 4xx and change nothing; duplicates,
 //! reordering, unknown orders and other message types are acknowledged without harm.
 use integration_tests::cash::{
-    cash_app, new_business_id, pe, serial, transfer_envelope, ORDER_CHANGED, TRANSFER,
+    cash_app, new_business_id, pe, serial, transfer_envelope, unresolved_transfer, ORDER_CHANGED,
 };
 use integration_tests::{new_user_id, root, TestApp};
 use serde_json::{json, Value};
@@ -147,13 +147,7 @@ async fn bad_transfer_amounts_are_refused_before_anything_is_written() {
 async fn a_lost_answer_is_settled_by_alipays_notification() {
     let app = cash_app();
     let _serial = serial(&app).await;
-    app.set_fault(&json!({"api": TRANSFER, "kind": "commit_then_drop", "count": 1}))
-        .await;
-    let bid = new_business_id("notified");
-    let a = app
-        .send_envelope(&transfer_envelope(&bid, &new_user_id(), "1.50"))
-        .await;
-    assert_eq!(a.status, 202, "{a:?}");
+    let (bid, _, _) = unresolved_transfer(&app, "notified", "commit_then_drop", "1.50").await;
     // The simulator posts the signed notification to the notify URL the order carried.
     let mut acknowledged = false;
     for _ in 0..400 {
@@ -182,14 +176,8 @@ async fn only_alipays_signature_moves_the_ledger() {
     let app = cash_app();
     let _serial = serial(&app).await;
     // An unknown outcome that never reached Alipay (no order, no notification of its own).
-    app.set_fault(&json!({"api": TRANSFER, "kind": "http500", "count": 1}))
-        .await;
-    let bid = new_business_id("forged");
+    let (bid, _, _) = unresolved_transfer(&app, "forged", "http500", "1.50").await;
     let no = pe(&bid);
-    let a = app
-        .send_envelope(&transfer_envelope(&bid, &new_user_id(), "1.50"))
-        .await;
-    assert_eq!(a.status, 202, "{a:?}");
     let alipay = key("alipay_private_pkcs1.pem");
     let app_key = key("app_private_pkcs1.pem");
     let paid = message(ORDER_CHANGED, &biz(&no, "SUCCESS"));
@@ -248,14 +236,7 @@ async fn only_alipays_signature_moves_the_ledger() {
 async fn a_failed_order_notification_frees_the_business_id() {
     let app = cash_app();
     let _serial = serial(&app).await;
-    app.set_fault(&json!({"api": TRANSFER, "kind": "http500", "count": 1}))
-        .await;
-    let bid = new_business_id("notefail");
-    let user = new_user_id();
-    let a = app
-        .send_envelope(&transfer_envelope(&bid, &user, "1.50"))
-        .await;
-    assert_eq!(a.status, 202, "{a:?}");
+    let (bid, user, _) = unresolved_transfer(&app, "notefail", "http500", "1.50").await;
     let mut failed = biz(&pe(&bid), "FAIL");
     failed["error_code"] = json!("PAYEE_NOT_EXIST");
     failed["fail_reason"] = json!("收款方不存在");
@@ -279,13 +260,7 @@ async fn the_reconciler_queries_then_sends_the_same_order_again() {
     let app = cash_app();
     let _serial = serial(&app).await;
     // The first call never reaches Alipay: no order, no notification.
-    app.set_fault(&json!({"api": TRANSFER, "kind": "http500", "count": 1}))
-        .await;
-    let bid = new_business_id("reconciled");
-    let a = app
-        .send_envelope(&transfer_envelope(&bid, &new_user_id(), "2.00"))
-        .await;
-    assert_eq!(a.status, 202, "{a:?}");
+    let (bid, _, a) = unresolved_transfer(&app, "reconciled", "http500", "2.00").await;
     assert!(app.transfers_of(&pe(&bid)).await.is_empty());
     let (entries, _) = app
         .reconcile_until_final(&[pe(&bid)], Duration::from_secs(30))

@@ -1,14 +1,15 @@
 //! Clear, stable refusals: an unpaid campaign, an exhausted budget, a per-user limit, a paused and a
 //! closed campaign, a business id reused for another user, a bad request.
-use integration_tests::cash::{cash_app, envelope, new_business_id, pe, serial};
+use integration_tests::cash::{
+    assert_code, assert_state, cash_app, envelope, new_business_id, pe, serial,
+};
 use integration_tests::{new_user_id, Answer, TestApp};
 use serde_json::json;
 
 /// A problem+json answer with this status and code.
 fn assert_problem(a: &Answer, status: u16, code: &str) {
-    assert_eq!(a.status, status, "{a:?}");
+    assert_code(a, status, code);
     assert_eq!(a.content_type, "application/problem+json", "{a:?}");
-    assert_eq!(a.body["code"], code, "{a:?}");
     assert_eq!(a.body["status"], status, "{a:?}");
     for field in ["type", "title", "detail"] {
         assert!(a.body[field].is_string(), "{field} missing: {a:?}");
@@ -35,9 +36,7 @@ async fn an_unpaid_campaign_is_refused_before_the_ledger_write() {
     assert_no_entry(&app, &bid).await;
     // Once paid, the same send goes through.
     app.pay_campaign(&crowd).await;
-    let a = app.send_envelope(&body).await;
-    assert_eq!(a.status, 201, "{a:?}");
-    assert_eq!(a.body["state"], "SENT", "{a:?}");
+    assert_state(&app.send_envelope(&body).await, 201, "SENT");
     assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
 }
 

@@ -8,12 +8,12 @@
 //!   ledger right, and a notification alone records a payment whose answer was lost.
 //!
 //! Every case ends with our entry agreeing with the simulator's order (`GET /sim/transfers`).
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_transfer_agrees, cash_app, last_refusal, new_business_id, pe, serial, transfer_envelope,
-    ORDER_CHANGED, TRANSFER, TRANSFER_QUERY,
+    assert_transfer_agrees, cash_app, check_concurrent_answers, last_refusal, new_business_id, pe,
+    serial, settled, transfer_envelope, unresolved_transfer, Recovery, ORDER_CHANGED, TRANSFER,
+    TRANSFER_QUERY,
 };
 use integration_tests::{new_user_id, Answer, TestApp};
 use serde_json::{json, Value};
@@ -22,12 +22,6 @@ use serde_json::{json, Value};
 const PAYEE_NOT_EXIST_USER_ID: &str = "2088000000000404";
 /// The simulator's frozen payee (`alipay_sim::state::PAYEE_FROZEN_USER_ID`).
 const PAYEE_FROZEN_USER_ID: &str = "2088000000000403";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Recovery {
-    ClientRetry,
-    Reconciler,
-}
 
 #[derive(Clone, Copy, Debug)]
 struct Case {
@@ -41,8 +35,15 @@ struct Case {
     notify_lost: bool,
 }
 
-fn settled(e: &Value) -> bool {
-    matches!(e["state"].as_str(), Some("SENT" | "FAILED"))
+/// A case of the matrix: `kind` on `count` uni.transfer calls in a row.
+fn case(kind: &'static str, count: u64, recovery: Recovery) -> Case {
+    Case {
+        kind,
+        count,
+        recovery,
+        query_faulted: false,
+        notify_lost: false,
+    }
 }
 
 /// Sends the same body until the entry is SENT (a caller retrying), within `within`.
@@ -170,24 +171,15 @@ async fn transfer_fault_matrix_pays_each_business_id_once() {
     let mut cases = Vec::new();
     for kind in kinds {
         for recovery in [Recovery::ClientRetry, Recovery::Reconciler] {
-            cases.push(Case {
-                kind,
-                count: 1,
-                recovery,
-                query_faulted: false,
-                notify_lost: false,
-            });
+            cases.push(case(kind, 1, recovery));
         }
     }
     // Performed, and the notification lost: the retry or the reconciler must find the payment.
     for kind in ["bad_signature", "commit_then_drop", "commit_late"] {
         for recovery in [Recovery::ClientRetry, Recovery::Reconciler] {
             cases.push(Case {
-                kind,
-                count: 1,
-                recovery,
-                query_faulted: false,
                 notify_lost: true,
+                ..case(kind, 1, recovery)
             });
         }
     }
@@ -197,21 +189,13 @@ async fn transfer_fault_matrix_pays_each_business_id_once() {
         "bad_signature",
         "commit_then_drop",
     ] {
-        cases.push(Case {
-            kind,
-            count: 3,
-            recovery: Recovery::Reconciler,
-            query_faulted: false,
-            notify_lost: false,
-        });
+        cases.push(case(kind, 3, Recovery::Reconciler));
     }
     for kind in ["unknown_error", "commit_then_drop"] {
         cases.push(Case {
-            kind,
-            count: 1,
-            recovery: Recovery::Reconciler,
             query_faulted: true,
             notify_lost: true,
+            ..case(kind, 1, Recovery::Reconciler)
         });
     }
     let mut lines = Vec::new();
@@ -219,24 +203,6 @@ async fn transfer_fault_matrix_pays_each_business_id_once() {
         lines.push(run(&app, c).await);
     }
     eprintln!("[transfer matrix]\n{}", lines.join("\n"));
-}
-
-fn clone_app(app: &TestApp) -> Arc<TestApp> {
-    Arc::new(TestApp {
-        api: app.api.clone(),
-        sim: app.sim.clone(),
-        http: app.http.clone(),
-    })
-}
-
-async fn hundred(app: &TestApp, body: &Value) -> Vec<Answer> {
-    let app = clone_app(app);
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..100 {
-        let (app, body) = (app.clone(), body.clone());
-        set.spawn(async move { app.send_envelope(&body).await });
-    }
-    set.join_all().await
 }
 
 #[tokio::test]
@@ -249,20 +215,9 @@ async fn hundred_concurrent_transfer_sends_of_one_business_id_make_one_transfer(
                 .await;
         }
         let bid = new_business_id("txconc");
-        let answers = hundred(&app, &transfer_envelope(&bid, &new_user_id(), "0.50")).await;
-        let mut fresh = 0;
-        for a in &answers {
-            match a.status {
-                201 => fresh += 1,
-                200 => {}
-                202 => assert!(
-                    matches!(a.body["state"].as_str(), Some("PENDING" | "UNKNOWN")),
-                    "{a:?}"
-                ),
-                409 => assert_eq!(a.body["code"], "payout_busy", "{a:?}"),
-                _ => panic!("unexpected answer {a:?}"),
-            }
-        }
+        let body = transfer_envelope(&bid, &new_user_id(), "0.50");
+        let answers = app.send_concurrently(&body, 100).await;
+        let fresh = check_concurrent_answers(&answers);
         assert!(fresh <= 1, "{fresh} fresh SENT answers");
         let (entries, _) = app
             .reconcile_until(&[pe(&bid)], settled, Duration::from_secs(60))
@@ -276,11 +231,7 @@ async fn hundred_concurrent_transfer_sends_of_one_business_id_make_one_transfer(
                 entries[0]["outcome"]["orderId"]
             );
         }
-        let all = app.sim_transfers().await;
-        let of_bid = all
-            .iter()
-            .filter(|t| t["out_biz_no"].as_str().unwrap_or("").ends_with(&bid))
-            .count();
+        let of_bid = app.transfers_where(|no| no.ends_with(&bid)).await.len();
         assert_eq!(
             of_bid, 1,
             "one transfer for the business id, whatever its number"
@@ -317,14 +268,8 @@ fn acknowledged(list: &[Value], status: &str) -> usize {
 async fn a_notification_alone_records_a_payment_whose_answer_was_lost() {
     let app = cash_app();
     let _serial = serial(&app).await;
-    app.set_fault(&json!({"api": TRANSFER, "kind": "commit_then_drop", "count": 1}))
-        .await;
-    let bid = new_business_id("txnote");
+    let (bid, _, _) = unresolved_transfer(&app, "txnote", "commit_then_drop", "1.00").await;
     let no = pe(&bid);
-    let first = app
-        .send_envelope(&transfer_envelope(&bid, &new_user_id(), "1.00"))
-        .await;
-    assert_eq!(first.status, 202, "{first:?}");
     // No reconciler, no retry: only the notification (acknowledged after the ledger write).
     notifications_of(&app, &no, |l| acknowledged(l, "SUCCESS") == 1).await;
     let entry = app.envelope_entry(&no).await.body;

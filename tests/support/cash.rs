@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 use crate::{beijing_in_days, root, set_stack_env, Answer, TestApp};
+
+pub mod schedule;
 
 /// `alipay.marketing.campaign.cash.trigger`.
 pub const TRIGGER: &str = "alipay.marketing.campaign.cash.trigger";
@@ -169,30 +170,35 @@ pub fn transfer_envelope(business_id: &str, user_id: &str, amount: &str) -> Valu
 }
 
 impl TestApp {
+    /// `GET {path}` on the simulator (asserting 200): the list `field` of its answer.
+    async fn sim_list(&self, path: &str, field: &str) -> Vec<Value> {
+        let a = self.sim_get(path).await;
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body[field].as_array().cloned().unwrap_or_default()
+    }
+
     /// Every transfer order the simulator holds (`GET /sim/transfers`).
     pub async fn sim_transfers(&self) -> Vec<Value> {
-        let a = self.sim_get("/sim/transfers").await;
-        assert_eq!(a.status, 200, "{a:?}");
-        a.body["transfers"].as_array().cloned().unwrap_or_default()
+        self.sim_list("/sim/transfers", "transfers").await
+    }
+
+    /// The simulator's transfer orders whose out_biz_no `pick` chooses.
+    pub async fn transfers_where(&self, pick: impl Fn(&str) -> bool) -> Vec<Value> {
+        self.sim_transfers()
+            .await
+            .into_iter()
+            .filter(|t| t["out_biz_no"].as_str().is_some_and(&pick))
+            .collect()
     }
 
     /// The simulator's transfer orders for one out_biz_no (zero or one).
     pub async fn transfers_of(&self, out_biz_no: &str) -> Vec<Value> {
-        self.sim_transfers()
-            .await
-            .into_iter()
-            .filter(|t| t["out_biz_no"] == out_biz_no)
-            .collect()
+        self.transfers_where(|no| no == out_biz_no).await
     }
 
     /// Every order.changed post the simulator made (`GET /sim/notifications`).
     pub async fn sim_notifications(&self) -> Vec<Value> {
-        let a = self.sim_get("/sim/notifications").await;
-        assert_eq!(a.status, 200, "{a:?}");
-        a.body["notifications"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.sim_list("/sim/notifications", "notifications").await
     }
 
     /// `POST /campaigns`.
@@ -250,6 +256,42 @@ impl TestApp {
         self.post("/envelopes", body).await
     }
 
+    /// `body` sent `n` times at once; the answers in the order they came.
+    pub async fn send_concurrently(&self, body: &Value, n: usize) -> Vec<Answer> {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let (app, body) = (self.clone(), body.clone());
+            set.spawn(async move { app.send_envelope(&body).await });
+        }
+        set.join_all().await
+    }
+
+    /// `POST /envelopes` with an `Idempotency-Key`.
+    pub async fn send_with_key(&self, body: &Value, key: &str) -> Answer {
+        self.post_with_header("/envelopes", body, "Idempotency-Key", key)
+            .await
+    }
+
+    /// Sends `body` on a task of its own and returns once that send has written its ledger entry
+    /// `out_biz_no` (its Alipay call, slowed by a fault, still in flight); the task gives the
+    /// send's answer.
+    pub async fn send_in_flight(
+        &self,
+        body: &Value,
+        out_biz_no: &str,
+    ) -> tokio::task::JoinHandle<Answer> {
+        let sender = {
+            let (app, body) = (self.clone(), body.clone());
+            tokio::spawn(async move { app.send_envelope(&body).await })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.envelope_entry(out_biz_no).await.status != 200 {
+            assert!(Instant::now() < deadline, "the send never wrote its entry");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        sender
+    }
+
     /// `GET /envelopes/{outBizNo}`.
     pub async fn envelope_entry(&self, out_biz_no: &str) -> Answer {
         self.get(&format!("/envelopes/{out_biz_no}")).await
@@ -289,11 +331,7 @@ impl TestApp {
 
     /// The calls the simulator's `commit_late` faults have held (`GET /sim/faults` → `lateCommits`).
     pub async fn late_commits(&self) -> Vec<Value> {
-        let a = self.sim_get("/sim/faults").await;
-        a.body["lateCommits"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.sim_list("/sim/faults", "lateCommits").await
     }
 
     /// Waits until every held call for `out_biz_no` (or every held call, for `None`) was
@@ -418,51 +456,103 @@ impl TestApp {
         out_biz_nos: &[String],
         within: Duration,
     ) -> (Vec<Value>, usize) {
-        let deadline = Instant::now() + within;
-        let mut runs = 0;
-        loop {
-            let mut entries = Vec::new();
-            let mut open = 0;
-            for no in out_biz_nos {
-                let a = self.envelope_entry(no).await;
-                assert_eq!(a.status, 200, "{no}: {a:?}");
-                if matches!(a.body["state"].as_str(), Some("PENDING" | "UNKNOWN")) {
-                    open += 1;
-                }
-                entries.push(a.body);
-            }
-            if open == 0 {
-                return (entries, runs);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{open} entries still open after {runs} reconciler runs: {entries:?}"
-            );
-            let report = self.reconcile().await;
-            runs += 1;
-            if report["examined"] == 0 {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        }
+        let open = |e: &Value| matches!(e["state"].as_str(), Some("PENDING" | "UNKNOWN"));
+        self.reconcile_until(out_biz_nos, |e| !open(e), within)
+            .await
+    }
+
+    /// The simulator's payouts whose `field` is `value`.
+    async fn payouts_with(&self, field: &str, value: &str) -> Vec<Value> {
+        self.payouts()
+            .await
+            .into_iter()
+            .filter(|p| p[field] == value)
+            .collect()
     }
 
     /// The simulator's payouts for one out_biz_no.
     pub async fn payouts_of(&self, out_biz_no: &str) -> Vec<Value> {
-        self.payouts()
-            .await
-            .into_iter()
-            .filter(|p| p["out_biz_no"] == out_biz_no)
-            .collect()
+        self.payouts_with("out_biz_no", out_biz_no).await
     }
 
     /// The simulator's payouts on one campaign.
     pub async fn payouts_on(&self, crowd_no: &str) -> Vec<Value> {
-        self.payouts()
-            .await
-            .into_iter()
-            .filter(|p| p["crowd_no"] == crowd_no)
-            .collect()
+        self.payouts_with("crowd_no", crowd_no).await
     }
+}
+
+/// A fresh `Idempotency-Key`.
+pub fn new_idempotency_key() -> String {
+    format!("key-{}", new_business_id("k"))
+}
+
+/// Asserts an answer's status and its problem `code`.
+pub fn assert_code(a: &Answer, status: u16, code: &str) {
+    assert_eq!(a.status, status, "{a:?}");
+    assert_eq!(a.body["code"], code, "{a:?}");
+}
+
+/// Asserts an answer's status and the ledger `state` it carries.
+pub fn assert_state(a: &Answer, status: u16, state: &str) {
+    assert_eq!(a.status, status, "{a:?}");
+    assert_eq!(a.body["state"], state, "{a:?}");
+}
+
+/// How a fault-matrix case recovers from its faulty send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// The caller sends the same body again.
+    ClientRetry,
+    /// The reconciler resolves the entry.
+    Reconciler,
+}
+
+/// A ledger entry in a final state that pays nothing more: SENT or FAILED.
+pub fn settled(entry: &Value) -> bool {
+    matches!(entry["state"].as_str(), Some("SENT" | "FAILED"))
+}
+
+/// Sends a transfer of `amount` to a new user with the next uni.transfer call faulted the `kind`
+/// way (`http500`: never reached Alipay; `commit_then_drop`: paid, the answer lost); asserts the
+/// 202 of an unknown outcome and returns (business id, user, that answer).
+pub async fn unresolved_transfer(
+    app: &TestApp,
+    tag: &str,
+    kind: &str,
+    amount: &str,
+) -> (String, String, Answer) {
+    app.set_fault(&json!({"api": TRANSFER, "kind": kind, "count": 1}))
+        .await;
+    let bid = new_business_id(tag);
+    let user = crate::new_user_id();
+    let a = app
+        .send_envelope(&transfer_envelope(&bid, &user, amount))
+        .await;
+    assert_eq!(a.status, 202, "{a:?}");
+    (bid, user, a)
+}
+
+/// Checks the answers to concurrent sends of one business id: SENT (200, or 201 for the one that
+/// paid), unresolved (202 PENDING / UNKNOWN) or busy (409 `payout_busy`); returns how many were
+/// 201.
+pub fn check_concurrent_answers(answers: &[Answer]) -> usize {
+    let mut fresh = 0;
+    for a in answers {
+        match a.status {
+            201 => {
+                fresh += 1;
+                assert_eq!(a.body["state"], "SENT", "{a:?}");
+            }
+            200 => assert_eq!(a.body["state"], "SENT", "{a:?}"),
+            202 => assert!(
+                matches!(a.body["state"].as_str(), Some("PENDING" | "UNKNOWN")),
+                "{a:?}"
+            ),
+            409 => assert_eq!(a.body["code"], "payout_busy", "{a:?}"),
+            _ => panic!("unexpected answer {a:?}"),
+        }
+    }
+    fresh
 }
 
 /// Asserts that a SENT ledger entry and the one simulator payout of its out_biz_no agree (campaign,
@@ -584,64 +674,5 @@ pub fn attempt(business_id: &str, n: u32) -> String {
         format!("pe_{business_id}")
     } else {
         format!("pe{n}_{business_id}")
-    }
-}
-
-/// What the last pass of a randomized schedule saw.
-pub struct FinalPass {
-    /// Each business id's current out_biz_no, in the order sent.
-    pub current: Vec<String>,
-    /// `"{status} {state or code}"` → how many answers.
-    pub answers: BTreeMap<String, usize>,
-    /// Answers other than 200–202, which no caller should be left with after the outage.
-    pub disagreements: Vec<String>,
-}
-
-impl TestApp {
-    /// Sends every `(business id, body)` once more with `retryFailed`, as a caller that retries its
-    /// failures would: a 5xx (a function out of time under load answers 503, the front 504) is
-    /// sent again up to five times; only the answer it finally gets must agree with the ledger.
-    pub async fn send_each_once_more(
-        &self,
-        sends: impl IntoIterator<Item = (String, Value)>,
-    ) -> FinalPass {
-        let mut pass = FinalPass {
-            current: Vec::new(),
-            answers: BTreeMap::new(),
-            disagreements: Vec::new(),
-        };
-        for (bid, mut body) in sends {
-            body["retryFailed"] = json!(true);
-            let mut a = self.send_envelope(&body).await;
-            for _ in 0..5 {
-                if a.status < 500 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                a = self.send_envelope(&body).await;
-            }
-            let label = match a.status {
-                200..=202 => a.body["state"].as_str(),
-                _ => a.body["code"].as_str(),
-            };
-            *pass
-                .answers
-                .entry(format!("{} {}", a.status, label.unwrap_or("?")))
-                .or_default() += 1;
-            if !matches!(a.status, 200..=202) {
-                pass.disagreements
-                    .push(format!("after the outage {bid} answers {a:?}"));
-            }
-            let entry = if a.status >= 400 {
-                &a.body["entry"]
-            } else {
-                &a.body
-            };
-            pass.current.push(match entry["outBizNo"].as_str() {
-                Some(no) => no.to_string(),
-                None => attempt(&bid, 1),
-            });
-        }
-        pass
     }
 }

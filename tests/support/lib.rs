@@ -190,6 +190,9 @@ fn start_stack_with(
 }
 
 /// An HTTP client for one test, with helpers in the style of zero-to-production's `TestApp`.
+/// Cloning it is cheap (the `reqwest` client shares its connection pool), so spawned tasks take
+/// a clone.
+#[derive(Clone)]
 pub struct TestApp {
     pub api: String,
     pub sim: String,
