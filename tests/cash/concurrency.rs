@@ -1,7 +1,6 @@
 //! 100 concurrent sends of one business id pay once (also when the first trigger's answer is lost).
 use integration_tests::cash::{
-    assert_agrees, cash_app, check_concurrent_answers, envelope, new_business_id, pe, serial,
-    TRIGGER,
+    assert_agrees, cash_test, check_concurrent_answers, envelope, new_business_id, pe, TRIGGER,
 };
 use integration_tests::{new_user_id, TestApp};
 use serde_json::{json, Value};
@@ -21,8 +20,7 @@ async fn paid_once(app: &TestApp, business_id: &str, crowd: &str) -> Value {
 
 #[tokio::test]
 async fn hundred_concurrent_sends_of_one_business_id_pay_once() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("并发", "100.00", 50, "L5").await;
     let bid = new_business_id("conc");
     let body = envelope(&bid, &new_user_id(), &crowd);
@@ -38,8 +36,7 @@ async fn hundred_concurrent_sends_of_one_business_id_pay_once() {
 
 #[tokio::test]
 async fn hundred_concurrent_sends_pay_once_when_the_first_answer_is_lost() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("并发丢失", "100.00", 50, "L5").await;
     app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
         .await;

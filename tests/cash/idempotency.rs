@@ -3,16 +3,15 @@
 use std::time::Duration;
 
 use integration_tests::cash::{
-    assert_code, assert_state, cash_app, envelope, new_business_id, new_idempotency_key, pe,
-    serial, DETAIL, TRIGGER,
+    assert_code, assert_state, cash_test, envelope, new_business_id, new_idempotency_key, pe,
+    DETAIL, TRIGGER,
 };
 use integration_tests::new_user_id;
 use serde_json::json;
 
 #[tokio::test]
 async fn same_key_same_body_same_answer_other_body_422() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("幂等键", "10.00", 10, "L5").await;
     let user = new_user_id();
     let body = envelope(&new_business_id("idem"), &user, &crowd);
@@ -47,8 +46,7 @@ async fn same_key_same_body_same_answer_other_body_422() {
 
 #[tokio::test]
 async fn a_key_still_running_is_409_and_then_answers_the_first_result() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("幂等键运行中", "10.00", 10, "L1").await;
     let body = envelope(&new_business_id("running"), &new_user_id(), &crowd);
     let key = new_idempotency_key();
@@ -68,8 +66,7 @@ async fn a_key_still_running_is_409_and_then_answers_the_first_result() {
 
 #[tokio::test]
 async fn an_answer_of_5xx_is_not_stored_under_the_key() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     // Paid at the simulator, CREATED in our store: the send refreshes it first, and that fails.
     let crowd = app.unpaid_campaign("幂等键重试", "10.00", 10, "L1").await;
     app.pay_campaign(&crowd).await;

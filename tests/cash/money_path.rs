@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_agrees, assert_code, assert_state, cash_app, envelope, function_log_lines, last_refusal,
-    log_text, new_business_id, new_idempotency_key, pe, serial, TRIGGER,
+    assert_agrees, assert_code, assert_state, cash_test, envelope, function_log_lines,
+    last_refusal, log_text, new_business_id, new_idempotency_key, pe, TRIGGER,
 };
 use integration_tests::{beijing_in_days, new_user_id, root, Answer, TestApp};
 use serde_json::{json, Value};
@@ -66,8 +66,7 @@ async fn assert_paid_once_on_attempt_one(app: &TestApp, business_id: &str) -> Va
 
 #[tokio::test]
 async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("检查在前", "10.00", 10, "L5").await;
     let other_crowd = app.ready_campaign("另一个活动", "10.00", 10, "L5").await;
     app.sim_settings(&json!({"triggerReplay": "after_checks"}))
@@ -107,8 +106,7 @@ async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
 
 #[tokio::test]
 async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("迟到的提交", "10.00", 10, "L5").await;
     let bid = new_business_id("late");
     let no = pe(&bid);
@@ -152,8 +150,7 @@ async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() 
 
 #[tokio::test]
 async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("长时间故障", "10.00", 10, "L5").await;
     let send = |tag: &str| {
         let bid = new_business_id(tag);
@@ -284,8 +281,7 @@ async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
 
 #[tokio::test]
 async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("幂等键现状", "10.00", 10, "L5").await;
 
     // A stored 202 UNKNOWN: once the entry is SENT, the key answers SENT.
@@ -321,8 +317,7 @@ async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
 
 #[tokio::test]
 async fn a_corrected_recipient_may_follow_a_definite_failure() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("更正收款人", "10.00", 10, "L1").await;
     let wrong = new_user_id();
     let warm = app
@@ -379,8 +374,7 @@ async fn a_corrected_recipient_may_follow_a_definite_failure() {
 
 #[tokio::test]
 async fn each_reason_and_business_id_pays_at_most_once() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("两个理由", "10.00", 10, "L5").await;
     let bid = new_business_id("two_reasons");
     let user = new_user_id();
@@ -440,8 +434,7 @@ async fn money_lines(no: &str, functions: &[&str], biz_no: &str) -> Vec<(String,
 
 #[tokio::test]
 async fn money_path_logs_carry_the_ids_that_find_a_payment() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("日志", "10.00", 10, "L5").await;
     let bid = new_business_id("logged");
     app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
@@ -471,8 +464,7 @@ async fn money_path_logs_carry_the_ids_that_find_a_payment() {
 
 #[tokio::test]
 async fn a_settled_campaign_is_recognised() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("已结算", "10.00", 10, "L5").await;
     app.set_campaign_status(&crowd, "CLOSED").await;
     let settled = app

@@ -1,7 +1,7 @@
 //! Clear, stable refusals: an unpaid campaign, an exhausted budget, a per-user limit, a paused and a
 //! closed campaign, a business id reused for another user, a bad request.
 use integration_tests::cash::{
-    assert_code, assert_state, cash_app, envelope, new_business_id, pe, serial,
+    assert_code, assert_state, cash_test, envelope, new_business_id, pe,
 };
 use integration_tests::{new_user_id, Answer, TestApp};
 use serde_json::json;
@@ -24,8 +24,7 @@ async fn assert_no_entry(app: &TestApp, business_id: &str) {
 
 #[tokio::test]
 async fn an_unpaid_campaign_is_refused_before_the_ledger_write() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.unpaid_campaign("未付款活动", "10.00", 5, "L1").await;
     let bid = new_business_id("unpaid");
     let body = envelope(&bid, &new_user_id(), &crowd);
@@ -42,8 +41,7 @@ async fn an_unpaid_campaign_is_refused_before_the_ledger_write() {
 
 #[tokio::test]
 async fn an_exhausted_budget_is_a_definite_failure_with_a_stable_code() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("一个红包", "1.00", 1, "L1").await;
     let first = app
         .send_envelope(&envelope(
@@ -90,8 +88,7 @@ async fn an_exhausted_budget_is_a_definite_failure_with_a_stable_code() {
 
 #[tokio::test]
 async fn a_per_user_limit_is_a_definite_failure_with_a_stable_code() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("每人一次", "10.00", 10, "L1").await;
     let user = new_user_id();
     let first = app
@@ -117,8 +114,7 @@ async fn a_per_user_limit_is_a_definite_failure_with_a_stable_code() {
 
 #[tokio::test]
 async fn paused_and_closed_campaigns_are_refused_with_stable_codes() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("暂停后关闭", "10.00", 10, "L1").await;
     let status = |s: &str| json!({ "status": s });
     let paused = app
@@ -147,8 +143,7 @@ async fn paused_and_closed_campaigns_are_refused_with_stable_codes() {
 
 #[tokio::test]
 async fn a_business_id_belongs_to_one_user_and_bad_input_names_the_field() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("归属", "10.00", 10, "L1").await;
     let bid = new_business_id("owner");
     let first = app

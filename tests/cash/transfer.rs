@@ -11,9 +11,9 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_transfer_agrees, cash_app, check_concurrent_answers, last_refusal, new_business_id, pe,
-    serial, settled, transfer_envelope, unresolved_transfer, Recovery, ORDER_CHANGED, TRANSFER,
-    TRANSFER_QUERY,
+    assert_transfer_agrees, cash_test, check_concurrent_answers, last_refusal, new_business_id, pe,
+    settled, transfer_envelope, unresolved_transfer, Recovery, CALL_FAULTS, ORDER_CHANGED,
+    TRANSFER, TRANSFER_QUERY,
 };
 use integration_tests::{new_user_id, Answer, TestApp};
 use serde_json::{json, Value};
@@ -157,17 +157,8 @@ async fn run(app: &TestApp, c: Case) -> String {
 
 #[tokio::test]
 async fn transfer_fault_matrix_pays_each_business_id_once() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let kinds = [
-        "latency",
-        "hang",
-        "http500",
-        "unknown_error",
-        "bad_signature",
-        "commit_then_drop",
-        "commit_late",
-    ];
+    let (app, _serial) = cash_test().await;
+    let kinds = CALL_FAULTS.into_iter().chain(["commit_late"]);
     let mut cases = Vec::new();
     for kind in kinds {
         for recovery in [Recovery::ClientRetry, Recovery::Reconciler] {
@@ -207,8 +198,7 @@ async fn transfer_fault_matrix_pays_each_business_id_once() {
 
 #[tokio::test]
 async fn hundred_concurrent_transfer_sends_of_one_business_id_make_one_transfer() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     for lost in [false, true] {
         if lost {
             app.set_fault(&json!({"api": TRANSFER, "kind": "commit_then_drop", "count": 1}))
@@ -266,8 +256,7 @@ fn acknowledged(list: &[Value], status: &str) -> usize {
 
 #[tokio::test]
 async fn a_notification_alone_records_a_payment_whose_answer_was_lost() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let (bid, _, _) = unresolved_transfer(&app, "txnote", "commit_then_drop", "1.00").await;
     let no = pe(&bid);
     // No reconciler, no retry: only the notification (acknowledged after the ledger write).
@@ -278,8 +267,7 @@ async fn a_notification_alone_records_a_payment_whose_answer_was_lost() {
 
 #[tokio::test]
 async fn lost_duplicated_reordered_and_late_notifications_leave_the_ledger_right() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     // (notification fault, the sync answer lost too, when the simulator is done posting)
     type Done = fn(&[Value]) -> bool;
     let cases: [(&str, bool, Done); 8] = [
@@ -335,8 +323,7 @@ async fn lost_duplicated_reordered_and_late_notifications_leave_the_ledger_right
 
 #[tokio::test]
 async fn transfer_refusals_keep_their_class() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     // Definite: a payee Alipay does not know, a frozen payee. FAILED, no order, a stable code.
     for payee in [PAYEE_NOT_EXIST_USER_ID, PAYEE_FROZEN_USER_ID] {
         let bid = new_business_id("txpayee");

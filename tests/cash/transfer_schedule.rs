@@ -7,16 +7,15 @@
 //! our ledger and the simulator's transfer orders must agree entry by entry with exactly one paid
 //! order per (reason, business id).
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use integration_tests::cash::schedule::{
-    answer_label, assert_paid_once_each, business_id_of, fired, install_faults, late_outcomes,
-    paid_per_business_id, run_outage, sent_answers_agree, shuffled_sends, FinalPass, Hostile,
-    Outage, GATEWAY_FAULTS,
+    answer_label, business_id_of, install_faults, paid_per_business_id, run_outage,
+    sent_answers_agree, shuffled_sends, start, Hostile, GATEWAY_FAULTS,
 };
 use integration_tests::cash::{
-    cash_app, last_refusal, serial, transfer_agreement, transfer_envelope, Rng, ORDER_CHANGED,
-    TRANSFER, TRANSFER_QUERY,
+    cash_test, last_refusal, transfer_agreement, transfer_envelope, Rng, ORDER_CHANGED, TRANSFER,
+    TRANSFER_QUERY,
 };
 use integration_tests::new_user_id;
 use serde_json::Value;
@@ -32,14 +31,17 @@ fn amount(rng: &mut Rng) -> String {
 
 #[tokio::test]
 async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let started = Instant::now();
-    let (mut rng, seed) = Rng::from_env_or_time();
-    eprintln!("[transfer schedule] seed {seed} (replay with CASH_SEED={seed})");
+    let (app, _serial) = cash_test().await;
+    let (schedule, mut rng) = start("transfer schedule");
 
     let ids: Vec<(String, String, String)> = (0..IDS)
-        .map(|i| (format!("ts{seed:x}_{i}"), new_user_id(), amount(&mut rng)))
+        .map(|i| {
+            (
+                format!("ts{:x}_{i}", schedule.seed),
+                new_user_id(),
+                amount(&mut rng),
+            )
+        })
         .collect();
     let ops = shuffled_sends(&mut rng, IDS);
 
@@ -65,17 +67,10 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
             transfer_envelope(bid, user, amount)
         }
     };
-    let Outage {
-        answers,
-        sends_done,
-        background_runs,
-        faults,
-        late,
-        drawn,
-    } = run_outage(
+    let outage = run_outage(
         &app,
         &mut rng,
-        started,
+        &schedule,
         &ops,
         Hostile::BalanceDrains,
         sent_body,
@@ -86,7 +81,7 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
     let mut sent_order: BTreeMap<usize, Value> = BTreeMap::new();
     let mut unexpected: Vec<String> = Vec::new();
     let mut refused_for_balance = 0;
-    for (i, status, body) in &answers {
+    for (i, status, body) in &outage.answers {
         if last_refusal(body)
             .or(last_refusal(&body["entry"]))
             .is_some_and(|r| r["subCode"] == "BALANCE_IS_NOT_ENOUGH")
@@ -131,7 +126,7 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
     }
     // A held call performed late is a replay (ok) or refused for the balance of that moment; a
     // PAYMENT_INFO_INCONSISTENCY would mean we re-sent a number with other terms.
-    for l in &late {
+    for l in &outage.late {
         if l["api"] == TRANSFER
             && !(l["outcome"] == "ok" || l["subCode"] == "BALANCE_IS_NOT_ENOUGH")
         {
@@ -139,29 +134,16 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
         }
     }
     eprintln!(
-        "[transfer schedule] {} sends over {IDS} business ids in {:.1}s; answers {by_status:?}; \
-         faults fired {:?}; late commits {} {:?}; balance drained {}×, \
-         {refused_for_balance} answers carrying BALANCE_IS_NOT_ENOUGH; \
-         background reconciler runs {background_runs}",
-        answers.len(),
-        sends_done.as_secs_f64(),
-        fired(&faults),
-        late.len(),
-        late_outcomes(&late),
-        drawn.drains,
+        "[transfer schedule] {IDS} business ids: {}; answers {by_status:?}; balance drained {}×, \
+         {refused_for_balance} answers carrying BALANCE_IS_NOT_ENOUGH",
+        outage.summary(),
+        outage.drawn.drains,
     );
-    assert!(answers.len() >= 1000);
     assert!(unexpected.is_empty(), "unexpected answers: {unexpected:#?}");
 
     // Every business id once more, as a caller that retries its failures would, then the
     // reconciler until every current attempt is settled.
-    let FinalPass {
-        current,
-        answers: final_answers,
-        mut disagreements,
-        entries,
-        runs,
-    } = app
+    let mut last = app
         .send_each_once_more(
             ids.iter()
                 .map(|(bid, user, amount)| (bid.clone(), transfer_envelope(bid, user, amount))),
@@ -170,7 +152,7 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
         .await;
 
     // The invariant, entry by entry: every attempt in our ledger against the simulator's orders.
-    let ours = format!("ts{seed:x}_");
+    let ours = format!("ts{:x}_", schedule.seed);
     let orders: Vec<Value> = app
         .transfers_where(|no| business_id_of(no).is_some_and(|id| id.starts_with(&ours)))
         .await;
@@ -178,17 +160,18 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
     for (bid, _, _) in ids.iter() {
         let paid = paid_per_id.get(bid.as_str()).cloned().unwrap_or_default();
         if paid.len() != 1 || paid[0]["status"] != "SUCCESS" {
-            disagreements.push(format!("{bid}: {} orders {paid:?}", paid.len()));
+            last.disagreements
+                .push(format!("{bid}: {} orders {paid:?}", paid.len()));
         }
     }
     let (states, second_attempts) = app
         .check_every_attempt(
             ids.iter().map(|(bid, _, _)| bid.as_str()),
             |e| transfer_agreement(e, &orders),
-            &mut disagreements,
+            &mut last.disagreements,
         )
         .await;
-    for (((_, user, amount), entry), no) in ids.iter().zip(&entries).zip(&current) {
+    for (((_, user, amount), entry), no) in ids.iter().zip(&last.entries).zip(&last.current) {
         let fen = {
             let (y, f) = amount.split_once('.').unwrap();
             y.parse::<i64>().unwrap() * 100 + f.parse::<i64>().unwrap()
@@ -198,22 +181,23 @@ async fn randomized_hostile_transfer_schedule_pays_each_business_id_exactly_once
             || entry["recipient"]["userId"] != user.as_str()
             || entry["outcome"]["amountFen"] != fen
         {
-            disagreements.push(format!(
+            last.disagreements.push(format!(
                 "current attempt {entry} is not {no} SENT {amount} to {user}"
             ));
         }
     }
-    sent_answers_agree(&sent_order, &entries, "orderId", &mut disagreements);
+    sent_answers_agree(
+        &sent_order,
+        &last.entries,
+        "orderId",
+        &mut last.disagreements,
+    );
     let notes = app.sim_notifications().await;
     let posted = notes.iter().filter(|n| n["attempt"] != 0).count();
     let acked = notes.iter().filter(|n| n["acknowledged"] == true).count();
-    eprintln!(
-        "[transfer schedule] final sends {final_answers:?}; reconciled in {runs} runs; ledger attempts \
-         {states:?} ({second_attempts} second attempts); {} paid orders; notifications posted {posted}, \
-         acknowledged {acked}; {} disagreements; total {:.1}s",
-        orders.len(),
-        disagreements.len(),
-        started.elapsed().as_secs_f64()
+    let figures = format!(
+        "ledger attempts {states:?} ({second_attempts} second attempts); notifications posted \
+         {posted}, acknowledged {acked}"
     );
-    assert_paid_once_each(&disagreements, &orders, IDS, "orders");
+    schedule.verdict(&last, &figures, &orders, "paid orders", IDS);
 }

@@ -26,6 +26,17 @@ pub const TRANSFER_QUERY: &str = "alipay.fund.trans.common.query";
 /// `alipay.fund.trans.order.changed` (the notification; its faults are installed under this api).
 pub const ORDER_CHANGED: &str = "alipay.fund.trans.order.changed";
 
+/// Every fault kind the simulator plays on one gateway call, besides `commit_late` (which holds
+/// the call and performs it later).
+pub const CALL_FAULTS: [&str; 6] = [
+    "latency",
+    "hang",
+    "http500",
+    "unknown_error",
+    "bad_signature",
+    "commit_then_drop",
+];
+
 /// The client's total timeout in the cash stack (a `hang` costs this much). Below the production
 /// 10 s because the send function itself has 10 s (template.yaml): with the production value every
 /// hang would kill the function instead of ending in an UNKNOWN answer.
@@ -120,6 +131,14 @@ pub async fn serial(app: &TestApp) -> tokio::sync::MutexGuard<'static, ()> {
     let guard = SERIAL.lock().await;
     app.sim_clear_faults().await;
     guard
+}
+
+/// The start of every cash test: a client of the cash stack, holding [`serial`] (no faults
+/// installed) until the guard drops.
+pub async fn cash_test() -> (TestApp, tokio::sync::MutexGuard<'static, ()>) {
+    let app = cash_app();
+    let guard = serial(&app).await;
+    (app, guard)
 }
 
 /// A business id unique within the run (`tag` keeps them readable).
@@ -629,43 +648,40 @@ pub fn assert_transfer_agrees(entry: &Value, transfers: &[Value]) {
     }
 }
 
-/// The agreement of [`assert_transfer_agrees`] as a result (the randomized run counts
-/// disagreements instead of stopping at the first): a SENT entry has exactly one SUCCESS order
-/// with its amount, payee and `order_id`; a FAILED entry has none.
-pub fn transfer_agreement(entry: &Value, transfers: &[Value]) -> Result<(), String> {
+/// Whether a ledger entry agrees with what Alipay holds for its out_biz_no (`paid`: payouts or
+/// transfer orders, each with its `out_biz_no`), as a result (the randomized runs count
+/// disagreements instead of stopping at the first): a SENT entry has exactly one, which `agrees`
+/// accepts; a FAILED entry has none.
+pub fn agreement(
+    entry: &Value,
+    paid: &[Value],
+    agrees: impl Fn(&Value) -> bool,
+) -> Result<(), String> {
     let no = &entry["outBizNo"];
-    let of_no: Vec<&Value> = transfers
-        .iter()
-        .filter(|t| &t["out_biz_no"] == no)
-        .collect();
-    match entry["state"].as_str() {
-        Some("SENT") => {
-            let [t] = of_no.as_slice() else {
-                return Err(format!(
-                    "SENT {entry} has {} orders: {of_no:?}",
-                    of_no.len()
-                ));
-            };
-            let payee_agrees = match entry["recipient"]["userId"].as_str() {
-                Some(user) => t["payee_type"] == "ALIPAY_USER_ID" && t["payee"] == user,
-                None => {
-                    t["payee_type"] == "ALIPAY_OPEN_ID"
-                        && t["payee"] == entry["recipient"]["openId"]
-                }
-            };
-            let agrees = t["status"] == "SUCCESS"
-                && t["amount_fen"] == entry["outcome"]["amountFen"]
-                && t["order_id"] == entry["outcome"]["orderId"]
-                && payee_agrees;
-            if agrees {
-                Ok(())
-            } else {
-                Err(format!("SENT {entry} vs order {t}"))
-            }
-        }
-        Some("FAILED") if of_no.is_empty() => Ok(()),
-        _ => Err(format!("{entry} vs orders {of_no:?}")),
+    let of_no: Vec<&Value> = paid.iter().filter(|p| &p["out_biz_no"] == no).collect();
+    match (entry["state"].as_str(), of_no.as_slice()) {
+        (Some("SENT"), [p]) if agrees(p) => Ok(()),
+        (Some("SENT"), [p]) => Err(format!("SENT {entry} vs {p}")),
+        (Some("FAILED"), []) => Ok(()),
+        _ => Err(format!("{entry} vs {} paid: {of_no:?}", of_no.len())),
     }
+}
+
+/// The agreement of [`assert_transfer_agrees`] as a result: a SENT entry has exactly one SUCCESS
+/// order with its amount, payee and `order_id`; a FAILED entry has none.
+pub fn transfer_agreement(entry: &Value, transfers: &[Value]) -> Result<(), String> {
+    agreement(entry, transfers, |t| {
+        let payee_agrees = match entry["recipient"]["userId"].as_str() {
+            Some(user) => t["payee_type"] == "ALIPAY_USER_ID" && t["payee"] == user,
+            None => {
+                t["payee_type"] == "ALIPAY_OPEN_ID" && t["payee"] == entry["recipient"]["openId"]
+            }
+        };
+        t["status"] == "SUCCESS"
+            && t["amount_fen"] == entry["outcome"]["amountFen"]
+            && t["order_id"] == entry["outcome"]["orderId"]
+            && payee_agrees
+    })
 }
 
 /// The points-exchange out_biz_no of `business_id`'s attempt `n`: `pe_{id}`, then `pe{n}_{id}`.

@@ -31,6 +31,29 @@ pub const GATEWAY_FAULTS: [(&str, f64); 7] = [
     ("commit_late", 0.03),
 ];
 
+/// One run of a schedule.
+pub struct Schedule {
+    /// How its printed lines start (`[{name}]`).
+    pub name: &'static str,
+    /// The seed of its generator.
+    pub seed: u64,
+    pub started: Instant,
+}
+
+/// A schedule's start: its generator, seeded from `CASH_SEED` or the clock (printed, so that the
+/// run can be replayed).
+pub fn start(name: &'static str) -> (Schedule, Rng) {
+    let started = Instant::now();
+    let (rng, seed) = Rng::from_env_or_time();
+    eprintln!("[{name}] seed {seed} (replay with CASH_SEED={seed})");
+    let schedule = Schedule {
+        name,
+        seed,
+        started,
+    };
+    (schedule, rng)
+}
+
 /// The business id of a points-exchange out_biz_no `pe[n]_{id}`.
 pub fn business_id_of(out_biz_no: &str) -> Option<&str> {
     let (prefix, id) = out_biz_no.split_once('_')?;
@@ -164,7 +187,7 @@ pub struct Outage {
 pub async fn run_outage(
     app: &TestApp,
     rng: &mut Rng,
-    started: Instant,
+    schedule: &Schedule,
     ops: &[usize],
     hostile: Hostile,
     body: impl Fn(usize) -> Value + Send + Sync + 'static,
@@ -214,7 +237,7 @@ pub async fn run_outage(
         });
     }
     workers.join_all().await;
-    let sends_done = started.elapsed();
+    let sends_done = schedule.started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let background_runs = background.await.unwrap();
     hostile.await.unwrap();
@@ -224,6 +247,7 @@ pub async fn run_outage(
     let late = app.late_commits_done(None, Duration::from_secs(60)).await;
     let answers = std::mem::take(&mut *answers.lock().unwrap());
     assert_eq!(answers.len(), ops.len());
+    assert!(answers.len() >= 1000);
     Outage {
         answers,
         sends_done,
@@ -242,6 +266,21 @@ pub async fn run_outage(
     }
 }
 
+impl Outage {
+    /// The outage's figures: sends, faults fired, late commits, reconciler runs.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} sends in {:.1}s; faults fired {:?}; late commits {} {:?}; background reconciler runs {}",
+            self.answers.len(),
+            self.sends_done.as_secs_f64(),
+            fired(&self.faults),
+            self.late.len(),
+            late_outcomes(&self.late),
+            self.background_runs
+        )
+    }
+}
+
 /// `"{status} {state}"` for a ledger answer (200–202), `"{status} {code}"` for any other.
 pub fn answer_label(status: u16, body: &Value) -> String {
     let label = match status {
@@ -252,7 +291,7 @@ pub fn answer_label(status: u16, body: &Value) -> String {
 }
 
 /// How many times each armed fault fired, by `{api's last word}:{kind}`.
-pub fn fired(faults: &Value) -> BTreeMap<String, u64> {
+fn fired(faults: &Value) -> BTreeMap<String, u64> {
     let mut fired: BTreeMap<String, u64> = BTreeMap::new();
     for f in faults.as_array().unwrap() {
         let api = f["api"].as_str().unwrap_or("?");
@@ -265,7 +304,7 @@ pub fn fired(faults: &Value) -> BTreeMap<String, u64> {
 }
 
 /// The held calls by outcome (with the refusal's sub code, if any).
-pub fn late_outcomes(late: &[Value]) -> BTreeMap<String, usize> {
+fn late_outcomes(late: &[Value]) -> BTreeMap<String, usize> {
     late.iter().fold(BTreeMap::new(), |mut m, l| {
         let label = match l["subCode"].as_str() {
             Some(sub) => format!("{} {sub}", l["outcome"].as_str().unwrap_or("?")),
@@ -405,9 +444,27 @@ pub fn sent_answers_agree(
     }
 }
 
-/// The schedule's verdict: no disagreement between the ledger and Alipay's `what` (payouts or
-/// orders), exactly one of them per business id, and no out_biz_no paid twice.
-pub fn assert_paid_once_each(disagreements: &[String], paid: &[Value], ids: usize, what: &str) {
+impl Schedule {
+    /// The schedule's verdict, printed with the last pass's figures and the rail's own, then
+    /// asserted: no disagreement between the ledger and Alipay's `what` (payouts or orders), exactly
+    /// one of them per business id, and no out_biz_no paid twice.
+    pub fn verdict(&self, last: &FinalPass, figures: &str, paid: &[Value], what: &str, ids: usize) {
+        let disagreements = &last.disagreements;
+        eprintln!(
+            "[{}] final sends {:?}; reconciled in {} runs; {figures}; {} {what}; {} disagreements; \
+             total {:.1}s",
+            self.name,
+            last.answers,
+            last.runs,
+            paid.len(),
+            disagreements.len(),
+            self.started.elapsed().as_secs_f64()
+        );
+        assert_paid_once_each(disagreements, paid, ids, what);
+    }
+}
+
+fn assert_paid_once_each(disagreements: &[String], paid: &[Value], ids: usize, what: &str) {
     assert!(
         disagreements.is_empty(),
         "ledger and {what} disagree ({} times): {disagreements:#?}",
