@@ -3,7 +3,7 @@ use integration_tests::cash::{
     assert_agrees, cash_test, check_concurrent_answers, envelope, new_business_id, pe, TRIGGER,
 };
 use integration_tests::{new_user_id, TestApp};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 
 /// Once the reconciler has finished the business id's entry: it is the one payout on the campaign,
@@ -38,8 +38,7 @@ async fn hundred_concurrent_sends_of_one_business_id_pay_once() {
 async fn hundred_concurrent_sends_pay_once_when_the_first_answer_is_lost() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("并发丢失", "100.00", 50, "L5").await;
-    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
-        .await;
+    app.sim_fault_once(TRIGGER, "commit_then_drop").await;
     let bid = new_business_id("concdrop");
     let body = envelope(&bid, &new_user_id(), &crowd);
     let answers = app.send_concurrently(&body, 100).await;

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use integration_tests::cash::{
-    assert_code, assert_state, cash_test, envelope, new_business_id, new_idempotency_key, pe,
-    DETAIL, TRIGGER,
+    assert_code, assert_state, campaign_body, cash_test, envelope, new_business_id,
+    new_idempotency_key, pe, DETAIL, TRIGGER,
 };
 use integration_tests::new_user_id;
 use serde_json::json;
@@ -68,10 +68,11 @@ async fn a_key_still_running_is_409_and_then_answers_the_first_result() {
 async fn an_answer_of_5xx_is_not_stored_under_the_key() {
     let (app, _serial) = cash_test().await;
     // Paid at the simulator, CREATED in our store: the send refreshes it first, and that fails.
-    let crowd = app.unpaid_campaign("幂等键重试", "10.00", 10, "L1").await;
-    app.pay_campaign(&crowd).await;
-    app.set_fault(&json!({"api": DETAIL, "kind": "http500", "count": 1}))
+    let crowd = app
+        .unpaid_campaign(&campaign_body("幂等键重试", "10.00", 10, "L1"))
         .await;
+    app.pay_campaign(&crowd).await;
+    app.sim_fault_once(DETAIL, "http500").await;
     let body = envelope(&new_business_id("retry5xx"), &new_user_id(), &crowd);
     let key = new_idempotency_key();
     let first = app.send_with_key(&body, &key).await;

@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_agrees, cash_test, envelope, new_business_id, pe, Recovery, CALL_FAULTS,
+    assert_agrees, campaign_body, cash_test, envelope, new_business_id, pe, Recovery, CALL_FAULTS,
     CLIENT_TIMEOUT_MS, DETAIL, LEASE_MS, TRIGGER,
 };
 use integration_tests::{new_user_id, TestApp};
@@ -65,7 +65,9 @@ async fn run(app: &TestApp, ready_crowd: &str, c: Case) -> String {
     let crowd = match c.step {
         Step::BeforeLedger | Step::AfterLedger => {
             // Paid at the simulator, still CREATED in our store: the send refreshes it first.
-            let crowd = app.unpaid_campaign("矩阵", "10.00", 5, "L1").await;
+            let crowd = app
+                .unpaid_campaign(&campaign_body("矩阵", "10.00", 5, "L1"))
+                .await;
             app.pay_campaign(&crowd).await;
             crowd
         }

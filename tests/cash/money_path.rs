@@ -76,8 +76,7 @@ async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
     let body = envelope(&bid, &user, &crowd);
 
     // Alipay pays, the answer is lost.
-    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
-        .await;
+    app.sim_fault_once(TRIGGER, "commit_then_drop").await;
     let first = app.send_envelope(&body).await;
     assert_eq!(first.status, 202, "{first:?}");
     assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
@@ -161,8 +160,7 @@ async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
     let (armed_bid, armed_body) = send("outage_armed");
 
     // The outage: the first call is paid but its answer lost, then nothing answers.
-    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
-        .await;
+    app.sim_fault_once(TRIGGER, "commit_then_drop").await;
     assert_eq!(app.send_envelope(&paid_body).await.status, 202);
     app.set_fault(&json!({"api": TRIGGER, "kind": "unknown_error"}))
         .await;
@@ -288,8 +286,7 @@ async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
     let bid = new_business_id("idem_unknown");
     let body = envelope(&bid, &new_user_id(), &crowd);
     let key = new_idempotency_key();
-    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
-        .await;
+    app.sim_fault_once(TRIGGER, "commit_then_drop").await;
     let first = app.send_with_key(&body, &key).await;
     assert_eq!(first.status, 202, "{first:?}");
     let entry = assert_paid_once_on_attempt_one(&app, &bid).await;
@@ -321,17 +318,17 @@ async fn a_corrected_recipient_may_follow_a_definite_failure() {
     let crowd = app.ready_campaign("更正收款人", "10.00", 10, "L1").await;
     let wrong = new_user_id();
     let warm = app
-        .send_envelope(&envelope(&new_business_id("warm"), &wrong, &crowd))
+        .send_points(&new_business_id("warm"), &wrong, &crowd)
         .await;
     assert_eq!(warm.status, 201, "{warm:?}");
 
     // The wrong recipient already had their envelope: a definite failure on the first call.
     let bid = new_business_id("corrected");
-    let refused = app.send_envelope(&envelope(&bid, &wrong, &crowd)).await;
+    let refused = app.send_points(&bid, &wrong, &crowd).await;
     assert_code(&refused, 422, "user_limit_reached");
 
     let right = new_user_id();
-    let corrected = app.send_envelope(&envelope(&bid, &right, &crowd)).await;
+    let corrected = app.send_points(&bid, &right, &crowd).await;
     assert_state(&corrected, 201, "SENT");
     assert_eq!(corrected.body["attemptNo"], 2, "{corrected:?}");
     assert_eq!(corrected.body["recipient"]["userId"], right.as_str());
@@ -349,25 +346,18 @@ async fn a_corrected_recipient_may_follow_a_definite_failure() {
     assert_eq!(payouts[0]["user_id"], right.as_str());
 
     // Once paid, the id belongs to the corrected recipient.
-    let third = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    let third = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_code(&third, 422, "business_id_conflict");
-    let repeat = app.send_envelope(&envelope(&bid, &right, &crowd)).await;
+    let repeat = app.send_points(&bid, &right, &crowd).await;
     assert_eq!(repeat.status, 200, "{repeat:?}");
     assert_eq!(repeat.body["outBizNo"], second.as_str());
 
     // While an attempt is unresolved, another recipient is still a conflict.
     let bid = new_business_id("unresolved");
-    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
-        .await;
-    let first = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    app.sim_fault_once(TRIGGER, "commit_then_drop").await;
+    let first = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_eq!(first.status, 202, "{first:?}");
-    let other = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    let other = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_code(&other, 422, "business_id_conflict");
     assert_paid_once_on_attempt_one(&app, &bid).await;
 }
@@ -437,11 +427,8 @@ async fn money_path_logs_carry_the_ids_that_find_a_payment() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("日志", "10.00", 10, "L5").await;
     let bid = new_business_id("logged");
-    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
-        .await;
-    let first = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    app.sim_fault_once(TRIGGER, "commit_then_drop").await;
+    let first = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_eq!(first.status, 202, "{first:?}");
     let entry = assert_paid_once_on_attempt_one(&app, &bid).await;
     let biz_no = entry["outcome"]["bizNo"].as_str().unwrap();
@@ -475,9 +462,7 @@ async fn a_settled_campaign_is_recognised() {
     assert_eq!(read.status, 200, "{read:?}");
     assert_eq!(read.body["status"], "SETTLED", "{read:?}");
     let bid = new_business_id("settled");
-    let refused = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    let refused = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_code(&refused, 422, "campaign_closed");
     assert_eq!(app.envelope_entry(&pe(&bid)).await.status, 404);
 }

@@ -1,7 +1,7 @@
 //! Clear, stable refusals: an unpaid campaign, an exhausted budget, a per-user limit, a paused and a
 //! closed campaign, a business id reused for another user, a bad request.
 use integration_tests::cash::{
-    assert_code, assert_state, cash_test, envelope, new_business_id, pe,
+    assert_code, assert_state, campaign_body, cash_test, envelope, new_business_id, pe,
 };
 use integration_tests::{new_user_id, Answer, TestApp};
 use serde_json::json;
@@ -25,7 +25,9 @@ async fn assert_no_entry(app: &TestApp, business_id: &str) {
 #[tokio::test]
 async fn an_unpaid_campaign_is_refused_before_the_ledger_write() {
     let (app, _serial) = cash_test().await;
-    let crowd = app.unpaid_campaign("未付款活动", "10.00", 5, "L1").await;
+    let crowd = app
+        .unpaid_campaign(&campaign_body("未付款活动", "10.00", 5, "L1"))
+        .await;
     let bid = new_business_id("unpaid");
     let body = envelope(&bid, &new_user_id(), &crowd);
     for _ in 0..2 {
@@ -44,11 +46,7 @@ async fn an_exhausted_budget_is_a_definite_failure_with_a_stable_code() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("一个红包", "1.00", 1, "L1").await;
     let first = app
-        .send_envelope(&envelope(
-            &new_business_id("budget"),
-            &new_user_id(),
-            &crowd,
-        ))
+        .send_points(&new_business_id("budget"), &new_user_id(), &crowd)
         .await;
     assert_eq!(first.status, 201, "{first:?}");
     let bid = new_business_id("budget");
@@ -92,22 +90,22 @@ async fn a_per_user_limit_is_a_definite_failure_with_a_stable_code() {
     let crowd = app.ready_campaign("每人一次", "10.00", 10, "L1").await;
     let user = new_user_id();
     let first = app
-        .send_envelope(&envelope(&new_business_id("limit"), &user, &crowd))
+        .send_points(&new_business_id("limit"), &user, &crowd)
         .await;
     assert_eq!(first.status, 201, "{first:?}");
     let bid = new_business_id("limit");
-    let a = app.send_envelope(&envelope(&bid, &user, &crowd)).await;
+    let a = app.send_points(&bid, &user, &crowd).await;
     assert_problem(&a, 422, "user_limit_reached");
     assert_eq!(
         a.body["entry"]["outcome"]["failureReason"], "超过领取次数限制",
         "{a:?}"
     );
-    let again = app.send_envelope(&envelope(&bid, &user, &crowd)).await;
+    let again = app.send_points(&bid, &user, &crowd).await;
     assert_problem(&again, 422, "user_limit_reached");
     assert!(app.payouts_of(&pe(&bid)).await.is_empty());
     // Another user is still paid.
     let other = app
-        .send_envelope(&envelope(&new_business_id("limit"), &new_user_id(), &crowd))
+        .send_points(&new_business_id("limit"), &new_user_id(), &crowd)
         .await;
     assert_eq!(other.status, 201, "{other:?}");
 }
@@ -116,27 +114,16 @@ async fn a_per_user_limit_is_a_definite_failure_with_a_stable_code() {
 async fn paused_and_closed_campaigns_are_refused_with_stable_codes() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("暂停后关闭", "10.00", 10, "L1").await;
-    let status = |s: &str| json!({ "status": s });
-    let paused = app
-        .post(&format!("/campaigns/{crowd}/status"), &status("PAUSE"))
-        .await;
-    assert_eq!(paused.status, 200, "{paused:?}");
+    app.set_campaign_status(&crowd, "PAUSE").await;
     let bid = new_business_id("paused");
-    let a = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    let a = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_problem(&a, 422, "campaign_paused");
     assert_no_entry(&app, &bid).await;
 
-    let closed = app
-        .post(&format!("/campaigns/{crowd}/status"), &status("CLOSED"))
-        .await;
-    assert_eq!(closed.status, 200, "{closed:?}");
+    let closed = app.set_campaign_status(&crowd, "CLOSED").await;
     assert_eq!(closed.body["status"], "CLOSED", "{closed:?}");
     let bid = new_business_id("closed");
-    let a = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    let a = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_problem(&a, 422, "campaign_closed");
     assert_no_entry(&app, &bid).await;
 }
@@ -146,13 +133,9 @@ async fn a_business_id_belongs_to_one_user_and_bad_input_names_the_field() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("归属", "10.00", 10, "L1").await;
     let bid = new_business_id("owner");
-    let first = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    let first = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_eq!(first.status, 201, "{first:?}");
-    let other = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    let other = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_problem(&other, 422, "business_id_conflict");
     assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
 

@@ -77,8 +77,7 @@ async fn run(app: &TestApp, c: Case) -> String {
             .await;
     }
     if c.notify_lost {
-        app.set_fault(&json!({"api": ORDER_CHANGED, "kind": "notify_lost", "count": 1}))
-            .await;
+        app.sim_fault_once(ORDER_CHANGED, "notify_lost").await;
     }
     let body = transfer_envelope(&bid, &new_user_id(), "1.00");
     let first = app.send_envelope(&body).await;
@@ -201,8 +200,7 @@ async fn hundred_concurrent_transfer_sends_of_one_business_id_make_one_transfer(
     let (app, _serial) = cash_test().await;
     for lost in [false, true] {
         if lost {
-            app.set_fault(&json!({"api": TRANSFER, "kind": "commit_then_drop", "count": 1}))
-                .await;
+            app.sim_fault_once(TRANSFER, "commit_then_drop").await;
         }
         let bid = new_business_id("txconc");
         let body = transfer_envelope(&bid, &new_user_id(), "0.50");
@@ -289,8 +287,7 @@ async fn lost_duplicated_reordered_and_late_notifications_leave_the_ledger_right
         app.set_fault(&json!({"api": ORDER_CHANGED, "kind": kind, "count": 1, "delayMs": 1500}))
             .await;
         if answer_lost {
-            app.set_fault(&json!({"api": TRANSFER, "kind": "commit_then_drop", "count": 1}))
-                .await;
+            app.sim_fault_once(TRANSFER, "commit_then_drop").await;
         }
         let bid = new_business_id(&format!("tx{kind}"));
         let no = pe(&bid);

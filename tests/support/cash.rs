@@ -225,17 +225,9 @@ impl TestApp {
         self.post("/campaigns", body).await
     }
 
-    /// Creates a campaign and returns its crowd number (not paid).
-    pub async fn unpaid_campaign(
-        &self,
-        name: &str,
-        total_money: &str,
-        total_num: u64,
-        frequency: &str,
-    ) -> String {
-        let a = self
-            .create_campaign(&campaign_body(name, total_money, total_num, frequency))
-            .await;
+    /// Creates a campaign (a [`campaign_body`]) and returns its crowd number (not paid).
+    pub async fn unpaid_campaign(&self, body: &Value) -> String {
+        let a = self.create_campaign(body).await;
         assert_eq!(a.status, 201, "{a:?}");
         assert_eq!(a.body["status"], "CREATED", "{a:?}");
         a.body["crowdNo"].as_str().unwrap().to_string()
@@ -261,7 +253,7 @@ impl TestApp {
         frequency: &str,
     ) -> String {
         let crowd = self
-            .unpaid_campaign(name, total_money, total_num, frequency)
+            .unpaid_campaign(&campaign_body(name, total_money, total_num, frequency))
             .await;
         self.pay_campaign(&crowd).await;
         let a = self.get(&format!("/campaigns/{crowd}")).await;
@@ -283,6 +275,12 @@ impl TestApp {
             set.spawn(async move { app.send_envelope(&body).await });
         }
         set.join_all().await
+    }
+
+    /// `POST /envelopes` of a points exchange to a user on a campaign (the body of [`envelope`]).
+    pub async fn send_points(&self, business_id: &str, user_id: &str, crowd_no: &str) -> Answer {
+        self.send_envelope(&envelope(business_id, user_id, crowd_no))
+            .await
     }
 
     /// `POST /envelopes` with an `Idempotency-Key`.
@@ -330,8 +328,8 @@ impl TestApp {
     }
 
     /// `POST /campaigns/{crowdNo}/status` (PAUSE / READY / CLOSED, through Alipay's
-    /// `status.modify`); asserts 200.
-    pub async fn set_campaign_status(&self, crowd_no: &str, status: &str) {
+    /// `status.modify`); asserts 200 and gives the answer.
+    pub async fn set_campaign_status(&self, crowd_no: &str, status: &str) -> Answer {
         let a = self
             .post(
                 &format!("/campaigns/{crowd_no}/status"),
@@ -339,6 +337,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(a.status, 200, "{status}: {a:?}");
+        a
     }
 
     /// `POST /sim/settings` (a partial update); asserts 200.
@@ -540,8 +539,7 @@ pub async fn unresolved_transfer(
     kind: &str,
     amount: &str,
 ) -> (String, String, Answer) {
-    app.set_fault(&json!({"api": TRANSFER, "kind": kind, "count": 1}))
-        .await;
+    app.sim_fault_once(TRANSFER, kind).await;
     let bid = new_business_id(tag);
     let user = crate::new_user_id();
     let a = app

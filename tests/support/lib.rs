@@ -371,7 +371,7 @@ impl TestApp {
     pub async fn sim_fault_once(&self, api: &str, kind: &str) -> Answer {
         let fault = json!({"api": api, "kind": kind, "count": 1});
         let a = self.sim_post("/sim/faults", &fault).await;
-        assert!(a.status < 300, "fault {kind} on {api}: {a:?}");
+        assert_eq!(a.status, 201, "fault {kind} on {api}: {a:?}");
         a
     }
 
