@@ -1,8 +1,8 @@
 //! 100 concurrent sends of one business id pay once (also when the first trigger's answer is lost).
 use integration_tests::cash::{
-    assert_agrees, cash_test, check_concurrent_answers, envelope, new_business_id, pe, TRIGGER,
+    assert_agrees, cash_test, check_concurrent_answers, new_send, pe, TRIGGER,
 };
-use integration_tests::{new_user_id, TestApp};
+use integration_tests::TestApp;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -22,8 +22,7 @@ async fn paid_once(app: &TestApp, business_id: &str, crowd: &str) -> Value {
 async fn hundred_concurrent_sends_of_one_business_id_pay_once() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("并发", "100.00", 50, "L5").await;
-    let bid = new_business_id("conc");
-    let body = envelope(&bid, &new_user_id(), &crowd);
+    let (bid, body) = new_send("conc", &crowd);
     let answers = app.send_concurrently(&body, 100).await;
     let fresh = check_concurrent_answers(&answers);
     assert!(fresh <= 1, "{fresh} fresh SENT answers");
@@ -39,8 +38,7 @@ async fn hundred_concurrent_sends_pay_once_when_the_first_answer_is_lost() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("并发丢失", "100.00", 50, "L5").await;
     app.sim_fault_once(TRIGGER, "commit_then_drop").await;
-    let bid = new_business_id("concdrop");
-    let body = envelope(&bid, &new_user_id(), &crowd);
+    let (bid, body) = new_send("concdrop", &crowd);
     let answers = app.send_concurrently(&body, 100).await;
     check_concurrent_answers(&answers);
     let entry = paid_once(&app, &bid, &crowd).await;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
     assert_agrees, assert_code, assert_state, cash_test, envelope, function_log_lines,
-    last_refusal, log_text, new_business_id, new_idempotency_key, pe, TRIGGER,
+    last_refusal, log_text, new_business_id, new_idempotency_key, new_send, pe, TRIGGER,
 };
 use integration_tests::{beijing_in_days, new_user_id, root, Answer, TestApp};
 use serde_json::{json, Value};
@@ -107,9 +107,8 @@ async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
 async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("迟到的提交", "10.00", 10, "L5").await;
-    let bid = new_business_id("late");
+    let (bid, body) = new_send("late", &crowd);
     let no = pe(&bid);
-    let body = envelope(&bid, &new_user_id(), &crowd);
 
     // Alipay holds the call past our timeout and pays it 15 s after it arrived: long after our
     // client gave up (6 s), the pause, the refused probe and the resume below.
@@ -151,13 +150,9 @@ async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() 
 async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("长时间故障", "10.00", 10, "L5").await;
-    let send = |tag: &str| {
-        let bid = new_business_id(tag);
-        (bid.clone(), envelope(&bid, &new_user_id(), &crowd))
-    };
-    let (paid_bid, paid_body) = send("outage_paid");
-    let (unpaid_bid, unpaid_body) = send("outage_unpaid");
-    let (armed_bid, armed_body) = send("outage_armed");
+    let (paid_bid, paid_body) = new_send("outage_paid", &crowd);
+    let (unpaid_bid, unpaid_body) = new_send("outage_unpaid", &crowd);
+    let (armed_bid, armed_body) = new_send("outage_armed", &crowd);
 
     // The outage: the first call is paid but its answer lost, then nothing answers.
     app.sim_fault_once(TRIGGER, "commit_then_drop").await;
@@ -267,7 +262,7 @@ async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
     assert_state(&app.send_envelope(&unpaid_body).await, 200, "SENT");
 
     // A call in flight cannot be re-armed.
-    let (busy_bid, busy_body) = send("busy");
+    let (busy_bid, busy_body) = new_send("busy", &crowd);
     app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 4000, "count": 1}))
         .await;
     let sender = app.send_in_flight(&busy_body, &pe(&busy_bid)).await;
@@ -283,8 +278,7 @@ async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
     let crowd = app.ready_campaign("幂等键现状", "10.00", 10, "L5").await;
 
     // A stored 202 UNKNOWN: once the entry is SENT, the key answers SENT.
-    let bid = new_business_id("idem_unknown");
-    let body = envelope(&bid, &new_user_id(), &crowd);
+    let (bid, body) = new_send("idem_unknown", &crowd);
     let key = new_idempotency_key();
     app.sim_fault_once(TRIGGER, "commit_then_drop").await;
     let first = app.send_with_key(&body, &key).await;
@@ -295,8 +289,7 @@ async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
     assert_eq!(again.body["outcome"]["bizNo"], entry["outcome"]["bizNo"]);
 
     // A stored 202 PENDING (another send of the id in flight): likewise.
-    let bid = new_business_id("idem_pending");
-    let body = envelope(&bid, &new_user_id(), &crowd);
+    let (bid, body) = new_send("idem_pending", &crowd);
     let key = new_idempotency_key();
     app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 3000, "count": 1}))
         .await;
@@ -317,10 +310,7 @@ async fn a_corrected_recipient_may_follow_a_definite_failure() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("更正收款人", "10.00", 10, "L1").await;
     let wrong = new_user_id();
-    let warm = app
-        .send_points(&new_business_id("warm"), &wrong, &crowd)
-        .await;
-    assert_eq!(warm.status, 201, "{warm:?}");
+    app.paid_send("warm", &wrong, &crowd).await;
 
     // The wrong recipient already had their envelope: a definite failure on the first call.
     let bid = new_business_id("corrected");

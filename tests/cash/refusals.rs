@@ -1,7 +1,7 @@
 //! Clear, stable refusals: an unpaid campaign, an exhausted budget, a per-user limit, a paused and a
 //! closed campaign, a business id reused for another user, a bad request.
 use integration_tests::cash::{
-    assert_code, assert_state, campaign_body, cash_test, envelope, new_business_id, pe,
+    assert_code, assert_state, campaign_body, cash_test, envelope, new_business_id, new_send, pe,
 };
 use integration_tests::{new_user_id, Answer, TestApp};
 use serde_json::json;
@@ -28,8 +28,7 @@ async fn an_unpaid_campaign_is_refused_before_the_ledger_write() {
     let crowd = app
         .unpaid_campaign(&campaign_body("未付款活动", "10.00", 5, "L1"))
         .await;
-    let bid = new_business_id("unpaid");
-    let body = envelope(&bid, &new_user_id(), &crowd);
+    let (bid, body) = new_send("unpaid", &crowd);
     for _ in 0..2 {
         let a = app.send_envelope(&body).await;
         assert_problem(&a, 422, "campaign_not_paid");
@@ -45,12 +44,8 @@ async fn an_unpaid_campaign_is_refused_before_the_ledger_write() {
 async fn an_exhausted_budget_is_a_definite_failure_with_a_stable_code() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("一个红包", "1.00", 1, "L1").await;
-    let first = app
-        .send_points(&new_business_id("budget"), &new_user_id(), &crowd)
-        .await;
-    assert_eq!(first.status, 201, "{first:?}");
-    let bid = new_business_id("budget");
-    let body = envelope(&bid, &new_user_id(), &crowd);
+    app.paid_send("budget", &new_user_id(), &crowd).await;
+    let (bid, body) = new_send("budget", &crowd);
     let a = app.send_envelope(&body).await;
     assert_problem(&a, 422, "budget_exhausted");
     assert_eq!(a.body["entry"]["state"], "FAILED", "{a:?}");
@@ -89,10 +84,7 @@ async fn a_per_user_limit_is_a_definite_failure_with_a_stable_code() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("每人一次", "10.00", 10, "L1").await;
     let user = new_user_id();
-    let first = app
-        .send_points(&new_business_id("limit"), &user, &crowd)
-        .await;
-    assert_eq!(first.status, 201, "{first:?}");
+    app.paid_send("limit", &user, &crowd).await;
     let bid = new_business_id("limit");
     let a = app.send_points(&bid, &user, &crowd).await;
     assert_problem(&a, 422, "user_limit_reached");
@@ -104,10 +96,7 @@ async fn a_per_user_limit_is_a_definite_failure_with_a_stable_code() {
     assert_problem(&again, 422, "user_limit_reached");
     assert!(app.payouts_of(&pe(&bid)).await.is_empty());
     // Another user is still paid.
-    let other = app
-        .send_points(&new_business_id("limit"), &new_user_id(), &crowd)
-        .await;
-    assert_eq!(other.status, 201, "{other:?}");
+    app.paid_send("limit", &new_user_id(), &crowd).await;
 }
 
 #[tokio::test]

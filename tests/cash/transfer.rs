@@ -46,6 +46,21 @@ fn case(kind: &'static str, count: u64, recovery: Recovery) -> Case {
     }
 }
 
+/// Runs the reconciler until the entry `no` is settled: (the entry, reconciler runs).
+async fn reconciled(app: &TestApp, no: &str) -> (Value, usize) {
+    let (entries, runs) = app
+        .reconcile_until(&[no.to_string()], settled, Duration::from_secs(60))
+        .await;
+    (entries.into_iter().next().unwrap(), runs)
+}
+
+/// The entry has exactly one transfer order at the simulator, and agrees with it.
+async fn assert_one_order(app: &TestApp, entry: &Value, context: &str) {
+    let orders = app.transfers_of(entry["outBizNo"].as_str().unwrap()).await;
+    assert_eq!(orders.len(), 1, "{context}: exactly one order: {orders:?}");
+    assert_transfer_agrees(entry, &orders);
+}
+
 /// Sends the same body until the entry is SENT (a caller retrying), within `within`.
 async fn retry_until_sent(app: &TestApp, body: &Value, within: Duration) -> Answer {
     let deadline = Instant::now() + within;
@@ -103,16 +118,9 @@ async fn run(app: &TestApp, c: Case) -> String {
                 .await
                 .body
         }
-        Recovery::Reconciler => {
-            let (entries, _) = app
-                .reconcile_until(std::slice::from_ref(&no), settled, Duration::from_secs(60))
-                .await;
-            entries.into_iter().next().unwrap()
-        }
+        Recovery::Reconciler => reconciled(app, &no).await.0,
     };
-    let orders = app.transfers_of(&no).await;
-    assert_eq!(orders.len(), 1, "{c:?}: exactly one order: {orders:?}");
-    assert_transfer_agrees(&entry, &orders);
+    assert_one_order(app, &entry, &format!("{c:?}")).await;
     // A repeat answers the entry as it is.
     let again = app.send_envelope(&body).await;
     assert_eq!(again.status, 200, "{again:?}");
@@ -207,17 +215,10 @@ async fn hundred_concurrent_transfer_sends_of_one_business_id_make_one_transfer(
         let answers = app.send_concurrently(&body, 100).await;
         let fresh = check_concurrent_answers(&answers);
         assert!(fresh <= 1, "{fresh} fresh SENT answers");
-        let (entries, _) = app
-            .reconcile_until(&[pe(&bid)], settled, Duration::from_secs(60))
-            .await;
-        let orders = app.transfers_of(&pe(&bid)).await;
-        assert_eq!(orders.len(), 1, "{orders:?}");
-        assert_transfer_agrees(&entries[0], &orders);
+        let (entry, _) = reconciled(&app, &pe(&bid)).await;
+        assert_one_order(&app, &entry, &bid).await;
         for a in answers.iter().filter(|a| a.body["state"] == "SENT") {
-            assert_eq!(
-                a.body["outcome"]["orderId"],
-                entries[0]["outcome"]["orderId"]
-            );
+            assert_eq!(a.body["outcome"]["orderId"], entry["outcome"]["orderId"]);
         }
         let of_bid = app.transfers_where(|no| no.ends_with(&bid)).await.len();
         assert_eq!(
@@ -295,12 +296,8 @@ async fn lost_duplicated_reordered_and_late_notifications_leave_the_ledger_right
         let first = app.send_envelope(&body).await;
         let posts = notifications_of(&app, &no, done).await;
         // Whatever the notifications did, a repeat and the reconciler finish the entry, once.
-        let (entries, runs) = app
-            .reconcile_until(std::slice::from_ref(&no), settled, Duration::from_secs(60))
-            .await;
-        let orders = app.transfers_of(&no).await;
-        assert_eq!(orders.len(), 1, "{kind}: {orders:?}");
-        assert_transfer_agrees(&entries[0], &orders);
+        let (entry, runs) = reconciled(&app, &no).await;
+        assert_one_order(&app, &entry, kind).await;
         let again = app.send_envelope(&body).await;
         assert_eq!(again.status, 200, "{kind}: {again:?}");
         assert_eq!(again.body["state"], "SENT");
@@ -349,10 +346,6 @@ async fn transfer_refusals_keep_their_class() {
     );
     assert!(app.transfers_of(&no).await.is_empty());
     app.sim_settings(&json!({"payerBalanceFen": null})).await;
-    let (entries, _) = app
-        .reconcile_until(std::slice::from_ref(&no), settled, Duration::from_secs(60))
-        .await;
-    let orders = app.transfers_of(&no).await;
-    assert_eq!(orders.len(), 1, "{orders:?}");
-    assert_transfer_agrees(&entries[0], &orders);
+    let (entry, _) = reconciled(&app, &no).await;
+    assert_one_order(&app, &entry, &no).await;
 }

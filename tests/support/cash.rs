@@ -177,6 +177,13 @@ pub fn envelope(business_id: &str, user_id: &str, crowd_no: &str) -> Value {
     })
 }
 
+/// A new business id (tagged `tag`) and the [`envelope`] that sends it to a new user on a campaign.
+pub fn new_send(tag: &str, crowd_no: &str) -> (String, Value) {
+    let bid = new_business_id(tag);
+    let body = envelope(&bid, &crate::new_user_id(), crowd_no);
+    (bid, body)
+}
+
 /// A `POST /envelopes` body for a points exchange to a user on the transfer rail.
 pub fn transfer_envelope(business_id: &str, user_id: &str, amount: &str) -> Value {
     json!({
@@ -281,6 +288,14 @@ impl TestApp {
     pub async fn send_points(&self, business_id: &str, user_id: &str, crowd_no: &str) -> Answer {
         self.send_envelope(&envelope(business_id, user_id, crowd_no))
             .await
+    }
+
+    /// A new business id (tagged `tag`) sent to a user on a campaign and paid at once (201).
+    pub async fn paid_send(&self, tag: &str, user_id: &str, crowd_no: &str) {
+        let a = self
+            .send_points(&new_business_id(tag), user_id, crowd_no)
+            .await;
+        assert_eq!(a.status, 201, "{a:?}");
     }
 
     /// `POST /envelopes` with an `Idempotency-Key`.
