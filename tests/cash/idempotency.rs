@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use integration_tests::cash::{
     assert_code, assert_state, campaign_body, cash_test, envelope, new_business_id,
-    new_idempotency_key, new_send, pe, DETAIL, TRIGGER,
+    new_idempotency_key, new_keyed_send, pe, DETAIL, TRIGGER,
 };
 use integration_tests::new_user_id;
 use serde_json::json;
@@ -48,8 +48,7 @@ async fn same_key_same_body_same_answer_other_body_422() {
 async fn a_key_still_running_is_409_and_then_answers_the_first_result() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("幂等键运行中", "10.00", 10, "L1").await;
-    let (_, body) = new_send("running", &crowd);
-    let key = new_idempotency_key();
+    let (_, body, key) = new_keyed_send("running", &crowd);
     app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 2500, "count": 1}))
         .await;
     let (first, second) = tokio::join!(app.send_with_key(&body, &key), async {
@@ -73,8 +72,7 @@ async fn an_answer_of_5xx_is_not_stored_under_the_key() {
         .await;
     app.pay_campaign(&crowd).await;
     app.sim_fault_once(DETAIL, "http500").await;
-    let (_, body) = new_send("retry5xx", &crowd);
-    let key = new_idempotency_key();
+    let (_, body, key) = new_keyed_send("retry5xx", &crowd);
     let first = app.send_with_key(&body, &key).await;
     assert_code(&first, 503, "alipay_unavailable");
     let second = app.send_with_key(&body, &key).await;

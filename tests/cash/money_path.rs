@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
     assert_agrees, assert_code, assert_state, cash_test, envelope, function_log_lines,
-    last_refusal, log_text, new_business_id, new_idempotency_key, new_send, pe, TRIGGER,
+    last_refusal, log_text, new_business_id, new_keyed_send, new_send, pe, TRIGGER,
 };
 use integration_tests::{beijing_in_days, new_user_id, root, Answer, TestApp};
 use serde_json::{json, Value};
@@ -278,8 +278,7 @@ async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
     let crowd = app.ready_campaign("幂等键现状", "10.00", 10, "L5").await;
 
     // A stored 202 UNKNOWN: once the entry is SENT, the key answers SENT.
-    let (bid, body) = new_send("idem_unknown", &crowd);
-    let key = new_idempotency_key();
+    let (bid, body, key) = new_keyed_send("idem_unknown", &crowd);
     app.sim_fault_once(TRIGGER, "commit_then_drop").await;
     let first = app.send_with_key(&body, &key).await;
     assert_eq!(first.status, 202, "{first:?}");
@@ -289,8 +288,7 @@ async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
     assert_eq!(again.body["outcome"]["bizNo"], entry["outcome"]["bizNo"]);
 
     // A stored 202 PENDING (another send of the id in flight): likewise.
-    let (bid, body) = new_send("idem_pending", &crowd);
-    let key = new_idempotency_key();
+    let (bid, body, key) = new_keyed_send("idem_pending", &crowd);
     app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 3000, "count": 1}))
         .await;
     let sender = app.send_in_flight(&body, &pe(&bid)).await;
@@ -309,13 +307,8 @@ async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
 async fn a_corrected_recipient_may_follow_a_definite_failure() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("更正收款人", "10.00", 10, "L1").await;
-    let wrong = new_user_id();
-    app.paid_send("warm", &wrong, &crowd).await;
-
     // The wrong recipient already had their envelope: a definite failure on the first call.
-    let bid = new_business_id("corrected");
-    let refused = app.send_points(&bid, &wrong, &crowd).await;
-    assert_code(&refused, 422, "user_limit_reached");
+    let (wrong, bid, _) = app.over_the_user_limit("corrected", &crowd).await;
 
     let right = new_user_id();
     let corrected = app.send_points(&bid, &right, &crowd).await;
@@ -451,8 +444,7 @@ async fn a_settled_campaign_is_recognised() {
     let read = app.get(&format!("/campaigns/{crowd}")).await;
     assert_eq!(read.status, 200, "{read:?}");
     assert_eq!(read.body["status"], "SETTLED", "{read:?}");
-    let bid = new_business_id("settled");
-    let refused = app.send_points(&bid, &new_user_id(), &crowd).await;
+    let (bid, refused) = app.send_new("settled", &crowd).await;
     assert_code(&refused, 422, "campaign_closed");
     assert_eq!(app.envelope_entry(&pe(&bid)).await.status, 404);
 }

@@ -83,10 +83,7 @@ async fn an_exhausted_budget_is_a_definite_failure_with_a_stable_code() {
 async fn a_per_user_limit_is_a_definite_failure_with_a_stable_code() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("每人一次", "10.00", 10, "L1").await;
-    let user = new_user_id();
-    app.paid_send("limit", &user, &crowd).await;
-    let bid = new_business_id("limit");
-    let a = app.send_points(&bid, &user, &crowd).await;
+    let (user, bid, a) = app.over_the_user_limit("limit", &crowd).await;
     assert_problem(&a, 422, "user_limit_reached");
     assert_eq!(
         a.body["entry"]["outcome"]["failureReason"], "超过领取次数限制",
@@ -104,15 +101,13 @@ async fn paused_and_closed_campaigns_are_refused_with_stable_codes() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("暂停后关闭", "10.00", 10, "L1").await;
     app.set_campaign_status(&crowd, "PAUSE").await;
-    let bid = new_business_id("paused");
-    let a = app.send_points(&bid, &new_user_id(), &crowd).await;
+    let (bid, a) = app.send_new("paused", &crowd).await;
     assert_problem(&a, 422, "campaign_paused");
     assert_no_entry(&app, &bid).await;
 
     let closed = app.set_campaign_status(&crowd, "CLOSED").await;
     assert_eq!(closed.body["status"], "CLOSED", "{closed:?}");
-    let bid = new_business_id("closed");
-    let a = app.send_points(&bid, &new_user_id(), &crowd).await;
+    let (bid, a) = app.send_new("closed", &crowd).await;
     assert_problem(&a, 422, "campaign_closed");
     assert_no_entry(&app, &bid).await;
 }
@@ -121,8 +116,7 @@ async fn paused_and_closed_campaigns_are_refused_with_stable_codes() {
 async fn a_business_id_belongs_to_one_user_and_bad_input_names_the_field() {
     let (app, _serial) = cash_test().await;
     let crowd = app.ready_campaign("归属", "10.00", 10, "L1").await;
-    let bid = new_business_id("owner");
-    let first = app.send_points(&bid, &new_user_id(), &crowd).await;
+    let (bid, first) = app.send_new("owner", &crowd).await;
     assert_eq!(first.status, 201, "{first:?}");
     let other = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_problem(&other, 422, "business_id_conflict");

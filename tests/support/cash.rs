@@ -184,6 +184,12 @@ pub fn new_send(tag: &str, crowd_no: &str) -> (String, Value) {
     (bid, body)
 }
 
+/// A [`new_send`] and a fresh `Idempotency-Key` for it: (business id, body, key).
+pub fn new_keyed_send(tag: &str, crowd_no: &str) -> (String, Value, String) {
+    let (bid, body) = new_send(tag, crowd_no);
+    (bid, body, new_idempotency_key())
+}
+
 /// A `POST /envelopes` body for a points exchange to a user on the transfer rail.
 pub fn transfer_envelope(business_id: &str, user_id: &str, amount: &str) -> Value {
     json!({
@@ -288,6 +294,24 @@ impl TestApp {
     pub async fn send_points(&self, business_id: &str, user_id: &str, crowd_no: &str) -> Answer {
         self.send_envelope(&envelope(business_id, user_id, crowd_no))
             .await
+    }
+
+    /// On a campaign that allows one envelope per user (`L1`): a user paid once, then a new
+    /// business id (tagged `tag`) sent to them, refused 422 `user_limit_reached` (a definite
+    /// failure). (The user, that business id, the refusal.)
+    pub async fn over_the_user_limit(&self, tag: &str, crowd_no: &str) -> (String, String, Answer) {
+        let user = crate::new_user_id();
+        self.paid_send(tag, &user, crowd_no).await;
+        let bid = new_business_id(tag);
+        let refused = self.send_points(&bid, &user, crowd_no).await;
+        assert_code(&refused, 422, "user_limit_reached");
+        (user, bid, refused)
+    }
+
+    /// A [`new_send`], sent: (its business id, the answer).
+    pub async fn send_new(&self, tag: &str, crowd_no: &str) -> (String, Answer) {
+        let (bid, body) = new_send(tag, crowd_no);
+        (bid, self.send_envelope(&body).await)
     }
 
     /// A new business id (tagged `tag`) sent to a user on a campaign and paid at once (201).
