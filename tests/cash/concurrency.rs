@@ -1,6 +1,6 @@
 //! 100 concurrent sends of one business id pay once (also when the first trigger's answer is lost).
 use integration_tests::cash::{
-    assert_agrees, cash_test, check_concurrent_answers, new_send, pe, TRIGGER,
+    assert_agrees, cash_test_on, check_concurrent_answers, new_send, pe, TRIGGER,
 };
 use integration_tests::TestApp;
 use serde_json::Value;
@@ -20,8 +20,7 @@ async fn paid_once(app: &TestApp, business_id: &str, crowd: &str) -> Value {
 
 #[tokio::test]
 async fn hundred_concurrent_sends_of_one_business_id_pay_once() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("并发", "100.00", 50, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("并发", "100.00", 50, "L5").await;
     let (bid, body) = new_send("conc", &crowd);
     let answers = app.send_concurrently(&body, 100).await;
     let fresh = check_concurrent_answers(&answers);
@@ -35,8 +34,7 @@ async fn hundred_concurrent_sends_of_one_business_id_pay_once() {
 
 #[tokio::test]
 async fn hundred_concurrent_sends_pay_once_when_the_first_answer_is_lost() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("并发丢失", "100.00", 50, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("并发丢失", "100.00", 50, "L5").await;
     app.sim_fault_once(TRIGGER, "commit_then_drop").await;
     let (bid, body) = new_send("concdrop", &crowd);
     let answers = app.send_concurrently(&body, 100).await;

@@ -3,16 +3,15 @@
 use std::time::Duration;
 
 use integration_tests::cash::{
-    assert_code, assert_state, campaign_body, cash_test, envelope, new_business_id,
-    new_idempotency_key, new_keyed_send, pe, DETAIL, TRIGGER,
+    assert_code, assert_state, campaign_body, cash_test_on, cash_test_on_unpaid, envelope,
+    new_business_id, new_idempotency_key, new_keyed_send, pe, DETAIL, TRIGGER,
 };
 use integration_tests::new_user_id;
 use serde_json::json;
 
 #[tokio::test]
 async fn same_key_same_body_same_answer_other_body_422() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("幂等键", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("幂等键", "10.00", 10, "L5").await;
     let user = new_user_id();
     let body = envelope(&new_business_id("idem"), &user, &crowd);
     let key = new_idempotency_key();
@@ -46,8 +45,7 @@ async fn same_key_same_body_same_answer_other_body_422() {
 
 #[tokio::test]
 async fn a_key_still_running_is_409_and_then_answers_the_first_result() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("幂等键运行中", "10.00", 10, "L1").await;
+    let (app, _serial, crowd) = cash_test_on("幂等键运行中", "10.00", 10, "L1").await;
     let (_, body, key) = new_keyed_send("running", &crowd);
     app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 2500, "count": 1}))
         .await;
@@ -65,11 +63,9 @@ async fn a_key_still_running_is_409_and_then_answers_the_first_result() {
 
 #[tokio::test]
 async fn an_answer_of_5xx_is_not_stored_under_the_key() {
-    let (app, _serial) = cash_test().await;
     // Paid at the simulator, CREATED in our store: the send refreshes it first, and that fails.
-    let crowd = app
-        .unpaid_campaign(&campaign_body("幂等键重试", "10.00", 10, "L1"))
-        .await;
+    let (app, _serial, crowd) =
+        cash_test_on_unpaid(&campaign_body("幂等键重试", "10.00", 10, "L1")).await;
     app.pay_campaign(&crowd).await;
     app.sim_fault_once(DETAIL, "http500").await;
     let (_, body, key) = new_keyed_send("retry5xx", &crowd);

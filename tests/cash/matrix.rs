@@ -14,8 +14,8 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_agrees, campaign_body, cash_test, envelope, new_business_id, pe, Recovery, CALL_FAULTS,
-    CLIENT_TIMEOUT_MS, DETAIL, LEASE_MS, TRIGGER,
+    assert_agrees, campaign_body, cash_test_on, envelope, new_business_id, pe, Recovery,
+    CALL_FAULTS, CLIENT_TIMEOUT_MS, DETAIL, LEASE_MS, TRIGGER,
 };
 use integration_tests::{new_user_id, TestApp};
 use serde_json::{json, Value};
@@ -229,8 +229,7 @@ async fn run(app: &TestApp, ready_crowd: &str, c: Case) -> String {
 }
 
 async fn run_all(cases: &[Case]) {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("故障矩阵", "100.00", 100, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("故障矩阵", "100.00", 100, "L5").await;
     for c in cases {
         let line = run(&app, &crowd, *c).await;
         eprintln!("[matrix] {line}");
@@ -248,8 +247,7 @@ async fn matrix_before_the_ledger_write() {
 
 #[tokio::test]
 async fn matrix_a_bad_request_never_reaches_the_ledger_or_alipay() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("坏请求", "10.00", 5, "L1").await;
+    let (app, _serial, crowd) = cash_test_on("坏请求", "10.00", 5, "L1").await;
     for kind in CALL_FAULTS {
         for api in [TRIGGER, DETAIL] {
             app.set_fault(&json!({"api": api, "kind": kind})).await;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_agrees, assert_code, assert_state, cash_test, envelope, function_log_lines,
+    assert_agrees, assert_code, assert_state, cash_test_on, envelope, function_log_lines,
     last_refusal, log_text, new_business_id, new_keyed_send, new_send, pe, TRIGGER,
 };
 use integration_tests::{beijing_in_days, new_user_id, root, Answer, TestApp};
@@ -66,8 +66,7 @@ async fn assert_paid_once_on_attempt_one(app: &TestApp, business_id: &str) -> Va
 
 #[tokio::test]
 async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("检查在前", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("检查在前", "10.00", 10, "L5").await;
     let other_crowd = app.ready_campaign("另一个活动", "10.00", 10, "L5").await;
     app.sim_settings(&json!({"triggerReplay": "after_checks"}))
         .await;
@@ -105,8 +104,7 @@ async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
 
 #[tokio::test]
 async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("迟到的提交", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("迟到的提交", "10.00", 10, "L5").await;
     let (bid, body) = new_send("late", &crowd);
     let no = pe(&bid);
 
@@ -148,8 +146,7 @@ async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() 
 
 #[tokio::test]
 async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("长时间故障", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("长时间故障", "10.00", 10, "L5").await;
     let (paid_bid, paid_body) = new_send("outage_paid", &crowd);
     let (unpaid_bid, unpaid_body) = new_send("outage_unpaid", &crowd);
     let (armed_bid, armed_body) = new_send("outage_armed", &crowd);
@@ -274,8 +271,7 @@ async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
 
 #[tokio::test]
 async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("幂等键现状", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("幂等键现状", "10.00", 10, "L5").await;
 
     // A stored 202 UNKNOWN: once the entry is SENT, the key answers SENT.
     let (bid, body, key) = new_keyed_send("idem_unknown", &crowd);
@@ -305,8 +301,7 @@ async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
 
 #[tokio::test]
 async fn a_corrected_recipient_may_follow_a_definite_failure() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("更正收款人", "10.00", 10, "L1").await;
+    let (app, _serial, crowd) = cash_test_on("更正收款人", "10.00", 10, "L1").await;
     // The wrong recipient already had their envelope: a definite failure on the first call.
     let (wrong, bid, _) = app.over_the_user_limit("corrected", &crowd).await;
 
@@ -347,8 +342,7 @@ async fn a_corrected_recipient_may_follow_a_definite_failure() {
 
 #[tokio::test]
 async fn each_reason_and_business_id_pays_at_most_once() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("两个理由", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("两个理由", "10.00", 10, "L5").await;
     let bid = new_business_id("two_reasons");
     let user = new_user_id();
     let exchange = envelope(&bid, &user, &crowd);
@@ -407,8 +401,7 @@ async fn money_lines(no: &str, functions: &[&str], biz_no: &str) -> Vec<(String,
 
 #[tokio::test]
 async fn money_path_logs_carry_the_ids_that_find_a_payment() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("日志", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("日志", "10.00", 10, "L5").await;
     let bid = new_business_id("logged");
     app.sim_fault_once(TRIGGER, "commit_then_drop").await;
     let first = app.send_points(&bid, &new_user_id(), &crowd).await;
@@ -434,8 +427,7 @@ async fn money_path_logs_carry_the_ids_that_find_a_payment() {
 
 #[tokio::test]
 async fn a_settled_campaign_is_recognised() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("已结算", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("已结算", "10.00", 10, "L5").await;
     app.set_campaign_status(&crowd, "CLOSED").await;
     let settled = app
         .sim_post(&format!("/sim/campaigns/{crowd}/settle"), &json!({}))

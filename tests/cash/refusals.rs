@@ -1,7 +1,8 @@
 //! Clear, stable refusals: an unpaid campaign, an exhausted budget, a per-user limit, a paused and a
 //! closed campaign, a business id reused for another user, a bad request.
 use integration_tests::cash::{
-    assert_code, assert_state, campaign_body, cash_test, envelope, new_business_id, new_send, pe,
+    assert_code, assert_state, campaign_body, cash_test_on, cash_test_on_unpaid, envelope,
+    new_business_id, new_send, pe,
 };
 use integration_tests::{new_user_id, Answer, TestApp};
 use serde_json::json;
@@ -24,10 +25,8 @@ async fn assert_no_entry(app: &TestApp, business_id: &str) {
 
 #[tokio::test]
 async fn an_unpaid_campaign_is_refused_before_the_ledger_write() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app
-        .unpaid_campaign(&campaign_body("未付款活动", "10.00", 5, "L1"))
-        .await;
+    let (app, _serial, crowd) =
+        cash_test_on_unpaid(&campaign_body("未付款活动", "10.00", 5, "L1")).await;
     let (bid, body) = new_send("unpaid", &crowd);
     for _ in 0..2 {
         let a = app.send_envelope(&body).await;
@@ -42,8 +41,7 @@ async fn an_unpaid_campaign_is_refused_before_the_ledger_write() {
 
 #[tokio::test]
 async fn an_exhausted_budget_is_a_definite_failure_with_a_stable_code() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("一个红包", "1.00", 1, "L1").await;
+    let (app, _serial, crowd) = cash_test_on("一个红包", "1.00", 1, "L1").await;
     app.paid_send("budget", &new_user_id(), &crowd).await;
     let (bid, body) = new_send("budget", &crowd);
     let a = app.send_envelope(&body).await;
@@ -81,8 +79,7 @@ async fn an_exhausted_budget_is_a_definite_failure_with_a_stable_code() {
 
 #[tokio::test]
 async fn a_per_user_limit_is_a_definite_failure_with_a_stable_code() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("每人一次", "10.00", 10, "L1").await;
+    let (app, _serial, crowd) = cash_test_on("每人一次", "10.00", 10, "L1").await;
     let (user, bid, a) = app.over_the_user_limit("limit", &crowd).await;
     assert_problem(&a, 422, "user_limit_reached");
     assert_eq!(
@@ -98,8 +95,7 @@ async fn a_per_user_limit_is_a_definite_failure_with_a_stable_code() {
 
 #[tokio::test]
 async fn paused_and_closed_campaigns_are_refused_with_stable_codes() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("暂停后关闭", "10.00", 10, "L1").await;
+    let (app, _serial, crowd) = cash_test_on("暂停后关闭", "10.00", 10, "L1").await;
     app.set_campaign_status(&crowd, "PAUSE").await;
     let (bid, a) = app.send_new("paused", &crowd).await;
     assert_problem(&a, 422, "campaign_paused");
@@ -114,8 +110,7 @@ async fn paused_and_closed_campaigns_are_refused_with_stable_codes() {
 
 #[tokio::test]
 async fn a_business_id_belongs_to_one_user_and_bad_input_names_the_field() {
-    let (app, _serial) = cash_test().await;
-    let crowd = app.ready_campaign("归属", "10.00", 10, "L1").await;
+    let (app, _serial, crowd) = cash_test_on("归属", "10.00", 10, "L1").await;
     let (bid, first) = app.send_new("owner", &crowd).await;
     assert_eq!(first.status, 201, "{first:?}");
     let other = app.send_points(&bid, &new_user_id(), &crowd).await;

@@ -141,6 +141,31 @@ pub async fn cash_test() -> (TestApp, tokio::sync::MutexGuard<'static, ()>) {
     (app, guard)
 }
 
+/// The start of a cash test that plays on a campaign of its own: [`cash_test`] and a
+/// [`TestApp::ready_campaign`] of these terms; (client, serial guard, crowd number).
+pub async fn cash_test_on(
+    name: &str,
+    total_money: &str,
+    total_num: u64,
+    frequency: &str,
+) -> (TestApp, tokio::sync::MutexGuard<'static, ()>, String) {
+    let (app, guard) = cash_test().await;
+    let crowd = app
+        .ready_campaign(name, total_money, total_num, frequency)
+        .await;
+    (app, guard, crowd)
+}
+
+/// The start of a cash test that plays on a campaign of its own created from `body` (a
+/// [`campaign_body`]) and not paid; (client, serial guard, crowd number).
+pub async fn cash_test_on_unpaid(
+    body: &Value,
+) -> (TestApp, tokio::sync::MutexGuard<'static, ()>, String) {
+    let (app, guard) = cash_test().await;
+    let crowd = app.unpaid_campaign(body).await;
+    (app, guard, crowd)
+}
+
 /// A business id unique within the run (`tag` keeps them readable).
 pub fn new_business_id(tag: &str) -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
