@@ -61,6 +61,21 @@ async fn issue_calls(app: &TestApp) -> u64 {
         .sum()
 }
 
+/// For a test that injects faults on `instance.add`: the write side of the claims lock (no other
+/// claim runs meanwhile) and a client, with no fault installed.
+async fn alone_without_faults() -> (tokio::sync::RwLockWriteGuard<'static, ()>, TestApp) {
+    let guard = claims_lock().write().await;
+    let app = TestApp::new();
+    app.sim_clear_faults().await;
+    (guard, app)
+}
+
+/// Alipay issues the next pass but its answer to `instance.add` is lost.
+async fn lose_the_next_issue_answer(app: &TestApp) {
+    app.sim_fault_once("alipay.pass.instance.add", "commit_then_drop")
+        .await;
+}
+
 /// The claim account items of a template, as stored.
 async fn accounts_of(
     tpl: &str,
@@ -82,9 +97,7 @@ async fn accounts_of(
 
 #[tokio::test]
 async fn forged_hits_reach_alipay_at_most_five_times_an_hour_per_user_then_429() {
-    let _g = claims_lock().write().await;
-    let app = TestApp::new();
-    app.sim_clear_faults().await;
+    let (_g, app) = alone_without_faults().await;
     let tpl = app.create_template("伪造回调预算券").await;
     let victim = new_user_id();
     count_issue_calls(&app).await;
@@ -221,8 +234,7 @@ async fn an_unknown_outcome_then_a_retap_gives_one_pass_stored_and_closable() {
             .await;
         assert_eq!(set.status, 200, "{set:?}");
         let user = new_user_id();
-        app.sim_fault_once("alipay.pass.instance.add", "commit_then_drop")
-            .await;
+        lose_the_next_issue_answer(&app).await;
         let lost = app.claim(&tpl, &user).await;
         assert_eq!(lost.body["status"], 503, "{repeated}: {lost:?}");
         assert_eq!(lost.body["body"]["success"], false);
@@ -265,15 +277,12 @@ async fn an_unknown_outcome_then_a_retap_gives_one_pass_stored_and_closable() {
 /// is looked up and the pass answered.
 #[tokio::test]
 async fn a_repeated_callback_is_answered_even_when_alipay_refuses_repeated_serials() {
-    let _g = claims_lock().write().await;
-    let app = TestApp::new();
-    app.sim_clear_faults().await;
+    let (_g, app) = alone_without_faults().await;
     let tpl = app.create_template("重复序列号拒绝券").await;
     app.sim_post("/sim/settings", &json!({"repeatedSerial": "refuse"}))
         .await;
     let user = new_user_id();
-    app.sim_fault_once("alipay.pass.instance.add", "commit_then_drop")
-        .await;
+    lose_the_next_issue_answer(&app).await;
     let url = app.mint_claim(&tpl, &user).await.url;
     assert_eq!(app.get_url(&url).await.status, 503);
     let again = app.get_url(&url).await.body;
@@ -287,12 +296,9 @@ async fn a_repeated_callback_is_answered_even_when_alipay_refuses_repeated_seria
 /// Nobody taps again after the lost answer: the reconciler's sweep finds the pass by serial.
 #[tokio::test]
 async fn the_sweep_stores_a_pass_whose_answer_was_lost() {
-    let _g = claims_lock().write().await;
-    let app = TestApp::new();
-    app.sim_clear_faults().await;
+    let (_g, app) = alone_without_faults().await;
     let (tpl, user) = app.template_and_user("无人重领券").await;
-    app.sim_fault_once("alipay.pass.instance.add", "commit_then_drop")
-        .await;
+    lose_the_next_issue_answer(&app).await;
     let lost = app.claim(&tpl, &user).await;
     assert_eq!(lost.body["status"], 503, "{lost:?}");
     let at_alipay = sim_passes_of(&app, &tpl, &user).await;

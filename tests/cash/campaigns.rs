@@ -1,5 +1,5 @@
 //! A schedule event delivered twice (or concurrently, or after a lost answer) creates one campaign.
-use integration_tests::cash::{cash_app, serial};
+use integration_tests::cash::cash_test;
 use integration_tests::{root, TestApp};
 use serde_json::{json, Value};
 
@@ -12,32 +12,31 @@ fn schedule_event(scheduled_time: &str) -> Value {
     event
 }
 
+/// The campaigns of a listing whose `field` is `name`.
+fn named(listing: &Value, field: &str, name: &str) -> Vec<Value> {
+    listing["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c[field] == name)
+        .cloned()
+        .collect()
+}
+
 /// Campaigns named `<couponName> <slot>` in our store and at the simulator.
 async fn campaigns_named(app: &TestApp, name: &str) -> (Vec<Value>, Vec<Value>) {
     let ours = app.get("/campaigns").await;
     assert_eq!(ours.status, 200, "{ours:?}");
-    let ours: Vec<Value> = ours.body["campaigns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["couponName"] == name)
-        .cloned()
-        .collect();
     let sim = app.sim_get("/sim/campaigns").await;
-    let sim: Vec<Value> = sim.body["campaigns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["coupon_name"] == name)
-        .cloned()
-        .collect();
-    (ours, sim)
+    (
+        named(&ours.body, "couponName", name),
+        named(&sim.body, "coupon_name", name),
+    )
 }
 
 #[tokio::test]
 async fn a_schedule_event_delivered_twice_creates_one_campaign() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     // 2026-11-23T01:00:00Z is 09:00 on 2026-11-23 in Beijing: the slot.
     let event = schedule_event("2026-11-23T01:00:00Z");
     let first = app.invoke("campaign-creator", &event).await;
@@ -74,8 +73,7 @@ async fn a_schedule_event_delivered_twice_creates_one_campaign() {
 
 #[tokio::test]
 async fn concurrent_deliveries_of_one_slot_create_one_campaign() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let event = schedule_event("2026-11-30T01:00:00Z");
     let (a, b) = tokio::join!(
         app.invoke("campaign-creator", &event),
@@ -97,8 +95,7 @@ async fn concurrent_deliveries_of_one_slot_create_one_campaign() {
 
 #[tokio::test]
 async fn a_slot_whose_create_answer_was_lost_is_never_created_twice() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     app.set_fault(&json!({
         "api": "alipay.marketing.campaign.cash.create",
         "kind": "commit_then_drop",

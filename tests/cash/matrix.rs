@@ -14,8 +14,8 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_agrees, cash_app, envelope, new_business_id, pe, serial, CLIENT_TIMEOUT_MS, DETAIL,
-    LEASE_MS, TRIGGER,
+    assert_agrees, campaign_body, cash_test_on, envelope, new_business_id, pe, Recovery,
+    CALL_FAULTS, CLIENT_TIMEOUT_MS, DETAIL, LEASE_MS, TRIGGER,
 };
 use integration_tests::{new_user_id, TestApp};
 use serde_json::{json, Value};
@@ -28,12 +28,6 @@ enum Step {
     AfterCommit,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Recovery {
-    ClientRetry,
-    Reconciler,
-}
-
 #[derive(Clone, Copy, Debug)]
 struct Case {
     step: Step,
@@ -43,15 +37,6 @@ struct Case {
     count: u64,
     recovery: Recovery,
 }
-
-const ALL_KINDS: [&str; 6] = [
-    "latency",
-    "hang",
-    "http500",
-    "unknown_error",
-    "bad_signature",
-    "commit_then_drop",
-];
 
 fn case(step: Step, kind: &'static str, recovery: Recovery) -> Case {
     Case {
@@ -80,7 +65,9 @@ async fn run(app: &TestApp, ready_crowd: &str, c: Case) -> String {
     let crowd = match c.step {
         Step::BeforeLedger | Step::AfterLedger => {
             // Paid at the simulator, still CREATED in our store: the send refreshes it first.
-            let crowd = app.unpaid_campaign("矩阵", "10.00", 5, "L1").await;
+            let crowd = app
+                .unpaid_campaign(&campaign_body("矩阵", "10.00", 5, "L1"))
+                .await;
             app.pay_campaign(&crowd).await;
             crowd
         }
@@ -242,9 +229,7 @@ async fn run(app: &TestApp, ready_crowd: &str, c: Case) -> String {
 }
 
 async fn run_all(cases: &[Case]) {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("故障矩阵", "100.00", 100, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("故障矩阵", "100.00", 100, "L5").await;
     for c in cases {
         let line = run(&app, &crowd, *c).await;
         eprintln!("[matrix] {line}");
@@ -253,7 +238,7 @@ async fn run_all(cases: &[Case]) {
 
 #[tokio::test]
 async fn matrix_before_the_ledger_write() {
-    let cases: Vec<Case> = ALL_KINDS
+    let cases: Vec<Case> = CALL_FAULTS
         .iter()
         .map(|k| case(Step::BeforeLedger, k, Recovery::ClientRetry))
         .collect();
@@ -262,10 +247,8 @@ async fn matrix_before_the_ledger_write() {
 
 #[tokio::test]
 async fn matrix_a_bad_request_never_reaches_the_ledger_or_alipay() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("坏请求", "10.00", 5, "L1").await;
-    for kind in ALL_KINDS {
+    let (app, _serial, crowd) = cash_test_on("坏请求", "10.00", 5, "L1").await;
+    for kind in CALL_FAULTS {
         for api in [TRIGGER, DETAIL] {
             app.set_fault(&json!({"api": api, "kind": kind})).await;
         }

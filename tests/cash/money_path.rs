@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_agrees, cash_app, envelope, function_log_lines, last_refusal, log_text, new_business_id,
-    pe, serial, TRIGGER,
+    assert_agrees, assert_code, assert_state, cash_test_on, envelope, function_log_lines,
+    last_refusal, log_text, new_business_id, new_keyed_send, new_send, pe, TRIGGER,
 };
 use integration_tests::{beijing_in_days, new_user_id, root, Answer, TestApp};
 use serde_json::{json, Value};
@@ -66,9 +66,7 @@ async fn assert_paid_once_on_attempt_one(app: &TestApp, business_id: &str) -> Va
 
 #[tokio::test]
 async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("检查在前", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("检查在前", "10.00", 10, "L5").await;
     let other_crowd = app.ready_campaign("另一个活动", "10.00", 10, "L5").await;
     app.sim_settings(&json!({"triggerReplay": "after_checks"}))
         .await;
@@ -77,8 +75,7 @@ async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
     let body = envelope(&bid, &user, &crowd);
 
     // Alipay pays, the answer is lost.
-    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
-        .await;
+    app.sim_fault_once(TRIGGER, "commit_then_drop").await;
     let first = app.send_envelope(&body).await;
     assert_eq!(first.status, 202, "{first:?}");
     assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
@@ -86,11 +83,8 @@ async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
     // The campaign is paused; the probe with the same out_biz_no is refused although it was paid.
     app.set_campaign_status(&crowd, "PAUSE").await;
     let refused = repeat_until_refused(&app, &body).await;
-    assert_eq!(
-        refused.status, 202,
-        "a refusal after an unknown outcome is not a failure: {refused:?}"
-    );
-    assert_eq!(refused.body["state"], "UNKNOWN", "{refused:?}");
+    // A refusal after an unknown outcome is not a failure.
+    assert_state(&refused, 202, "UNKNOWN");
     let refusal = last_refusal(&refused.body).unwrap();
     assert_eq!(refusal["subCode"], "CAMPAIGN_PAUSED", "{refused:?}");
 
@@ -110,20 +104,15 @@ async fn a_refusal_after_a_lost_answer_does_not_free_the_business_id() {
 
 #[tokio::test]
 async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("迟到的提交", "10.00", 10, "L5").await;
-    let bid = new_business_id("late");
+    let (app, _serial, crowd) = cash_test_on("迟到的提交", "10.00", 10, "L5").await;
+    let (bid, body) = new_send("late", &crowd);
     let no = pe(&bid);
-    let body = envelope(&bid, &new_user_id(), &crowd);
 
     // Alipay holds the call past our timeout and pays it 15 s after it arrived: long after our
     // client gave up (6 s), the pause, the refused probe and the resume below.
     app.set_fault(&json!({"api": TRIGGER, "kind": "commit_late", "delayMs": 15000, "count": 1}))
         .await;
-    let first = app.send_envelope(&body).await;
-    assert_eq!(first.status, 202, "{first:?}");
-    assert_eq!(first.body["state"], "UNKNOWN", "{first:?}");
+    assert_state(&app.send_envelope(&body).await, 202, "UNKNOWN");
 
     app.set_campaign_status(&crowd, "PAUSE").await;
     let refused = repeat_until_refused(&app, &body).await;
@@ -134,8 +123,7 @@ async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() 
             .any(|l| l["outBizNo"] == no.as_str() && l["done"] == false),
         "the probe must come before the late commit"
     );
-    assert_eq!(refused.status, 202, "{refused:?}");
-    assert_eq!(refused.body["state"], "UNKNOWN", "{refused:?}");
+    assert_state(&refused, 202, "UNKNOWN");
     assert_eq!(
         last_refusal(&refused.body).unwrap()["subCode"],
         "CAMPAIGN_PAUSED",
@@ -158,20 +146,13 @@ async fn a_payment_alipay_commits_after_we_gave_up_is_recorded_not_paid_again() 
 
 #[tokio::test]
 async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("长时间故障", "10.00", 10, "L5").await;
-    let send = |tag: &str| {
-        let bid = new_business_id(tag);
-        (bid.clone(), envelope(&bid, &new_user_id(), &crowd))
-    };
-    let (paid_bid, paid_body) = send("outage_paid");
-    let (unpaid_bid, unpaid_body) = send("outage_unpaid");
-    let (armed_bid, armed_body) = send("outage_armed");
+    let (app, _serial, crowd) = cash_test_on("长时间故障", "10.00", 10, "L5").await;
+    let (paid_bid, paid_body) = new_send("outage_paid", &crowd);
+    let (unpaid_bid, unpaid_body) = new_send("outage_unpaid", &crowd);
+    let (armed_bid, armed_body) = new_send("outage_armed", &crowd);
 
     // The outage: the first call is paid but its answer lost, then nothing answers.
-    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
-        .await;
+    app.sim_fault_once(TRIGGER, "commit_then_drop").await;
     assert_eq!(app.send_envelope(&paid_body).await.status, 202);
     app.set_fault(&json!({"api": TRIGGER, "kind": "unknown_error"}))
         .await;
@@ -262,15 +243,12 @@ async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
     // The outage ends. The operator re-arms one entry: probed at once with the same out_biz_no.
     app.sim_clear_faults().await;
     let armed = app.retry_payout(&pe(&armed_bid)).await;
-    assert_eq!(armed.status, 200, "{armed:?}");
-    assert_eq!(armed.body["state"], "SENT", "{armed:?}");
+    assert_state(&armed, 200, "SENT");
     assert_eq!(armed.body["outBizNo"], pe(&armed_bid).as_str(), "{armed:?}");
     let again = app.retry_payout(&pe(&armed_bid)).await;
-    assert_eq!(again.status, 409, "{again:?}");
-    assert_eq!(again.body["code"], "payout_final", "{again:?}");
+    assert_code(&again, 409, "payout_final");
     let missing = app.retry_payout(&pe(&new_business_id("nobody"))).await;
-    assert_eq!(missing.status, 404, "{missing:?}");
-    assert_eq!(missing.body["code"], "payout_not_found", "{missing:?}");
+    assert_code(&missing, 404, "payout_not_found");
 
     // The others converge by themselves: the paid one is recorded, the unpaid one paid once.
     let paid = assert_paid_once_on_attempt_one(&app, &paid_bid).await;
@@ -278,30 +256,14 @@ async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
     let unpaid = assert_paid_once_on_attempt_one(&app, &unpaid_bid).await;
     assert_eq!(unpaid["outcome"]["repeatTriggerFlag"], false, "{unpaid}");
     assert_paid_once_on_attempt_one(&app, &armed_bid).await;
-    let repeat = app.send_envelope(&unpaid_body).await;
-    assert_eq!(repeat.status, 200, "{repeat:?}");
-    assert_eq!(repeat.body["state"], "SENT", "{repeat:?}");
+    assert_state(&app.send_envelope(&unpaid_body).await, 200, "SENT");
 
     // A call in flight cannot be re-armed.
-    let (busy_bid, busy_body) = send("busy");
+    let (busy_bid, busy_body) = new_send("busy", &crowd);
     app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 4000, "count": 1}))
         .await;
-    let sender = {
-        let app = TestApp {
-            api: app.api.clone(),
-            sim: app.sim.clone(),
-            http: app.http.clone(),
-        };
-        tokio::spawn(async move { app.send_envelope(&busy_body).await })
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.envelope_entry(&pe(&busy_bid)).await.status != 200 {
-        assert!(Instant::now() < deadline, "the send never wrote its entry");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let busy = app.retry_payout(&pe(&busy_bid)).await;
-    assert_eq!(busy.status, 409, "{busy:?}");
-    assert_eq!(busy.body["code"], "payout_busy", "{busy:?}");
+    let sender = app.send_in_flight(&busy_body, &pe(&busy_bid)).await;
+    assert_code(&app.retry_payout(&pe(&busy_bid)).await, 409, "payout_busy");
     let sent = sender.await.unwrap();
     assert_eq!(sent.status, 201, "{sent:?}");
     assert_eq!(app.payouts_of(&pe(&busy_bid)).await.len(), 1);
@@ -309,89 +271,43 @@ async fn entries_past_their_retry_budget_are_probed_listed_and_re_armed() {
 
 #[tokio::test]
 async fn a_repeated_idempotency_key_answers_the_entry_as_it_is_now() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("幂等键现状", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("幂等键现状", "10.00", 10, "L5").await;
 
     // A stored 202 UNKNOWN: once the entry is SENT, the key answers SENT.
-    let bid = new_business_id("idem_unknown");
-    let body = envelope(&bid, &new_user_id(), &crowd);
-    let key = format!("key-{}", new_business_id("k"));
-    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
-        .await;
-    let first = app
-        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
-        .await;
+    let (bid, body, key) = new_keyed_send("idem_unknown", &crowd);
+    app.sim_fault_once(TRIGGER, "commit_then_drop").await;
+    let first = app.send_with_key(&body, &key).await;
     assert_eq!(first.status, 202, "{first:?}");
     let entry = assert_paid_once_on_attempt_one(&app, &bid).await;
-    let again = app
-        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
-        .await;
-    assert_eq!(again.status, 200, "{again:?}");
-    assert_eq!(again.body["state"], "SENT", "{again:?}");
+    let again = app.send_with_key(&body, &key).await;
+    assert_state(&again, 200, "SENT");
     assert_eq!(again.body["outcome"]["bizNo"], entry["outcome"]["bizNo"]);
 
     // A stored 202 PENDING (another send of the id in flight): likewise.
-    let bid = new_business_id("idem_pending");
-    let body = envelope(&bid, &new_user_id(), &crowd);
-    let key = format!("key-{}", new_business_id("k"));
+    let (bid, body, key) = new_keyed_send("idem_pending", &crowd);
     app.set_fault(&json!({"api": TRIGGER, "kind": "latency", "latencyMs": 3000, "count": 1}))
         .await;
-    let sender = {
-        let (app, body) = (
-            TestApp {
-                api: app.api.clone(),
-                sim: app.sim.clone(),
-                http: app.http.clone(),
-            },
-            body.clone(),
-        );
-        tokio::spawn(async move { app.send_envelope(&body).await })
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.envelope_entry(&pe(&bid)).await.status != 200 {
-        assert!(Instant::now() < deadline, "the send never wrote its entry");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let during = app
-        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
-        .await;
+    let sender = app.send_in_flight(&body, &pe(&bid)).await;
+    let during = app.send_with_key(&body, &key).await;
     assert!(matches!(during.status, 202 | 409), "{during:?}");
     assert_eq!(sender.await.unwrap().status, 201);
-    let after = app
-        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
-        .await;
-    assert_eq!(after.status, 200, "{after:?}");
-    assert_eq!(after.body["state"], "SENT", "{after:?}");
+    let after = app.send_with_key(&body, &key).await;
+    assert_state(&after, 200, "SENT");
     // Final answers are stored: the same key keeps answering them.
-    let stored = app
-        .post_with_header("/envelopes", &body, "Idempotency-Key", &key)
-        .await;
+    let stored = app.send_with_key(&body, &key).await;
     assert_eq!((stored.status, &stored.body), (after.status, &after.body));
     assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
 }
 
 #[tokio::test]
 async fn a_corrected_recipient_may_follow_a_definite_failure() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("更正收款人", "10.00", 10, "L1").await;
-    let wrong = new_user_id();
-    let warm = app
-        .send_envelope(&envelope(&new_business_id("warm"), &wrong, &crowd))
-        .await;
-    assert_eq!(warm.status, 201, "{warm:?}");
-
+    let (app, _serial, crowd) = cash_test_on("更正收款人", "10.00", 10, "L1").await;
     // The wrong recipient already had their envelope: a definite failure on the first call.
-    let bid = new_business_id("corrected");
-    let refused = app.send_envelope(&envelope(&bid, &wrong, &crowd)).await;
-    assert_eq!(refused.status, 422, "{refused:?}");
-    assert_eq!(refused.body["code"], "user_limit_reached", "{refused:?}");
+    let (wrong, bid, _) = app.over_the_user_limit("corrected", &crowd).await;
 
     let right = new_user_id();
-    let corrected = app.send_envelope(&envelope(&bid, &right, &crowd)).await;
-    assert_eq!(corrected.status, 201, "{corrected:?}");
-    assert_eq!(corrected.body["state"], "SENT", "{corrected:?}");
+    let corrected = app.send_points(&bid, &right, &crowd).await;
+    assert_state(&corrected, 201, "SENT");
     assert_eq!(corrected.body["attemptNo"], 2, "{corrected:?}");
     assert_eq!(corrected.body["recipient"]["userId"], right.as_str());
     let second = corrected.body["outBizNo"].as_str().unwrap().to_string();
@@ -408,36 +324,25 @@ async fn a_corrected_recipient_may_follow_a_definite_failure() {
     assert_eq!(payouts[0]["user_id"], right.as_str());
 
     // Once paid, the id belongs to the corrected recipient.
-    let third = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
-    assert_eq!(third.status, 422, "{third:?}");
-    assert_eq!(third.body["code"], "business_id_conflict", "{third:?}");
-    let repeat = app.send_envelope(&envelope(&bid, &right, &crowd)).await;
+    let third = app.send_points(&bid, &new_user_id(), &crowd).await;
+    assert_code(&third, 422, "business_id_conflict");
+    let repeat = app.send_points(&bid, &right, &crowd).await;
     assert_eq!(repeat.status, 200, "{repeat:?}");
     assert_eq!(repeat.body["outBizNo"], second.as_str());
 
     // While an attempt is unresolved, another recipient is still a conflict.
     let bid = new_business_id("unresolved");
-    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
-        .await;
-    let first = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    app.sim_fault_once(TRIGGER, "commit_then_drop").await;
+    let first = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_eq!(first.status, 202, "{first:?}");
-    let other = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
-    assert_eq!(other.status, 422, "{other:?}");
-    assert_eq!(other.body["code"], "business_id_conflict", "{other:?}");
+    let other = app.send_points(&bid, &new_user_id(), &crowd).await;
+    assert_code(&other, 422, "business_id_conflict");
     assert_paid_once_on_attempt_one(&app, &bid).await;
 }
 
 #[tokio::test]
 async fn each_reason_and_business_id_pays_at_most_once() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("两个理由", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("两个理由", "10.00", 10, "L5").await;
     let bid = new_business_id("two_reasons");
     let user = new_user_id();
     let exchange = envelope(&bid, &user, &crowd);
@@ -496,15 +401,10 @@ async fn money_lines(no: &str, functions: &[&str], biz_no: &str) -> Vec<(String,
 
 #[tokio::test]
 async fn money_path_logs_carry_the_ids_that_find_a_payment() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("日志", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("日志", "10.00", 10, "L5").await;
     let bid = new_business_id("logged");
-    app.set_fault(&json!({"api": TRIGGER, "kind": "commit_then_drop", "count": 1}))
-        .await;
-    let first = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    app.sim_fault_once(TRIGGER, "commit_then_drop").await;
+    let first = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_eq!(first.status, 202, "{first:?}");
     let entry = assert_paid_once_on_attempt_one(&app, &bid).await;
     let biz_no = entry["outcome"]["bizNo"].as_str().unwrap();
@@ -527,9 +427,7 @@ async fn money_path_logs_carry_the_ids_that_find_a_payment() {
 
 #[tokio::test]
 async fn a_settled_campaign_is_recognised() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("已结算", "10.00", 10, "L5").await;
+    let (app, _serial, crowd) = cash_test_on("已结算", "10.00", 10, "L5").await;
     app.set_campaign_status(&crowd, "CLOSED").await;
     let settled = app
         .sim_post(&format!("/sim/campaigns/{crowd}/settle"), &json!({}))
@@ -538,11 +436,7 @@ async fn a_settled_campaign_is_recognised() {
     let read = app.get(&format!("/campaigns/{crowd}")).await;
     assert_eq!(read.status, 200, "{read:?}");
     assert_eq!(read.body["status"], "SETTLED", "{read:?}");
-    let bid = new_business_id("settled");
-    let refused = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
-    assert_eq!(refused.status, 422, "{refused:?}");
-    assert_eq!(refused.body["code"], "campaign_closed", "{refused:?}");
+    let (bid, refused) = app.send_new("settled", &crowd).await;
+    assert_code(&refused, 422, "campaign_closed");
     assert_eq!(app.envelope_entry(&pe(&bid)).await.status, 404);
 }

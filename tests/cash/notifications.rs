@@ -4,7 +4,7 @@
 //! payment; forged, tampered and unsigned ones answer 4xx and change nothing; duplicates,
 //! reordering, unknown orders and other message types are acknowledged without harm.
 use integration_tests::cash::{
-    cash_app, new_business_id, pe, serial, transfer_envelope, ORDER_CHANGED, TRANSFER,
+    cash_test, new_business_id, pe, transfer_envelope, unresolved_transfer, ORDER_CHANGED,
 };
 use integration_tests::{new_user_id, root, TestApp};
 use serde_json::{json, Value};
@@ -98,8 +98,7 @@ async fn state_of(app: &TestApp, out_biz_no: &str) -> Value {
 
 #[tokio::test]
 async fn a_transfer_is_paid_once_with_its_terms_and_listed_on_its_rail() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let bid = new_business_id("xfer");
     let body = transfer_envelope(&bid, &new_user_id(), "1.50");
     let a = app.send_envelope(&body).await;
@@ -120,8 +119,7 @@ async fn a_transfer_is_paid_once_with_its_terms_and_listed_on_its_rail() {
 
 #[tokio::test]
 async fn bad_transfer_amounts_are_refused_before_anything_is_written() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     let user = new_user_id();
     for (amount, status, code) in [
         (json!("1.234"), 400, "invalid_amount"),
@@ -145,15 +143,8 @@ async fn bad_transfer_amounts_are_refused_before_anything_is_written() {
 
 #[tokio::test]
 async fn a_lost_answer_is_settled_by_alipays_notification() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    app.set_fault(&json!({"api": TRANSFER, "kind": "commit_then_drop", "count": 1}))
-        .await;
-    let bid = new_business_id("notified");
-    let a = app
-        .send_envelope(&transfer_envelope(&bid, &new_user_id(), "1.50"))
-        .await;
-    assert_eq!(a.status, 202, "{a:?}");
+    let (app, _serial) = cash_test().await;
+    let (bid, _, _) = unresolved_transfer(&app, "notified", "commit_then_drop", "1.50").await;
     // The simulator posts the signed notification to the notify URL the order carried.
     let mut acknowledged = false;
     for _ in 0..400 {
@@ -179,17 +170,10 @@ async fn a_lost_answer_is_settled_by_alipays_notification() {
 
 #[tokio::test]
 async fn only_alipays_signature_moves_the_ledger() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     // An unknown outcome that never reached Alipay (no order, no notification of its own).
-    app.set_fault(&json!({"api": TRANSFER, "kind": "http500", "count": 1}))
-        .await;
-    let bid = new_business_id("forged");
+    let (bid, _, _) = unresolved_transfer(&app, "forged", "http500", "1.50").await;
     let no = pe(&bid);
-    let a = app
-        .send_envelope(&transfer_envelope(&bid, &new_user_id(), "1.50"))
-        .await;
-    assert_eq!(a.status, 202, "{a:?}");
     let alipay = key("alipay_private_pkcs1.pem");
     let app_key = key("app_private_pkcs1.pem");
     let paid = message(ORDER_CHANGED, &biz(&no, "SUCCESS"));
@@ -246,16 +230,8 @@ async fn only_alipays_signature_moves_the_ledger() {
 
 #[tokio::test]
 async fn a_failed_order_notification_frees_the_business_id() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    app.set_fault(&json!({"api": TRANSFER, "kind": "http500", "count": 1}))
-        .await;
-    let bid = new_business_id("notefail");
-    let user = new_user_id();
-    let a = app
-        .send_envelope(&transfer_envelope(&bid, &user, "1.50"))
-        .await;
-    assert_eq!(a.status, 202, "{a:?}");
+    let (app, _serial) = cash_test().await;
+    let (bid, user, _) = unresolved_transfer(&app, "notefail", "http500", "1.50").await;
     let mut failed = biz(&pe(&bid), "FAIL");
     failed["error_code"] = json!("PAYEE_NOT_EXIST");
     failed["fail_reason"] = json!("收款方不存在");
@@ -276,16 +252,9 @@ async fn a_failed_order_notification_frees_the_business_id() {
 
 #[tokio::test]
 async fn the_reconciler_queries_then_sends_the_same_order_again() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     // The first call never reaches Alipay: no order, no notification.
-    app.set_fault(&json!({"api": TRANSFER, "kind": "http500", "count": 1}))
-        .await;
-    let bid = new_business_id("reconciled");
-    let a = app
-        .send_envelope(&transfer_envelope(&bid, &new_user_id(), "2.00"))
-        .await;
-    assert_eq!(a.status, 202, "{a:?}");
+    let (bid, _, a) = unresolved_transfer(&app, "reconciled", "http500", "2.00").await;
     assert!(app.transfers_of(&pe(&bid)).await.is_empty());
     let (entries, _) = app
         .reconcile_until_final(&[pe(&bid)], Duration::from_secs(30))

@@ -1,14 +1,16 @@
 //! Clear, stable refusals: an unpaid campaign, an exhausted budget, a per-user limit, a paused and a
 //! closed campaign, a business id reused for another user, a bad request.
-use integration_tests::cash::{cash_app, envelope, new_business_id, pe, serial};
+use integration_tests::cash::{
+    assert_code, assert_state, campaign_body, cash_test_on, cash_test_on_unpaid, envelope,
+    new_business_id, new_send, pe,
+};
 use integration_tests::{new_user_id, Answer, TestApp};
 use serde_json::json;
 
 /// A problem+json answer with this status and code.
 fn assert_problem(a: &Answer, status: u16, code: &str) {
-    assert_eq!(a.status, status, "{a:?}");
+    assert_code(a, status, code);
     assert_eq!(a.content_type, "application/problem+json", "{a:?}");
-    assert_eq!(a.body["code"], code, "{a:?}");
     assert_eq!(a.body["status"], status, "{a:?}");
     for field in ["type", "title", "detail"] {
         assert!(a.body[field].is_string(), "{field} missing: {a:?}");
@@ -23,11 +25,9 @@ async fn assert_no_entry(app: &TestApp, business_id: &str) {
 
 #[tokio::test]
 async fn an_unpaid_campaign_is_refused_before_the_ledger_write() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.unpaid_campaign("未付款活动", "10.00", 5, "L1").await;
-    let bid = new_business_id("unpaid");
-    let body = envelope(&bid, &new_user_id(), &crowd);
+    let (app, _serial, crowd) =
+        cash_test_on_unpaid(&campaign_body("未付款活动", "10.00", 5, "L1")).await;
+    let (bid, body) = new_send("unpaid", &crowd);
     for _ in 0..2 {
         let a = app.send_envelope(&body).await;
         assert_problem(&a, 422, "campaign_not_paid");
@@ -35,27 +35,15 @@ async fn an_unpaid_campaign_is_refused_before_the_ledger_write() {
     assert_no_entry(&app, &bid).await;
     // Once paid, the same send goes through.
     app.pay_campaign(&crowd).await;
-    let a = app.send_envelope(&body).await;
-    assert_eq!(a.status, 201, "{a:?}");
-    assert_eq!(a.body["state"], "SENT", "{a:?}");
+    assert_state(&app.send_envelope(&body).await, 201, "SENT");
     assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
 }
 
 #[tokio::test]
 async fn an_exhausted_budget_is_a_definite_failure_with_a_stable_code() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("一个红包", "1.00", 1, "L1").await;
-    let first = app
-        .send_envelope(&envelope(
-            &new_business_id("budget"),
-            &new_user_id(),
-            &crowd,
-        ))
-        .await;
-    assert_eq!(first.status, 201, "{first:?}");
-    let bid = new_business_id("budget");
-    let body = envelope(&bid, &new_user_id(), &crowd);
+    let (app, _serial, crowd) = cash_test_on("一个红包", "1.00", 1, "L1").await;
+    app.paid_send("budget", &new_user_id(), &crowd).await;
+    let (bid, body) = new_send("budget", &crowd);
     let a = app.send_envelope(&body).await;
     assert_problem(&a, 422, "budget_exhausted");
     assert_eq!(a.body["entry"]["state"], "FAILED", "{a:?}");
@@ -91,74 +79,41 @@ async fn an_exhausted_budget_is_a_definite_failure_with_a_stable_code() {
 
 #[tokio::test]
 async fn a_per_user_limit_is_a_definite_failure_with_a_stable_code() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("每人一次", "10.00", 10, "L1").await;
-    let user = new_user_id();
-    let first = app
-        .send_envelope(&envelope(&new_business_id("limit"), &user, &crowd))
-        .await;
-    assert_eq!(first.status, 201, "{first:?}");
-    let bid = new_business_id("limit");
-    let a = app.send_envelope(&envelope(&bid, &user, &crowd)).await;
+    let (app, _serial, crowd) = cash_test_on("每人一次", "10.00", 10, "L1").await;
+    let (user, bid, a) = app.over_the_user_limit("limit", &crowd).await;
     assert_problem(&a, 422, "user_limit_reached");
     assert_eq!(
         a.body["entry"]["outcome"]["failureReason"], "超过领取次数限制",
         "{a:?}"
     );
-    let again = app.send_envelope(&envelope(&bid, &user, &crowd)).await;
+    let again = app.send_points(&bid, &user, &crowd).await;
     assert_problem(&again, 422, "user_limit_reached");
     assert!(app.payouts_of(&pe(&bid)).await.is_empty());
     // Another user is still paid.
-    let other = app
-        .send_envelope(&envelope(&new_business_id("limit"), &new_user_id(), &crowd))
-        .await;
-    assert_eq!(other.status, 201, "{other:?}");
+    app.paid_send("limit", &new_user_id(), &crowd).await;
 }
 
 #[tokio::test]
 async fn paused_and_closed_campaigns_are_refused_with_stable_codes() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("暂停后关闭", "10.00", 10, "L1").await;
-    let status = |s: &str| json!({ "status": s });
-    let paused = app
-        .post(&format!("/campaigns/{crowd}/status"), &status("PAUSE"))
-        .await;
-    assert_eq!(paused.status, 200, "{paused:?}");
-    let bid = new_business_id("paused");
-    let a = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    let (app, _serial, crowd) = cash_test_on("暂停后关闭", "10.00", 10, "L1").await;
+    app.set_campaign_status(&crowd, "PAUSE").await;
+    let (bid, a) = app.send_new("paused", &crowd).await;
     assert_problem(&a, 422, "campaign_paused");
     assert_no_entry(&app, &bid).await;
 
-    let closed = app
-        .post(&format!("/campaigns/{crowd}/status"), &status("CLOSED"))
-        .await;
-    assert_eq!(closed.status, 200, "{closed:?}");
+    let closed = app.set_campaign_status(&crowd, "CLOSED").await;
     assert_eq!(closed.body["status"], "CLOSED", "{closed:?}");
-    let bid = new_business_id("closed");
-    let a = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    let (bid, a) = app.send_new("closed", &crowd).await;
     assert_problem(&a, 422, "campaign_closed");
     assert_no_entry(&app, &bid).await;
 }
 
 #[tokio::test]
 async fn a_business_id_belongs_to_one_user_and_bad_input_names_the_field() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let crowd = app.ready_campaign("归属", "10.00", 10, "L1").await;
-    let bid = new_business_id("owner");
-    let first = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    let (app, _serial, crowd) = cash_test_on("归属", "10.00", 10, "L1").await;
+    let (bid, first) = app.send_new("owner", &crowd).await;
     assert_eq!(first.status, 201, "{first:?}");
-    let other = app
-        .send_envelope(&envelope(&bid, &new_user_id(), &crowd))
-        .await;
+    let other = app.send_points(&bid, &new_user_id(), &crowd).await;
     assert_problem(&other, 422, "business_id_conflict");
     assert_eq!(app.payouts_of(&pe(&bid)).await.len(), 1);
 

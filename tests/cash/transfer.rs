@@ -8,12 +8,12 @@
 //!   ledger right, and a notification alone records a payment whose answer was lost.
 //!
 //! Every case ends with our entry agreeing with the simulator's order (`GET /sim/transfers`).
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use integration_tests::cash::{
-    assert_transfer_agrees, cash_app, last_refusal, new_business_id, pe, serial, transfer_envelope,
-    ORDER_CHANGED, TRANSFER, TRANSFER_QUERY,
+    assert_transfer_agrees, cash_test, check_concurrent_answers, last_refusal, new_business_id, pe,
+    settled, transfer_envelope, unresolved_transfer, Recovery, CALL_FAULTS, ORDER_CHANGED,
+    TRANSFER, TRANSFER_QUERY,
 };
 use integration_tests::{new_user_id, Answer, TestApp};
 use serde_json::{json, Value};
@@ -22,12 +22,6 @@ use serde_json::{json, Value};
 const PAYEE_NOT_EXIST_USER_ID: &str = "2088000000000404";
 /// The simulator's frozen payee (`alipay_sim::state::PAYEE_FROZEN_USER_ID`).
 const PAYEE_FROZEN_USER_ID: &str = "2088000000000403";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Recovery {
-    ClientRetry,
-    Reconciler,
-}
 
 #[derive(Clone, Copy, Debug)]
 struct Case {
@@ -41,8 +35,30 @@ struct Case {
     notify_lost: bool,
 }
 
-fn settled(e: &Value) -> bool {
-    matches!(e["state"].as_str(), Some("SENT" | "FAILED"))
+/// A case of the matrix: `kind` on `count` uni.transfer calls in a row.
+fn case(kind: &'static str, count: u64, recovery: Recovery) -> Case {
+    Case {
+        kind,
+        count,
+        recovery,
+        query_faulted: false,
+        notify_lost: false,
+    }
+}
+
+/// Runs the reconciler until the entry `no` is settled: (the entry, reconciler runs).
+async fn reconciled(app: &TestApp, no: &str) -> (Value, usize) {
+    let (entries, runs) = app
+        .reconcile_until(&[no.to_string()], settled, Duration::from_secs(60))
+        .await;
+    (entries.into_iter().next().unwrap(), runs)
+}
+
+/// The entry has exactly one transfer order at the simulator, and agrees with it.
+async fn assert_one_order(app: &TestApp, entry: &Value, context: &str) {
+    let orders = app.transfers_of(entry["outBizNo"].as_str().unwrap()).await;
+    assert_eq!(orders.len(), 1, "{context}: exactly one order: {orders:?}");
+    assert_transfer_agrees(entry, &orders);
 }
 
 /// Sends the same body until the entry is SENT (a caller retrying), within `within`.
@@ -76,8 +92,7 @@ async fn run(app: &TestApp, c: Case) -> String {
             .await;
     }
     if c.notify_lost {
-        app.set_fault(&json!({"api": ORDER_CHANGED, "kind": "notify_lost", "count": 1}))
-            .await;
+        app.sim_fault_once(ORDER_CHANGED, "notify_lost").await;
     }
     let body = transfer_envelope(&bid, &new_user_id(), "1.00");
     let first = app.send_envelope(&body).await;
@@ -103,16 +118,9 @@ async fn run(app: &TestApp, c: Case) -> String {
                 .await
                 .body
         }
-        Recovery::Reconciler => {
-            let (entries, _) = app
-                .reconcile_until(std::slice::from_ref(&no), settled, Duration::from_secs(60))
-                .await;
-            entries.into_iter().next().unwrap()
-        }
+        Recovery::Reconciler => reconciled(app, &no).await.0,
     };
-    let orders = app.transfers_of(&no).await;
-    assert_eq!(orders.len(), 1, "{c:?}: exactly one order: {orders:?}");
-    assert_transfer_agrees(&entry, &orders);
+    assert_one_order(app, &entry, &format!("{c:?}")).await;
     // A repeat answers the entry as it is.
     let again = app.send_envelope(&body).await;
     assert_eq!(again.status, 200, "{again:?}");
@@ -156,38 +164,20 @@ async fn run(app: &TestApp, c: Case) -> String {
 
 #[tokio::test]
 async fn transfer_fault_matrix_pays_each_business_id_once() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    let kinds = [
-        "latency",
-        "hang",
-        "http500",
-        "unknown_error",
-        "bad_signature",
-        "commit_then_drop",
-        "commit_late",
-    ];
+    let (app, _serial) = cash_test().await;
+    let kinds = CALL_FAULTS.into_iter().chain(["commit_late"]);
     let mut cases = Vec::new();
     for kind in kinds {
         for recovery in [Recovery::ClientRetry, Recovery::Reconciler] {
-            cases.push(Case {
-                kind,
-                count: 1,
-                recovery,
-                query_faulted: false,
-                notify_lost: false,
-            });
+            cases.push(case(kind, 1, recovery));
         }
     }
     // Performed, and the notification lost: the retry or the reconciler must find the payment.
     for kind in ["bad_signature", "commit_then_drop", "commit_late"] {
         for recovery in [Recovery::ClientRetry, Recovery::Reconciler] {
             cases.push(Case {
-                kind,
-                count: 1,
-                recovery,
-                query_faulted: false,
                 notify_lost: true,
+                ..case(kind, 1, recovery)
             });
         }
     }
@@ -197,21 +187,13 @@ async fn transfer_fault_matrix_pays_each_business_id_once() {
         "bad_signature",
         "commit_then_drop",
     ] {
-        cases.push(Case {
-            kind,
-            count: 3,
-            recovery: Recovery::Reconciler,
-            query_faulted: false,
-            notify_lost: false,
-        });
+        cases.push(case(kind, 3, Recovery::Reconciler));
     }
     for kind in ["unknown_error", "commit_then_drop"] {
         cases.push(Case {
-            kind,
-            count: 1,
-            recovery: Recovery::Reconciler,
             query_faulted: true,
             notify_lost: true,
+            ..case(kind, 1, Recovery::Reconciler)
         });
     }
     let mut lines = Vec::new();
@@ -221,66 +203,24 @@ async fn transfer_fault_matrix_pays_each_business_id_once() {
     eprintln!("[transfer matrix]\n{}", lines.join("\n"));
 }
 
-fn clone_app(app: &TestApp) -> Arc<TestApp> {
-    Arc::new(TestApp {
-        api: app.api.clone(),
-        sim: app.sim.clone(),
-        http: app.http.clone(),
-    })
-}
-
-async fn hundred(app: &TestApp, body: &Value) -> Vec<Answer> {
-    let app = clone_app(app);
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..100 {
-        let (app, body) = (app.clone(), body.clone());
-        set.spawn(async move { app.send_envelope(&body).await });
-    }
-    set.join_all().await
-}
-
 #[tokio::test]
 async fn hundred_concurrent_transfer_sends_of_one_business_id_make_one_transfer() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     for lost in [false, true] {
         if lost {
-            app.set_fault(&json!({"api": TRANSFER, "kind": "commit_then_drop", "count": 1}))
-                .await;
+            app.sim_fault_once(TRANSFER, "commit_then_drop").await;
         }
         let bid = new_business_id("txconc");
-        let answers = hundred(&app, &transfer_envelope(&bid, &new_user_id(), "0.50")).await;
-        let mut fresh = 0;
-        for a in &answers {
-            match a.status {
-                201 => fresh += 1,
-                200 => {}
-                202 => assert!(
-                    matches!(a.body["state"].as_str(), Some("PENDING" | "UNKNOWN")),
-                    "{a:?}"
-                ),
-                409 => assert_eq!(a.body["code"], "payout_busy", "{a:?}"),
-                _ => panic!("unexpected answer {a:?}"),
-            }
-        }
+        let body = transfer_envelope(&bid, &new_user_id(), "0.50");
+        let answers = app.send_concurrently(&body, 100).await;
+        let fresh = check_concurrent_answers(&answers);
         assert!(fresh <= 1, "{fresh} fresh SENT answers");
-        let (entries, _) = app
-            .reconcile_until(&[pe(&bid)], settled, Duration::from_secs(60))
-            .await;
-        let orders = app.transfers_of(&pe(&bid)).await;
-        assert_eq!(orders.len(), 1, "{orders:?}");
-        assert_transfer_agrees(&entries[0], &orders);
+        let (entry, _) = reconciled(&app, &pe(&bid)).await;
+        assert_one_order(&app, &entry, &bid).await;
         for a in answers.iter().filter(|a| a.body["state"] == "SENT") {
-            assert_eq!(
-                a.body["outcome"]["orderId"],
-                entries[0]["outcome"]["orderId"]
-            );
+            assert_eq!(a.body["outcome"]["orderId"], entry["outcome"]["orderId"]);
         }
-        let all = app.sim_transfers().await;
-        let of_bid = all
-            .iter()
-            .filter(|t| t["out_biz_no"].as_str().unwrap_or("").ends_with(&bid))
-            .count();
+        let of_bid = app.transfers_where(|no| no.ends_with(&bid)).await.len();
         assert_eq!(
             of_bid, 1,
             "one transfer for the business id, whatever its number"
@@ -315,16 +255,9 @@ fn acknowledged(list: &[Value], status: &str) -> usize {
 
 #[tokio::test]
 async fn a_notification_alone_records_a_payment_whose_answer_was_lost() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
-    app.set_fault(&json!({"api": TRANSFER, "kind": "commit_then_drop", "count": 1}))
-        .await;
-    let bid = new_business_id("txnote");
+    let (app, _serial) = cash_test().await;
+    let (bid, _, _) = unresolved_transfer(&app, "txnote", "commit_then_drop", "1.00").await;
     let no = pe(&bid);
-    let first = app
-        .send_envelope(&transfer_envelope(&bid, &new_user_id(), "1.00"))
-        .await;
-    assert_eq!(first.status, 202, "{first:?}");
     // No reconciler, no retry: only the notification (acknowledged after the ledger write).
     notifications_of(&app, &no, |l| acknowledged(l, "SUCCESS") == 1).await;
     let entry = app.envelope_entry(&no).await.body;
@@ -333,8 +266,7 @@ async fn a_notification_alone_records_a_payment_whose_answer_was_lost() {
 
 #[tokio::test]
 async fn lost_duplicated_reordered_and_late_notifications_leave_the_ledger_right() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     // (notification fault, the sync answer lost too, when the simulator is done posting)
     type Done = fn(&[Value]) -> bool;
     let cases: [(&str, bool, Done); 8] = [
@@ -356,8 +288,7 @@ async fn lost_duplicated_reordered_and_late_notifications_leave_the_ledger_right
         app.set_fault(&json!({"api": ORDER_CHANGED, "kind": kind, "count": 1, "delayMs": 1500}))
             .await;
         if answer_lost {
-            app.set_fault(&json!({"api": TRANSFER, "kind": "commit_then_drop", "count": 1}))
-                .await;
+            app.sim_fault_once(TRANSFER, "commit_then_drop").await;
         }
         let bid = new_business_id(&format!("tx{kind}"));
         let no = pe(&bid);
@@ -365,12 +296,8 @@ async fn lost_duplicated_reordered_and_late_notifications_leave_the_ledger_right
         let first = app.send_envelope(&body).await;
         let posts = notifications_of(&app, &no, done).await;
         // Whatever the notifications did, a repeat and the reconciler finish the entry, once.
-        let (entries, runs) = app
-            .reconcile_until(std::slice::from_ref(&no), settled, Duration::from_secs(60))
-            .await;
-        let orders = app.transfers_of(&no).await;
-        assert_eq!(orders.len(), 1, "{kind}: {orders:?}");
-        assert_transfer_agrees(&entries[0], &orders);
+        let (entry, runs) = reconciled(&app, &no).await;
+        assert_one_order(&app, &entry, kind).await;
         let again = app.send_envelope(&body).await;
         assert_eq!(again.status, 200, "{kind}: {again:?}");
         assert_eq!(again.body["state"], "SENT");
@@ -390,8 +317,7 @@ async fn lost_duplicated_reordered_and_late_notifications_leave_the_ledger_right
 
 #[tokio::test]
 async fn transfer_refusals_keep_their_class() {
-    let app = cash_app();
-    let _serial = serial(&app).await;
+    let (app, _serial) = cash_test().await;
     // Definite: a payee Alipay does not know, a frozen payee. FAILED, no order, a stable code.
     for payee in [PAYEE_NOT_EXIST_USER_ID, PAYEE_FROZEN_USER_ID] {
         let bid = new_business_id("txpayee");
@@ -420,10 +346,6 @@ async fn transfer_refusals_keep_their_class() {
     );
     assert!(app.transfers_of(&no).await.is_empty());
     app.sim_settings(&json!({"payerBalanceFen": null})).await;
-    let (entries, _) = app
-        .reconcile_until(std::slice::from_ref(&no), settled, Duration::from_secs(60))
-        .await;
-    let orders = app.transfers_of(&no).await;
-    assert_eq!(orders.len(), 1, "{orders:?}");
-    assert_transfer_agrees(&entries[0], &orders);
+    let (entry, _) = reconciled(&app, &no).await;
+    assert_one_order(&app, &entry, &no).await;
 }

@@ -32,6 +32,25 @@ async fn rotate(app: &TestApp) {
     assert_eq!(a.status, 200, "{a:?}");
 }
 
+/// `n` sends (`body` for a new business id tagged `tag` and a new user) across a rotation, then the
+/// reconciler until every entry is final: (out_biz_nos, entries).
+async fn send_and_settle_across_a_rotation(
+    app: &TestApp,
+    n: usize,
+    tag: &str,
+    body: impl Fn(&str, &str) -> Value,
+) -> (Vec<String>, Vec<Value>) {
+    let sends: Vec<(String, String)> = (0..n)
+        .map(|_| (new_business_id(tag), new_user_id()))
+        .collect();
+    send_across_a_rotation(app, sends.iter().map(|(b, u)| body(b, u)).collect()).await;
+    let nos: Vec<String> = sends.iter().map(|(b, _)| pe(b)).collect();
+    let (entries, _) = app
+        .reconcile_until_final(&nos, Duration::from_secs(40))
+        .await;
+    (nos, entries)
+}
+
 /// Sends the first half of `bodies` concurrently while Alipay rotates its certificate, then the
 /// rest; every send is paid or pending (never refused because of the rotation).
 async fn send_across_a_rotation(app: &TestApp, bodies: Vec<Value>) {
@@ -81,23 +100,15 @@ async fn templates_claims_sessions_and_sends_run_in_certificate_mode_across_rota
 
     // Sends on a campaign, with another rotation while they run.
     let crowd = app.ready_campaign("证书红包", "12.00", 12, "L1").await;
-    let sends: Vec<(String, String)> = (0..8)
-        .map(|_| (new_business_id("cert"), new_user_id()))
-        .collect();
-    let bodies: Vec<Value> = sends
-        .iter()
-        .map(|(business, user)| envelope(business, user, &crowd))
-        .collect();
-    send_across_a_rotation(&app, bodies).await;
-    let nos: Vec<String> = sends.iter().map(|(b, _)| pe(b)).collect();
-    let (entries, _) = app
-        .reconcile_until_final(&nos, Duration::from_secs(40))
-        .await;
+    let (_, entries) = send_and_settle_across_a_rotation(&app, 8, "cert", |business, user| {
+        envelope(business, user, &crowd)
+    })
+    .await;
     let payouts = app.payouts_on(&crowd).await;
     for entry in &entries {
         assert_agrees(entry, &payouts);
     }
-    assert_eq!(payouts.len(), sends.len());
+    assert_eq!(payouts.len(), entries.len());
 
     let after = certs(&app).await;
     assert_ne!(after["alipayCertSn"], first);
@@ -112,18 +123,10 @@ async fn templates_claims_sessions_and_sends_run_in_certificate_mode_across_rota
 #[tokio::test]
 async fn transfers_and_their_notifications_verify_in_certificate_mode_across_a_rotation() {
     let app = app();
-    let sends: Vec<(String, String)> = (0..6)
-        .map(|_| (new_business_id("certt"), new_user_id()))
-        .collect();
-    let bodies: Vec<Value> = sends
-        .iter()
-        .map(|(business, user)| transfer_envelope(business, user, "0.88"))
-        .collect();
-    send_across_a_rotation(&app, bodies).await;
-    let nos: Vec<String> = sends.iter().map(|(b, _)| pe(b)).collect();
-    let (entries, _) = app
-        .reconcile_until_final(&nos, Duration::from_secs(40))
-        .await;
+    let (nos, entries) = send_and_settle_across_a_rotation(&app, 6, "certt", |business, user| {
+        transfer_envelope(business, user, "0.88")
+    })
+    .await;
     for (entry, no) in entries.iter().zip(&nos) {
         assert_eq!(entry["state"], "SENT", "{entry:?}");
         let orders = app.transfers_of(no).await;

@@ -36,6 +36,23 @@ impl Run {
     fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
     }
+
+    /// The lines of `text` (this run's stdout or stderr); asserts there are `n`.
+    fn lines_of<'a>(&self, text: &'a str, n: usize) -> Vec<&'a str> {
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), n, "{self:?}");
+        lines
+    }
+
+    /// Asserts that this run's stdout says `text`.
+    fn assert_says(&self, text: &str) {
+        assert!(self.stdout.contains(text), "{text:?}: {self:?}");
+    }
+
+    /// Asserts that `line` (of this run's output) starts with `prefix`.
+    fn assert_starts(&self, line: &str, prefix: &str) {
+        assert!(line.starts_with(prefix), "{prefix:?}: {self:?}");
+    }
 }
 
 /// Runs `rewardsctl ARGS` against the test stack, with credentials from the environment (the
@@ -393,14 +410,9 @@ async fn templates_are_created_listed_shown_and_updated() {
     let other = temp_file("other-callback.json", &seed_text());
     let r = ctl(&["template", "create", &other]);
     assert_eq!(r.code, 1, "{r:?}");
-    let lines: Vec<&str> = r.stderr.lines().collect();
-    assert_eq!(lines.len(), 2, "{r:?}");
-    assert!(
-        lines[0].starts_with(&format!(
-            "{other}:38:21: /merchant/mcallbackUrl callback_mismatch: "
-        )),
-        "{r:?}"
-    );
+    let lines = r.lines_of(&r.stderr, 2);
+    let issue = format!("{other}:38:21: /merchant/mcallbackUrl callback_mismatch: ");
+    r.assert_starts(lines[0], &issue);
     assert!(
         lines[1].starts_with("error: the pass template is invalid")
             && lines[1].contains("[invalid_template] — "),
@@ -752,25 +764,25 @@ fn cert(name: &str) -> String {
     std::fs::read_to_string(root().join("shared/alipay-protocol/tests/certs").join(name)).unwrap()
 }
 
+/// `rewardsctl doctor` with one option.
+fn doctor(option: &str, value: &str) -> Run {
+    ctl(&["doctor", option, value])
+}
+
 #[tokio::test]
 async fn doctor_passes_on_the_local_stack_and_names_each_fault() {
     let r = ok(&["doctor"]);
-    let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 7, "{r:?}");
-    assert!(
-        lines[0].starts_with(&format!(
-            "✓ keys secret: {KEYS_SECRET} parses as the functions read it"
-        )),
-        "{r:?}"
-    );
-    assert!(lines[1].starts_with("✓ key pair: app key "), "{r:?}");
+    let lines = r.lines_of(&r.stdout, 7);
+    let keys = format!("✓ keys secret: {KEYS_SECRET} parses as the functions read it");
+    r.assert_starts(lines[0], &keys);
+    r.assert_starts(lines[1], "✓ key pair: app key ");
     assert_eq!(
         lines[2],
         "– certificates: none configured (public-key mode)"
     );
-    assert!(
-        lines[3].starts_with("✓ table: rewards-test ACTIVE, keys pk/sk, indexes gsi1"),
-        "{r:?}"
+    r.assert_starts(
+        lines[3],
+        "✓ table: rewards-test ACTIVE, keys pk/sk, indexes gsi1",
     );
     assert!(
         lines[4].starts_with("✓ gateway: ")
@@ -781,47 +793,29 @@ async fn doctor_passes_on_the_local_stack_and_names_each_fault() {
         lines[4].contains("40004 CAMPAIGN_NOT_EXIST"),
         "the signed business error: {r:?}"
     );
-    assert!(
-        lines[5].starts_with(&format!(
-            "✓ API: {} answers (signed GET /templates: 200",
-            stack().api
-        )),
-        "{r:?}"
-    );
+    let api = format!("✓ API: {} answers (signed GET /templates: 200", stack().api);
+    r.assert_starts(lines[5], &api);
     assert_eq!(lines[6], "all checks passed");
     let r = ok(&["--json", "doctor"]);
     assert_eq!(r.json()["ok"], true);
 
     // Swapped keys, and the app's own public key where Alipay's belongs.
     put_secret("doctor/swapped", &json!({"app_private_key": key("alipay_public_spki.pem"), "alipay_public_key": key("app_private_pkcs8.pem")})).await;
-    let r = ctl(&["doctor", "--keys-secret", "doctor/swapped"]);
+    let r = doctor("--keys-secret", "doctor/swapped");
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(
-        r.stdout.lines().next().unwrap().starts_with(
-            "✗ keys secret: doctor/swapped: the secret's app_private_key is not usable"
-        ),
-        "{r:?}"
-    );
-    assert!(r.stdout.contains("✗ key pair: swapped: app_private_key holds a public key and alipay_public_key a private key — fix: exchange the two fields' values"), "{r:?}");
-    assert!(
-        r.stdout.contains("– gateway: no usable keys to sign with"),
-        "{r:?}"
-    );
+    let first = r.stdout.lines().next().unwrap();
+    let unusable = "✗ keys secret: doctor/swapped: the secret's app_private_key is not usable";
+    r.assert_starts(first, unusable);
+    r.assert_says("✗ key pair: swapped: app_private_key holds a public key and alipay_public_key a private key — fix: exchange the two fields' values");
+    r.assert_says("– gateway: no usable keys to sign with");
     assert!(r.stdout.ends_with("2 check(s) failed\n"), "{r:?}");
     put_secret("doctor/own", &json!({"app_private_key": key("app_private_pkcs8.pem"), "alipay_public_key": key("app_public_spki.pem")})).await;
-    let r = ctl(&["doctor", "--keys-secret", "doctor/own"]);
+    let r = doctor("--keys-secret", "doctor/own");
     assert_eq!(r.code, 1);
-    assert!(
-        r.stdout
-            .contains("✗ key pair: mismatched: alipay_public_key is the app's own public key"),
-        "{r:?}"
-    );
-    let r = ctl(&["doctor", "--keys-secret", "doctor/none"]);
-    assert!(
-        r.stdout
-            .starts_with("✗ keys secret: cannot read doctor/none: no such secret — fix: "),
-        "{r:?}"
-    );
+    r.assert_says("✗ key pair: mismatched: alipay_public_key is the app's own public key");
+    let r = doctor("--keys-secret", "doctor/none");
+    let unreadable = "✗ keys secret: cannot read doctor/none: no such secret — fix: ";
+    r.assert_starts(&r.stdout, unreadable);
 
     // Certificates in the secret (certificate mode): they chain, are valid, carry their SNs, and hold
     // the secret's keys.
@@ -836,23 +830,16 @@ async fn doctor_passes_on_the_local_stack_and_names_each_fault() {
     )
     .await;
     let r = ok(&["doctor", "--keys-secret", "doctor/certs"]);
-    assert!(r.stdout.contains("✓ root certificate: 3 certificate(s), alipay_root_cert_sn 06f5d2231192cb03e9d578bb3584a245_564859791f94d1b87f8a1cc5af04ea49"), "{r:?}");
-    assert!(r.stdout.contains("✓ app certificate: SN 14a1633ce57ff42aa17ea8a8727ae669, valid until 2036-11-20, chains CN=2021000000000001"), "{r:?}");
-    assert!(
-        r.stdout
-            .contains("✓ Alipay certificate: SN b4ed4b2b1f7aa41304375408a050bc7d"),
-        "{r:?}"
-    );
+    r.assert_says("✓ root certificate: 3 certificate(s), alipay_root_cert_sn 06f5d2231192cb03e9d578bb3584a245_564859791f94d1b87f8a1cc5af04ea49");
+    r.assert_says("✓ app certificate: SN 14a1633ce57ff42aa17ea8a8727ae669, valid until 2036-11-20, chains CN=2021000000000001");
+    r.assert_says("✓ Alipay certificate: SN b4ed4b2b1f7aa41304375408a050bc7d");
     // A secret that mixes the modes is refused as the functions refuse it, naming the fields.
     put_secret("doctor/mixed", &json!({
         "app_private_key": key("app_private_pkcs8.pem"), "alipay_public_key": key("alipay_public_spki.pem"),
         "alipay_cert": cert("alipay_cert.pem") + &cert("class2.pem"),
     })).await;
-    let r = ctl(&["doctor", "--keys-secret", "doctor/mixed"]);
-    assert!(
-        r.stdout.contains("✗ keys secret: doctor/mixed: the secret mixes public-key mode (alipay_public_key) and certificate mode (alipay_cert)"),
-        "{r:?}"
-    );
+    let r = doctor("--keys-secret", "doctor/mixed");
+    r.assert_says("✗ keys secret: doctor/mixed: the secret mixes public-key mode (alipay_public_key) and certificate mode (alipay_cert)");
     // Files on the command line win; a certificate without its intermediate does not chain.
     let app_cert = temp_file("app_cert.pem", &cert("app_cert.pem"));
     let r = ctl(&[
@@ -863,26 +850,20 @@ async fn doctor_passes_on_the_local_stack_and_names_each_fault() {
         &app_cert,
     ]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("✗ app certificate: SN 14a1633ce57ff42aa17ea8a8727ae669 does not chain to the root bundle"), "{r:?}");
+    r.assert_says(
+        "✗ app certificate: SN 14a1633ce57ff42aa17ea8a8727ae669 does not chain to the root bundle",
+    );
 
     // The table, the gateway's app id and an unreachable gateway.
-    let r = ctl(&["doctor", "--table", "no-such-table"]);
-    assert!(
-        r.stdout
-            .contains("✗ table: no-such-table does not exist — fix: "),
-        "{r:?}"
-    );
-    let r = ctl(&["doctor", "--app-id", "2021999999999999"]);
+    let r = doctor("--table", "no-such-table");
+    r.assert_says("✗ table: no-such-table does not exist — fix: ");
+    let r = doctor("--app-id", "2021999999999999");
     assert!(
         r.stdout.contains("✗ gateway: ") && r.stdout.contains("does not know app 2021999999999999"),
         "{r:?}"
     );
-    let r = ctl(&["doctor", "--gateway", "http://127.0.0.1:9/gateway.do"]);
-    assert!(
-        r.stdout
-            .contains("✗ gateway: cannot reach http://127.0.0.1:9/gateway.do"),
-        "{r:?}"
-    );
+    let r = doctor("--gateway", "http://127.0.0.1:9/gateway.do");
+    r.assert_says("✗ gateway: cannot reach http://127.0.0.1:9/gateway.do");
     assert_eq!(r.code, 1);
 }
 

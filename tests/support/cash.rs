@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 use crate::{beijing_in_days, root, set_stack_env, Answer, TestApp};
+
+pub mod schedule;
 
 /// `alipay.marketing.campaign.cash.trigger`.
 pub const TRIGGER: &str = "alipay.marketing.campaign.cash.trigger";
@@ -24,6 +25,17 @@ pub const TRANSFER: &str = "alipay.fund.trans.uni.transfer";
 pub const TRANSFER_QUERY: &str = "alipay.fund.trans.common.query";
 /// `alipay.fund.trans.order.changed` (the notification; its faults are installed under this api).
 pub const ORDER_CHANGED: &str = "alipay.fund.trans.order.changed";
+
+/// Every fault kind the simulator plays on one gateway call, besides `commit_late` (which holds
+/// the call and performs it later).
+pub const CALL_FAULTS: [&str; 6] = [
+    "latency",
+    "hang",
+    "http500",
+    "unknown_error",
+    "bad_signature",
+    "commit_then_drop",
+];
 
 /// The client's total timeout in the cash stack (a `hang` costs this much). Below the production
 /// 10 s because the send function itself has 10 s (template.yaml): with the production value every
@@ -121,6 +133,39 @@ pub async fn serial(app: &TestApp) -> tokio::sync::MutexGuard<'static, ()> {
     guard
 }
 
+/// The start of every cash test: a client of the cash stack, holding [`serial`] (no faults
+/// installed) until the guard drops.
+pub async fn cash_test() -> (TestApp, tokio::sync::MutexGuard<'static, ()>) {
+    let app = cash_app();
+    let guard = serial(&app).await;
+    (app, guard)
+}
+
+/// The start of a cash test that plays on a campaign of its own: [`cash_test`] and a
+/// [`TestApp::ready_campaign`] of these terms; (client, serial guard, crowd number).
+pub async fn cash_test_on(
+    name: &str,
+    total_money: &str,
+    total_num: u64,
+    frequency: &str,
+) -> (TestApp, tokio::sync::MutexGuard<'static, ()>, String) {
+    let (app, guard) = cash_test().await;
+    let crowd = app
+        .ready_campaign(name, total_money, total_num, frequency)
+        .await;
+    (app, guard, crowd)
+}
+
+/// The start of a cash test that plays on a campaign of its own created from `body` (a
+/// [`campaign_body`]) and not paid; (client, serial guard, crowd number).
+pub async fn cash_test_on_unpaid(
+    body: &Value,
+) -> (TestApp, tokio::sync::MutexGuard<'static, ()>, String) {
+    let (app, guard) = cash_test().await;
+    let crowd = app.unpaid_campaign(body).await;
+    (app, guard, crowd)
+}
+
 /// A business id unique within the run (`tag` keeps them readable).
 pub fn new_business_id(tag: &str) -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -157,6 +202,19 @@ pub fn envelope(business_id: &str, user_id: &str, crowd_no: &str) -> Value {
     })
 }
 
+/// A new business id (tagged `tag`) and the [`envelope`] that sends it to a new user on a campaign.
+pub fn new_send(tag: &str, crowd_no: &str) -> (String, Value) {
+    let bid = new_business_id(tag);
+    let body = envelope(&bid, &crate::new_user_id(), crowd_no);
+    (bid, body)
+}
+
+/// A [`new_send`] and a fresh `Idempotency-Key` for it: (business id, body, key).
+pub fn new_keyed_send(tag: &str, crowd_no: &str) -> (String, Value, String) {
+    let (bid, body) = new_send(tag, crowd_no);
+    (bid, body, new_idempotency_key())
+}
+
 /// A `POST /envelopes` body for a points exchange to a user on the transfer rail.
 pub fn transfer_envelope(business_id: &str, user_id: &str, amount: &str) -> Value {
     json!({
@@ -169,30 +227,35 @@ pub fn transfer_envelope(business_id: &str, user_id: &str, amount: &str) -> Valu
 }
 
 impl TestApp {
+    /// `GET {path}` on the simulator (asserting 200): the list `field` of its answer.
+    async fn sim_list(&self, path: &str, field: &str) -> Vec<Value> {
+        let a = self.sim_get(path).await;
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body[field].as_array().cloned().unwrap_or_default()
+    }
+
     /// Every transfer order the simulator holds (`GET /sim/transfers`).
     pub async fn sim_transfers(&self) -> Vec<Value> {
-        let a = self.sim_get("/sim/transfers").await;
-        assert_eq!(a.status, 200, "{a:?}");
-        a.body["transfers"].as_array().cloned().unwrap_or_default()
+        self.sim_list("/sim/transfers", "transfers").await
+    }
+
+    /// The simulator's transfer orders whose out_biz_no `pick` chooses.
+    pub async fn transfers_where(&self, pick: impl Fn(&str) -> bool) -> Vec<Value> {
+        self.sim_transfers()
+            .await
+            .into_iter()
+            .filter(|t| t["out_biz_no"].as_str().is_some_and(&pick))
+            .collect()
     }
 
     /// The simulator's transfer orders for one out_biz_no (zero or one).
     pub async fn transfers_of(&self, out_biz_no: &str) -> Vec<Value> {
-        self.sim_transfers()
-            .await
-            .into_iter()
-            .filter(|t| t["out_biz_no"] == out_biz_no)
-            .collect()
+        self.transfers_where(|no| no == out_biz_no).await
     }
 
     /// Every order.changed post the simulator made (`GET /sim/notifications`).
     pub async fn sim_notifications(&self) -> Vec<Value> {
-        let a = self.sim_get("/sim/notifications").await;
-        assert_eq!(a.status, 200, "{a:?}");
-        a.body["notifications"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.sim_list("/sim/notifications", "notifications").await
     }
 
     /// `POST /campaigns`.
@@ -200,17 +263,9 @@ impl TestApp {
         self.post("/campaigns", body).await
     }
 
-    /// Creates a campaign and returns its crowd number (not paid).
-    pub async fn unpaid_campaign(
-        &self,
-        name: &str,
-        total_money: &str,
-        total_num: u64,
-        frequency: &str,
-    ) -> String {
-        let a = self
-            .create_campaign(&campaign_body(name, total_money, total_num, frequency))
-            .await;
+    /// Creates a campaign (a [`campaign_body`]) and returns its crowd number (not paid).
+    pub async fn unpaid_campaign(&self, body: &Value) -> String {
+        let a = self.create_campaign(body).await;
         assert_eq!(a.status, 201, "{a:?}");
         assert_eq!(a.body["status"], "CREATED", "{a:?}");
         a.body["crowdNo"].as_str().unwrap().to_string()
@@ -236,7 +291,7 @@ impl TestApp {
         frequency: &str,
     ) -> String {
         let crowd = self
-            .unpaid_campaign(name, total_money, total_num, frequency)
+            .unpaid_campaign(&campaign_body(name, total_money, total_num, frequency))
             .await;
         self.pay_campaign(&crowd).await;
         let a = self.get(&format!("/campaigns/{crowd}")).await;
@@ -248,6 +303,74 @@ impl TestApp {
     /// `POST /envelopes`.
     pub async fn send_envelope(&self, body: &Value) -> Answer {
         self.post("/envelopes", body).await
+    }
+
+    /// `body` sent `n` times at once; the answers in the order they came.
+    pub async fn send_concurrently(&self, body: &Value, n: usize) -> Vec<Answer> {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let (app, body) = (self.clone(), body.clone());
+            set.spawn(async move { app.send_envelope(&body).await });
+        }
+        set.join_all().await
+    }
+
+    /// `POST /envelopes` of a points exchange to a user on a campaign (the body of [`envelope`]).
+    pub async fn send_points(&self, business_id: &str, user_id: &str, crowd_no: &str) -> Answer {
+        self.send_envelope(&envelope(business_id, user_id, crowd_no))
+            .await
+    }
+
+    /// On a campaign that allows one envelope per user (`L1`): a user paid once, then a new
+    /// business id (tagged `tag`) sent to them, refused 422 `user_limit_reached` (a definite
+    /// failure). (The user, that business id, the refusal.)
+    pub async fn over_the_user_limit(&self, tag: &str, crowd_no: &str) -> (String, String, Answer) {
+        let user = crate::new_user_id();
+        self.paid_send(tag, &user, crowd_no).await;
+        let bid = new_business_id(tag);
+        let refused = self.send_points(&bid, &user, crowd_no).await;
+        assert_code(&refused, 422, "user_limit_reached");
+        (user, bid, refused)
+    }
+
+    /// A [`new_send`], sent: (its business id, the answer).
+    pub async fn send_new(&self, tag: &str, crowd_no: &str) -> (String, Answer) {
+        let (bid, body) = new_send(tag, crowd_no);
+        (bid, self.send_envelope(&body).await)
+    }
+
+    /// A new business id (tagged `tag`) sent to a user on a campaign and paid at once (201).
+    pub async fn paid_send(&self, tag: &str, user_id: &str, crowd_no: &str) {
+        let a = self
+            .send_points(&new_business_id(tag), user_id, crowd_no)
+            .await;
+        assert_eq!(a.status, 201, "{a:?}");
+    }
+
+    /// `POST /envelopes` with an `Idempotency-Key`.
+    pub async fn send_with_key(&self, body: &Value, key: &str) -> Answer {
+        self.post_with_header("/envelopes", body, "Idempotency-Key", key)
+            .await
+    }
+
+    /// Sends `body` on a task of its own and returns once that send has written its ledger entry
+    /// `out_biz_no` (its Alipay call, slowed by a fault, still in flight); the task gives the
+    /// send's answer.
+    pub async fn send_in_flight(
+        &self,
+        body: &Value,
+        out_biz_no: &str,
+    ) -> tokio::task::JoinHandle<Answer> {
+        let sender = {
+            let (app, body) = (self.clone(), body.clone());
+            tokio::spawn(async move { app.send_envelope(&body).await })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.envelope_entry(out_biz_no).await.status != 200 {
+            assert!(Instant::now() < deadline, "the send never wrote its entry");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        sender
     }
 
     /// `GET /envelopes/{outBizNo}`.
@@ -269,8 +392,8 @@ impl TestApp {
     }
 
     /// `POST /campaigns/{crowdNo}/status` (PAUSE / READY / CLOSED, through Alipay's
-    /// `status.modify`); asserts 200.
-    pub async fn set_campaign_status(&self, crowd_no: &str, status: &str) {
+    /// `status.modify`); asserts 200 and gives the answer.
+    pub async fn set_campaign_status(&self, crowd_no: &str, status: &str) -> Answer {
         let a = self
             .post(
                 &format!("/campaigns/{crowd_no}/status"),
@@ -278,6 +401,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(a.status, 200, "{status}: {a:?}");
+        a
     }
 
     /// `POST /sim/settings` (a partial update); asserts 200.
@@ -289,11 +413,7 @@ impl TestApp {
 
     /// The calls the simulator's `commit_late` faults have held (`GET /sim/faults` → `lateCommits`).
     pub async fn late_commits(&self) -> Vec<Value> {
-        let a = self.sim_get("/sim/faults").await;
-        a.body["lateCommits"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.sim_list("/sim/faults", "lateCommits").await
     }
 
     /// Waits until every held call for `out_biz_no` (or every held call, for `None`) was
@@ -418,51 +538,102 @@ impl TestApp {
         out_biz_nos: &[String],
         within: Duration,
     ) -> (Vec<Value>, usize) {
-        let deadline = Instant::now() + within;
-        let mut runs = 0;
-        loop {
-            let mut entries = Vec::new();
-            let mut open = 0;
-            for no in out_biz_nos {
-                let a = self.envelope_entry(no).await;
-                assert_eq!(a.status, 200, "{no}: {a:?}");
-                if matches!(a.body["state"].as_str(), Some("PENDING" | "UNKNOWN")) {
-                    open += 1;
-                }
-                entries.push(a.body);
-            }
-            if open == 0 {
-                return (entries, runs);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{open} entries still open after {runs} reconciler runs: {entries:?}"
-            );
-            let report = self.reconcile().await;
-            runs += 1;
-            if report["examined"] == 0 {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        }
+        let open = |e: &Value| matches!(e["state"].as_str(), Some("PENDING" | "UNKNOWN"));
+        self.reconcile_until(out_biz_nos, |e| !open(e), within)
+            .await
+    }
+
+    /// The simulator's payouts whose `field` is `value`.
+    async fn payouts_with(&self, field: &str, value: &str) -> Vec<Value> {
+        self.payouts()
+            .await
+            .into_iter()
+            .filter(|p| p[field] == value)
+            .collect()
     }
 
     /// The simulator's payouts for one out_biz_no.
     pub async fn payouts_of(&self, out_biz_no: &str) -> Vec<Value> {
-        self.payouts()
-            .await
-            .into_iter()
-            .filter(|p| p["out_biz_no"] == out_biz_no)
-            .collect()
+        self.payouts_with("out_biz_no", out_biz_no).await
     }
 
     /// The simulator's payouts on one campaign.
     pub async fn payouts_on(&self, crowd_no: &str) -> Vec<Value> {
-        self.payouts()
-            .await
-            .into_iter()
-            .filter(|p| p["crowd_no"] == crowd_no)
-            .collect()
+        self.payouts_with("crowd_no", crowd_no).await
     }
+}
+
+/// A fresh `Idempotency-Key`.
+pub fn new_idempotency_key() -> String {
+    format!("key-{}", new_business_id("k"))
+}
+
+/// Asserts an answer's status and its problem `code`.
+pub fn assert_code(a: &Answer, status: u16, code: &str) {
+    assert_eq!(a.status, status, "{a:?}");
+    assert_eq!(a.body["code"], code, "{a:?}");
+}
+
+/// Asserts an answer's status and the ledger `state` it carries.
+pub fn assert_state(a: &Answer, status: u16, state: &str) {
+    assert_eq!(a.status, status, "{a:?}");
+    assert_eq!(a.body["state"], state, "{a:?}");
+}
+
+/// How a fault-matrix case recovers from its faulty send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// The caller sends the same body again.
+    ClientRetry,
+    /// The reconciler resolves the entry.
+    Reconciler,
+}
+
+/// A ledger entry in a final state that pays nothing more: SENT or FAILED.
+pub fn settled(entry: &Value) -> bool {
+    matches!(entry["state"].as_str(), Some("SENT" | "FAILED"))
+}
+
+/// Sends a transfer of `amount` to a new user with the next uni.transfer call faulted the `kind`
+/// way (`http500`: never reached Alipay; `commit_then_drop`: paid, the answer lost); asserts the
+/// 202 of an unknown outcome and returns (business id, user, that answer).
+pub async fn unresolved_transfer(
+    app: &TestApp,
+    tag: &str,
+    kind: &str,
+    amount: &str,
+) -> (String, String, Answer) {
+    app.sim_fault_once(TRANSFER, kind).await;
+    let bid = new_business_id(tag);
+    let user = crate::new_user_id();
+    let a = app
+        .send_envelope(&transfer_envelope(&bid, &user, amount))
+        .await;
+    assert_eq!(a.status, 202, "{a:?}");
+    (bid, user, a)
+}
+
+/// Checks the answers to concurrent sends of one business id: SENT (200, or 201 for the one that
+/// paid), unresolved (202 PENDING / UNKNOWN) or busy (409 `payout_busy`); returns how many were
+/// 201.
+pub fn check_concurrent_answers(answers: &[Answer]) -> usize {
+    let mut fresh = 0;
+    for a in answers {
+        match a.status {
+            201 => {
+                fresh += 1;
+                assert_eq!(a.body["state"], "SENT", "{a:?}");
+            }
+            200 => assert_eq!(a.body["state"], "SENT", "{a:?}"),
+            202 => assert!(
+                matches!(a.body["state"].as_str(), Some("PENDING" | "UNKNOWN")),
+                "{a:?}"
+            ),
+            409 => assert_eq!(a.body["code"], "payout_busy", "{a:?}"),
+            _ => panic!("unexpected answer {a:?}"),
+        }
+    }
+    fresh
 }
 
 /// Asserts that a SENT ledger entry and the one simulator payout of its out_biz_no agree (campaign,
@@ -539,43 +710,40 @@ pub fn assert_transfer_agrees(entry: &Value, transfers: &[Value]) {
     }
 }
 
-/// The agreement of [`assert_transfer_agrees`] as a result (the randomized run counts
-/// disagreements instead of stopping at the first): a SENT entry has exactly one SUCCESS order
-/// with its amount, payee and `order_id`; a FAILED entry has none.
-pub fn transfer_agreement(entry: &Value, transfers: &[Value]) -> Result<(), String> {
+/// Whether a ledger entry agrees with what Alipay holds for its out_biz_no (`paid`: payouts or
+/// transfer orders, each with its `out_biz_no`), as a result (the randomized runs count
+/// disagreements instead of stopping at the first): a SENT entry has exactly one, which `agrees`
+/// accepts; a FAILED entry has none.
+pub fn agreement(
+    entry: &Value,
+    paid: &[Value],
+    agrees: impl Fn(&Value) -> bool,
+) -> Result<(), String> {
     let no = &entry["outBizNo"];
-    let of_no: Vec<&Value> = transfers
-        .iter()
-        .filter(|t| &t["out_biz_no"] == no)
-        .collect();
-    match entry["state"].as_str() {
-        Some("SENT") => {
-            let [t] = of_no.as_slice() else {
-                return Err(format!(
-                    "SENT {entry} has {} orders: {of_no:?}",
-                    of_no.len()
-                ));
-            };
-            let payee_agrees = match entry["recipient"]["userId"].as_str() {
-                Some(user) => t["payee_type"] == "ALIPAY_USER_ID" && t["payee"] == user,
-                None => {
-                    t["payee_type"] == "ALIPAY_OPEN_ID"
-                        && t["payee"] == entry["recipient"]["openId"]
-                }
-            };
-            let agrees = t["status"] == "SUCCESS"
-                && t["amount_fen"] == entry["outcome"]["amountFen"]
-                && t["order_id"] == entry["outcome"]["orderId"]
-                && payee_agrees;
-            if agrees {
-                Ok(())
-            } else {
-                Err(format!("SENT {entry} vs order {t}"))
-            }
-        }
-        Some("FAILED") if of_no.is_empty() => Ok(()),
-        _ => Err(format!("{entry} vs orders {of_no:?}")),
+    let of_no: Vec<&Value> = paid.iter().filter(|p| &p["out_biz_no"] == no).collect();
+    match (entry["state"].as_str(), of_no.as_slice()) {
+        (Some("SENT"), [p]) if agrees(p) => Ok(()),
+        (Some("SENT"), [p]) => Err(format!("SENT {entry} vs {p}")),
+        (Some("FAILED"), []) => Ok(()),
+        _ => Err(format!("{entry} vs {} paid: {of_no:?}", of_no.len())),
     }
+}
+
+/// The agreement of [`assert_transfer_agrees`] as a result: a SENT entry has exactly one SUCCESS
+/// order with its amount, payee and `order_id`; a FAILED entry has none.
+pub fn transfer_agreement(entry: &Value, transfers: &[Value]) -> Result<(), String> {
+    agreement(entry, transfers, |t| {
+        let payee_agrees = match entry["recipient"]["userId"].as_str() {
+            Some(user) => t["payee_type"] == "ALIPAY_USER_ID" && t["payee"] == user,
+            None => {
+                t["payee_type"] == "ALIPAY_OPEN_ID" && t["payee"] == entry["recipient"]["openId"]
+            }
+        };
+        t["status"] == "SUCCESS"
+            && t["amount_fen"] == entry["outcome"]["amountFen"]
+            && t["order_id"] == entry["outcome"]["orderId"]
+            && payee_agrees
+    })
 }
 
 /// The points-exchange out_biz_no of `business_id`'s attempt `n`: `pe_{id}`, then `pe{n}_{id}`.
@@ -584,64 +752,5 @@ pub fn attempt(business_id: &str, n: u32) -> String {
         format!("pe_{business_id}")
     } else {
         format!("pe{n}_{business_id}")
-    }
-}
-
-/// What the last pass of a randomized schedule saw.
-pub struct FinalPass {
-    /// Each business id's current out_biz_no, in the order sent.
-    pub current: Vec<String>,
-    /// `"{status} {state or code}"` → how many answers.
-    pub answers: BTreeMap<String, usize>,
-    /// Answers other than 200–202, which no caller should be left with after the outage.
-    pub disagreements: Vec<String>,
-}
-
-impl TestApp {
-    /// Sends every `(business id, body)` once more with `retryFailed`, as a caller that retries its
-    /// failures would: a 5xx (a function out of time under load answers 503, the front 504) is
-    /// sent again up to five times; only the answer it finally gets must agree with the ledger.
-    pub async fn send_each_once_more(
-        &self,
-        sends: impl IntoIterator<Item = (String, Value)>,
-    ) -> FinalPass {
-        let mut pass = FinalPass {
-            current: Vec::new(),
-            answers: BTreeMap::new(),
-            disagreements: Vec::new(),
-        };
-        for (bid, mut body) in sends {
-            body["retryFailed"] = json!(true);
-            let mut a = self.send_envelope(&body).await;
-            for _ in 0..5 {
-                if a.status < 500 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                a = self.send_envelope(&body).await;
-            }
-            let label = match a.status {
-                200..=202 => a.body["state"].as_str(),
-                _ => a.body["code"].as_str(),
-            };
-            *pass
-                .answers
-                .entry(format!("{} {}", a.status, label.unwrap_or("?")))
-                .or_default() += 1;
-            if !matches!(a.status, 200..=202) {
-                pass.disagreements
-                    .push(format!("after the outage {bid} answers {a:?}"));
-            }
-            let entry = if a.status >= 400 {
-                &a.body["entry"]
-            } else {
-                &a.body
-            };
-            pass.current.push(match entry["outBizNo"].as_str() {
-                Some(no) => no.to_string(),
-                None => attempt(&bid, 1),
-            });
-        }
-        pass
     }
 }

@@ -190,6 +190,9 @@ fn start_stack_with(
 }
 
 /// An HTTP client for one test, with helpers in the style of zero-to-production's `TestApp`.
+/// Cloning it is cheap (the `reqwest` client shares its connection pool), so spawned tasks take
+/// a clone.
+#[derive(Clone)]
 pub struct TestApp {
     pub api: String,
     pub sim: String,
@@ -368,7 +371,7 @@ impl TestApp {
     pub async fn sim_fault_once(&self, api: &str, kind: &str) -> Answer {
         let fault = json!({"api": api, "kind": kind, "count": 1});
         let a = self.sim_post("/sim/faults", &fault).await;
-        assert!(a.status < 300, "fault {kind} on {api}: {a:?}");
+        assert_eq!(a.status, 201, "fault {kind} on {api}: {a:?}");
         a
     }
 
