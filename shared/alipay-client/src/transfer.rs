@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::client::{json, ApiRequest};
+use crate::de::json_biz_api;
 use crate::outcome::{Outcome, UnknownReason};
 use crate::AmountFen;
 
@@ -308,21 +309,20 @@ impl TransferQuery {
     }
 }
 
-impl ApiRequest for TransferQuery {
-    const METHOD: &'static str = "alipay.fund.trans.common.query";
-    type Response = TransferOrderNode;
-    type Output = TransferState;
-    fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
-        json(self)
-    }
-    fn finish(node: TransferOrderNode) -> Outcome<TransferState> {
-        let amount = match read_amount(node.trans_amount.as_deref(), "trans_amount") {
-            Ok(a) => a,
-            Err(e) => return Outcome::Unknown(e),
-        };
-        let paid_at = node.pay_date.clone();
-        Outcome::Success(node.into_state(amount, paid_at))
-    }
+json_biz_api!(
+    TransferQuery: "alipay.fund.trans.common.query",
+    TransferOrderNode => TransferState,
+    queried_state
+);
+
+/// The order common.query reports: `trans_amount`, paid at `pay_date`.
+fn queried_state(node: TransferOrderNode) -> Outcome<TransferState> {
+    let amount = match read_amount(node.trans_amount.as_deref(), "trans_amount") {
+        Ok(a) => a,
+        Err(e) => return Outcome::Unknown(e),
+    };
+    let paid_at = node.pay_date.clone();
+    Outcome::Success(node.into_state(amount, paid_at))
 }
 
 // ---------------------------------------------------------------------------------------------
