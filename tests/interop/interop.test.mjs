@@ -8,50 +8,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { AlipaySdk } from 'alipay-sdk';
+import { APP_ID, beijing, keyModeSdk, simulator } from './support.mjs';
 
-const SIM_URL = process.env.SIM_URL;
-if (!SIM_URL) throw new Error('SIM_URL (the simulator gateway URL) is not set');
-const BASE = SIM_URL.replace(/\/gateway\.do$/, '');
-const here = path.dirname(fileURLToPath(import.meta.url));
-const keys = path.join(here, '..', 'vectors', 'keys');
-const key = (name) => fs.readFileSync(path.join(keys, name), 'utf8');
+const { url: SIM_URL, base: BASE, control } = simulator('SIM_URL', 'the simulator gateway URL');
 
-const APP_ID = '2021000000000001';
 const USER_A = '2088000000000011';
 const USER_B = '2088000000000012';
 
-const sdk = new AlipaySdk({
-  appId: APP_ID,
-  privateKey: key('app_private_pkcs1.pem'),
-  alipayPublicKey: key('alipay_public_spki.pem'),
-  gateway: SIM_URL,
-  keyType: 'PKCS1',
-  camelcase: false,
-  timeout: 10000,
-});
+const sdk = keyModeSdk(SIM_URL, 'app_private_pkcs1.pem', { timeout: 10000 });
 
 const exec = (method, params) => sdk.exec(method, params, { validateSign: true });
-
-async function control(method, route, body) {
-  const res = await fetch(BASE + route, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let json;
-  try { json = JSON.parse(text); } catch { json = text; }
-  return { status: res.status, body: json };
-}
-
-function beijing(offsetDays) {
-  const d = new Date(Date.now() + 8 * 3600e3 + offsetDays * 86400e3);
-  return d.toISOString().slice(0, 19).replace('T', ' ');
-}
 
 // The merchant's mcallbackUrl, as the claim component calls it.
 let merchant;
@@ -236,14 +202,7 @@ test('alipay.system.oauth.token (grant_type/code top-level)', async () => {
 });
 
 test('a request signed with the wrong key is refused with the gateway string to sign', async () => {
-  const wrong = new AlipaySdk({
-    appId: APP_ID,
-    privateKey: key('alipay_private_pkcs1.pem'),
-    alipayPublicKey: key('alipay_public_spki.pem'),
-    gateway: SIM_URL,
-    keyType: 'PKCS1',
-    camelcase: false,
-  });
+  const wrong = keyModeSdk(SIM_URL, 'alipay_private_pkcs1.pem');
   const r = await wrong.exec('alipay.marketing.campaign.cash.detail.query', { bizContent: { crowd_no: 'x' } });
   assert.equal(r.code, '40002');
   assert.equal(r.sub_code, 'isv.invalid-signature');

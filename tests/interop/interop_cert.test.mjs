@@ -10,30 +10,11 @@
 // would update its files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AlipaySdk } from 'alipay-sdk';
+import { APP_ID, beijing, key, keyModeSdk, simulator } from './support.mjs';
 
-const SIM_URL = process.env.SIM_CERT_URL;
-if (!SIM_URL) throw new Error('SIM_CERT_URL (the certificate-mode simulator gateway URL) is not set');
-const BASE = SIM_URL.replace(/\/gateway\.do$/, '');
-const here = path.dirname(fileURLToPath(import.meta.url));
-const key = (name) => fs.readFileSync(path.join(here, '..', 'vectors', 'keys', name), 'utf8');
-const APP_ID = '2021000000000001';
+const { url: SIM_URL, control } = simulator('SIM_CERT_URL', 'the certificate-mode simulator gateway URL');
 const USER = '2088000000000021';
-
-async function control(method, route, body) {
-  const res = await fetch(BASE + route, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let json;
-  try { json = JSON.parse(text); } catch { json = text; }
-  return { status: res.status, body: json };
-}
 
 function sdkWith(certs) {
   return new AlipaySdk({
@@ -66,7 +47,7 @@ test('alipay.system.oauth.token in certificate mode verifies both ways', async (
 });
 
 test('alipay.marketing.campaign.cash.create and detail.query in certificate mode', async () => {
-  const end = new Date(Date.now() + 8 * 3600e3 + 30 * 86400e3).toISOString().slice(0, 19).replace('T', ' ');
+  const end = beijing(30);
   const created = await exec(sdk, 'alipay.marketing.campaign.cash.create', {
     bizContent: {
       coupon_name: 'Node 证书红包', prize_type: 'fixed', total_money: '2.00', total_num: '2', prize_msg: '恭喜',
@@ -80,14 +61,7 @@ test('alipay.marketing.campaign.cash.create and detail.query in certificate mode
 });
 
 test('a request without the certificate SNs is refused (isv.missing-app-cert-sn)', async () => {
-  const plain = new AlipaySdk({
-    appId: APP_ID,
-    privateKey: key('app_private_pkcs1.pem'),
-    keyType: 'PKCS1',
-    alipayPublicKey: key('alipay_public_spki.pem'),
-    gateway: SIM_URL,
-    camelcase: false,
-  });
+  const plain = keyModeSdk(SIM_URL, 'app_private_pkcs1.pem');
   const r = await plain.exec('alipay.system.oauth.token', { grant_type: 'authorization_code', code: `sim_code_${USER}` });
   assert.equal(r.code, '40001');
   assert.equal(r.sub_code, 'isv.missing-app-cert-sn');

@@ -58,71 +58,54 @@ pub fn check_request(sim: &Sim, params: &[(String, String)]) -> Result<(), Reply
             ));
         }
     }
-    let method = get(params, "method")
-        .ok_or_else(|| Reply::gateway("40001", "isv.missing-method", "缺少方法名参数"))?;
-    let app_id = get(params, "app_id")
-        .ok_or_else(|| Reply::gateway("40001", "isv.missing-app-id", "缺少AppID参数"))?;
-    if app_id != sim.app_id {
-        return Err(Reply::gateway(
-            "40002",
-            "isv.invalid-app-id",
-            "无效的AppID参数",
-        ));
-    }
-    let sign = get(params, "sign")
-        .ok_or_else(|| Reply::gateway("40001", "isv.missing-signature", "缺少签名参数"))?;
-    let sign_type = get(params, "sign_type")
-        .ok_or_else(|| Reply::gateway("40001", "isv.missing-signature-type", "缺少签名类型参数"))?;
-    if sign_type != "RSA2" {
-        return Err(Reply::gateway(
-            "40002",
-            "isv.invalid-signature-type",
-            "无效的签名类型参数, 只支持RSA2",
-        ));
-    }
-    let timestamp = get(params, "timestamp")
-        .ok_or_else(|| Reply::gateway("40001", "isv.missing-timestamp", "缺少时间戳参数"))?;
-    if GatewayTimestamp::parse(timestamp).is_err() {
-        return Err(Reply::gateway(
-            "40002",
-            "isv.invalid-timestamp",
-            "非法的时间戳参数, 格式为 yyyy-MM-dd HH:mm:ss",
-        ));
-    }
-    let version = get(params, "version")
-        .ok_or_else(|| Reply::gateway("40001", "isv.missing-version", "缺少版本参数"))?;
-    if version != "1.0" {
-        return Err(Reply::gateway(
-            "40002",
-            "isv.invalid-version",
-            "非法的版本参数",
-        ));
-    }
-    let charset = get(params, "charset")
-        .ok_or_else(|| Reply::gateway("40001", "isv.missing-charset", "缺少字符集参数"))?;
-    if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("utf8") {
-        return Err(Reply::gateway(
-            "40002",
-            "isv.invalid-charset",
-            "模拟器只支持utf-8字符集",
-        ));
-    }
-    if let Some(format) = get(params, "format") {
-        if !format.eq_ignore_ascii_case("json") {
-            return Err(Reply::gateway(
-                "40002",
-                "isv.invalid-format",
-                "非法的返回格式参数",
-            ));
-        }
-    }
-    if get(params, "encrypt_type").is_some() {
-        return Err(Reply::gateway(
-            "40002",
-            "isv.invalid-encrypt-type",
-            "模拟器不支持接口内容加密(AES)",
-        ));
-    }
+    let method = required(params, "method", "isv.missing-method", "缺少方法名参数")?;
+    let app_id = required(params, "app_id", "isv.missing-app-id", "缺少AppID参数")?;
+    accepted(
+        app_id == sim.app_id,
+        "isv.invalid-app-id",
+        "无效的AppID参数",
+    )?;
+    let sign = required(params, "sign", "isv.missing-signature", "缺少签名参数")?;
+    let sign_type = required(
+        params,
+        "sign_type",
+        "isv.missing-signature-type",
+        "缺少签名类型参数",
+    )?;
+    accepted(
+        sign_type == "RSA2",
+        "isv.invalid-signature-type",
+        "无效的签名类型参数, 只支持RSA2",
+    )?;
+    let timestamp = required(
+        params,
+        "timestamp",
+        "isv.missing-timestamp",
+        "缺少时间戳参数",
+    )?;
+    accepted(
+        GatewayTimestamp::parse(timestamp).is_ok(),
+        "isv.invalid-timestamp",
+        "非法的时间戳参数, 格式为 yyyy-MM-dd HH:mm:ss",
+    )?;
+    let version = required(params, "version", "isv.missing-version", "缺少版本参数")?;
+    accepted(version == "1.0", "isv.invalid-version", "非法的版本参数")?;
+    let charset = required(params, "charset", "isv.missing-charset", "缺少字符集参数")?;
+    accepted(
+        charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8"),
+        "isv.invalid-charset",
+        "模拟器只支持utf-8字符集",
+    )?;
+    accepted(
+        get(params, "format").is_none_or(|f| f.eq_ignore_ascii_case("json")),
+        "isv.invalid-format",
+        "非法的返回格式参数",
+    )?;
+    accepted(
+        get(params, "encrypt_type").is_none(),
+        "isv.invalid-encrypt-type",
+        "模拟器不支持接口内容加密(AES)",
+    )?;
     check_cert_sns(sim, params)?;
     let signed = string_to_sign(
         params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
@@ -135,14 +118,30 @@ pub fn check_request(sim: &Sim, params: &[(String, String)]) -> Result<(), Reply
             format!("{INVALID_SIGNATURE_PREFIX}{signed}"),
         ));
     }
-    if !METHODS.contains(&method) {
-        return Err(Reply::gateway(
-            "40002",
-            "isv.invalid-method",
-            "不存在的方法名",
-        ));
+    accepted(
+        METHODS.contains(&method),
+        "isv.invalid-method",
+        "不存在的方法名",
+    )
+}
+
+/// A parameter the gateway requires: absent or empty is `40001 <sub_code>`.
+fn required<'a>(
+    params: &'a [(String, String)],
+    key: &str,
+    sub_code: &str,
+    sub_msg: &str,
+) -> Result<&'a str, Reply> {
+    get(params, key).ok_or_else(|| Reply::gateway("40001", sub_code, sub_msg))
+}
+
+/// A parameter the gateway does not accept (`ok` false) is `40002 <sub_code>`.
+fn accepted(ok: bool, sub_code: &str, sub_msg: &str) -> Result<(), Reply> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Reply::gateway("40002", sub_code, sub_msg))
     }
-    Ok(())
 }
 
 /// Certificate mode: the request must name the app certificate and the root bundle the simulator
@@ -155,36 +154,28 @@ fn check_cert_sns(sim: &Sim, params: &[(String, String)]) -> Result<(), Reply> {
     else {
         return Ok(());
     };
-    match get(params, "app_cert_sn") {
-        None => {
-            return Err(Reply::gateway(
-                "40001",
-                "isv.missing-app-cert-sn",
-                "缺少应用公钥证书序列号",
-            ))
-        }
-        Some(sn) if sn != app_sn => {
-            return Err(Reply::gateway(
-                "40002",
-                "isv.app-cert-not-exist",
-                "应用公钥证书不存在",
-            ))
-        }
-        Some(_) => {}
-    }
-    match get(params, "alipay_root_cert_sn") {
-        None => Err(Reply::gateway(
-            "40001",
-            "isv.missing-alipay-root-cert-sn",
-            "缺少支付宝根证书序列号",
-        )),
-        Some(sn) if sn != root_sn => Err(Reply::gateway(
-            "40002",
-            "isv.invalid-alipay-root-cert-sn",
-            "无效支付宝根证书序列号",
-        )),
-        Some(_) => Ok(()),
-    }
+    let app = required(
+        params,
+        "app_cert_sn",
+        "isv.missing-app-cert-sn",
+        "缺少应用公钥证书序列号",
+    )?;
+    accepted(
+        app == app_sn,
+        "isv.app-cert-not-exist",
+        "应用公钥证书不存在",
+    )?;
+    let root = required(
+        params,
+        "alipay_root_cert_sn",
+        "isv.missing-alipay-root-cert-sn",
+        "缺少支付宝根证书序列号",
+    )?;
+    accepted(
+        root == root_sn,
+        "isv.invalid-alipay-root-cert-sn",
+        "无效支付宝根证书序列号",
+    )
 }
 
 /// `alipay.open.app.alipaycert.download`: any Alipay certificate the simulator issued, by SN, as

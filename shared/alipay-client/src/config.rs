@@ -13,8 +13,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The two keys of an app: ours signs requests, Alipay's verifies responses. Shared via `Arc`, so
-/// cloning is cheap and the keys are parsed once per process.
-#[derive(Clone)]
+/// cloning is cheap and the keys are parsed once per process. `Debug` shows only what the key
+/// types show: a public fingerprint.
+#[derive(Clone, Debug)]
 pub struct Keys {
     /// The app (merchant) private key.
     pub app_private_key: Arc<AppPrivateKey>,
@@ -32,18 +33,9 @@ impl Keys {
     }
 }
 
-impl std::fmt::Debug for Keys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The key types print only a public fingerprint.
-        f.debug_struct("Keys")
-            .field("app_private_key", &self.app_private_key)
-            .field("alipay_public_key", &self.alipay_public_key)
-            .finish()
-    }
-}
-
-/// Everything an [`crate::AlipayClient`] needs.
-#[derive(Clone)]
+/// Everything an [`crate::AlipayClient`] needs. `Debug` never shows key material: the keys print a
+/// public fingerprint, the AES key `AesKey(..)`.
+#[derive(Clone, Debug)]
 pub struct ClientConfig {
     /// `app_id`.
     pub app_id: String,
@@ -62,20 +54,6 @@ pub struct ClientConfig {
     /// AES content encryption: when set, every `biz_content` is encrypted (`encrypt_type=AES`) and
     /// encrypted responses are decrypted.
     pub aes: Option<AesKey>,
-}
-
-impl std::fmt::Debug for ClientConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientConfig")
-            .field("app_id", &self.app_id)
-            .field("gateway_url", &self.gateway_url)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.timeout)
-            .field("keys", &self.keys)
-            .field("cert_mode", &self.cert_mode)
-            .field("aes", &self.aes.as_ref().map(|_| "<set>"))
-            .finish()
-    }
 }
 
 impl ClientConfig {
@@ -114,5 +92,29 @@ impl ClientConfig {
         self.connect_timeout = connect;
         self.timeout = total;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let dir = alipay_sim::default_keys_dir();
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+        let private = read("app_private_pkcs1.b64.txt");
+        let keys = Keys::new(
+            AppPrivateKey::from_text(&private).unwrap(),
+            AlipayPublicKey::from_text(&read("alipay_public_spki.pem")).unwrap(),
+        );
+        let aes = "aa4BtZ4tspm2wnXLb1ThQA==";
+        let mut config = ClientConfig::new("2021000000000001", "http://127.0.0.1/gateway.do", keys);
+        config.aes = Some(AesKey::from_base64(aes).unwrap());
+        let text = format!("{config:?}");
+        assert!(text.contains("2021000000000001"), "{text}");
+        assert!(text.contains("AesKey(..)"), "{text}");
+        assert!(!text.contains(aes), "{text}");
+        assert!(!text.contains(&private.trim()[..40]), "{text}");
     }
 }

@@ -214,15 +214,32 @@ struct UidInfo<'a> {
     user_token: &'a str,
 }
 
-/// An issued pass.
+/// A pass as the instance APIs report it in `result`; `Id` is `String` where the `passId` is
+/// required (add), `Option<String>` where the result may be sparse (update).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PassIssued {
+pub struct PassInstance<Id> {
     /// `passId` (feed to `my.openVoucherDetail`).
-    pub pass_id: String,
-    /// `serialNumber`.
+    pub pass_id: Id,
+    /// `serialNumber`, when reported.
     pub serial_number: Option<String>,
-    /// `operation` (`ADD`).
+    /// `operation`/`operate` (`ADD`, `UPDATE`), when reported.
     pub operation: Option<String>,
+}
+
+/// An issued pass.
+pub type PassIssued = PassInstance<String>;
+
+/// An updated pass (the result may be sparse).
+pub type PassUpdated = PassInstance<Option<String>>;
+
+impl PassUpdated {
+    fn from_result(r: PassResult) -> Self {
+        Self {
+            pass_id: r.pass_id,
+            serial_number: r.serial_number,
+            operation: r.operation,
+        }
+    }
 }
 
 impl ApiRequest for InstanceAdd {
@@ -245,13 +262,16 @@ impl ApiRequest for InstanceAdd {
         })
     }
     fn finish(node: PassNode) -> Outcome<PassIssued> {
-        check_pass_node(node).and_then(|r| match r.pass_id {
-            Some(pass_id) => Outcome::Success(PassIssued {
-                pass_id,
-                serial_number: r.serial_number,
-                operation: r.operation,
-            }),
-            None => Outcome::Unknown(UnknownReason::Unparsable("result has no passId".into())),
+        check_pass_node(node).and_then(|r| {
+            let pass = PassUpdated::from_result(r);
+            match pass.pass_id {
+                Some(pass_id) => Outcome::Success(PassIssued {
+                    pass_id,
+                    serial_number: pass.serial_number,
+                    operation: pass.operation,
+                }),
+                None => Outcome::Unknown(UnknownReason::Unparsable("result has no passId".into())),
+            }
         })
     }
 }
@@ -306,17 +326,6 @@ struct UpdateBiz<'a> {
     status: Option<PassStatus>,
 }
 
-/// An updated pass (the result may be sparse).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PassUpdated {
-    /// `passId`, when reported.
-    pub pass_id: Option<String>,
-    /// `serialNumber`, when reported.
-    pub serial_number: Option<String>,
-    /// `operation`/`operate`, when reported.
-    pub operation: Option<String>,
-}
-
 impl ApiRequest for InstanceUpdate {
     const METHOD: &'static str = "alipay.pass.instance.update";
     type Response = PassNode;
@@ -336,11 +345,7 @@ impl ApiRequest for InstanceUpdate {
         })
     }
     fn finish(node: PassNode) -> Outcome<PassUpdated> {
-        check_pass_node(node).map(|r| PassUpdated {
-            pass_id: r.pass_id,
-            serial_number: r.serial_number,
-            operation: r.operation,
-        })
+        check_pass_node(node).map(PassUpdated::from_result)
     }
 }
 

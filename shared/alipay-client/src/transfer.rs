@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::client::{json, ApiRequest};
+use crate::de::json_biz_api;
 use crate::outcome::{Outcome, UnknownReason};
 use crate::AmountFen;
 
@@ -163,9 +164,11 @@ pub struct TransferState {
     pub fail_reason: Option<String>,
 }
 
-/// The uni.transfer answer node.
-#[derive(Debug, Clone, Deserialize)]
-pub struct UniTransferNode {
+/// A transfer order as Alipay writes it: the uni.transfer answer node, the common.query answer node
+/// and the order.changed notification's `biz_content` name its fields alike, so one reader serves the
+/// three; each reads the fields it carries (absent or empty: None).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TransferOrderNode {
     /// `out_biz_no`.
     #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
     pub out_biz_no: Option<String>,
@@ -178,18 +181,56 @@ pub struct UniTransferNode {
     /// `status`.
     #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
     pub status: Option<String>,
-    /// `trans_date`.
+    /// `trans_date` (uni.transfer).
     #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
     pub trans_date: Option<String>,
-    /// `settle_serial_no`.
+    /// `pay_date` (common.query, the notification).
+    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
+    pub pay_date: Option<String>,
+    /// `settle_serial_no` (uni.transfer).
     #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
     pub settle_serial_no: Option<String>,
-    /// `amount` (yuan text; not in every version of the answer).
+    /// `amount` (uni.transfer: yuan text; not in every version of the answer).
     #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
     pub amount: Option<String>,
-    /// `trans_amount` (yuan text; some answers name it so).
+    /// `trans_amount` (yuan text: common.query, the notification, some uni.transfer answers).
     #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
     pub trans_amount: Option<String>,
+    /// `error_code` (common.query and the notification, on FAIL/REFUND).
+    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
+    pub error_code: Option<String>,
+    /// `fail_reason` (common.query and the notification, on FAIL/REFUND).
+    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
+    pub fail_reason: Option<String>,
+    /// `product_code` (the notification).
+    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
+    pub product_code: Option<String>,
+    /// `biz_scene` (the notification).
+    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
+    pub biz_scene: Option<String>,
+    /// `action_type` (the notification).
+    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
+    pub action_type: Option<String>,
+    /// `origin_interface` (the notification).
+    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
+    pub origin_interface: Option<String>,
+}
+
+impl TransferOrderNode {
+    /// The order's ids, status and failure fields as written, with the amount and the payment
+    /// time the caller read from the fields its API uses for them.
+    fn into_state(self, amount: Option<AmountFen>, paid_at: Option<String>) -> TransferState {
+        TransferState {
+            out_biz_no: self.out_biz_no,
+            order_id: self.order_id,
+            pay_fund_order_id: self.pay_fund_order_id,
+            status: self.status,
+            amount,
+            paid_at,
+            error_code: self.error_code,
+            fail_reason: self.fail_reason,
+        }
+    }
 }
 
 fn read_amount(text: Option<&str>, what: &str) -> Result<Option<AmountFen>, UnknownReason> {
@@ -203,7 +244,7 @@ fn read_amount(text: Option<&str>, what: &str) -> Result<Option<AmountFen>, Unkn
 
 impl ApiRequest for UniTransfer {
     const METHOD: &'static str = "alipay.fund.trans.uni.transfer";
-    type Response = UniTransferNode;
+    type Response = TransferOrderNode;
     type Output = TransferState;
     fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
         json(&TransferBiz {
@@ -227,7 +268,7 @@ impl ApiRequest for UniTransfer {
             .map(|u| ("notify_url", u.clone()))
             .collect()
     }
-    fn finish(node: UniTransferNode) -> Outcome<TransferState> {
+    fn finish(node: TransferOrderNode) -> Outcome<TransferState> {
         let amount = match read_amount(
             node.amount.as_deref().or(node.trans_amount.as_deref()),
             "amount",
@@ -235,15 +276,12 @@ impl ApiRequest for UniTransfer {
             Ok(a) => a,
             Err(e) => return Outcome::Unknown(e),
         };
+        let paid_at = node.trans_date.clone();
+        // uni.transfer's answer has no failure fields: a refusal is its sub_code.
         Outcome::Success(TransferState {
-            out_biz_no: node.out_biz_no,
-            order_id: node.order_id,
-            pay_fund_order_id: node.pay_fund_order_id,
-            status: node.status,
-            amount,
-            paid_at: node.trans_date,
             error_code: None,
             fail_reason: None,
+            ..node.into_state(amount, paid_at)
         })
     }
 }
@@ -271,58 +309,20 @@ impl TransferQuery {
     }
 }
 
-/// The common.query answer node.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TransferQueryNode {
-    /// `out_biz_no`.
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    pub out_biz_no: Option<String>,
-    /// `order_id`.
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    pub order_id: Option<String>,
-    /// `pay_fund_order_id`.
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    pub pay_fund_order_id: Option<String>,
-    /// `status`.
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    pub status: Option<String>,
-    /// `pay_date`.
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    pub pay_date: Option<String>,
-    /// `trans_amount`.
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    pub trans_amount: Option<String>,
-    /// `error_code`.
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    pub error_code: Option<String>,
-    /// `fail_reason`.
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    pub fail_reason: Option<String>,
-}
+json_biz_api!(
+    TransferQuery: "alipay.fund.trans.common.query",
+    TransferOrderNode => TransferState,
+    queried_state
+);
 
-impl ApiRequest for TransferQuery {
-    const METHOD: &'static str = "alipay.fund.trans.common.query";
-    type Response = TransferQueryNode;
-    type Output = TransferState;
-    fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
-        json(self)
-    }
-    fn finish(node: TransferQueryNode) -> Outcome<TransferState> {
-        let amount = match read_amount(node.trans_amount.as_deref(), "trans_amount") {
-            Ok(a) => a,
-            Err(e) => return Outcome::Unknown(e),
-        };
-        Outcome::Success(TransferState {
-            out_biz_no: node.out_biz_no,
-            order_id: node.order_id,
-            pay_fund_order_id: node.pay_fund_order_id,
-            status: node.status,
-            amount,
-            paid_at: node.pay_date,
-            error_code: node.error_code,
-            fail_reason: node.fail_reason,
-        })
-    }
+/// The order common.query reports: `trans_amount`, paid at `pay_date`.
+fn queried_state(node: TransferOrderNode) -> Outcome<TransferState> {
+    let amount = match read_amount(node.trans_amount.as_deref(), "trans_amount") {
+        Ok(a) => a,
+        Err(e) => return Outcome::Unknown(e),
+    };
+    let paid_at = node.pay_date.clone();
+    Outcome::Success(node.into_state(amount, paid_at))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -374,34 +374,6 @@ pub enum OrderChangedError {
     BadAmount,
 }
 
-#[derive(Deserialize)]
-struct OrderChangedWire {
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    out_biz_no: Option<String>,
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    order_id: Option<String>,
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    pay_fund_order_id: Option<String>,
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    status: Option<String>,
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    product_code: Option<String>,
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    biz_scene: Option<String>,
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    trans_amount: Option<String>,
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    pay_date: Option<String>,
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    action_type: Option<String>,
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    error_code: Option<String>,
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    fail_reason: Option<String>,
-    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
-    origin_interface: Option<String>,
-}
-
 impl OrderChanged {
     /// Reads the JSON text of `biz_content`. Unknown fields are ignored; absent fields are None.
     ///
@@ -414,7 +386,7 @@ impl OrderChanged {
         if !value.is_object() {
             return Err(OrderChangedError::NotJson);
         }
-        let wire: OrderChangedWire =
+        let wire: TransferOrderNode =
             serde_json::from_value(value).map_err(|_| OrderChangedError::NotJson)?;
         let out_biz_no = wire
             .out_biz_no
@@ -500,19 +472,33 @@ pub enum Scope {
     Only(TransferApi),
 }
 
-/// One row: a gateway `code` or a `sub_code`, the APIs it applies to, its class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CodeRow {
-    /// The gateway `code` (`10000`, `20000`, `40001`…) or a `sub_code` (`PAYEE_NOT_EXIST`, …).
-    pub code: &'static str,
-    /// Where it applies.
-    pub scope: Scope,
-    /// Its class.
-    pub class: TransferClass,
+impl Scope {
+    /// Whether a row of this scope applies to `api`.
+    pub fn covers(self, api: TransferApi) -> bool {
+        match self {
+            Scope::Both => true,
+            Scope::Only(only) => only == api,
+        }
+    }
 }
 
-const fn row(code: &'static str, scope: Scope, class: TransferClass) -> CodeRow {
-    CodeRow { code, scope, class }
+/// One group of the table: gateway `code`s or `sub_code`s with the same scope and class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeGroup {
+    /// Where its codes apply.
+    pub scope: Scope,
+    /// Their class.
+    pub class: TransferClass,
+    /// Gateway `code`s (`10000`, `20000`, `40001`…) or `sub_code`s (`PAYEE_NOT_EXIST`, …).
+    pub codes: &'static [&'static str],
+}
+
+const fn group(scope: Scope, class: TransferClass, codes: &'static [&'static str]) -> CodeGroup {
+    CodeGroup {
+        scope,
+        class,
+        codes,
+    }
 }
 
 use Scope::{Both, Only};
@@ -521,81 +507,112 @@ use TransferClass::{
     Configuration as Config, Definite, NoSuchOrder, RetryLater, Success as Ok10000, Unknown as Unk,
 };
 
-/// Every documented code of uni.transfer and common.query, classified. Gateway `code`s first, then
-/// `sub_code`s. Decisions are matched on `sub_code` only, never on `sub_msg`. A `sub_code` not in
-/// this table: see [`classify`] (retry-later for uni.transfer, unknown for common.query). The same
-/// table is in docs/protocol.md.
-pub const CODE_TABLE: &[CodeRow] = &[
+/// Every documented code of uni.transfer and common.query, classified, grouped by class and scope
+/// as the same table in docs/protocol.md is. Gateway `code`s first, then `sub_code`s. Decisions are
+/// matched on `sub_code` only, never on `sub_msg`. A `sub_code` not in this table: see [`classify`]
+/// (retry-later for uni.transfer, unknown for common.query).
+pub const CODE_TABLE: &[CodeGroup] = &[
     // Gateway codes.
-    row("10000", Both, Ok10000),
-    row("20000", Both, Unk),      // service unavailable (isp.unknow-error)
-    row("10003", Both, Unk),      // still processing
-    row("40001", Both, Definite), // missing required parameter: never accepted
-    row("40002", Both, Definite), // invalid parameter: never accepted
-    row("40003", Both, Definite), // insufficient conditions
-    row("40006", Both, Config),   // insufficient permissions (API not signed for this app)
+    group(Both, Ok10000, &["10000"]),
+    group(
+        Both,
+        Unk,
+        &[
+            "20000", // service unavailable (isp.unknow-error)
+            "10003", // still processing
+        ],
+    ),
+    group(
+        Both,
+        Definite,
+        &[
+            "40001", // missing required parameter: never accepted
+            "40002", // invalid parameter: never accepted
+            "40003", // insufficient conditions
+        ],
+    ),
+    // Insufficient permissions (API not signed for this app).
+    group(Both, Config, &["40006"]),
     // Gateway sub_codes that name a setup problem.
-    row("isv.missing-app-cert-sn", Both, Config),
-    row("isv.app-cert-not-exist", Both, Config),
-    row("isv.invalid-signature", Both, Config),
-    row("isv.invalid-app-id", Both, Config),
-    row("isv.insufficient-isv-permissions", Both, Config),
-    row("isv.insufficient-user-permissions", Both, Config),
+    group(
+        Both,
+        Config,
+        &[
+            "isv.missing-app-cert-sn",
+            "isv.app-cert-not-exist",
+            "isv.invalid-signature",
+            "isv.invalid-app-id",
+            "isv.insufficient-isv-permissions",
+            "isv.insufficient-user-permissions",
+        ],
+    ),
     // Unknown: never a definite answer.
-    row("SYSTEM_ERROR", Both, Unk),
-    row("ACQ.SYSTEM_ERROR", Both, Unk),
-    row("isp.unknow-error", Both, Unk),
-    row("aop.unknow-error", Both, Unk),
-    row("PAYMENT_INFO_INCONSISTENCY", Only(Transfer), Unk),
-    row("ORDER_NOT_EXIST", Only(Query), NoSuchOrder),
+    group(
+        Both,
+        Unk,
+        &[
+            "SYSTEM_ERROR",
+            "ACQ.SYSTEM_ERROR",
+            "isp.unknow-error",
+            "aop.unknow-error",
+        ],
+    ),
+    group(Only(Transfer), Unk, &["PAYMENT_INFO_INCONSISTENCY"]),
+    group(Only(Query), NoSuchOrder, &["ORDER_NOT_EXIST"]),
     // Not done now; the same request later.
-    row("BALANCE_IS_NOT_ENOUGH", Only(Transfer), RetryLater),
-    row("PAYER_BALANCE_NOT_ENOUGH", Only(Transfer), RetryLater),
-    row("EXCEED_LIMIT_DM_AMOUNT", Only(Transfer), RetryLater),
-    row("EXCEED_LIMIT_DM_MAX_AMOUNT", Only(Transfer), RetryLater),
-    row("EXCEED_LIMIT_MM_AMOUNT", Only(Transfer), RetryLater),
-    row("EXCEED_LIMIT_DC_RECEIVED", Only(Transfer), RetryLater),
-    row("RESOURCE_LIMIT_EXCEED", Both, RetryLater),
-    row("PAYCARD_UNABLE_PAYMENT", Only(Transfer), RetryLater),
-    row("PAYER_STATUS_ERROR", Only(Transfer), RetryLater),
+    group(
+        Only(Transfer),
+        RetryLater,
+        &[
+            "BALANCE_IS_NOT_ENOUGH",
+            "PAYER_BALANCE_NOT_ENOUGH",
+            "EXCEED_LIMIT_DM_AMOUNT",
+            "EXCEED_LIMIT_DM_MAX_AMOUNT",
+            "EXCEED_LIMIT_MM_AMOUNT",
+            "EXCEED_LIMIT_DC_RECEIVED",
+            "PAYCARD_UNABLE_PAYMENT",
+            "PAYER_STATUS_ERROR",
+        ],
+    ),
+    group(Both, RetryLater, &["RESOURCE_LIMIT_EXCEED"]),
     // Definite: the payee or the input.
-    row("PAYEE_NOT_EXIST", Only(Transfer), Definite),
-    row("PAYEE_ACCOUNT_NOT_EXSIT", Only(Transfer), Definite),
-    row("PAYEE_ACCOUNT_STATUS_ERROR", Only(Transfer), Definite),
-    row("PAYEE_USERINFO_STATUS_ERROR", Only(Transfer), Definite),
-    row("PAYEE_USER_INFO_ERROR", Only(Transfer), Definite),
-    row("PAYEE_ACC_OCUPIED", Only(Transfer), Definite),
-    row("PAYEE_NOT_RELNAME_CERTIFY", Only(Transfer), Definite),
-    row("PERMIT_NON_BANK_LIMIT_PAYEE", Only(Transfer), Definite),
-    row("PERM_AML_NOT_REALNAME_REV", Only(Transfer), Definite),
-    row("EXCEED_LIMIT_UNRN_DM_AMOUNT", Only(Transfer), Definite),
-    row("RELEASE_USER_FORBBIDEN_RECIEVE", Only(Transfer), Definite),
-    row("PAYEE_USER_TYPE_ERROR", Only(Transfer), Definite),
-    row("PERMIT_CHECK_RECEIVE_LIMIT", Only(Transfer), Definite),
-    row("PAYER_PAYEE_CANNOT_SAME", Only(Transfer), Definite),
-    row("INVALID_PARAMETER", Both, Definite),
-    row("EXCEED_LIMIT_SM_MIN_AMOUNT", Only(Transfer), Definite),
-    row("EXCEED_LIMIT_SM_AMOUNT", Only(Transfer), Definite),
-    row("EXCEED_LIMIT_PERSONAL_SM_AMOUNT", Only(Transfer), Definite),
-    row("REMARK_HAS_SENSITIVE_WORD", Only(Transfer), Definite),
-    row("SECURITY_CHECK_FAILED", Only(Transfer), Definite),
-    row("NOT_IN_WHITE_LIST", Only(Transfer), Definite),
+    group(
+        Only(Transfer),
+        Definite,
+        &[
+            "PAYEE_NOT_EXIST",
+            "PAYEE_ACCOUNT_NOT_EXSIT",
+            "PAYEE_ACCOUNT_STATUS_ERROR",
+            "PAYEE_USERINFO_STATUS_ERROR",
+            "PAYEE_USER_INFO_ERROR",
+            "PAYEE_ACC_OCUPIED",
+            "PAYEE_NOT_RELNAME_CERTIFY",
+            "PERMIT_NON_BANK_LIMIT_PAYEE",
+            "PERM_AML_NOT_REALNAME_REV",
+            "EXCEED_LIMIT_UNRN_DM_AMOUNT",
+            "RELEASE_USER_FORBBIDEN_RECIEVE",
+            "PAYEE_USER_TYPE_ERROR",
+            "PERMIT_CHECK_RECEIVE_LIMIT",
+            "PAYER_PAYEE_CANNOT_SAME",
+            "EXCEED_LIMIT_SM_MIN_AMOUNT",
+            "EXCEED_LIMIT_SM_AMOUNT",
+            "EXCEED_LIMIT_PERSONAL_SM_AMOUNT",
+            "REMARK_HAS_SENSITIVE_WORD",
+            "SECURITY_CHECK_FAILED",
+            "NOT_IN_WHITE_LIST",
+        ],
+    ),
+    group(Both, Definite, &["INVALID_PARAMETER"]),
     // Configuration: the merchant's contract or setup.
-    row("PRODUCT_NOT_SIGN", Both, Config),
-    row("NO_ACCOUNT_PAYMENT_PERMISSION", Only(Transfer), Config),
+    group(Both, Config, &["PRODUCT_NOT_SIGN"]),
+    group(Only(Transfer), Config, &["NO_ACCOUNT_PAYMENT_PERMISSION"]),
 ];
 
 fn lookup(api: TransferApi, code: &str) -> Option<TransferClass> {
     CODE_TABLE
         .iter()
-        .find(|r| {
-            r.code == code
-                && match r.scope {
-                    Both => true,
-                    Only(a) => a == api,
-                }
-        })
-        .map(|r| r.class)
+        .find(|g| g.scope.covers(api) && g.codes.contains(&code))
+        .map(|g| g.class)
 }
 
 /// The class of a **signed** answer of `api` with gateway `code` and `sub_code`. The `sub_code`
@@ -704,7 +721,7 @@ mod tests {
 
     #[test]
     fn answers_are_read() {
-        let node: UniTransferNode = serde_json::from_str(
+        let node: TransferOrderNode = serde_json::from_str(
             r#"{"code":"10000","msg":"Success","out_biz_no":"pe_1","order_id":"2019","pay_fund_order_id":"2019F","status":"SUCCESS","trans_date":"2026-01-01 10:00:00"}"#,
         )
         .unwrap();
@@ -717,9 +734,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let bad: UniTransferNode = serde_json::from_str(r#"{"amount":"1.5.0"}"#).unwrap();
+        let bad: TransferOrderNode = serde_json::from_str(r#"{"amount":"1.5.0"}"#).unwrap();
         assert!(matches!(UniTransfer::finish(bad), Outcome::Unknown(_)));
-        let q: TransferQueryNode = serde_json::from_str(
+        let q: TransferOrderNode = serde_json::from_str(
             r#"{"status":"FAIL","trans_amount":"2.00","error_code":"PAYEE_NOT_EXIST","fail_reason":"x","pay_date":"2026-01-01 10:00:00"}"#,
         )
         .unwrap();
@@ -793,62 +810,52 @@ mod tests {
         }
     }
 
-    /// One assertion per row: the table says what `classify` answers.
+    /// One assertion per code and API: the table says what `classify` answers.
     #[test]
     fn every_row_classifies_as_the_table_says() {
-        for r in CODE_TABLE {
-            let apis: &[TransferApi] = match r.scope {
-                Both => &[Transfer, Query],
-                Only(a) => match a {
-                    Transfer => &[Transfer],
-                    Query => &[Query],
-                },
-            };
-            for &api in apis {
-                let (code, sub) = if r.code.chars().all(|c| c.is_ascii_digit()) {
-                    (r.code, None)
-                } else {
-                    ("40004", Some(r.code))
-                };
-                assert_eq!(classify(api, code, sub), r.class, "{} on {api:?}", r.code);
+        for g in CODE_TABLE {
+            for api in [Transfer, Query].into_iter().filter(|&a| g.scope.covers(a)) {
+                for &code in g.codes {
+                    let (code, sub) = if code.chars().all(|c| c.is_ascii_digit()) {
+                        (code, None)
+                    } else {
+                        ("40004", Some(code))
+                    };
+                    assert_eq!(
+                        classify(api, code, sub),
+                        g.class,
+                        "{code} {sub:?} on {api:?}"
+                    );
+                }
             }
         }
     }
 
     #[test]
     fn the_money_rules_hold() {
-        // Never definite: the platform does not know.
-        assert_eq!(classify(Transfer, "40004", Some("SYSTEM_ERROR")), Unk);
-        assert_eq!(
-            classify(Transfer, "40004", Some("PAYMENT_INFO_INCONSISTENCY")),
-            Unk
-        );
-        assert_eq!(classify(Transfer, "20000", Some("isp.unknow-error")), Unk);
-        assert_eq!(
-            classify(Query, "40004", Some("ORDER_NOT_EXIST")),
-            NoSuchOrder
-        );
-        // ORDER_NOT_EXIST is a query answer; on uni.transfer it is not in the table.
-        assert_eq!(
-            classify(Transfer, "40004", Some("ORDER_NOT_EXIST")),
-            RetryLater
-        );
-        // Unknown sub_codes.
-        assert_eq!(
-            classify(Transfer, "40004", Some("SOMETHING_NEW")),
-            RetryLater
-        );
-        assert_eq!(classify(Query, "40004", Some("SOMETHING_NEW")), Unk);
-        assert_eq!(classify(Transfer, "40004", None), RetryLater);
-        // A gateway refusal with an unlisted isv sub_code keeps the code's class.
-        assert_eq!(
-            classify(Transfer, "40002", Some("isv.invalid-arguments")),
-            Definite
-        );
-        assert_eq!(
-            classify(Transfer, "40002", Some("isv.invalid-signature")),
-            Config
-        );
+        let cases = [
+            // Never definite: the platform does not know.
+            (Transfer, "40004", Some("SYSTEM_ERROR"), Unk),
+            (Transfer, "40004", Some("PAYMENT_INFO_INCONSISTENCY"), Unk),
+            (Transfer, "20000", Some("isp.unknow-error"), Unk),
+            (Query, "40004", Some("ORDER_NOT_EXIST"), NoSuchOrder),
+            // ORDER_NOT_EXIST is a query answer; on uni.transfer it is not in the table.
+            (Transfer, "40004", Some("ORDER_NOT_EXIST"), RetryLater),
+            // Unknown sub_codes.
+            (Transfer, "40004", Some("SOMETHING_NEW"), RetryLater),
+            (Query, "40004", Some("SOMETHING_NEW"), Unk),
+            (Transfer, "40004", None, RetryLater),
+            // A gateway refusal with an unlisted isv sub_code keeps the code's class.
+            (Transfer, "40002", Some("isv.invalid-arguments"), Definite),
+            (Transfer, "40002", Some("isv.invalid-signature"), Config),
+        ];
+        for (api, code, sub_code, class) in cases {
+            assert_eq!(
+                classify(api, code, sub_code),
+                class,
+                "{code} {sub_code:?} on {api:?}"
+            );
+        }
         // Unsigned answers.
         for c in ["40001", "40002", "40003", "40006"] {
             assert_eq!(classify_unsigned(Some(c)), Definite);
@@ -862,13 +869,9 @@ mod tests {
     fn every_code_is_in_the_table_once_per_api() {
         for api in [Transfer, Query] {
             let mut seen = std::collections::HashSet::new();
-            for r in CODE_TABLE {
-                let applies = match r.scope {
-                    Both => true,
-                    Only(a) => a == api,
-                };
-                if applies {
-                    assert!(seen.insert(r.code), "{} twice for {api:?}", r.code);
+            for g in CODE_TABLE.iter().filter(|g| g.scope.covers(api)) {
+                for &code in g.codes {
+                    assert!(seen.insert(code), "{code} twice for {api:?}");
                 }
             }
         }

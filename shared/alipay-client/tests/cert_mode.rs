@@ -64,26 +64,16 @@ fn token() -> OauthToken {
 }
 
 async fn post(sim: &RunningSim, path: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}{path}", sim.base_url))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    common::post_json(
+        &reqwest::Client::new(),
+        format!("{}{path}", sim.base_url),
+        body,
+    )
+    .await
 }
 
 async fn get(sim: &RunningSim, path: &str) -> Value {
-    let text = reqwest::get(format!("{}{path}", sim.base_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
+    common::get_json(&reqwest::Client::new(), format!("{}{path}", sim.base_url)).await
 }
 
 #[tokio::test]
@@ -248,19 +238,12 @@ async fn raw(sim: &RunningSim, sns: Option<(&str, &str)>) -> Value {
         ..Default::default()
     };
     let signed = sign_request(&app, &app_key(), None, &request, GatewayTimestamp::now()).unwrap();
-    let text = reqwest::Client::new()
-        .post(signed.url(&sim.url))
-        .header(
-            "content-type",
-            "application/x-www-form-urlencoded;charset=utf-8",
-        )
-        .body(signed.form_body())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::post_form(
+        &reqwest::Client::new(),
+        &signed.url(&sim.url),
+        signed.form_body(),
+    )
+    .await;
     serde_json::from_str(&text).unwrap()
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use alipay_client::cash::{
     CampStatus, CampStatusChange, CashCreate, CashDetailQuery, CashListQuery, CashStatusModify,
-    CashTrigger, PrizeType, TriggerUser,
+    CashTrigger, EnvelopeSent, PrizeType, TriggerUser,
 };
 use alipay_client::oauth::{Grant, OauthToken};
 use alipay_client::pass::{
@@ -103,16 +103,36 @@ async fn merchant() -> (String, Arc<Mutex<Vec<Value>>>) {
     (format!("http://{addr}/callback"), seen)
 }
 
+fn add_template(unique: &str, tpl_content: Value) -> TemplateAdd {
+    TemplateAdd {
+        unique_id: unique.into(),
+        tpl_content,
+    }
+}
+
+fn update_template(tpl_id: &str, tpl_content: Value) -> TemplateUpdate {
+    TemplateUpdate {
+        tpl_id: tpl_id.into(),
+        tpl_content,
+    }
+}
+
 async fn template(env: &Env, unique: &str, callback: &str) -> String {
     let r = success(
         env.client
-            .execute(&TemplateAdd {
-                unique_id: unique.into(),
-                tpl_content: tpl_content(callback),
-            })
+            .execute(&add_template(unique, tpl_content(callback)))
             .await,
     );
     r.tpl_id
+}
+
+/// A simulator holding one template whose `mcallbackUrl` is a recording merchant: the template id
+/// and what the merchant received.
+async fn claimable_template(unique: &str) -> (Env, String, Arc<Mutex<Vec<Value>>>) {
+    let env = start().await;
+    let (callback, seen) = merchant().await;
+    let tpl = template(&env, unique, &callback).await;
+    (env, tpl, seen)
 }
 
 async fn claim_token(env: &Env, tpl_id: &str, user: &str) -> String {
@@ -141,10 +161,7 @@ async fn templates_report_vars_and_unique_id_replays() {
     let env = start().await;
     let first = success(
         env.client
-            .execute(&TemplateAdd {
-                unique_id: "u1".into(),
-                tpl_content: tpl_content("https://example.com/cb"),
-            })
+            .execute(&add_template("u1", tpl_content("https://example.com/cb")))
             .await,
     );
     assert_eq!(
@@ -160,10 +177,7 @@ async fn templates_report_vars_and_unique_id_replays() {
     );
     let again = success(
         env.client
-            .execute(&TemplateAdd {
-                unique_id: "u1".into(),
-                tpl_content: json!({"logo": "x", "content": {}}),
-            })
+            .execute(&add_template("u1", json!({"logo": "x", "content": {}})))
             .await,
     );
     assert_eq!(again.tpl_id, first.tpl_id);
@@ -174,29 +188,23 @@ async fn templates_report_vars_and_unique_id_replays() {
     content["content"]["evoucherInfo"]["title"] = json!("$title$ $extra$");
     let updated = success(
         env.client
-            .execute(&TemplateUpdate {
-                tpl_id: first.tpl_id.clone(),
-                tpl_content: content,
-            })
+            .execute(&update_template(&first.tpl_id, content))
             .await,
     );
     assert!(updated.tpl_params.contains(&"extra".to_string()));
     let missing = failure(
         env.client
-            .execute(&TemplateUpdate {
-                tpl_id: "nope".into(),
-                tpl_content: tpl_content("x"),
-            })
+            .execute(&update_template("nope", tpl_content("x")))
             .await,
     );
     assert_eq!(missing.kind, FailureKind::Api);
     assert_eq!(missing.error_code.as_deref(), Some("TEMPLATE_NOT_EXIST"));
     let invalid = failure(
         env.client
-            .execute(&TemplateAdd {
-                unique_id: "u3".into(),
-                tpl_content: json!({"logo": "x", "content": {"evoucherInfo": {"title": "t"}}}),
-            })
+            .execute(&add_template(
+                "u3",
+                json!({"logo": "x", "content": {"evoucherInfo": {"title": "t"}}}),
+            ))
             .await,
     );
     assert_eq!(invalid.error_code.as_deref(), Some("TPL_CONTENT_INVALID"));
@@ -204,9 +212,7 @@ async fn templates_report_vars_and_unique_id_replays() {
 
 #[tokio::test]
 async fn claim_issue_and_token_rules() {
-    let env = start().await;
-    let (callback, seen) = merchant().await;
-    let tpl = template(&env, "claim", &callback).await;
+    let (env, tpl, seen) = claimable_template("claim").await;
 
     let token = claim_token(&env, &tpl, USER_A).await;
     {
@@ -276,9 +282,7 @@ async fn claim_issue_and_token_rules() {
 
 #[tokio::test]
 async fn instance_update_changes_status() {
-    let env = start().await;
-    let (callback, _) = merchant().await;
-    let tpl = template(&env, "upd", &callback).await;
+    let (env, tpl, _) = claimable_template("upd").await;
     let token = claim_token(&env, &tpl, USER_A).await;
     let issued = success(env.client.execute(&add(&tpl, "U1", USER_A, &token)).await);
     let update = |status| InstanceUpdate {
@@ -303,9 +307,7 @@ async fn instance_update_changes_status() {
 
 #[tokio::test]
 async fn instance_update_must_name_the_passs_own_user() {
-    let env = start().await;
-    let (callback, _) = merchant().await;
-    let tpl = template(&env, "upd-user", &callback).await;
+    let (env, tpl, _) = claimable_template("upd-user").await;
     let token = claim_token(&env, &tpl, USER_A).await;
     success(env.client.execute(&add(&tpl, "UU1", USER_A, &token)).await);
     let update = |holder| InstanceUpdate {
@@ -378,6 +380,39 @@ fn uid(u: &str) -> TriggerUser {
     TriggerUser::UserId(u.into())
 }
 
+fn by_login_id(l: &str) -> TriggerUser {
+    TriggerUser::LoginId(l.into())
+}
+
+fn by_open_id(o: &str) -> TriggerUser {
+    TriggerUser::OpenId(o.into())
+}
+
+fn detail_query(crowd: &str) -> CashDetailQuery {
+    CashDetailQuery {
+        crowd_no: crowd.into(),
+    }
+}
+
+/// The first page of campaigns in `camp_status` (all when None).
+fn list(camp_status: Option<CampStatus>, page_size: u64) -> CashListQuery {
+    CashListQuery {
+        camp_status,
+        page_index: 1,
+        page_size,
+    }
+}
+
+/// Triggers an envelope of `crowd` for the user id `user`, with this `out_biz_no`.
+async fn send_envelope(
+    client: &AlipayClient,
+    crowd: &str,
+    user: &str,
+    out: &str,
+) -> Outcome<EnvelopeSent> {
+    client.execute(&trigger(crowd, uid(user), out)).await
+}
+
 async fn paid_campaign(env: &Env, total: i64, num: u64, freq: &str) -> String {
     let c = success(env.client.execute(&create(total, num, freq)).await);
     let (status, body) = env
@@ -402,73 +437,35 @@ async fn campaign_lifecycle_budget_and_replays() {
     let crowd = created.crowd_no;
 
     // Unpaid: the platform's "not exist".
-    let f = failure(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "o1"))
-            .await,
-    );
+    let f = failure(send_envelope(&env.client, &crowd, USER_A, "o1").await);
     assert_eq!(f.kind, FailureKind::Business);
     assert_eq!(f.sub_msg.as_deref(), Some("现金活动不存在"));
-    let detail = success(
-        env.client
-            .execute(&CashDetailQuery {
-                crowd_no: crowd.clone(),
-            })
-            .await,
-    );
+    let detail = success(env.client.execute(&detail_query(&crowd)).await);
     assert_eq!(detail.camp_status, Some(CampStatus::Created));
 
     // Pay through the decoded pay_url.
     let r = env.http.post(&pay_url).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
 
-    let sent = success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "o1"))
-            .await,
-    );
+    let sent = success(send_envelope(&env.client, &crowd, USER_A, "o1").await);
     assert_eq!(sent.prize_amount, AmountFen::from_fen(200).unwrap());
     assert!(!sent.repeat_trigger_flag);
-    let replay = success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "o1"))
-            .await,
-    );
+    let replay = success(send_envelope(&env.client, &crowd, USER_A, "o1").await);
     assert!(replay.repeat_trigger_flag);
     assert_eq!(replay.biz_no, sent.biz_no);
     assert_eq!(env.payouts().await.len(), 1);
     // The same out_biz_no for another user is refused.
-    let f = failure(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_B), "o1"))
-            .await,
-    );
+    let f = failure(send_envelope(&env.client, &crowd, USER_B, "o1").await);
     assert_eq!(f.sub_code.as_deref(), Some("OUT_BIZ_NO_REPEAT"));
 
-    success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "o2"))
-            .await,
-    );
-    success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_B), "o3"))
-            .await,
-    );
+    success(send_envelope(&env.client, &crowd, USER_A, "o2").await);
+    success(send_envelope(&env.client, &crowd, USER_B, "o3").await);
     // Budget exhausted: a failure inside code=10000.
-    let f = failure(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_B), "o4"))
-            .await,
-    );
+    let f = failure(send_envelope(&env.client, &crowd, USER_B, "o4").await);
     assert_eq!(f.kind, FailureKind::Api);
     assert_eq!(f.error_msg.as_deref(), Some("红包已领完"));
     // A replay still answers after the budget ran out.
-    let replay = success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_B), "o3"))
-            .await,
-    );
+    let replay = success(send_envelope(&env.client, &crowd, USER_B, "o3").await);
     assert!(replay.repeat_trigger_flag);
 
     let payouts = env.payouts().await;
@@ -478,13 +475,7 @@ async fn campaign_lifecycle_budget_and_replays() {
     assert_eq!(payouts[0]["user_id"], USER_A);
     assert_eq!(payouts[0]["amount"], "2.00");
 
-    let detail = success(
-        env.client
-            .execute(&CashDetailQuery {
-                crowd_no: crowd.clone(),
-            })
-            .await,
-    );
+    let detail = success(env.client.execute(&detail_query(&crowd)).await);
     assert_eq!(detail.total_amount, Some(AmountFen::from_fen(600).unwrap()));
     assert_eq!(detail.send_amount, Some(AmountFen::from_fen(600).unwrap()));
     assert_eq!(detail.camp_status, Some(CampStatus::Ready));
@@ -494,41 +485,21 @@ async fn campaign_lifecycle_budget_and_replays() {
 async fn per_user_frequency_and_status_changes() {
     let env = start().await;
     let crowd = paid_campaign(&env, 2000, 10, "D1|L2").await;
-    success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "f1"))
-            .await,
-    );
-    let f = failure(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "f2"))
-            .await,
-    );
+    success(send_envelope(&env.client, &crowd, USER_A, "f1").await);
+    let f = failure(send_envelope(&env.client, &crowd, USER_A, "f2").await);
     assert_eq!(f.error_msg.as_deref(), Some("超过领取次数限制"));
-    success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_B), "f3"))
-            .await,
-    );
+    success(send_envelope(&env.client, &crowd, USER_B, "f3").await);
 
     let modify = |s| CashStatusModify {
         crowd_no: crowd.clone(),
         camp_status: s,
     };
     success(env.client.execute(&modify(CampStatusChange::Pause)).await);
-    let f = failure(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_B), "f4"))
-            .await,
-    );
+    let f = failure(send_envelope(&env.client, &crowd, USER_B, "f4").await);
     assert_eq!(f.sub_code.as_deref(), Some("CAMPAIGN_PAUSED"));
     success(env.client.execute(&modify(CampStatusChange::Ready)).await);
     success(env.client.execute(&modify(CampStatusChange::Closed)).await);
-    let f = failure(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_B), "f5"))
-            .await,
-    );
+    let f = failure(send_envelope(&env.client, &crowd, USER_B, "f5").await);
     assert_eq!(f.sub_code.as_deref(), Some("CAMPAIGN_CLOSED"));
     let f = failure(env.client.execute(&modify(CampStatusChange::Ready)).await);
     assert_eq!(f.kind, FailureKind::Business);
@@ -544,30 +515,14 @@ async fn per_user_frequency_and_status_changes() {
             .await,
     );
     assert_eq!(f.sub_code.as_deref(), Some("CAMPAIGN_NOT_PAID"));
-    let f = failure(
-        env.client
-            .execute(&trigger("CROWD_NOPE", uid(USER_A), "x"))
-            .await,
-    );
+    let f = failure(send_envelope(&env.client, "CROWD_NOPE", USER_A, "x").await);
     assert_eq!(f.sub_msg.as_deref(), Some("现金活动不存在"));
 
-    let all = success(
-        env.client
-            .execute(&CashListQuery {
-                camp_status: None,
-                page_index: 1,
-                page_size: 50,
-            })
-            .await,
-    );
+    let all = success(env.client.execute(&list(None, 50)).await);
     assert_eq!(all.total_size, Some(2));
     let closed = success(
         env.client
-            .execute(&CashListQuery {
-                camp_status: Some(CampStatus::Closed),
-                page_index: 1,
-                page_size: 10,
-            })
+            .execute(&list(Some(CampStatus::Closed), 10))
             .await,
     );
     assert_eq!(closed.camp_list.len(), 1);
@@ -628,29 +583,17 @@ async fn oauth_codes_and_open_id_triggers() {
     let open_id = token.open_id.unwrap();
     success(
         env.client
-            .execute(&trigger(
-                &crowd,
-                TriggerUser::OpenId(open_id.clone()),
-                "oid1",
-            ))
+            .execute(&trigger(&crowd, by_open_id(&open_id), "oid1"))
             .await,
     );
     success(
         env.client
-            .execute(&trigger(
-                &crowd,
-                TriggerUser::LoginId("someone@example.com".into()),
-                "lid1",
-            ))
+            .execute(&trigger(&crowd, by_login_id("someone@example.com"), "lid1"))
             .await,
     );
     let f = failure(
         env.client
-            .execute(&trigger(
-                &crowd,
-                TriggerUser::OpenId("0unknown".into()),
-                "oid2",
-            ))
+            .execute(&trigger(&crowd, by_open_id("0unknown"), "oid2"))
             .await,
     );
     assert_eq!(f.sub_code.as_deref(), Some("USER_NOT_EXIST"));
@@ -703,19 +646,7 @@ async fn raw_call(
         }
         form.push_str(&format!("{}={}", k, percent_encode(v)));
     }
-    env.http
-        .post(&env.sim.url)
-        .header(
-            "content-type",
-            "application/x-www-form-urlencoded;charset=utf-8",
-        )
-        .body(form)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    common::post_form(&env.http, &env.sim.url, form).await
 }
 
 fn percent_encode(v: &str) -> String {
@@ -754,83 +685,45 @@ async fn gateway_checks_every_protocol_rule_and_signs_its_errors() {
     let ok = verified_error(&raw(&env, |_| {}).await);
     assert_eq!(ok["sub_code"], "CAMPAIGN_NOT_EXIST");
 
-    type Tweak = Box<dyn FnOnce(&mut Vec<(String, String)>)>;
-    let cases: Vec<(Tweak, &str, &str)> = vec![
-        (
-            Box::new(|a| set(a, "method", None)),
-            "40001",
-            "isv.missing-method",
-        ),
-        (
-            Box::new(|a| set(a, "app_id", None)),
-            "40001",
-            "isv.missing-app-id",
-        ),
-        (
-            Box::new(|a| set(a, "sign", None)),
-            "40001",
-            "isv.missing-signature",
-        ),
-        (
-            Box::new(|a| set(a, "sign_type", None)),
-            "40001",
-            "isv.missing-signature-type",
-        ),
-        (
-            Box::new(|a| set(a, "timestamp", None)),
-            "40001",
-            "isv.missing-timestamp",
-        ),
-        (
-            Box::new(|a| set(a, "version", None)),
-            "40001",
-            "isv.missing-version",
-        ),
-        (
-            Box::new(|a| set(a, "charset", None)),
-            "40001",
-            "isv.missing-charset",
-        ),
-        (
-            Box::new(|a| set(a, "app_id", Some("2021999999999999"))),
-            "40002",
-            "isv.invalid-app-id",
-        ),
-        (
-            Box::new(|a| set(a, "sign_type", Some("RSA"))),
-            "40002",
-            "isv.invalid-signature-type",
-        ),
-        (
-            Box::new(|a| set(a, "timestamp", Some("2024-01-02T03:04:05"))),
-            "40002",
-            "isv.invalid-timestamp",
-        ),
-        (
-            Box::new(|a| set(a, "charset", Some("GBK"))),
-            "40002",
-            "isv.invalid-charset",
-        ),
-        (
-            Box::new(|a| set(a, "biz_content", Some(r#"{"crowd_no":"y"}"#))),
-            "40002",
-            "isv.invalid-signature",
-        ),
-        (
-            Box::new(|a| a.push(("method".into(), "x".into()))),
-            "40002",
-            "isv.invalid-parameter",
-        ),
-    ];
-    for (tweak, code, sub_code) in cases {
-        let body = raw(&env, tweak).await;
+    let refused = |body: String, code: &str, sub_code: &str| {
         assert!(body.starts_with("{\"error_response\":"), "{body}");
         let node = verified_error(&body);
         assert_eq!(node["code"], code, "{body}");
         assert_eq!(node["sub_code"], sub_code, "{body}");
+    };
+    // Sent in place of the signed biz_content: the signature no longer verifies.
+    const TAMPERED_BIZ: &str = r#"{"crowd_no":"y"}"#;
+    // A required parameter left out: 40001.
+    for (param, sub_code) in [
+        ("method", "isv.missing-method"),
+        ("app_id", "isv.missing-app-id"),
+        ("sign", "isv.missing-signature"),
+        ("sign_type", "isv.missing-signature-type"),
+        ("timestamp", "isv.missing-timestamp"),
+        ("version", "isv.missing-version"),
+        ("charset", "isv.missing-charset"),
+    ] {
+        refused(raw(&env, |a| set(a, param, None)).await, "40001", sub_code);
     }
+    // A value the gateway does not accept: 40002.
+    for (param, value, sub_code) in [
+        ("app_id", "2021999999999999", "isv.invalid-app-id"),
+        ("sign_type", "RSA", "isv.invalid-signature-type"),
+        ("timestamp", "2024-01-02T03:04:05", "isv.invalid-timestamp"),
+        ("charset", "GBK", "isv.invalid-charset"),
+        ("biz_content", TAMPERED_BIZ, "isv.invalid-signature"),
+    ] {
+        refused(
+            raw(&env, |a| set(a, param, Some(value))).await,
+            "40002",
+            sub_code,
+        );
+    }
+    // A parameter sent twice.
+    let twice = raw(&env, |a| a.push(("method".into(), "x".into()))).await;
+    refused(twice, "40002", "isv.invalid-parameter");
     // The invalid-signature answer echoes the gateway's string to sign.
-    let body = raw(&env, |a| set(a, "biz_content", Some(r#"{"crowd_no":"y"}"#))).await;
+    let body = raw(&env, |a| set(a, "biz_content", Some(TAMPERED_BIZ))).await;
     let node = verified_error(&body);
     let sub_msg = node["sub_msg"].as_str().unwrap();
     assert!(sub_msg.starts_with("验签出错"), "{sub_msg}");
@@ -852,13 +745,7 @@ async fn wrong_keys_and_app_id_are_definite_gateway_failures() {
     ))
     .unwrap();
     // Our verifier now holds the wrong platform key, so the signed error does not verify: unknown.
-    let u = unknown(
-        client
-            .execute(&CashDetailQuery {
-                crowd_no: "x".into(),
-            })
-            .await,
-    );
+    let u = unknown(client.execute(&detail_query("x")).await);
     assert_eq!(u, UnknownReason::BadSignature);
     // With the right verification key the rejection is a definite gateway failure.
     let wrong_sign = Keys {
@@ -881,13 +768,7 @@ async fn wrong_keys_and_app_id_are_definite_gateway_failures() {
         common::keys(),
     ))
     .unwrap();
-    let f = failure(
-        other_app
-            .execute(&CashDetailQuery {
-                crowd_no: "x".into(),
-            })
-            .await,
-    );
+    let f = failure(other_app.execute(&detail_query("x")).await);
     assert_eq!(f.kind, FailureKind::Gateway);
     assert_eq!(f.sub_code.as_deref(), Some("isv.invalid-app-id"));
 }
@@ -900,7 +781,7 @@ async fn trigger_fault(
 ) -> Outcome<alipay_client::cash::EnvelopeSent> {
     env.fault(json!({"api": "alipay.marketing.campaign.cash.trigger", "kind": kind, "count": 1}))
         .await;
-    env.client.execute(&trigger(crowd, uid(USER_A), out)).await
+    send_envelope(&env.client, crowd, USER_A, out).await
 }
 
 #[tokio::test]
@@ -923,11 +804,7 @@ async fn faults_before_the_operation_leave_no_payout() {
     assert!(env.payouts().await.is_empty());
 
     // The retry with the same out_biz_no pays once.
-    let sent = success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "a1"))
-            .await,
-    );
+    let sent = success(send_envelope(&env.client, &crowd, USER_A, "a1").await);
     assert!(!sent.repeat_trigger_flag);
     assert_eq!(env.payouts().await.len(), 1);
 }
@@ -940,21 +817,13 @@ async fn faults_after_the_operation_are_unknown_and_replay_on_retry() {
     let u = unknown(trigger_fault(&env, &crowd, "bad_signature", "b1").await);
     assert_eq!(u, UnknownReason::BadSignature);
     assert_eq!(env.payouts().await.len(), 1);
-    let replay = success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "b1"))
-            .await,
-    );
+    let replay = success(send_envelope(&env.client, &crowd, USER_A, "b1").await);
     assert!(replay.repeat_trigger_flag);
 
     let u = unknown(trigger_fault(&env, &crowd, "commit_then_drop", "b2").await);
     assert_eq!(u, UnknownReason::Connection);
     assert_eq!(env.payouts().await.len(), 2);
-    let replay = success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "b2"))
-            .await,
-    );
+    let replay = success(send_envelope(&env.client, &crowd, USER_A, "b2").await);
     assert!(replay.repeat_trigger_flag);
     assert_eq!(env.payouts().await.len(), 2);
 }
@@ -962,11 +831,7 @@ async fn faults_after_the_operation_are_unknown_and_replay_on_retry() {
 #[tokio::test]
 async fn latency_count_probability_and_clearing() {
     let env = start_with(Duration::from_millis(1500)).await;
-    let q = CashListQuery {
-        camp_status: None,
-        page_index: 1,
-        page_size: 10,
-    };
+    let q = list(None, 10);
     env.fault(json!({"api": "alipay.marketing.campaign.cash.list.query", "kind": "latency", "latencyMs": 300, "count": 1}))
         .await;
     let started = Instant::now();
@@ -1018,13 +883,7 @@ async fn nothing_listening_is_a_definite_not_sent_failure() {
     let url = format!("http://{}/gateway.do", listener.local_addr().unwrap());
     drop(listener);
     let client = client_for(&url, Duration::from_secs(2));
-    let f = failure(
-        client
-            .execute(&CashDetailQuery {
-                crowd_no: "x".into(),
-            })
-            .await,
-    );
+    let f = failure(client.execute(&detail_query("x")).await);
     assert_eq!(f.kind, FailureKind::NotSent);
 }
 
@@ -1038,20 +897,12 @@ async fn random_campaigns_pay_out_exactly_the_budget_over_http() {
         .await;
     let mut sum = 0;
     for i in 0..4 {
-        sum += success(
-            env.client
-                .execute(&trigger(&crowd, uid(USER_A), &format!("r{i}")))
-                .await,
-        )
-        .prize_amount
-        .fen();
+        sum += success(send_envelope(&env.client, &crowd, USER_A, &format!("r{i}")).await)
+            .prize_amount
+            .fen();
     }
     assert_eq!(sum, 1000);
-    let f = failure(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "r9"))
-            .await,
-    );
+    let f = failure(send_envelope(&env.client, &crowd, USER_A, "r9").await);
     assert_eq!(f.error_msg.as_deref(), Some("红包已领完"));
 }
 
@@ -1124,11 +975,7 @@ async fn commit_late_pays_after_the_client_gave_up_and_a_later_retry_replays_it(
     let crowd = paid_campaign(&env, 2000, 10, "L10").await;
 
     commit_late(&env, 600).await;
-    let u = unknown(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "late1"))
-            .await,
-    );
+    let u = unknown(send_envelope(&env.client, &crowd, USER_A, "late1").await);
     assert_eq!(u, UnknownReason::Timeout);
     let listed = env.get_json("/sim/faults").await;
     assert_eq!(listed["lateCommits"][0]["delayMs"], 600, "{listed}");
@@ -1136,11 +983,7 @@ async fn commit_late_pays_after_the_client_gave_up_and_a_later_retry_replays_it(
     let done = late_commit_done(&env, "late1").await;
     assert_eq!(done["outcome"], "ok");
     assert_eq!(payouts_of(&env, "late1").await, 1);
-    let replay = success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "late1"))
-            .await,
-    );
+    let replay = success(send_envelope(&env.client, &crowd, USER_A, "late1").await);
     assert!(replay.repeat_trigger_flag);
     assert_eq!(payouts_of(&env, "late1").await, 1);
 }
@@ -1152,17 +995,9 @@ async fn a_retry_before_the_late_commit_pays_and_the_late_commit_never_pays_twic
 
     // Long enough that the retry below arrives first on any machine.
     commit_late(&env, 4000).await;
-    unknown(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "late2"))
-            .await,
-    );
+    unknown(send_envelope(&env.client, &crowd, USER_A, "late2").await);
     assert_eq!(late_commit(&env, "late2").await["done"], false);
-    let sent = success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "late2"))
-            .await,
-    );
+    let sent = success(send_envelope(&env.client, &crowd, USER_A, "late2").await);
     assert!(
         !sent.repeat_trigger_flag,
         "processed normally, not replayed"
@@ -1183,11 +1018,7 @@ async fn a_late_commit_applies_the_rules_of_its_own_moment_and_survives_clearing
 
     // Arrives while the campaign runs, is performed while it is paused: refused, nothing paid.
     commit_late(&env, 800).await;
-    unknown(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "late3"))
-            .await,
-    );
+    unknown(send_envelope(&env.client, &crowd, USER_A, "late3").await);
     success(env.client.execute(&modify(CampStatusChange::Pause)).await);
     let done = late_commit_done(&env, "late3").await;
     assert_eq!(done["outcome"], "business-error", "{done}");
@@ -1196,11 +1027,7 @@ async fn a_late_commit_applies_the_rules_of_its_own_moment_and_survives_clearing
 
     // Clearing the faults does not cancel a call already held.
     commit_late(&env, 800).await;
-    unknown(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "late4"))
-            .await,
-    );
+    unknown(send_envelope(&env.client, &crowd, USER_A, "late4").await);
     env.clear_faults().await;
     assert!(env.get_json("/sim/faults").await["faults"]
         .as_array()
@@ -1234,24 +1061,12 @@ async fn trigger_replay_after_checks_refuses_a_paid_out_biz_no_of_a_paused_campa
         .await;
     assert_eq!(status, 422);
 
-    let first = success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "ac1"))
-            .await,
-    );
+    let first = success(send_envelope(&env.client, &crowd, USER_A, "ac1").await);
     success(env.client.execute(&modify(CampStatusChange::Pause)).await);
-    let f = failure(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "ac1"))
-            .await,
-    );
+    let f = failure(send_envelope(&env.client, &crowd, USER_A, "ac1").await);
     assert_eq!(f.sub_code.as_deref(), Some("CAMPAIGN_PAUSED"));
     success(env.client.execute(&modify(CampStatusChange::Ready)).await);
-    let replay = success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "ac1"))
-            .await,
-    );
+    let replay = success(send_envelope(&env.client, &crowd, USER_A, "ac1").await);
     assert!(replay.repeat_trigger_flag);
     assert_eq!(replay.biz_no, first.biz_no);
 
@@ -1262,11 +1077,7 @@ async fn trigger_replay_after_checks_refuses_a_paid_out_biz_no_of_a_paused_campa
         "before_checks"
     );
     success(env.client.execute(&modify(CampStatusChange::Pause)).await);
-    let replay = success(
-        env.client
-            .execute(&trigger(&crowd, uid(USER_A), "ac1"))
-            .await,
-    );
+    let replay = success(send_envelope(&env.client, &crowd, USER_A, "ac1").await);
     assert!(replay.repeat_trigger_flag);
     assert_eq!(payouts_of(&env, "ac1").await, 1);
 }
@@ -1291,21 +1102,11 @@ async fn a_settled_campaign_reads_as_settled() {
         .post_json(&format!("/sim/campaigns/{crowd}/settle"), json!({}))
         .await;
     assert_eq!((status, &body["campStatus"]), (200, &json!("SETTLED")));
-    let detail = success(
-        env.client
-            .execute(&CashDetailQuery {
-                crowd_no: crowd.clone(),
-            })
-            .await,
-    );
+    let detail = success(env.client.execute(&detail_query(&crowd)).await);
     assert_eq!(detail.camp_status, Some(CampStatus::Settled));
     let settled = success(
         env.client
-            .execute(&CashListQuery {
-                camp_status: Some(CampStatus::Settled),
-                page_index: 1,
-                page_size: 10,
-            })
+            .execute(&list(Some(CampStatus::Settled), 10))
             .await,
     );
     assert_eq!(settled.camp_list.len(), 1);
@@ -1326,30 +1127,18 @@ async fn a_call_budget_bounds_each_call_and_none_left_sends_nothing() {
     let client = env.client.clone().with_call_budget(Arc::new(budget));
     env.fault(json!({"api": "alipay.marketing.campaign.cash.trigger", "kind": "hang", "count": 1}))
         .await;
-    let u = unknown(
-        client
-            .execute(&trigger(&crowd, uid(USER_A), "budget1"))
-            .await,
-    );
+    let u = unknown(send_envelope(&client, &crowd, USER_A, "budget1").await);
     assert_eq!(u, UnknownReason::Timeout);
     assert!(env.payouts().await.is_empty());
 
     // Nothing left: the request is not sent at all.
     *left.lock().unwrap() = Some(Duration::ZERO);
-    let f = failure(
-        client
-            .execute(&trigger(&crowd, uid(USER_A), "budget1"))
-            .await,
-    );
+    let f = failure(send_envelope(&client, &crowd, USER_A, "budget1").await);
     assert_eq!(f.kind, FailureKind::NotSent);
     assert!(env.payouts().await.is_empty());
 
     // No budget (outside an invocation): the configured timeout alone; the retry pays once.
     *left.lock().unwrap() = None;
-    success(
-        client
-            .execute(&trigger(&crowd, uid(USER_A), "budget1"))
-            .await,
-    );
+    success(send_envelope(&client, &crowd, USER_A, "budget1").await);
     assert_eq!(env.payouts().await.len(), 1);
 }

@@ -325,8 +325,9 @@ fn same_name(a: &Name, b: &Name) -> bool {
 /// The longest chain followed (leaf, intermediates, root).
 const MAX_CHAIN: usize = 8;
 
-/// A certificate that chains to the root bundle, with what the client needs of it.
-#[derive(Clone)]
+/// A certificate that chains to the root bundle, with what the client needs of it. (Its `Debug`
+/// shows the key as [`AlipayPublicKey`]'s does: a fingerprint.)
+#[derive(Clone, Debug)]
 pub struct TrustedCert {
     /// Its SN (`alipay_cert_sn` for Alipay's certificate).
     pub sn: String,
@@ -336,17 +337,6 @@ pub struct TrustedCert {
     pub not_after: i64,
     /// The subjects from the leaf up to the root (RFC 2253).
     pub path: Vec<String>,
-}
-
-impl std::fmt::Debug for TrustedCert {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrustedCert")
-            .field("sn", &self.sn)
-            .field("key", &self.key)
-            .field("not_after", &self.not_after)
-            .field("path", &self.path)
-            .finish()
-    }
 }
 
 /// Alipay's root bundle (`alipayRootCert.crt`), parsed once: the trust anchors and

@@ -11,6 +11,14 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/certs/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
+fn keys(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../../tests/vectors/keys/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
 fn expected(field: &str) -> String {
     let v: serde_json::Value = serde_json::from_slice(&fixture("expected.json")).unwrap();
     v[field].as_str().unwrap().to_string()
@@ -65,18 +73,11 @@ fn issuer_text_is_rfc2253_with_escapes() {
 #[test]
 fn the_alipay_key_comes_out_of_its_certificate_and_cert_sn_is_checked() {
     let from_cert = public_key_from_cert(&fixture("alipay_cert.pem")).unwrap();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/keys/");
-    let direct = AlipayPublicKey::from_text(
-        &std::fs::read_to_string(format!("{dir}alipay_public_spki.pem")).unwrap(),
-    )
-    .unwrap();
+    let direct = AlipayPublicKey::from_text(&keys("alipay_public_spki.pem")).unwrap();
     assert_eq!(from_cert.pkcs1_der(), direct.pkcs1_der());
 
     // A cert-mode response signed by the platform key: right SN verifies, other SN is refused.
-    let platform = AppPrivateKey::from_text(
-        &std::fs::read_to_string(format!("{dir}alipay_private_pkcs1.pem")).unwrap(),
-    )
-    .unwrap();
+    let platform = AppPrivateKey::from_text(&keys("alipay_private_pkcs1.pem")).unwrap();
     let content = r#"{"code":"10000","msg":"Success"}"#;
     let sn = expected("alipay_cert_sn");
     let body = format!(
@@ -95,30 +96,23 @@ fn the_alipay_key_comes_out_of_its_certificate_and_cert_sn_is_checked() {
 // The chain check (`RootBundle::verify_chain`) on the generated hierarchy: root → Class 2 → Alipay
 // certificate, root → Class 1 → app certificate, and a SHA-1 root → leaf.
 
-use alipay_protocol::cert::{CertError, CertField, CertModeSet, RootBundle};
+use alipay_protocol::cert::{CertError, CertField, CertModeError, CertModeSet, RootBundle};
 
 /// 2026-12-01, inside every fixture's validity window.
 const NOW: i64 = 1_796_083_200;
 
+/// Alipay's certificate with its intermediate, as the open platform hands it out.
+const ALIPAY_CHAIN: &[&str] = &["alipay_cert.pem", "class2.pem"];
+
 fn cat(names: &[&str]) -> Vec<u8> {
     names.iter().flat_map(|n| fixture(n)).collect()
-}
-
-fn keys(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../tests/vectors/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
 }
 
 #[test]
 fn a_leaf_with_its_intermediate_chains_to_the_bundle() {
     let roots = RootBundle::from_pem(&fixture("root_bundle.pem")).unwrap();
     assert_eq!(roots.root_cert_sn(), expected("alipay_root_cert_sn"));
-    let trusted = roots
-        .verify_chain(&cat(&["alipay_cert.pem", "class2.pem"]), NOW)
-        .unwrap();
+    let trusted = roots.verify_chain(&cat(ALIPAY_CHAIN), NOW).unwrap();
     assert_eq!(trusted.sn, expected("alipay_cert_sn"));
     assert_eq!(trusted.path.len(), 3, "{:?}", trusted.path);
     assert!(trusted.path[2].contains("Test Root CA R1"));
@@ -146,7 +140,7 @@ fn a_leaf_without_its_intermediate_or_under_another_root_is_untrusted() {
     // The SHA-1 root alone does not anchor the SHA-256 hierarchy.
     let legacy_only = RootBundle::from_pem(&fixture("root_rsa1.pem")).unwrap();
     assert!(matches!(
-        legacy_only.verify_chain(&cat(&["alipay_cert.pem", "class2.pem"]), NOW),
+        legacy_only.verify_chain(&cat(ALIPAY_CHAIN), NOW),
         Err(CertError::Untrusted { .. })
     ));
     // The app certificate's intermediate is not the Alipay certificate's.
@@ -180,7 +174,7 @@ fn a_tampered_signature_is_untrusted() {
 #[test]
 fn the_validity_window_of_every_certificate_on_the_path_is_checked() {
     let roots = RootBundle::from_pem(&fixture("root_bundle.pem")).unwrap();
-    let chain = cat(&["alipay_cert.pem", "class2.pem"]);
+    let chain = cat(ALIPAY_CHAIN);
     // 2040: the leaf (10 years from 2026-11) has expired.
     let e = roots.verify_chain(&chain, 2_208_988_800).unwrap_err();
     assert!(
@@ -195,63 +189,66 @@ fn the_validity_window_of_every_certificate_on_the_path_is_checked() {
     );
 }
 
+/// The files of a certificate-mode set, each the named fixtures concatenated.
+#[derive(Clone, Copy)]
+struct SetFiles {
+    app_cert: &'static [&'static str],
+    alipay_cert: &'static [&'static str],
+    root_bundle: &'static [&'static str],
+}
+
+/// The set as the open platform hands it out.
+const GOOD: SetFiles = SetFiles {
+    app_cert: &["app_cert.pem"],
+    alipay_cert: ALIPAY_CHAIN,
+    root_bundle: &["root_bundle.pem"],
+};
+
+/// `CertModeSet::load` at [`NOW`].
+fn load_set(files: SetFiles, app_key: &AppPrivateKey) -> Result<CertModeSet, CertModeError> {
+    CertModeSet::load(
+        &cat(files.app_cert),
+        &cat(files.alipay_cert),
+        &cat(files.root_bundle),
+        app_key,
+        NOW,
+    )
+}
+
 #[test]
 fn the_cert_mode_set_checks_the_app_key_and_the_chain_once() {
     let app_key = AppPrivateKey::from_text(&keys("app_private_pkcs8.pem")).unwrap();
-    let set = CertModeSet::load(
-        &fixture("app_cert.pem"),
-        &cat(&["alipay_cert.pem", "class2.pem"]),
-        &fixture("root_bundle.pem"),
-        &app_key,
-        NOW,
-    )
-    .unwrap();
+    let set = load_set(GOOD, &app_key).unwrap();
     assert_eq!(set.app_cert_sn, expected("app_cert_sn"));
     assert_eq!(set.alipay_cert.sn, expected("alipay_cert_sn"));
     assert_eq!(set.alipay_root_cert_sn, expected("alipay_root_cert_sn"));
 
     // The app certificate of another key.
     let other_key = AppPrivateKey::from_text(&keys("alipay_private_pkcs8.pem")).unwrap();
-    let e = CertModeSet::load(
-        &fixture("app_cert.pem"),
-        &cat(&["alipay_cert.pem", "class2.pem"]),
-        &fixture("root_bundle.pem"),
-        &other_key,
-        NOW,
-    )
-    .unwrap_err();
+    let e = load_set(GOOD, &other_key).unwrap_err();
     assert_eq!(e.field, CertField::AppCert);
     assert_eq!(e.source, CertError::KeyMismatch);
     // Alipay's certificate that does not chain; a bundle without an RSA root.
-    let e = CertModeSet::load(
-        &fixture("app_cert.pem"),
-        &fixture("alipay_cert.pem"),
-        &fixture("root_bundle.pem"),
-        &app_key,
-        NOW,
-    )
-    .unwrap_err();
+    let unchained = SetFiles {
+        alipay_cert: &["alipay_cert.pem"],
+        ..GOOD
+    };
+    let e = load_set(unchained, &app_key).unwrap_err();
     assert_eq!(e.field, CertField::AlipayCert);
-    let e = CertModeSet::load(
-        &fixture("app_cert.pem"),
-        &cat(&["alipay_cert.pem", "class2.pem"]),
-        &fixture("root_ec.pem"),
-        &app_key,
-        NOW,
-    )
-    .unwrap_err();
+    let no_rsa_root = SetFiles {
+        root_bundle: &["root_ec.pem"],
+        ..GOOD
+    };
+    let e = load_set(no_rsa_root, &app_key).unwrap_err();
     assert_eq!(
         (e.field, e.source),
         (CertField::RootCert, CertError::NoRsaRoot)
     );
     // The Alipay certificate given as the app certificate: its key is not the app key's.
-    let e = CertModeSet::load(
-        &fixture("alipay_cert.pem"),
-        &cat(&["alipay_cert.pem", "class2.pem"]),
-        &fixture("root_bundle.pem"),
-        &app_key,
-        NOW,
-    )
-    .unwrap_err();
+    let swapped = SetFiles {
+        app_cert: &["alipay_cert.pem"],
+        ..GOOD
+    };
+    let e = load_set(swapped, &app_key).unwrap_err();
     assert_eq!(e.field, CertField::AppCert);
 }

@@ -55,20 +55,30 @@ fn read_key(config: &Value, field: &str) -> String {
     std::fs::read_to_string(vectors_dir().join(rel)).expect("key file")
 }
 
-fn report(failures: Vec<String>, total: usize) {
+/// Runs `check` on every case of the files named `prefix*` (with the case id and the file's
+/// config); `check` pushes one line per failure, and all of them are reported at once.
+fn check_every_case(prefix: &str, mut check: impl FnMut(&str, &Value, &Value, &mut Vec<String>)) {
+    let all = cases(prefix);
+    let mut failures = Vec::new();
+    for (id, case, config) in &all {
+        check(id, case, config, &mut failures);
+    }
     assert!(
         failures.is_empty(),
-        "{} of {total} cases failed:\n{}",
+        "{} of {} cases failed:\n{}",
         failures.len(),
+        all.len(),
         failures.join("\n")
     );
 }
 
+fn alipay_key(config: &Value) -> AlipayPublicKey {
+    AlipayPublicKey::from_text(&read_key(config, "alipay_public_key")).unwrap()
+}
+
 #[test]
 fn request_string_to_sign_and_signatures_match_the_reference_and_every_peer() {
-    let all = cases("sign_cases");
-    let mut failures = Vec::new();
-    for (id, case, config) in &all {
+    check_every_case("sign_cases", |id, case, config, failures| {
         let key = AppPrivateKey::from_text(&read_key(config, "app_private_key")).unwrap();
         let app = AppConfig {
             app_id: config["app_id"].as_str().unwrap().to_string(),
@@ -117,16 +127,13 @@ fn request_string_to_sign_and_signatures_match_the_reference_and_every_peer() {
                 }
             }
         }
-    }
-    report(failures, all.len());
+    });
 }
 
 #[test]
 fn response_spans_and_verdicts_match_expected_valid() {
-    let all = cases("response_cases");
-    let mut failures = Vec::new();
-    for (id, case, config) in &all {
-        let key = AlipayPublicKey::from_text(&read_key(config, "alipay_public_key")).unwrap();
+    check_every_case("response_cases", |id, case, config, failures| {
+        let key = alipay_key(config);
         let mut verifier = ResponseVerifier::new(key);
         if let Some(aes) = case["aes_key"].as_str() {
             verifier = verifier.with_aes(AesKey::from_base64(aes).unwrap());
@@ -153,16 +160,13 @@ fn response_spans_and_verdicts_match_expected_valid() {
             (Some(false), Err(_)) => {}
             (expected, got) => failures.push(format!("{id}: expected {expected:?}, got {got:?}")),
         }
-    }
-    report(failures, all.len());
+    });
 }
 
 #[test]
 fn notifications_parse_once_and_verify_as_expected() {
-    let all = cases("notify_cases");
-    let mut failures = Vec::new();
-    for (id, case, config) in &all {
-        let key = AlipayPublicKey::from_text(&read_key(config, "alipay_public_key")).unwrap();
+    check_every_case("notify_cases", |id, case, config, failures| {
+        let key = alipay_key(config);
         let parsed =
             NotifyParams::parse_form(case["raw_body"].as_str().unwrap().as_bytes()).unwrap();
         let expected_params: Vec<(&str, &str)> = case["params"]
@@ -202,8 +206,7 @@ fn notifications_parse_once_and_verify_as_expected() {
             }
             expected => failures.push(format!("{id}: expected {expected:?}, got {strict:?}")),
         }
-    }
-    report(failures, all.len());
+    });
 }
 
 #[test]
@@ -218,8 +221,7 @@ fn bench_fixture_signs_to_its_expected_signature() {
         key.sign(string.as_bytes()),
         fixture["expected_sign"].as_str().unwrap()
     );
-    let alipay =
-        AlipayPublicKey::from_text(&read_key(&fixture["config"], "alipay_public_key")).unwrap();
+    let alipay = alipay_key(&fixture["config"]);
     let verifier = ResponseVerifier::new(alipay.clone());
     verifier
         .verify(

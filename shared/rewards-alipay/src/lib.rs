@@ -141,12 +141,11 @@ impl PassGateway for AlipayGateway {
         map(self.client.execute(&call).await, |issued| {
             Ok(PassIssued {
                 pass_id: PassId::parse(&issued.pass_id).map_err(|e| format!("passId: {e}"))?,
-                serial_number: issued
-                    .serial_number
-                    .as_deref()
-                    .map(SerialNumber::parse)
-                    .transpose()
-                    .map_err(|e| format!("serialNumber: {e}"))?,
+                serial_number: optional_id(
+                    "serialNumber",
+                    issued.serial_number.as_deref(),
+                    SerialNumber::parse,
+                )?,
             })
         })
     }
@@ -183,15 +182,21 @@ impl PassGateway for AlipayGateway {
         };
         map(self.client.execute(&call).await, |updated| {
             Ok(PassLookup::Found {
-                pass_id: updated
-                    .pass_id
-                    .as_deref()
-                    .map(PassId::parse)
-                    .transpose()
-                    .map_err(|e| format!("passId: {e}"))?,
+                pass_id: optional_id("passId", updated.pass_id.as_deref(), PassId::parse)?,
             })
         })
     }
+}
+
+/// An id the answer may leave out, read with the domain's parser; an error names the wire field.
+fn optional_id<T, E: std::fmt::Display>(
+    field: &str,
+    text: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<Option<T>, String> {
+    text.map(parse)
+        .transpose()
+        .map_err(|e| format!("{field}: {e}"))
 }
 
 fn status_text(s: Option<CampStatus>) -> String {

@@ -64,16 +64,49 @@ pub fn uni_transfer(order: &TransferOrder) -> UniTransfer {
     }
 }
 
-/// A refused or unclear answer, by the table: `Ok(refusal)` or `Err(why)` for unknown.
-fn refusal(api: TransferApi, f: Failure) -> Result<TransferRefusal, (TransferClass, String)> {
-    let class = classify(api, &f.code, f.sub_code.as_deref());
-    let class = match class {
+/// What an answer of either transfer API says, before it is put in the words of that API's port
+/// result.
+enum Reading {
+    /// Alipay holds the order.
+    Held(TransferReceipt),
+    /// A refusal, by the table (or an unsigned gateway refusal).
+    Refused(TransferRefusal),
+    /// A signed `ORDER_NOT_EXIST` (only common.query has it), with its text.
+    NoSuchOrder(String),
+    /// Nothing learnt, and why.
+    Unknown(String),
+}
+
+/// Reads an outcome of `api` by the table.
+fn read(api: TransferApi, outcome: Outcome<TransferState>) -> Reading {
+    match outcome {
+        Outcome::Success(s) => Reading::Held(receipt(s)),
+        // Never left: nothing happened, but no refusal either; the same number is simply sent again.
+        Outcome::Failed(f) if f.kind == FailureKind::NotSent => {
+            Reading::Unknown(format!("not sent: {}", f.msg))
+        }
+        Outcome::Failed(f) => signed_refusal(api, f),
+        Outcome::Unknown(UnknownReason::Unsigned { code, sub_code }) => {
+            let why = format!("unsigned answer (code {})", code.as_deref().unwrap_or("-"));
+            match unsigned(code, sub_code) {
+                Some(r) => Reading::Refused(r),
+                None => Reading::Unknown(why),
+            }
+        }
+        Outcome::Unknown(reason) => Reading::Unknown(reason.to_string()),
+    }
+}
+
+/// A signed refusal or unclear answer, by the table.
+fn signed_refusal(api: TransferApi, f: Failure) -> Reading {
+    let class = match classify(api, &f.code, f.sub_code.as_deref()) {
         TransferClass::Definite => RefusalClass::Definite,
         TransferClass::RetryLater => RefusalClass::RetryLater,
         TransferClass::Configuration => RefusalClass::Configuration,
-        other => return Err((other, f.to_string())),
+        TransferClass::NoSuchOrder => return Reading::NoSuchOrder(f.to_string()),
+        TransferClass::Success | TransferClass::Unknown => return Reading::Unknown(f.to_string()),
     };
-    Ok(TransferRefusal {
+    Reading::Refused(TransferRefusal {
         failure: failure(f),
         class,
     })
@@ -97,48 +130,22 @@ fn unsigned(code: Option<String>, sub_code: Option<String>) -> Option<TransferRe
 
 /// Maps a uni.transfer outcome.
 pub fn transfer_outcome(outcome: Outcome<TransferState>) -> TransferOutcome {
-    match outcome {
-        Outcome::Success(s) => TransferOutcome::Accepted(receipt(s)),
-        // Never left: nothing happened, but no refusal either; the same number is simply sent again.
-        Outcome::Failed(f) if f.kind == FailureKind::NotSent => {
-            TransferOutcome::Unknown(format!("not sent: {}", f.msg))
-        }
-        Outcome::Failed(f) => match refusal(TransferApi::Transfer, f) {
-            Ok(r) => TransferOutcome::Refused(r),
-            Err((_, why)) => TransferOutcome::Unknown(why),
-        },
-        Outcome::Unknown(UnknownReason::Unsigned { code, sub_code }) => {
-            let why = format!("unsigned answer (code {})", code.as_deref().unwrap_or("-"));
-            match unsigned(code, sub_code) {
-                Some(r) => TransferOutcome::Refused(r),
-                None => TransferOutcome::Unknown(why),
-            }
-        }
-        Outcome::Unknown(reason) => TransferOutcome::Unknown(reason.to_string()),
+    match read(TransferApi::Transfer, outcome) {
+        Reading::Held(r) => TransferOutcome::Accepted(r),
+        Reading::Refused(r) => TransferOutcome::Refused(r),
+        // The table has no ORDER_NOT_EXIST row for uni.transfer; were one read, it says nothing.
+        Reading::NoSuchOrder(why) | Reading::Unknown(why) => TransferOutcome::Unknown(why),
     }
 }
 
 /// Maps a common.query outcome. `ORDER_NOT_EXIST` counts only when signed (an unsigned answer is
 /// never a `Failed`).
 pub fn lookup_outcome(outcome: Outcome<TransferState>) -> TransferLookup {
-    match outcome {
-        Outcome::Success(s) => TransferLookup::Found(receipt(s)),
-        Outcome::Failed(f) if f.kind == FailureKind::NotSent => {
-            TransferLookup::Unknown(format!("not sent: {}", f.msg))
-        }
-        Outcome::Failed(f) => match refusal(TransferApi::Query, f) {
-            Ok(r) => TransferLookup::Refused(r),
-            Err((TransferClass::NoSuchOrder, _)) => TransferLookup::NotFound,
-            Err((_, why)) => TransferLookup::Unknown(why),
-        },
-        Outcome::Unknown(UnknownReason::Unsigned { code, sub_code }) => {
-            let why = format!("unsigned answer (code {})", code.as_deref().unwrap_or("-"));
-            match unsigned(code, sub_code) {
-                Some(r) => TransferLookup::Refused(r),
-                None => TransferLookup::Unknown(why),
-            }
-        }
-        Outcome::Unknown(reason) => TransferLookup::Unknown(reason.to_string()),
+    match read(TransferApi::Query, outcome) {
+        Reading::Held(r) => TransferLookup::Found(r),
+        Reading::Refused(r) => TransferLookup::Refused(r),
+        Reading::NoSuchOrder(_) => TransferLookup::NotFound,
+        Reading::Unknown(why) => TransferLookup::Unknown(why),
     }
 }
 

@@ -1,28 +1,16 @@
 //! The adapter against the real simulator over HTTP: outcomes keep their class and fields.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use alipay_client::{AlipayClient, ClientConfig, Keys};
-use alipay_protocol::{AlipayPublicKey, AppPrivateKey};
+mod common;
+
 use rewards_alipay::AlipayGateway;
 use rewards_core::ids::{CrowdNo, OutBizNo, UserId};
 use rewards_core::payout::Recipient;
 use rewards_core::ports::{CashGateway, TriggerRequest};
 use rewards_core::GatewayOutcome;
 
-fn key(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../tests/vectors/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
 fn gateway(url: &str) -> AlipayGateway {
-    let keys = Keys::new(
-        AppPrivateKey::from_text(&key("app_private_pkcs1.pem")).unwrap(),
-        AlipayPublicKey::from_text(&key("alipay_public_spki.pem")).unwrap(),
-    );
-    AlipayGateway::new(AlipayClient::new(ClientConfig::new("2021000000000001", url, keys)).unwrap())
+    common::gateway_with(common::config(url))
 }
 
 fn trigger(crowd: &str) -> TriggerRequest {
@@ -52,12 +40,7 @@ async fn a_definite_refusal_keeps_its_codes() {
 #[tokio::test]
 async fn a_request_that_never_left_is_unknown_not_a_refusal() {
     // A port nobody listens on: the connection is refused before anything is sent.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}/gateway.do");
+    let url = common::unreachable_url();
     assert!(matches!(
         gateway(&url).trigger(&trigger("C1")).await,
         GatewayOutcome::Unknown(_)

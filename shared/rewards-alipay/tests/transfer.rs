@@ -2,10 +2,11 @@
 //! matches on.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
-use alipay_client::{AlipayClient, AmountFen, ClientConfig, Keys};
-use alipay_protocol::{AlipayPublicKey, AppPrivateKey};
+use alipay_client::AmountFen;
 use rewards_alipay::AlipayGateway;
 use rewards_core::ids::{OpenId, OutBizNo, UserId};
 use rewards_core::payout::Recipient;
@@ -14,22 +15,10 @@ use rewards_core::ports::{
     TransferProduct, TransferStatus,
 };
 
-fn key(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../tests/vectors/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
 fn gateway(url: &str) -> AlipayGateway {
-    let keys = Keys::new(
-        AppPrivateKey::from_text(&key("app_private_pkcs1.pem")).unwrap(),
-        AlipayPublicKey::from_text(&key("alipay_public_spki.pem")).unwrap(),
-    );
-    let config = ClientConfig::new("2021000000000001", url, keys)
-        .with_timeouts(Duration::from_secs(2), Duration::from_secs(2));
-    AlipayGateway::new(AlipayClient::new(config).unwrap())
+    common::gateway_with(
+        common::config(url).with_timeouts(Duration::from_secs(2), Duration::from_secs(2)),
+    )
 }
 
 fn order(out: &str, payee: Recipient, product: TransferProduct) -> TransferOrder {
@@ -58,26 +47,14 @@ fn user(u: &str) -> Recipient {
     Recipient::UserId(UserId::parse(u).unwrap())
 }
 
-async fn settings(base: &str, body: &str) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/sim/settings"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+async fn settings(base: &str, body: serde_json::Value) {
+    common::control(base, "/sim/settings", body, 200).await;
 }
 
-async fn fault(base: &str, body: &str) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/sim/faults"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
+/// One fault of `kind` on the next call of `api`.
+async fn fault_once(base: &str, api: &str, kind: &str) {
+    let body = serde_json::json!({"api": api, "kind": kind, "count": 1});
+    common::control(base, "/sim/faults", body, 201).await;
 }
 
 fn class(o: TransferOutcome) -> Option<RefusalClass> {
@@ -138,7 +115,7 @@ async fn outcomes_and_lookups_keep_their_meaning() {
         Some(RefusalClass::Definite)
     );
     // The payer's balance: retry later, then the same order goes through.
-    settings(&sim.base_url, r#"{"payerBalanceFen":100}"#).await;
+    settings(&sim.base_url, serde_json::json!({"payerBalanceFen": 100})).await;
     let a3 = order(
         "pe_a3",
         user("2088000000000002"),
@@ -148,15 +125,16 @@ async fn outcomes_and_lookups_keep_their_meaning() {
         class(gw.transfer(&a3).await),
         Some(RefusalClass::RetryLater)
     );
-    settings(&sim.base_url, r#"{"payerBalanceFen":1000}"#).await;
+    settings(&sim.base_url, serde_json::json!({"payerBalanceFen": 1000})).await;
     assert!(matches!(
         gw.transfer(&a3).await,
         TransferOutcome::Accepted(_)
     ));
     // A platform that does not know, and a body cut after the commit: unknown; the query tells.
-    fault(
+    fault_once(
         &sim.base_url,
-        r#"{"api":"alipay.fund.trans.uni.transfer","kind":"commit_then_drop","count":1}"#,
+        "alipay.fund.trans.uni.transfer",
+        "commit_then_drop",
     )
     .await;
     let a4 = order("pe_a4", user("2088000000000003"), red);
@@ -168,34 +146,19 @@ async fn outcomes_and_lookups_keep_their_meaning() {
         gw.query(&no("pe_a4"), red).await,
         TransferLookup::Found(_)
     ));
-    fault(
-        &sim.base_url,
-        r#"{"api":"alipay.fund.trans.common.query","kind":"unknown_error","count":1}"#,
-    )
-    .await;
-    assert!(matches!(
-        gw.query(&no("pe_a4"), red).await,
-        TransferLookup::Unknown(_)
-    ));
-    fault(
-        &sim.base_url,
-        r#"{"api":"alipay.fund.trans.common.query","kind":"bad_signature","count":1}"#,
-    )
-    .await;
-    assert!(matches!(
-        gw.query(&no("pe_zz"), red).await,
-        TransferLookup::Unknown(_)
-    ));
+    // A query the platform cannot answer, or answers unsigned: unknown, whatever Alipay holds.
+    for (kind, out) in [("unknown_error", "pe_a4"), ("bad_signature", "pe_zz")] {
+        fault_once(&sim.base_url, "alipay.fund.trans.common.query", kind).await;
+        assert!(
+            matches!(gw.query(&no(out), red).await, TransferLookup::Unknown(_)),
+            "{kind}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_request_that_never_left_is_unknown() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let gw = gateway(&format!("http://127.0.0.1:{port}/gateway.do"));
+    let gw = gateway(&common::unreachable_url());
     let red = TransferProduct::StdRedPacket;
     assert!(matches!(
         gw.transfer(&order("pe_b1", user("2088000000000001"), red))

@@ -179,7 +179,9 @@ fn issue(tpl: &str, user: &str, token: &str, serial: &str) -> Biz {
     )
 }
 
-fn two_templates(s: &mut State) -> (String, String) {
+/// A fresh state holding two templates (`$sn$` serials), and their ids.
+fn two_templates() -> (State, String, String) {
+    let mut s = State::new("app");
     let mut ids = Vec::new();
     for title in ["a", "b"] {
         let r = ok(s.template_add(
@@ -190,13 +192,12 @@ fn two_templates(s: &mut State) -> (String, String) {
         let result: Value = serde_json::from_str(r["result"].as_str().unwrap()).unwrap();
         ids.push(result["tpl_id"].as_str().unwrap().to_string());
     }
-    (ids[0].clone(), ids[1].clone())
+    (s, ids[0].clone(), ids[1].clone())
 }
 
 #[test]
 fn a_claim_token_is_bound_to_its_user_and_template() {
-    let mut s = State::new("app");
-    let (a, b) = two_templates(&mut s);
+    let (mut s, a, b) = two_templates();
     let user = "2088000000000001";
     let token = s.mint_user_token(&a, user);
     let other_user = issue(&a, "2088000000000002", &token, "s1");
@@ -221,8 +222,7 @@ fn a_claim_token_is_bound_to_its_user_and_template() {
 
 #[test]
 fn a_repeated_serial_answers_the_same_pass_or_a_refusal_as_set() {
-    let mut s = State::new("app");
-    let (a, _) = two_templates(&mut s);
+    let (mut s, a, _) = two_templates();
     let user = "2088000000000001";
     let first = s.mint_user_token(&a, user);
     let issued = pass_result(s.instance_add(&issue(&a, user, &first, "s1"), now()));

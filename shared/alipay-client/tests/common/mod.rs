@@ -8,12 +8,9 @@ use alipay_protocol::{AlipayPublicKey, AppPrivateKey};
 use alipay_sim::{RunningSim, SimConfig};
 use serde_json::Value;
 
-pub fn keys_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors/keys")
-}
-
+/// A test key of the directory the simulator reads its own from by default.
 pub fn read_key(name: &str) -> String {
-    std::fs::read_to_string(keys_dir().join(name)).unwrap()
+    std::fs::read_to_string(alipay_sim::default_keys_dir().join(name)).unwrap()
 }
 
 pub fn keys() -> Keys {
@@ -59,33 +56,11 @@ impl Env {
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(self.control(path))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        post_json(&self.http, self.control(path), body).await
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
-        let text = self
-            .http
-            .get(self.control(path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        serde_json::from_str(&text).unwrap()
+        get_json(&self.http, self.control(path)).await
     }
 
     pub async fn payouts(&self) -> Vec<Value> {
@@ -116,4 +91,43 @@ impl Env {
             .unwrap();
         assert_eq!(r.status().as_u16(), 204);
     }
+}
+
+/// POSTs JSON to `url`: the status, and the answer as JSON (as a JSON string when it is not JSON).
+pub async fn post_json(http: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
+    let r = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// GETs `url`: the answer, which must be JSON.
+pub async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    let text = http.get(url).send().await.unwrap().text().await.unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// POSTs a form body to the gateway at `url`, as the SDKs do: the answer's text.
+pub async fn post_form(http: &reqwest::Client, url: &str, form: String) -> String {
+    http.post(url)
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded;charset=utf-8",
+        )
+        .body(form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
