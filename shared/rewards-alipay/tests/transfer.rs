@@ -29,16 +29,7 @@ fn order(out: &str, payee: Recipient, product: TransferProduct) -> TransferOrder
         payee,
         order_title: "现金红包".into(),
         scene_name: "现金营销".into(),
-        scene_report_infos: vec![
-            SceneReportInfo {
-                info_type: "活动名称".into(),
-                info_content: "新年".into(),
-            },
-            SceneReportInfo {
-                info_type: "奖励说明".into(),
-                info_content: "签到".into(),
-            },
-        ],
+        scene_report_infos: SceneReportInfo::cash_marketing("新年", "签到"),
         notify_url: None,
     }
 }

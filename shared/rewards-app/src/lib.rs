@@ -163,16 +163,10 @@ fn transfer_settings(
         product,
         order_title: required("TRANSFER_ORDER_TITLE")?,
         scene_name: env("TRANSFER_SCENE_NAME").unwrap_or_else(|| "现金营销".to_owned()),
-        scene_report_infos: vec![
-            SceneReportInfo {
-                info_type: "活动名称".into(),
-                info_content: required("TRANSFER_ACTIVITY_NAME")?,
-            },
-            SceneReportInfo {
-                info_type: "奖励说明".into(),
-                info_content: required("TRANSFER_REWARD_DESCRIPTION")?,
-            },
-        ],
+        scene_report_infos: SceneReportInfo::cash_marketing(
+            required("TRANSFER_ACTIVITY_NAME")?,
+            required("TRANSFER_REWARD_DESCRIPTION")?,
+        ),
         notify_url: env("ALIPAY_NOTIFY_URL"),
         max_per_payout: match env("TRANSFER_MAX_AMOUNT") {
             Some(t) => yuan(&t).ok_or_else(|| {

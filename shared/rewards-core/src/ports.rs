@@ -355,6 +355,21 @@ pub struct SceneReportInfo {
     pub info_content: String,
 }
 
+impl SceneReportInfo {
+    /// The two infos the scene `现金营销` (cash marketing) must report: `活动名称`, the activity's
+    /// name, and `奖励说明`, what the reward is for.
+    pub fn cash_marketing(activity: impl Into<String>, reward: impl Into<String>) -> Vec<Self> {
+        let info = |info_type: &str, info_content: String| SceneReportInfo {
+            info_type: info_type.to_owned(),
+            info_content,
+        };
+        vec![
+            info("活动名称", activity.into()),
+            info("奖励说明", reward.into()),
+        ]
+    }
+}
+
 /// Everything one transfer order carries. A re-send of an out_biz_no must carry exactly the same
 /// values (Alipay answers `PAYMENT_INFO_INCONSISTENCY` otherwise), so the ledger stores them all.
 #[derive(Debug, Clone, PartialEq, Eq)]

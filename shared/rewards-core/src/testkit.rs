@@ -1140,16 +1140,7 @@ pub fn transfer_settings() -> TransferSettings {
         product: TransferProduct::StdRedPacket,
         order_title: "积分兑换红包".into(),
         scene_name: "现金营销".into(),
-        scene_report_infos: vec![
-            SceneReportInfo {
-                info_type: "活动名称".into(),
-                info_content: "积分兑换".into(),
-            },
-            SceneReportInfo {
-                info_type: "奖励说明".into(),
-                info_content: "积分兑换现金红包".into(),
-            },
-        ],
+        scene_report_infos: SceneReportInfo::cash_marketing("积分兑换", "积分兑换现金红包"),
         notify_url: Some("https://api.example.com/alipay/notify".into()),
         max_per_payout: AmountFen::from_fen(20_000).unwrap(),
         default_amounts: BTreeMap::from([(Reason::Referral, AmountFen::from_fen(100).unwrap())]),
