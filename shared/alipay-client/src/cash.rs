@@ -266,65 +266,6 @@ impl ApiRequest for CashTrigger {
     }
 }
 
-/// `camp_status`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CampStatus {
-    /// `CREATED`: not paid yet.
-    Created,
-    /// `PAID`.
-    Paid,
-    /// `READY`: running.
-    Ready,
-    /// `PAUSE`.
-    Pause,
-    /// `CLOSED`.
-    Closed,
-    /// `SETTLED`: settled (what was left refunded), Alipay's spelling in its SDK models.
-    Settled,
-    /// Anything else, verbatim, so a caller can log and store a state it does not know.
-    Other(String),
-}
-
-impl CampStatus {
-    /// The wire value.
-    pub fn as_str(&self) -> &str {
-        match self {
-            CampStatus::Created => "CREATED",
-            CampStatus::Paid => "PAID",
-            CampStatus::Ready => "READY",
-            CampStatus::Pause => "PAUSE",
-            CampStatus::Closed => "CLOSED",
-            CampStatus::Settled => "SETTLED",
-            CampStatus::Other(s) => s,
-        }
-    }
-
-    /// Reads a wire value.
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "CREATED" => CampStatus::Created,
-            "PAID" => CampStatus::Paid,
-            "READY" => CampStatus::Ready,
-            "PAUSE" => CampStatus::Pause,
-            "CLOSED" => CampStatus::Closed,
-            "SETTLED" => CampStatus::Settled,
-            other => CampStatus::Other(other.to_string()),
-        }
-    }
-}
-
-impl Serialize for CampStatus {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for CampStatus {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(CampStatus::parse(&String::deserialize(d)?))
-    }
-}
-
 /// `alipay.marketing.campaign.cash.detail.query`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CashDetailQuery {
@@ -368,9 +309,10 @@ pub struct CampaignDetail {
     /// `origin_crowd_no`.
     #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
     pub origin_crowd_no: Option<String>,
-    /// `camp_status`.
-    #[serde(default)]
-    pub camp_status: Option<CampStatus>,
+    /// `camp_status` verbatim (`CREATED`, `PAID`, `READY`, `PAUSE`, `CLOSED`, `SETTLED`, or a state
+    /// Alipay added later): the domain types it, one place for what each state means.
+    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
+    pub camp_status: Option<String>,
 }
 
 json_biz_api!(
@@ -382,9 +324,9 @@ json_biz_api!(
 /// `alipay.marketing.campaign.cash.list.query`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CashListQuery {
-    /// `camp_status` filter; `None` = `ALL`.
+    /// `camp_status` filter, verbatim; `None` = `ALL`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub camp_status: Option<CampStatus>,
+    pub camp_status: Option<String>,
     /// `page_index`, from 1.
     #[serde(serialize_with = "as_string")]
     pub page_index: u64,
@@ -402,9 +344,10 @@ pub struct CampaignSummary {
     /// `origin_crowd_no`.
     #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
     pub origin_crowd_no: Option<String>,
-    /// `camp_status`.
-    #[serde(default)]
-    pub camp_status: Option<CampStatus>,
+    /// `camp_status` verbatim (`CREATED`, `PAID`, `READY`, `PAUSE`, `CLOSED`, `SETTLED`, or a state
+    /// Alipay added later): the domain types it, one place for what each state means.
+    #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
+    pub camp_status: Option<String>,
     /// `coupon_name`.
     #[serde(default, deserialize_with = "crate::de::opt_nonempty")]
     pub coupon_name: Option<String>,
@@ -489,19 +432,14 @@ mod tests {
     }
 
     #[test]
-    fn camp_status_follows_alipay_spelling_and_keeps_unknown_text() {
-        for s in ["CREATED", "PAID", "READY", "PAUSE", "CLOSED", "SETTLED"] {
-            let status = CampStatus::parse(s);
-            assert!(!matches!(status, CampStatus::Other(_)), "{s}");
-            assert_eq!(status.as_str(), s);
+    fn camp_status_is_kept_verbatim() {
+        for text in ["SETTLED", "SETTLE", "ARCHIVED"] {
+            let body = format!(r#"{{"camp_status":"{text}"}}"#);
+            let detail: CampaignDetail = serde_json::from_str(&body).unwrap();
+            assert_eq!(detail.camp_status.as_deref(), Some(text));
         }
-        assert_eq!(CampStatus::parse("SETTLED"), CampStatus::Settled);
-        let detail: CampaignDetail = serde_json::from_str(r#"{"camp_status":"SETTLE"}"#).unwrap();
-        assert_eq!(detail.camp_status, Some(CampStatus::Other("SETTLE".into())));
-        assert_eq!(
-            serde_json::to_string(&CampStatus::Other("ARCHIVED".into())).unwrap(),
-            r#""ARCHIVED""#
-        );
+        let detail: CampaignDetail = serde_json::from_str(r#"{"camp_status":""}"#).unwrap();
+        assert_eq!(detail.camp_status, None);
     }
 
     #[test]

@@ -13,8 +13,8 @@ pub mod notification;
 pub mod transfer;
 
 use alipay_client::cash::{
-    CampStatus, CampStatusChange, CashCreate, CashDetailQuery, CashListQuery, CashStatusModify,
-    CashTrigger, PrizeType as ClientPrize, TriggerUser,
+    CampStatusChange, CashCreate, CashDetailQuery, CashListQuery, CashStatusModify, CashTrigger,
+    PrizeType as ClientPrize, TriggerUser,
 };
 use alipay_client::oauth::{Grant, OauthToken};
 use alipay_client::pass::{
@@ -199,10 +199,6 @@ fn optional_id<T, E: std::fmt::Display>(
         .map_err(|e| format!("{field}: {e}"))
 }
 
-fn status_text(s: Option<CampStatus>) -> String {
-    s.map(|s| s.as_str().to_string()).unwrap_or_default()
-}
-
 #[async_trait]
 impl CashGateway for AlipayGateway {
     async fn create_campaign(&self, terms: &NewCampaign) -> GatewayOutcome<CampaignCreated> {
@@ -269,14 +265,14 @@ impl CashGateway for AlipayGateway {
                 send_amount: d.send_amount,
                 total_count: d.total_count.or(d.total_num).map(|n| n.to_string()),
                 origin_crowd_no: d.origin_crowd_no,
-                camp_status: status_text(d.camp_status),
+                camp_status: d.camp_status.unwrap_or_default(),
             })
         })
     }
 
     async fn list(&self, req: &ListCampaignsRequest) -> GatewayOutcome<CampaignPage> {
         let call = CashListQuery {
-            camp_status: req.camp_status.as_deref().map(CampStatus::parse),
+            camp_status: req.camp_status.clone(),
             page_index: u64::from(req.page_index),
             page_size: u64::from(req.page_size),
         };
@@ -291,7 +287,7 @@ impl CashGateway for AlipayGateway {
                     .map(|c| CampaignSummary {
                         crowd_no: c.crowd_no.unwrap_or_default(),
                         origin_crowd_no: c.origin_crowd_no,
-                        camp_status: status_text(c.camp_status),
+                        camp_status: c.camp_status.unwrap_or_default(),
                         coupon_name: c.coupon_name.unwrap_or_default(),
                     })
                     .collect(),
