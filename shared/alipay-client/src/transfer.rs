@@ -98,21 +98,6 @@ pub struct SceneReportInfo {
     pub info_content: String,
 }
 
-impl SceneReportInfo {
-    /// The two infos the scene `现金营销` (cash marketing) must report: `活动名称`, the activity's
-    /// name, and `奖励说明`, what the reward is for.
-    pub fn cash_marketing(activity: impl Into<String>, reward: impl Into<String>) -> Vec<Self> {
-        let info = |info_type: &str, info_content: String| SceneReportInfo {
-            info_type: info_type.to_owned(),
-            info_content,
-        };
-        vec![
-            info("活动名称", activity.into()),
-            info("奖励说明", reward.into()),
-        ]
-    }
-}
-
 /// `alipay.fund.trans.uni.transfer` with `biz_scene=DIRECT_TRANSFER`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UniTransfer {
@@ -679,7 +664,16 @@ mod tests {
             payee,
             order_title: "现金红包".into(),
             scene_name: Some("现金营销".into()),
-            scene_report_infos: SceneReportInfo::cash_marketing("新年", "签到奖励"),
+            scene_report_infos: vec![
+                SceneReportInfo {
+                    info_type: "活动名称".into(),
+                    info_content: "新年".into(),
+                },
+                SceneReportInfo {
+                    info_type: "奖励说明".into(),
+                    info_content: "签到奖励".into(),
+                },
+            ],
             notify_url: Some("https://example.com/alipay/notify".into()),
         }
     }

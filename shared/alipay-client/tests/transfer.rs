@@ -61,7 +61,16 @@ fn order(out_biz_no: &str, notify_url: Option<&str>) -> UniTransfer {
         payee: Payee::UserId(USER.into()),
         order_title: "现金红包".into(),
         scene_name: Some("现金营销".into()),
-        scene_report_infos: SceneReportInfo::cash_marketing("新年活动", "签到奖励"),
+        scene_report_infos: vec![
+            SceneReportInfo {
+                info_type: "活动名称".into(),
+                info_content: "新年活动".into(),
+            },
+            SceneReportInfo {
+                info_type: "奖励说明".into(),
+                info_content: "签到奖励".into(),
+            },
+        ],
         notify_url: notify_url.map(str::to_owned),
     }
 }
