@@ -3,7 +3,9 @@
 use crate::api::{self, segment, Api};
 use crate::doctor;
 use crate::error::{CliError, EXIT_REFUSED};
-use crate::output::{self, beijing, fields, list_table, table, text, yuan, yuan_amount};
+use crate::output::{
+    self, as_is, beijing, fields, list_table, stamps, table, text, yuan, yuan_amount,
+};
 use crate::target::{self, Deployment};
 use crate::validate::{self, FileCheck};
 use crate::{
@@ -225,7 +227,7 @@ fn template_fields(t: &Value) -> String {
         .as_array()
         .map(|a| a.iter().map(|v| text(Some(v))).collect())
         .unwrap_or_default();
-    fields(&[
+    let mut view = vec![
         ("templateId", text(t.get("templateId"))),
         (
             "title",
@@ -237,9 +239,9 @@ fn template_fields(t: &Value) -> String {
             text(t.pointer("/tplContent/content/merchant/mcallbackUrl")),
         ),
         ("uniqueId", text(t.get("uniqueId"))),
-        ("created", beijing(t.get("createdAt"))),
-        ("updated", beijing(t.get("updatedAt"))),
-    ])
+    ];
+    view.extend(stamps(t));
+    fields(&view)
 }
 
 async fn template_list(ctx: &Ctx) -> Result<u8, CliError> {
@@ -276,15 +278,12 @@ async fn template_show(ctx: &Ctx, id: &str) -> Result<u8, CliError> {
 // ------------------------------------------------------------------ passes
 
 fn pass_view(p: &Value) -> String {
-    fields(&[
-        ("passId", text(p.get("passId"))),
-        ("status", text(p.get("status"))),
-        ("userId", text(p.get("userId"))),
-        ("templateId", text(p.get("templateId"))),
-        ("serialNumber", text(p.get("serialNumber"))),
-        ("created", beijing(p.get("createdAt"))),
-        ("updated", beijing(p.get("updatedAt"))),
-    ])
+    let mut view = as_is(
+        p,
+        &["passId", "status", "userId", "templateId", "serialNumber"],
+    );
+    view.extend(stamps(p));
+    fields(&view)
 }
 
 async fn pass(ctx: &Ctx, cmd: PassCmd) -> Result<u8, CliError> {
@@ -522,20 +521,19 @@ fn entry_view(e: &Value) -> String {
         ),
         other => format!("{other}\n"),
     };
-    headline
-        + &fields(&[
-            ("outBizNo", text(e.get("outBizNo"))),
-            ("state", state.to_owned()),
-            ("amount", yuan_amount(e.get("amountFen"))),
-            ("reason", text(e.get("reason"))),
-            ("businessId", text(e.get("businessId"))),
-            ("crowdNo", campaign_or_rail(e)),
-            ("recipient", recipient(e)),
-            ("attempts", text(e.get("attempts"))),
-            ("note", note(e)),
-            ("created", beijing(e.get("createdAt"))),
-            ("updated", beijing(e.get("updatedAt"))),
-        ])
+    let mut view = vec![
+        ("outBizNo", text(e.get("outBizNo"))),
+        ("state", state.to_owned()),
+        ("amount", yuan_amount(e.get("amountFen"))),
+        ("reason", text(e.get("reason"))),
+        ("businessId", text(e.get("businessId"))),
+        ("crowdNo", campaign_or_rail(e)),
+        ("recipient", recipient(e)),
+        ("attempts", text(e.get("attempts"))),
+        ("note", note(e)),
+    ];
+    view.extend(stamps(e));
+    headline + &fields(&view)
 }
 
 fn reason_name(r: Reason) -> &'static str {

@@ -76,6 +76,19 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
     out
 }
 
+/// `keys` of a record, each as its text under its own name.
+pub fn as_is<'a>(record: &Value, keys: &[&'a str]) -> Vec<(&'a str, String)> {
+    keys.iter().map(|k| (*k, text(record.get(*k)))).collect()
+}
+
+/// A record's `createdAt` and `updatedAt`, in Beijing time.
+pub fn stamps(record: &Value) -> [(&'static str, String); 2] {
+    [
+        ("created", beijing(record.get("createdAt"))),
+        ("updated", beijing(record.get("updatedAt"))),
+    ]
+}
+
 /// A value as table text: strings bare, null as `-`, others as JSON.
 pub fn text(v: Option<&Value>) -> String {
     match v {
@@ -148,6 +161,26 @@ pub fn csv_field(s: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_record_shows_its_fields_as_is_and_its_stamps_in_beijing_time() {
+        let record = json!({"passId": "p1", "status": null, "createdAt": 1_764_000_000_000_i64});
+        assert_eq!(
+            as_is(&record, &["passId", "status", "userId"]),
+            [
+                ("passId", "p1".to_owned()),
+                ("status", "-".into()),
+                ("userId", "-".into())
+            ]
+        );
+        assert_eq!(
+            stamps(&record),
+            [
+                ("created", "2025-11-25 00:00:00".to_owned()),
+                ("updated", "-".into())
+            ]
+        );
+    }
 
     #[test]
     fn tables_align_wide_characters() {
