@@ -761,7 +761,7 @@ fn key(name: &str) -> String {
 }
 
 fn cert(name: &str) -> String {
-    std::fs::read_to_string(root().join("shared/alipay-protocol/tests/certs").join(name)).unwrap()
+    String::from_utf8(alipay_protocol::fixtures::cert(name).unwrap()).unwrap()
 }
 
 /// `rewardsctl doctor` with one option.

@@ -247,11 +247,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/../alipay-protocol/tests/certs/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        alipay_protocol::fixtures::cert(name).unwrap()
     }
 
     fn keys() -> CertKeys {

@@ -181,13 +181,7 @@ async fn a_certificate_mode_success_that_names_no_certificate_is_unknown() {
     let sim = alipay_sim::start(SimConfig::from_defaults().unwrap())
         .await
         .unwrap();
-    let certs = |n: &str| {
-        std::fs::read(format!(
-            "{}/../alipay-protocol/tests/certs/{n}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    };
+    let certs = |n: &str| alipay_protocol::fixtures::cert(n).unwrap();
     let key = app_key();
     let alipay_cert = [certs("alipay_cert.pem"), certs("class2.pem")].concat();
     let set = CertModeSet::load(

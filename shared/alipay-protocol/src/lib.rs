@@ -37,6 +37,8 @@
 
 pub mod aes;
 pub mod cert;
+#[cfg(feature = "test-fixtures")]
+pub mod fixtures;
 pub mod keys;
 pub mod notify;
 pub mod request;

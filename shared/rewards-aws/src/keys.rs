@@ -287,7 +287,7 @@ mod tests {
 
     /// A certificate fixture of the protocol crate's tests.
     fn cert(name: &str) -> String {
-        workspace_file(&format!("shared/alipay-protocol/tests/certs/{name}"))
+        String::from_utf8(alipay_protocol::fixtures::cert(name).unwrap()).unwrap()
     }
 
     fn expected(field: &str) -> String {

@@ -660,11 +660,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/../../shared/alipay-protocol/tests/certs/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        alipay_protocol::fixtures::cert(name).unwrap()
     }
 
     fn key(name: &str) -> String {
