@@ -229,10 +229,13 @@ impl IdempotencyService {
                 if response.status >= 500 {
                     let _ = self.store.release(key, &rec.fence).await;
                 } else {
-                    let _ = self
-                        .store
-                        .complete(key, &rec.fence, &response, rec.expires_at)
-                        .await;
+                    let done = IdemRecord {
+                        state: IdemState::Completed {
+                            response: response.clone(),
+                        },
+                        ..rec
+                    };
+                    let _ = self.store.complete(&done).await;
                 }
                 Ok(IdemOutcome {
                     response,

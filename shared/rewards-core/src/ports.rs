@@ -6,7 +6,7 @@
 use crate::amount::AmountFen;
 use crate::campaign::{Campaign, CampaignStatus, NewCampaign, SlotRecord};
 use crate::claim::ClaimAccount;
-use crate::idempotency::{IdemBegin, IdemKey, IdemRecord, StoredResponse};
+use crate::idempotency::{IdemBegin, IdemKey, IdemRecord};
 use crate::ids::{AppId, CrowdNo, OutBizNo, PassId, SerialNumber, TemplateId, UserId, UserToken};
 use crate::pass::{PassRecord, PassStatus};
 use crate::payout::{
@@ -762,14 +762,10 @@ pub trait IdempotencyStore: Send + Sync {
     /// Conditional put of an in-progress record: absent, or expired (`expires_at <= now`), or an
     /// in-progress record whose lease has passed. Otherwise the stored record.
     async fn begin(&self, rec: &IdemRecord, now: Timestamp) -> Result<IdemBegin, StoreError>;
-    /// Stores the response (condition: still in progress with this fence).
-    async fn complete(
-        &self,
-        key: &IdemKey,
-        fence: &str,
-        response: &StoredResponse,
-        expires_at: Timestamp,
-    ) -> Result<(), StoreError>;
+    /// Replaces the record with `done` (the same record, now completed with its response) if the
+    /// stored one still carries `done`'s fence; otherwise (taken over after our lease, or gone) does
+    /// nothing.
+    async fn complete(&self, done: &IdemRecord) -> Result<(), StoreError>;
     /// Deletes the in-progress record (condition: this fence), so a retry runs again.
     async fn release(&self, key: &IdemKey, fence: &str) -> Result<(), StoreError>;
 }

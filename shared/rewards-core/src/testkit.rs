@@ -10,9 +10,7 @@ use crate::campaign::{
     Campaign, CampaignService, CampaignStatus, NewCampaign, SlotRecord, SlotState,
 };
 use crate::claim::{ClaimAccount, ClaimConfig, ClaimService};
-use crate::idempotency::{
-    IdemBegin, IdemKey, IdemRecord, IdemState, IdempotencyService, StoredResponse,
-};
+use crate::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState, IdempotencyService};
 use crate::ids::*;
 use crate::pass::{PassRecord, PassStatus};
 use crate::payout::{
@@ -550,19 +548,10 @@ impl IdempotencyStore for MemStore {
             }
         })
     }
-    async fn complete(
-        &self,
-        key: &IdemKey,
-        fence: &str,
-        response: &StoredResponse,
-        expires_at: Timestamp,
-    ) -> Result<(), StoreError> {
+    async fn complete(&self, done: &IdemRecord) -> Result<(), StoreError> {
         self.write("complete", |m| {
-            if let Some(e) = m.idem.get_mut(key).filter(|e| e.fence == fence) {
-                e.state = IdemState::Completed {
-                    response: response.clone(),
-                };
-                e.expires_at = expires_at;
+            if m.idem.get(&done.key).is_some_and(|e| e.fence == done.fence) {
+                m.idem.insert(done.key.clone(), done.clone());
             }
         })
     }

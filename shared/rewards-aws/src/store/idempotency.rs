@@ -4,7 +4,7 @@
 use super::item::{decode, item, n, s, unavailable, Item, META};
 use super::DynamoStore;
 use async_trait::async_trait;
-use rewards_core::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState, StoredResponse};
+use rewards_core::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState};
 use rewards_core::ports::IdempotencyStore;
 use rewards_core::{StoreError, Timestamp};
 
@@ -50,29 +50,14 @@ impl IdempotencyStore for DynamoStore {
         ))
     }
 
-    async fn complete(
-        &self,
-        key: &IdemKey,
-        fence: &str,
-        response: &StoredResponse,
-        expires_at: Timestamp,
-    ) -> Result<(), StoreError> {
-        let Some(mut rec) = self.get_record::<IdemRecord>(idem_pk(key)).await? else {
-            return Ok(());
-        };
-        if rec.fence != fence {
-            return Ok(());
-        }
-        rec.state = IdemState::Completed {
-            response: response.clone(),
-        };
-        rec.expires_at = expires_at;
-        // Lost races are fine: someone else took the record over after our lease.
+    async fn complete(&self, done: &IdemRecord) -> Result<(), StoreError> {
+        // One conditional put, no read: a missing record or another fence fails the condition. Lost
+        // races are fine: someone else took the record over after our lease.
         let _ = self
             .put_if(
-                idem_item(&rec)?,
+                idem_item(done)?,
                 "fence = :f",
-                vec![(":f", s(fence))],
+                vec![(":f", s(&done.fence))],
                 vec![],
             )
             .await?;

@@ -864,17 +864,18 @@ pub async fn idempotency<S: IdempotencyStore + ?Sized>(store: &S) {
         status: 201,
         body: "{\"ok\":true}".into(),
     };
-    store
-        .complete(&key, "wrong", &resp, Timestamp(100_000))
-        .await
-        .unwrap();
+    let done = |fence: &str| IdemRecord {
+        fence: fence.into(),
+        state: IdemState::Completed {
+            response: resp.clone(),
+        },
+        ..rec.clone()
+    };
+    store.complete(&done("wrong")).await.unwrap();
     assert!(
         matches!(store.begin(&other, Timestamp(500)).await.unwrap(), IdemBegin::Existing(r) if r.state == IdemState::InProgress)
     );
-    store
-        .complete(&key, "f1", &resp, Timestamp(100_000))
-        .await
-        .unwrap();
+    store.complete(&done("f1")).await.unwrap();
     match store.begin(&other, Timestamp(2_000)).await.unwrap() {
         IdemBegin::Existing(r) => assert_eq!(
             r.state,
