@@ -50,10 +50,7 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<Response<Body>, Problem> {
         "POST /envelopes" => post_envelope(ctx, &req).await,
         "GET /envelopes/{outBizNo}" => Ok(json(200, &sends.get(&out_biz_no(&req)?).await?.view())),
         "GET /payouts" => {
-            let list = list_input(&req).validate()?;
-            let page = sends
-                .list(&list.filter, list.cursor.as_ref(), list.limit)
-                .await?;
+            let page = sends.list(&list_input(&req).validate()?).await?;
             let views: Vec<_> = page.entries.iter().map(PayoutEntry::view).collect();
             let next = page.next.map(|c| c.encode());
             Ok(json(200, &j!({ "payouts": views, "nextCursor": next })))

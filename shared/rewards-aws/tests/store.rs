@@ -155,7 +155,7 @@ async fn claim_service_over_dynamodb_twenty_concurrent_one_pass() {
 #[tokio::test]
 async fn a_payout_item_without_a_rail_reads_as_campaign() {
     use aws_sdk_dynamodb::types::AttributeValue::S;
-    use rewards_core::payout::{PayoutFilter, RailName};
+    use rewards_core::payout::{ListRequest, PayoutFilter, RailName};
     let (_moto, store) = setup().await;
     let data = serde_json::json!({
         "outBizNo": "pe_old", "reason": "points_exchange", "businessId": "old", "attemptNo": 1,
@@ -191,7 +191,12 @@ async fn a_payout_item_without_a_rail_reads_as_campaign() {
             rail: Some(rail),
             ..Default::default()
         };
-        let page = store.list_payouts(&filter, None, 10).await.unwrap();
+        let request = ListRequest {
+            filter,
+            cursor: None,
+            limit: 10,
+        };
+        let page = store.list_payouts(&request).await.unwrap();
         assert_eq!(page.entries.len(), expected, "{rail:?}");
     }
 }

@@ -291,6 +291,18 @@ pub struct PayoutEntry {
 }
 
 impl PayoutEntry {
+    /// The business id's pointer to this attempt, as the store writes it when the attempt starts
+    /// (derived, so the two can never disagree).
+    pub fn pointer(&self) -> BizPointer {
+        BizPointer {
+            reason: self.reason,
+            business_id: self.business_id.clone(),
+            attempt_no: self.attempt_no,
+            out_biz_no: self.out_biz_no.clone(),
+            updated_at: self.updated_at,
+        }
+    }
+
     /// When this entry needs work again: PENDING → its lease end, UNKNOWN / NEEDS_ATTENTION →
     /// `next_retry_at`; final states → None. The store keeps a due marker in step with this, so the
     /// due markers are exactly the unresolved entries.
@@ -826,22 +838,10 @@ impl SendService {
         }
     }
 
-    fn new_entry(
-        &self,
-        req: &SendRequest,
-        rail: PayoutRail,
-        attempt_no: u32,
-    ) -> (BizPointer, PayoutEntry) {
+    fn new_entry(&self, req: &SendRequest, rail: PayoutRail, attempt_no: u32) -> PayoutEntry {
         let now = self.clock.now();
         let out_biz_no = derive_out_biz_no(req.reason, &req.business_id, attempt_no);
-        let pointer = BizPointer {
-            reason: req.reason,
-            business_id: req.business_id.clone(),
-            attempt_no,
-            out_biz_no: out_biz_no.clone(),
-            updated_at: now,
-        };
-        let entry = PayoutEntry {
+        PayoutEntry {
             out_biz_no,
             reason: req.reason,
             business_id: req.business_id.clone(),
@@ -854,8 +854,7 @@ impl SendService {
             attempts: 1,
             created_at: now,
             updated_at: now,
-        };
-        (pointer, entry)
+        }
     }
 
     /// Sends (at most once per (reason, business id)). See the module docs for the rules.
@@ -880,8 +879,8 @@ impl SendService {
             else {
                 let rail = self.resolve_rail(req)?;
                 self.check_rail(&rail).await?;
-                let (ptr, entry) = self.new_entry(req, rail, 1);
-                if self.payouts.start_attempt(&ptr, None, &entry).await? {
+                let entry = self.new_entry(req, rail, 1);
+                if self.payouts.start_attempt(&entry, None).await? {
                     return Ok(SendResult {
                         entry: self.call(entry).await?,
                         replayed: false,
@@ -920,11 +919,10 @@ impl SendService {
                         return replay(entry);
                     }
                     self.check_rail(&rail).await?;
-                    let (ptr, next) =
-                        self.new_entry(req, rail, pointer.attempt_no.saturating_add(1));
+                    let next = self.new_entry(req, rail, pointer.attempt_no.saturating_add(1));
                     if self
                         .payouts
-                        .start_attempt(&ptr, Some(pointer.attempt_no), &next)
+                        .start_attempt(&next, Some(pointer.attempt_no))
                         .await?
                     {
                         return Ok(SendResult {
@@ -1190,13 +1188,8 @@ impl SendService {
     ///
     /// # Errors
     /// Store errors.
-    pub async fn list(
-        &self,
-        filter: &PayoutFilter,
-        cursor: Option<&PayoutCursor>,
-        limit: usize,
-    ) -> Result<PayoutPage, SendError> {
-        Ok(self.payouts.list_payouts(filter, cursor, limit).await?)
+    pub async fn list(&self, request: &ListRequest) -> Result<PayoutPage, SendError> {
+        Ok(self.payouts.list_payouts(request).await?)
     }
 }
 

@@ -10,8 +10,7 @@ use crate::idempotency::{IdemBegin, IdemKey, IdemRecord};
 use crate::ids::{AppId, CrowdNo, OutBizNo, PassId, SerialNumber, TemplateId, UserId, UserToken};
 use crate::pass::{PassRecord, PassStatus};
 use crate::payout::{
-    BizPointer, PayoutCursor, PayoutEntry, PayoutFilter, PayoutPage, Reason, Recipient,
-    UnresolvedCounts,
+    BizPointer, ListRequest, PayoutEntry, PayoutPage, Reason, Recipient, UnresolvedCounts,
 };
 use crate::template::TemplateRecord;
 use crate::time::Timestamp;
@@ -719,13 +718,13 @@ pub trait PayoutStore: Send + Sync {
         reason: Reason,
         business_id: &BusinessId,
     ) -> Result<Option<BizPointer>, StoreError>;
-    /// One transaction: write `pointer` (condition: absent when `expected_attempt` is None, else its
-    /// `attempt_no` equals it) and insert `entry` (condition: absent). False when a condition failed.
+    /// One transaction: write the entry's pointer ([`PayoutEntry::pointer`]; condition: absent when
+    /// `expected_attempt` is None, else its `attempt_no` equals it) and insert `entry` (condition:
+    /// absent). False when a condition failed.
     async fn start_attempt(
         &self,
-        pointer: &BizPointer,
-        expected_attempt: Option<u32>,
         entry: &PayoutEntry,
+        expected_attempt: Option<u32>,
     ) -> Result<bool, StoreError>;
     /// One payout.
     async fn get_payout(&self, out_biz_no: &OutBizNo) -> Result<Option<PayoutEntry>, StoreError>;
@@ -740,14 +739,9 @@ pub trait PayoutStore: Send + Sync {
     async fn list_due(&self, now: Timestamp, limit: usize) -> Result<Vec<PayoutEntry>, StoreError>;
     /// Every unresolved payout, counted by state (due or not).
     async fn unresolved_counts(&self) -> Result<UnresolvedCounts, StoreError>;
-    /// The operator's listing: entries passing `filter`, newest first (`created_at`, then
-    /// out_biz_no, descending), strictly after `cursor`, at most `limit`.
-    async fn list_payouts(
-        &self,
-        filter: &PayoutFilter,
-        cursor: Option<&PayoutCursor>,
-        limit: usize,
-    ) -> Result<PayoutPage, StoreError>;
+    /// The operator's listing: entries passing the request's filter, newest first (`created_at`,
+    /// then out_biz_no, descending), strictly after its cursor, at most its limit.
+    async fn list_payouts(&self, request: &ListRequest) -> Result<PayoutPage, StoreError>;
     /// A recipient's payouts, newest first.
     async fn list_by_recipient(
         &self,

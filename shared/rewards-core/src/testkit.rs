@@ -14,8 +14,8 @@ use crate::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState, IdempotencyS
 use crate::ids::*;
 use crate::pass::{PassRecord, PassStatus};
 use crate::payout::{
-    BizPointer, PayoutCursor, PayoutEntry, PayoutFilter, PayoutPage, PayoutState, Reason,
-    Recipient, SendConfig, SendService, TransferNotifications, TransferRail, TransferSettings,
+    BizPointer, ListRequest, PayoutCursor, PayoutEntry, PayoutPage, PayoutState, Reason, Recipient,
+    SendConfig, SendService, TransferNotifications, TransferRail, TransferSettings,
     UnresolvedCounts,
 };
 use crate::ports::*;
@@ -434,12 +434,11 @@ impl PayoutStore for MemStore {
     }
     async fn start_attempt(
         &self,
-        pointer: &BizPointer,
-        expected_attempt: Option<u32>,
         entry: &PayoutEntry,
+        expected_attempt: Option<u32>,
     ) -> Result<bool, StoreError> {
         self.write("start_attempt", |m| {
-            let k = (pointer.reason, pointer.business_id.to_string());
+            let k = (entry.reason, entry.business_id.to_string());
             let ptr_ok = match (m.pointers.get(&k), expected_attempt) {
                 (None, None) => true,
                 (Some(p), Some(n)) => p.attempt_no == n,
@@ -447,7 +446,7 @@ impl PayoutStore for MemStore {
             };
             let entry_ok = !m.payouts.contains_key(entry.out_biz_no.as_str());
             if ptr_ok && entry_ok {
-                m.pointers.insert(k, pointer.clone());
+                m.pointers.insert(k, entry.pointer());
                 m.payouts
                     .insert(entry.out_biz_no.to_string(), entry.clone());
             }
@@ -492,16 +491,19 @@ impl PayoutStore for MemStore {
             }
         })
     }
-    async fn list_payouts(
-        &self,
-        filter: &PayoutFilter,
-        cursor: Option<&PayoutCursor>,
-        limit: usize,
-    ) -> Result<PayoutPage, StoreError> {
+    async fn list_payouts(&self, request: &ListRequest) -> Result<PayoutPage, StoreError> {
+        let ListRequest {
+            filter,
+            cursor,
+            limit,
+        } = request;
+        let limit = *limit;
         let key = |e: &PayoutEntry| (e.created_at, e.out_biz_no.to_string());
         let after = |e: &PayoutEntry| {
             filter.matches(e)
-                && cursor.is_none_or(|c| key(e) < (c.created_at, c.out_biz_no.to_string()))
+                && cursor
+                    .as_ref()
+                    .is_none_or(|c| key(e) < (c.created_at, c.out_biz_no.to_string()))
         };
         // One more than asked for tells whether a next page exists.
         let mut v = self.read("list_payouts", |m| {

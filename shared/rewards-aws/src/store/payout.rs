@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use rewards_core::ids::{BusinessId, OutBizNo};
 use rewards_core::payout::{
-    BizPointer, PayoutCursor, PayoutEntry, PayoutFilter, PayoutPage, PayoutStateName, RailName,
-    Reason, Recipient, UnresolvedCounts,
+    BizPointer, ListRequest, PayoutCursor, PayoutEntry, PayoutFilter, PayoutPage, PayoutStateName,
+    RailName, Reason, Recipient, UnresolvedCounts,
 };
 use rewards_core::ports::{CasOutcome, PayoutStore};
 use rewards_core::{StoreError, Timestamp};
@@ -98,14 +98,14 @@ impl PayoutStore for DynamoStore {
 
     async fn start_attempt(
         &self,
-        pointer: &BizPointer,
-        expected_attempt: Option<u32>,
         entry: &PayoutEntry,
+        expected_attempt: Option<u32>,
     ) -> Result<bool, StoreError> {
+        let pointer = entry.pointer();
         let mut ptr = item(
             pointer_pk(pointer.reason, &pointer.business_id),
             META.into(),
-            pointer,
+            &pointer,
         )?;
         ptr.insert("attempt_no".into(), n(i64::from(pointer.attempt_no)));
         let ptr_put = match expected_attempt {
@@ -202,15 +202,10 @@ impl PayoutStore for DynamoStore {
     /// One `gsi2` partition holds every entry, sorted by creation; the filters other than the day
     /// are filter expressions, so a sparse filter reads more than it returns: the loop stops after
     /// [`LISTING_READ_PAGES`] reads and hands back a cursor.
-    async fn list_payouts(
-        &self,
-        filter: &PayoutFilter,
-        cursor: Option<&PayoutCursor>,
-        limit: usize,
-    ) -> Result<PayoutPage, StoreError> {
-        let limit = limit.clamp(1, 1000);
-        let query = ListingQuery::new(filter);
-        let mut start: Option<Item> = cursor.map(listing_start_key);
+    async fn list_payouts(&self, request: &ListRequest) -> Result<PayoutPage, StoreError> {
+        let limit = request.limit.clamp(1, 1000);
+        let query = ListingQuery::new(&request.filter);
+        let mut start: Option<Item> = request.cursor.as_ref().map(listing_start_key);
         let mut entries: Vec<PayoutEntry> = Vec::new();
         let mut more = false;
         for _ in 0..LISTING_READ_PAGES {

@@ -547,14 +547,14 @@ async fn a_verified_sent_answer_is_recorded_over_any_state() {
     ];
     for other in others {
         let (_, svc) = World::sending(&[("C1", 200, 10, 1)]).await;
-        let (ptr, held) = svc.new_entry(
+        let held = svc.new_entry(
             &req("ex", Some("C1")),
             PayoutRail::Campaign {
                 crowd_no: CrowdNo::parse("C1").unwrap(),
             },
             1,
         );
-        assert!(svc.payouts.start_attempt(&ptr, None, &held).await.unwrap());
+        assert!(svc.payouts.start_attempt(&held, None).await.unwrap());
         // Another holder took the lease and wrote `other` under its own fence.
         let moved = PayoutEntry {
             state: other.clone(),
@@ -620,14 +620,14 @@ async fn the_operator_retry_probes_unresolved_entries_only() {
     assert_eq!(probed.entry.out_biz_no, unknown.out_biz_no);
     assert_eq!(probed.entry.state.name(), "SENT");
     // A call in flight is not disturbed.
-    let (ptr, held) = svc.new_entry(
+    let held = svc.new_entry(
         &req("c", Some("C1")),
         PayoutRail::Campaign {
             crowd_no: CrowdNo::parse("C1").unwrap(),
         },
         1,
     );
-    assert!(svc.payouts.start_attempt(&ptr, None, &held).await.unwrap());
+    assert!(svc.payouts.start_attempt(&held, None).await.unwrap());
     assert_eq!(
         svc.probe_now(&held.out_biz_no).await.unwrap_err().code(),
         "payout_busy"
@@ -649,10 +649,7 @@ async fn the_listing_filters_and_pages_newest_first() {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = svc
-            .list(&PayoutFilter::default(), cursor.as_ref(), 3)
-            .await
-            .unwrap();
+        let page = listed(&svc, PayoutFilter::default(), cursor.clone(), 3).await;
         seen.extend(page.entries.iter().map(|e| e.business_id.to_string()));
         match page.next {
             Some(c) => cursor = PayoutCursor::parse(&c.encode()),
@@ -664,29 +661,39 @@ async fn the_listing_filters_and_pages_newest_first() {
         crowd_no: Some(CrowdNo::parse("C1").unwrap()),
         ..Default::default()
     };
-    assert_eq!(svc.list(&c1, None, 100).await.unwrap().entries.len(), 4);
+    assert_eq!(listed(&svc, c1, None, 100).await.entries.len(), 4);
     let unknown = PayoutFilter {
         state: Some(PayoutStateName::Unknown),
         ..Default::default()
     };
-    let page = svc.list(&unknown, None, 100).await.unwrap();
+    let page = listed(&svc, unknown, None, 100).await;
     assert_eq!(page.entries.len(), 1);
     assert_eq!(page.entries[0].business_id.as_str(), "l3");
     let today = PayoutFilter {
         created: Some(beijing_day(&w.clock.now().beijing_date()).unwrap()),
         ..Default::default()
     };
-    assert_eq!(svc.list(&today, None, 100).await.unwrap().entries.len(), 7);
+    assert_eq!(listed(&svc, today, None, 100).await.entries.len(), 7);
     let other_day = PayoutFilter {
         created: Some(beijing_day("2001-01-01").unwrap()),
         ..Default::default()
     };
-    assert!(svc
-        .list(&other_day, None, 100)
-        .await
-        .unwrap()
-        .entries
-        .is_empty());
+    assert!(listed(&svc, other_day, None, 100).await.entries.is_empty());
+}
+
+/// One page of the operator's listing.
+async fn listed(
+    svc: &SendService,
+    filter: PayoutFilter,
+    cursor: Option<PayoutCursor>,
+    limit: usize,
+) -> PayoutPage {
+    let request = ListRequest {
+        filter,
+        cursor,
+        limit,
+    };
+    svc.list(&request).await.unwrap()
 }
 
 #[test]

@@ -647,12 +647,12 @@ async fn proof_of_payment_wins_over_a_failure_and_a_held_lease() {
     // A PENDING entry whose holder is still calling: the proof is recorded, the holder's later
     // write loses its fence and answers the recorded entry.
     let svc = w.send_service();
-    let (ptr, held) = svc.new_entry(
+    let held = svc.new_entry(
         &treq("n3"),
         PayoutRail::Transfer(transfer_settings().terms(fen(150))),
         1,
     );
-    assert!(svc.payouts.start_attempt(&ptr, None, &held).await.unwrap());
+    assert!(svc.payouts.start_attempt(&held, None).await.unwrap());
     let paid = n
         .order_changed(&receipt("pe_n3", TransferStatus::Success))
         .await

@@ -13,7 +13,7 @@ use crate::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState, StoredRespon
 use crate::ids::*;
 use crate::pass::{PassRecord, PassStatus};
 use crate::payout::{
-    beijing_day, derive_out_biz_no, BizPointer, PayoutCursor, PayoutEntry, PayoutFilter,
+    beijing_day, derive_out_biz_no, ListRequest, PayoutCursor, PayoutEntry, PayoutFilter,
     PayoutRail, PayoutState, PayoutStateName, RailName, Reason, Recipient, TransferTerms,
 };
 use crate::ports::*;
@@ -154,35 +154,26 @@ pub fn slot(fence: &str, state: SlotState) -> SlotRecord {
     }
 }
 
-/// Attempt `attempt` of referral `bid` to [`USER`]: the pointer and the PENDING entry.
-pub fn entry(bid: &str, attempt: u32, fence: &str, lease: i64) -> (BizPointer, PayoutEntry) {
+/// Attempt `attempt` of referral `bid` to [`USER`], PENDING.
+pub fn entry(bid: &str, attempt: u32, fence: &str, lease: i64) -> PayoutEntry {
     let b = BusinessId::parse(bid).unwrap();
     let out = derive_out_biz_no(Reason::Referral, &b, attempt);
-    (
-        BizPointer {
-            reason: Reason::Referral,
-            business_id: b.clone(),
-            attempt_no: attempt,
-            out_biz_no: out.clone(),
-            updated_at: Timestamp(0),
+    PayoutEntry {
+        out_biz_no: out,
+        reason: Reason::Referral,
+        business_id: b,
+        attempt_no: attempt,
+        rail: PayoutRail::Campaign {
+            crowd_no: CrowdNo::parse("C1").unwrap(),
         },
-        PayoutEntry {
-            out_biz_no: out,
-            reason: Reason::Referral,
-            business_id: b,
-            attempt_no: attempt,
-            rail: PayoutRail::Campaign {
-                crowd_no: CrowdNo::parse("C1").unwrap(),
-            },
-            recipient: Recipient::UserId(UserId::parse(USER).unwrap()),
-            state: PayoutState::Pending,
-            fence: fence.into(),
-            lease_until: Timestamp(lease),
-            attempts: 1,
-            created_at: Timestamp(lease),
-            updated_at: Timestamp(lease),
-        },
-    )
+        recipient: Recipient::UserId(UserId::parse(USER).unwrap()),
+        state: PayoutState::Pending,
+        fence: fence.into(),
+        lease_until: Timestamp(lease),
+        attempts: 1,
+        created_at: Timestamp(lease),
+        updated_at: Timestamp(lease),
+    }
 }
 
 /// Takes a fresh account through one claim, as the claim service does: created (fence `f1`), its
@@ -561,15 +552,15 @@ pub async fn campaigns_and_slots<S: CampaignStore + ?Sized>(store: &S) {
 /// fence, due entries are listed once their lease or retry time has passed, a recipient's entries
 /// newest first.
 pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
-    let (ptr, e) = entry("r1", 1, "f1", 1_000);
-    assert!(store.start_attempt(&ptr, None, &e).await.unwrap());
-    assert!(!store.start_attempt(&ptr, None, &e).await.unwrap());
+    let e = entry("r1", 1, "f1", 1_000);
+    assert!(store.start_attempt(&e, None).await.unwrap());
+    assert!(!store.start_attempt(&e, None).await.unwrap());
     assert_eq!(
         store
-            .get_pointer(Reason::Referral, &ptr.business_id)
+            .get_pointer(Reason::Referral, &e.business_id)
             .await
             .unwrap(),
-        Some(ptr.clone())
+        Some(e.pointer())
     );
     assert_eq!(
         store.get_payout(&e.out_biz_no).await.unwrap(),
@@ -597,8 +588,8 @@ pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
     );
     assert!(store.list_due(LATER, 10).await.unwrap().is_empty());
     // UNKNOWN is due at next_retry_at.
-    let (ptr2, e2) = entry("r2", 1, "g1", 2_000);
-    assert!(store.start_attempt(&ptr2, None, &e2).await.unwrap());
+    let e2 = entry("r2", 1, "g1", 2_000);
+    assert!(store.start_attempt(&e2, None).await.unwrap());
     let mut unk = e2.clone();
     unk.state = PayoutState::Unknown {
         next_retry_at: Timestamp(50_000),
@@ -612,13 +603,13 @@ pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
     );
     due_from(|t| store.list_due(t, 10), 50_000, &unk).await;
     // Next attempt after a failure: pointer moves from 1 to 2 only with the right expectation.
-    let (ptr3, e3) = entry("r1", 2, "h1", 3_000);
-    assert!(!store.start_attempt(&ptr3, None, &e3).await.unwrap());
-    assert!(!store.start_attempt(&ptr3, Some(7), &e3).await.unwrap());
-    assert!(store.start_attempt(&ptr3, Some(1), &e3).await.unwrap());
+    let e3 = entry("r1", 2, "h1", 3_000);
+    assert!(!store.start_attempt(&e3, None).await.unwrap());
+    assert!(!store.start_attempt(&e3, Some(7)).await.unwrap());
+    assert!(store.start_attempt(&e3, Some(1)).await.unwrap());
     assert_eq!(
         store
-            .get_pointer(Reason::Referral, &ptr.business_id)
+            .get_pointer(Reason::Referral, &e3.business_id)
             .await
             .unwrap()
             .unwrap()
@@ -654,15 +645,15 @@ pub async fn payout_ledger<S: PayoutStore + ?Sized>(store: &S) {
 /// Both rails in one ledger: a transfer entry keeps every term it was written with, and the
 /// listing filters by rail (entries written before the transfer rail count as campaign).
 pub async fn payout_rails<S: PayoutStore + ?Sized>(store: &S) {
-    let (ptr, campaign) = entry("camp", 1, "f", 0);
-    assert!(store.start_attempt(&ptr, None, &campaign).await.unwrap());
-    let (ptr, mut transfer) = entry("xfer", 1, "f", 0);
+    let campaign = entry("camp", 1, "f", 0);
+    assert!(store.start_attempt(&campaign, None).await.unwrap());
+    let mut transfer = entry("xfer", 1, "f", 0);
     transfer.created_at = Timestamp(1);
     transfer.rail = PayoutRail::Transfer(TransferTerms {
         product: TransferProduct::TransAccountNoPwd,
         ..super::transfer_settings().terms(AmountFen::from_fen(150).unwrap())
     });
-    assert!(store.start_attempt(&ptr, None, &transfer).await.unwrap());
+    assert!(store.start_attempt(&transfer, None).await.unwrap());
     assert_eq!(
         store.get_payout(&transfer.out_biz_no).await.unwrap(),
         Some(transfer.clone())
@@ -703,7 +694,7 @@ pub async fn payout_listing<S: PayoutStore + ?Sized>(store: &S) {
     // NEEDS_ATTENTION, every 5th SENT, the rest PENDING.
     let day = beijing_day("2026-11-28").unwrap().0;
     for i in 0..30i64 {
-        let (ptr, mut e) = entry(&format!("l{i:02}"), 1, "f", 0);
+        let mut e = entry(&format!("l{i:02}"), 1, "f", 0);
         e.created_at = Timestamp(day.millis() + 1_000 * i);
         e.lease_until = e.created_at;
         e.rail = PayoutRail::Campaign {
@@ -724,12 +715,12 @@ pub async fn payout_listing<S: PayoutStore + ?Sized>(store: &S) {
                 pay_fund_order_id: None,
             };
         }
-        assert!(store.start_attempt(&ptr, None, &e).await.unwrap());
+        assert!(store.start_attempt(&e, None).await.unwrap());
     }
     // One more on the next day.
-    let (ptr, mut late) = entry("next_day", 1, "f", 0);
+    let mut late = entry("next_day", 1, "f", 0);
     late.created_at = Timestamp(day.millis() + 86_400_000);
-    assert!(store.start_attempt(&ptr, None, &late).await.unwrap());
+    assert!(store.start_attempt(&late, None).await.unwrap());
 
     let everything = all_pages(store, PayoutFilter::default(), 7).await;
     assert_eq!(everything.len(), 31);
@@ -778,7 +769,11 @@ async fn all_pages<S: PayoutStore + ?Sized>(
     let mut cursor: Option<PayoutCursor> = None;
     loop {
         let p = store
-            .list_payouts(&filter, cursor.as_ref(), page)
+            .list_payouts(&ListRequest {
+                filter: filter.clone(),
+                cursor: cursor.clone(),
+                limit: page,
+            })
             .await
             .unwrap();
         assert!(p.entries.len() <= page);
@@ -813,8 +808,8 @@ where
 /// from one fence: one is written.
 pub async fn racing_payout_writes<S: PayoutStore + 'static>(store: Arc<S>) {
     let wins = winners(&store, 20, |store, i| {
-        let (ptr, e) = entry("race", 1, &format!("f{i}"), 0);
-        async move { store.start_attempt(&ptr, None, &e).await.unwrap() }
+        let e = entry("race", 1, &format!("f{i}"), 0);
+        async move { store.start_attempt(&e, None).await.unwrap() }
     })
     .await;
     assert_eq!(wins, 1);
