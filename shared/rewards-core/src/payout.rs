@@ -1277,3 +1277,15 @@ mod tests;
 
 #[cfg(test)]
 mod transfer_tests;
+
+#[cfg(test)]
+mod fakes;
+
+#[cfg(test)]
+mod timing_tests;
+
+#[cfg(test)]
+mod retry_race_tests;
+
+#[cfg(test)]
+mod repeat_terms_tests;
