@@ -3,11 +3,11 @@
 //! the interleaving of concurrent requests instead of the scheduler.
 
 use super::*;
+use crate::campaign::NewCampaign;
 use crate::ports::{
     CampaignCreated, CampaignDetail, CampaignPage, ListCampaignsRequest, TransferLookup,
     TransferOrder, TransferOutcome, TransferProduct,
 };
-use crate::campaign::NewCampaign;
 use crate::testkit::*;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

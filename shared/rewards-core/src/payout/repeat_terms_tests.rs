@@ -51,7 +51,9 @@ async fn a_repeat_of_a_paid_transfer_with_another_amount_is_a_conflict_and_pays_
     let (w, svc) = World::sending(&[]).await;
     let paid = send(&svc, transfer_input("t", Some("1.50"))).await.unwrap();
     assert_eq!(paid.entry.state.name(), "SENT");
-    let more = send(&svc, transfer_input("t", Some("2.00"))).await.unwrap_err();
+    let more = send(&svc, transfer_input("t", Some("2.00")))
+        .await
+        .unwrap_err();
     assert_conflict(&more, &["amount"], &paid.entry);
     let retry_failed = SendInput {
         retry_failed: Some(true),
@@ -90,7 +92,8 @@ async fn a_repeat_of_a_paid_envelope_on_another_rail_or_campaign_is_a_conflict()
 #[tokio::test]
 async fn a_repeat_that_leaves_out_the_amount_is_an_exact_repeat() {
     let (w, mut svc) = World::sending(&[]).await;
-    svc.reason_rails.insert(Reason::Referral, RailName::Transfer);
+    svc.reason_rails
+        .insert(Reason::Referral, RailName::Transfer);
     let referral = |amount: Option<&str>| SendInput {
         reason: Some("referral".into()),
         rail: None,
@@ -107,7 +110,10 @@ async fn a_repeat_that_leaves_out_the_amount_is_an_exact_repeat() {
     let more = send(&svc, referral(Some("1.01"))).await.unwrap_err();
     assert_conflict(&more, &["amount"], &paid);
     // An amount stated once and left out by the repeat: the recorded one is what it asks for.
-    let stated = send(&svc, transfer_input("s", Some("3.00"))).await.unwrap().entry;
+    let stated = send(&svc, transfer_input("s", Some("3.00")))
+        .await
+        .unwrap()
+        .entry;
     let again = send(&svc, transfer_input("s", None)).await.unwrap();
     assert!(again.replayed);
     assert_eq!(again.entry, stated);

@@ -41,7 +41,10 @@ async fn racing_retries(
         let (svc, tx, no) = (s.svc.clone(), tx.clone(), out_biz_no.clone());
         tokio::spawn(async move { tx.send(svc.probe_now(&no).await).unwrap() });
     }
-    s.store.reads.arrivals(u32::try_from(RETRIES).unwrap()).await;
+    s.store
+        .reads
+        .arrivals(u32::try_from(RETRIES).unwrap())
+        .await;
     rx
 }
 
@@ -180,7 +183,10 @@ async fn a_retry_of_an_entry_whose_call_is_in_flight_answers_busy_with_the_lease
     s.w.clock.advance(Duration::from_millis(12_345));
     let e = s.svc.probe_now(&unknown.out_biz_no).await.unwrap_err();
     assert_eq!(e.code(), "payout_busy");
-    assert_eq!(e.retry_after(), Some(Duration::from_millis(30_000 - 12_345)));
+    assert_eq!(
+        e.retry_after(),
+        Some(Duration::from_millis(30_000 - 12_345))
+    );
     s.alipay.calls.release(1);
     assert_eq!(probe.await.unwrap().unwrap().entry.state.name(), "SENT");
 }

@@ -72,7 +72,9 @@ fn transfer_script() -> impl Strategy<Value = Script> {
     ];
     prop_oneof![
         prop_oneof![
-            Just(TransferStep::Answer(TransferOutcome::Unknown("timeout".into()))),
+            Just(TransferStep::Answer(TransferOutcome::Unknown(
+                "timeout".into()
+            ))),
             proptest::sample::select(classes.clone())
                 .prop_map(|c| TransferStep::Answer(TransferOutcome::Refused(refusal(c)))),
             Just(TransferStep::Answer(TransferOutcome::Accepted(receipt(
@@ -89,8 +91,14 @@ fn transfer_script() -> impl Strategy<Value = Script> {
             Just(TransferLookup::Unknown("timeout".into())),
             Just(TransferLookup::NotFound),
             proptest::sample::select(classes).prop_map(|c| TransferLookup::Refused(refusal(c))),
-            Just(TransferLookup::Found(receipt("pe_p", TransferStatus::Dealing))),
-            Just(TransferLookup::Found(receipt("pe_p", TransferStatus::WaitPay))),
+            Just(TransferLookup::Found(receipt(
+                "pe_p",
+                TransferStatus::Dealing
+            ))),
+            Just(TransferLookup::Found(receipt(
+                "pe_p",
+                TransferStatus::WaitPay
+            ))),
             Just(TransferLookup::Found(receipt(
                 "pe_another",
                 TransferStatus::Success
@@ -258,8 +266,5 @@ async fn a_timed_out_transfer_waits_its_backoff_after_the_timeout() {
         panic!("{e:?}");
     };
     assert_eq!(e.updated_at, before.plus(Duration::from_millis(3000)));
-    assert_eq!(
-        next_retry_at,
-        e.updated_at.plus(Duration::from_millis(300))
-    );
+    assert_eq!(next_retry_at, e.updated_at.plus(Duration::from_millis(300)));
 }

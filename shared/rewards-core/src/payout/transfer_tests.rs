@@ -661,7 +661,11 @@ async fn proof_of_payment_wins_over_a_failure_and_a_held_lease() {
         .await
         .unwrap();
     assert!(matches!(paid, NotifyOutcome::Recorded(_)));
-    let unknown = svc.unresolved(&held, w.clock.now(), "lost".into(), None);
+    let at = w.clock.now();
+    let unknown = Outcome {
+        state: svc.unresolved(&held, at, "lost".into(), None),
+        at,
+    };
     let answered = svc.record(held, unknown).await.unwrap();
     assert_eq!(answered.state.name(), "SENT");
 }
