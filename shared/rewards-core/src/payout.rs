@@ -26,9 +26,18 @@
 //! - A `BIZ#{reason}#{businessId}` pointer names the current attempt. Only `FAILED` frees the
 //!   business id: a later send with another campaign, another recipient (a corrected one) or
 //!   `retryFailed` starts attempt n+1 with a new out_biz_no. Unresolved entries never get a new number.
-//! - A repeat of `SENT`/`FAILED` answers the recorded entry. A repeat that finds an unresolved entry
-//!   past its lease / `next_retry_at` re-triggers with the **same** out_biz_no (Alipay replays the
-//!   earlier result); before that it answers the entry.
+//! - A repeat of `FAILED` answers the recorded entry; a repeat of `SENT` does when it asks for the
+//!   recorded terms (a field it leaves out counts as recorded), and is refused with
+//!   [`SendError::ConflictingRepeat`] naming the differing fields when it asks for another rail,
+//!   campaign or amount: nothing is paid, and the caller is not told its terms were honoured. A
+//!   repeat that finds an unresolved entry past its lease / `next_retry_at` re-triggers with the
+//!   **same** out_biz_no and the stored terms (Alipay replays the earlier result); before that it
+//!   answers the entry.
+//! - Every backoff is counted from the outcome: the clock read after the attempt's last gateway
+//!   answer is the entry's `updated_at` and the start of its backoff, so `next_retry_at` never lies
+//!   before `updated_at`, however long the calls took.
+//! - The operator's retry ([`SendService::probe_now`]) answers a probe only when it took the entry
+//!   over itself; otherwise it answers what the entry is (`payout_final`, `payout_busy`).
 //! - Every state change is a compare-and-set on the fence token read before it.
 //! - The [`Reconciler`] does the same for every due unresolved entry, with capped exponential
 //!   backoff; past `max_attempts` calls the entry is `NEEDS_ATTENTION` and is probed at the cap.
