@@ -8,6 +8,7 @@ mod idempotency;
 mod matrix;
 mod money_path;
 mod notifications;
+mod operator_answers;
 mod refusals;
 mod schedule;
 mod transfer;

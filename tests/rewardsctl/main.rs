@@ -723,8 +723,27 @@ async fn payouts_are_listed_across_pages_as_table_csv_and_json_and_retried() {
     ]);
     assert_eq!(r.json()["payouts"].as_array().unwrap().len(), 5);
 
-    // Probed now with the same outBizNo: paid once.
-    let r = ok(&["payouts", "retry", &unknown]);
+    // Probed now with the same outBizNo: paid once. While that probe's call is in flight (slowed
+    // at the simulator), another retry probes nothing and says so.
+    let slow = json!({"api": "alipay.marketing.campaign.cash.trigger", "kind": "latency",
+                      "latencyMs": 5000, "count": 1});
+    assert_eq!(app.sim_post("/sim/faults", &slow).await.status, 201);
+    let probe = {
+        let unknown = unknown.clone();
+        tokio::task::spawn_blocking(move || ctl(&["payouts", "retry", &unknown]))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.get(&format!("/envelopes/{unknown}")).await.body["state"] != "PENDING" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the probe never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let busy = refused(&["payouts", "retry", &unknown], "payout_busy");
+    assert!(busy.stderr.contains("a call is in flight"), "{busy:?}");
+    let r = probe.await.unwrap();
+    assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.starts_with("SENT 2.00 yuan\n"), "{r:?}");
     assert!(
         r.stdout.contains(&format!("outBizNo    {unknown}\n")),

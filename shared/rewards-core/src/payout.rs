@@ -26,9 +26,18 @@
 //! - A `BIZ#{reason}#{businessId}` pointer names the current attempt. Only `FAILED` frees the
 //!   business id: a later send with another campaign, another recipient (a corrected one) or
 //!   `retryFailed` starts attempt n+1 with a new out_biz_no. Unresolved entries never get a new number.
-//! - A repeat of `SENT`/`FAILED` answers the recorded entry. A repeat that finds an unresolved entry
-//!   past its lease / `next_retry_at` re-triggers with the **same** out_biz_no (Alipay replays the
-//!   earlier result); before that it answers the entry.
+//! - A repeat of `FAILED` answers the recorded entry; a repeat of `SENT` does when it asks for the
+//!   recorded terms (a field it leaves out counts as recorded), and is refused with
+//!   [`SendError::ConflictingRepeat`] naming the differing fields when it asks for another rail,
+//!   campaign or amount: nothing is paid, and the caller is not told its terms were honoured. A
+//!   repeat that finds an unresolved entry past its lease / `next_retry_at` re-triggers with the
+//!   **same** out_biz_no and the stored terms (Alipay replays the earlier result); before that it
+//!   answers the entry.
+//! - Every backoff is counted from the outcome: the clock read after the attempt's last gateway
+//!   answer is the entry's `updated_at` and the start of its backoff, so `next_retry_at` never lies
+//!   before `updated_at`, however long the calls took.
+//! - The operator's retry ([`SendService::probe_now`]) answers a probe only when it took the entry
+//!   over itself; otherwise it answers what the entry is (`payout_final`, `payout_busy`).
 //! - Every state change is a compare-and-set on the fence token read before it.
 //! - The [`Reconciler`] does the same for every due unresolved entry, with capped exponential
 //!   backoff; past `max_attempts` calls the entry is `NEEDS_ATTENTION` and is probed at the cap.
@@ -491,13 +500,30 @@ pub enum SendError {
     /// Could not check the campaign with Alipay.
     #[error("Alipay is unavailable: {0}")]
     GatewayUnknown(String),
-    /// Another request changed the entry concurrently too many times, or a call for it is in
-    /// flight; retry.
+    /// Another request changed the entry concurrently too many times; retry.
     #[error("the payout is busy; retry")]
     Busy,
+    /// A call for the entry is in flight (PENDING within its lease): the operator's retry probes
+    /// nothing; the call's outcome is known by the end of the lease.
+    #[error("a call for this payout is in flight; retry after its lease")]
+    CallInFlight {
+        /// What is left of the lease.
+        retry_after: Duration,
+    },
     /// The entry is SENT or FAILED: there is nothing to probe.
-    #[error("the payout is already {0}; there is nothing to retry")]
-    PayoutFinal(&'static str),
+    #[error("the payout is already {}; there is nothing to retry", .0.state.name())]
+    PayoutFinal(Box<PayoutEntry>),
+    /// A repeat of a paid business id asks for other terms than were paid; nothing new is paid.
+    #[error(
+        "this business id was already paid with other terms ({}); nothing new was paid",
+        .fields.join(", ")
+    )]
+    ConflictingRepeat {
+        /// The request's fields that differ from the recorded entry.
+        fields: Vec<&'static str>,
+        /// The recorded (SENT) entry.
+        entry: Box<PayoutEntry>,
+    },
     /// Store failure.
     #[error("store failure")]
     Store(#[from] StoreError),
@@ -544,8 +570,9 @@ impl DomainError for SendError {
             SendError::CampaignStateUnrecognised(_) => "campaign_state_unrecognised",
             SendError::BusinessIdConflict => "business_id_conflict",
             SendError::GatewayUnknown(_) => "alipay_unavailable",
-            SendError::Busy => "payout_busy",
+            SendError::Busy | SendError::CallInFlight { .. } => "payout_busy",
             SendError::PayoutFinal(_) => "payout_final",
+            SendError::ConflictingRepeat { .. } => "conflicting_repeat",
             SendError::Store(e) => e.code(),
             SendError::NotFound => "payout_not_found",
             SendError::TransferNotConfigured => "transfer_rail_not_configured",
@@ -570,9 +597,31 @@ impl DomainError for SendError {
             | SendError::CampaignClosed
             | SendError::CampaignStateUnrecognised(_)
             | SendError::BusinessIdConflict => ErrorKind::Unprocessable,
-            SendError::Busy | SendError::PayoutFinal(_) => ErrorKind::Conflict,
+            SendError::Busy
+            | SendError::CallInFlight { .. }
+            | SendError::PayoutFinal(_)
+            | SendError::ConflictingRepeat { .. } => ErrorKind::Conflict,
             SendError::GatewayUnknown(_) => ErrorKind::Unavailable,
             SendError::Store(e) => e.kind(),
+        }
+    }
+    fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let view = |e: &PayoutEntry| serde_json::to_value(e.view()).unwrap_or_default();
+        match self {
+            SendError::PayoutFinal(entry) => vec![("entry", view(entry))],
+            SendError::ConflictingRepeat { fields, entry } => {
+                vec![
+                    ("fields", serde_json::json!(fields)),
+                    ("entry", view(entry)),
+                ]
+            }
+            _ => Vec::new(),
+        }
+    }
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SendError::CallInFlight { retry_after } => Some(*retry_after),
+            _ => None,
         }
     }
 }
@@ -690,13 +739,59 @@ struct Ledger<'a> {
 impl Ledger<'_> {
     /// `cur` moved to `state`: a fresh fence (what the next compare-and-set checks) and this instant.
     fn moved_to(self, cur: &PayoutEntry, state: PayoutState) -> PayoutEntry {
+        self.moved_at(cur, state, self.clock.now())
+    }
+
+    /// `cur` moved to `state` at `at`, with a fresh fence.
+    fn moved_at(self, cur: &PayoutEntry, state: PayoutState, at: Timestamp) -> PayoutEntry {
         PayoutEntry {
             state,
             fence: self.ids.fence_token(),
-            updated_at: self.clock.now(),
+            updated_at: at,
             ..cur.clone()
         }
     }
+}
+
+/// What an attempt's calls led to, and when that was known: the clock read after the attempt's
+/// last gateway answer. It is the entry's `updatedAt` and the start of any backoff, so a
+/// `nextRetryAt` never lies before the answer it follows (however long the calls took).
+struct Outcome {
+    state: PayoutState,
+    at: Timestamp,
+}
+
+/// A takeover's result: we hold the entry (PENDING under our fence and lease), or another writer
+/// changed it first and this is the entry now.
+enum Takeover {
+    Held(PayoutEntry),
+    Lost(PayoutEntry),
+}
+
+/// The request's terms that differ from a paid entry's: `rail`, `crowdNo`, `amount`. A field the
+/// request leaves out is the recorded one (a repeat without an amount, whose rail needs none or
+/// takes the reason's, is exact). Another recipient is not a term: it is `business_id_conflict`.
+fn differing_terms(req: &SendRequest, paid: &PayoutEntry) -> Vec<&'static str> {
+    let recorded_amount = match (&paid.rail, &paid.state) {
+        (PayoutRail::Transfer(terms), _) => Some(terms.amount_fen),
+        (PayoutRail::Campaign { .. }, PayoutState::Sent { amount_fen, .. }) => *amount_fen,
+        (PayoutRail::Campaign { .. }, _) => None,
+    };
+    let mut fields = Vec::new();
+    if req.rail.is_some_and(|r| r != paid.rail.name()) {
+        fields.push("rail");
+    }
+    if req
+        .crowd_no
+        .as_ref()
+        .is_some_and(|c| paid.rail.crowd_no() != Some(c))
+    {
+        fields.push("crowdNo");
+    }
+    if req.amount.is_some_and(|a| recorded_amount != Some(a)) {
+        fields.push("amount");
+    }
+    fields
 }
 
 /// The entry after a lost compare-and-set: as the store answered, or read again when it answered
@@ -933,7 +1028,18 @@ impl SendService {
                     continue;
                 }
                 _ if entry.recipient != req.recipient => return Err(SendError::BusinessIdConflict),
-                PayoutState::Sent { .. } => return replay(entry),
+                PayoutState::Sent { .. } => {
+                    // Paid: an exact repeat answers the payment; other terms are not honoured,
+                    // and the caller must not believe they were.
+                    let fields = differing_terms(req, &entry);
+                    if fields.is_empty() {
+                        return replay(entry);
+                    }
+                    return Err(SendError::ConflictingRepeat {
+                        fields,
+                        entry: Box::new(entry),
+                    });
+                }
                 PayoutState::Pending
                 | PayoutState::Unknown { .. }
                 | PayoutState::NeedsAttention { .. } => {
@@ -948,12 +1054,28 @@ impl SendService {
     }
 
     /// Takes over a due unresolved entry and triggers again with the **same** out_biz_no. Used by
-    /// repeats, the reconciler and the operator's retry.
+    /// repeats and the reconciler: when another writer changed the entry first, its entry now is
+    /// the answer (`replayed`).
     ///
     /// # Errors
     /// Store errors.
     pub async fn retrigger(&self, entry: PayoutEntry) -> Result<SendResult, SendError> {
-        // The call below runs in the entry's span; the takeover itself logs nothing.
+        match self.take_over(&entry).await? {
+            Takeover::Held(held) => Ok(SendResult {
+                entry: self.call(held).await?,
+                replayed: false,
+            }),
+            Takeover::Lost(current) => Ok(SendResult {
+                entry: current,
+                replayed: true,
+            }),
+        }
+    }
+
+    /// PENDING under a fresh fence and lease, one more call counted: a compare-and-set on the
+    /// fence `entry` was read with. The takeover itself logs nothing; the call runs in the
+    /// entry's span.
+    async fn take_over(&self, entry: &PayoutEntry) -> Result<Takeover, SendError> {
         let now = self.clock.now();
         let taken = PayoutEntry {
             state: PayoutState::Pending,
@@ -964,36 +1086,51 @@ impl SendService {
             ..entry.clone()
         };
         match self.payouts.cas_payout(&taken, &entry.fence).await? {
-            CasOutcome::Written => Ok(SendResult {
-                entry: self.call(taken).await?,
-                replayed: false,
-            }),
-            CasOutcome::Lost(cur) => Ok(SendResult {
-                entry: cur.unwrap_or(entry),
-                replayed: true,
-            }),
+            CasOutcome::Written => Ok(Takeover::Held(taken)),
+            CasOutcome::Lost(current) => Ok(Takeover::Lost(
+                current_entry(self.ledger(), &entry.out_biz_no, current).await?,
+            )),
         }
     }
 
     /// The operator's retry: re-arms an unresolved entry and probes it now with the same
-    /// out_biz_no (never a new one).
+    /// out_biz_no (never a new one). Only a retry that took the entry over answers a probe; one
+    /// that finds another writer ahead answers what the entry is then.
     ///
     /// # Errors
-    /// [`SendError::NotFound`], [`SendError::PayoutFinal`] for SENT/FAILED, [`SendError::Busy`]
-    /// while a call is in flight (PENDING within its lease), store errors.
+    /// [`SendError::NotFound`], [`SendError::PayoutFinal`] (with the entry) for SENT/FAILED,
+    /// [`SendError::CallInFlight`] while a call is in flight (PENDING within its lease, with what
+    /// is left of it), [`SendError::Busy`] when the entry kept changing, store errors.
     #[tracing::instrument(skip_all, fields(out_biz_no = %out_biz_no))]
     pub async fn probe_now(&self, out_biz_no: &OutBizNo) -> Result<SendResult, SendError> {
-        let entry = self.get(out_biz_no).await?;
-        match &entry.state {
-            PayoutState::Sent { .. } | PayoutState::Failed { .. } => {
-                Err(SendError::PayoutFinal(entry.state.name()))
+        let mut entry = self.get(out_biz_no).await?;
+        for _ in 0..CAS_ROUNDS {
+            let now = self.clock.now();
+            match &entry.state {
+                PayoutState::Sent { .. } | PayoutState::Failed { .. } => {
+                    return Err(SendError::PayoutFinal(Box::new(entry)))
+                }
+                PayoutState::Pending if entry.lease_until > now => {
+                    let left = entry.lease_until.millis().saturating_sub(now.millis());
+                    return Err(SendError::CallInFlight {
+                        retry_after: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
+                    });
+                }
+                _ => {}
             }
-            PayoutState::Pending if entry.lease_until > self.clock.now() => Err(SendError::Busy),
-            _ => {
-                tracing::info!(outBizNo = %entry.out_biz_no, state = entry.state.name(), "operator retry: probing now");
-                self.retrigger(entry).await
+            match self.take_over(&entry).await? {
+                Takeover::Held(held) => {
+                    tracing::info!(outBizNo = %held.out_biz_no, state = entry.state.name(), "operator retry: probing now");
+                    return Ok(SendResult {
+                        entry: self.call(held).await?,
+                        replayed: false,
+                    });
+                }
+                // Another retry, repeat or reconciler run was first: look at the entry again.
+                Takeover::Lost(current) => entry = current,
             }
         }
+        Err(SendError::Busy)
     }
 
     /// Calls Alipay for a PENDING entry we hold, on its rail, then records the outcome (CAS on
@@ -1005,8 +1142,8 @@ impl SendService {
                 PayoutRail::Campaign { crowd_no } => crowd_no.clone(),
                 PayoutRail::Transfer(terms) => {
                     let terms = terms.clone();
-                    let state = self.transfer_state(&held, &terms).await;
-                    return self.record(held, state).await;
+                    let outcome = self.transfer_outcome(&held, &terms).await;
+                    return self.record(held, outcome).await;
                 }
             };
             let req = TriggerRequest {
@@ -1016,21 +1153,22 @@ impl SendService {
                 order_price: None,
             };
             tracing::info!(attempts = held.attempts, "calling cash.trigger");
-            let outcome = self.gateway.trigger(&req).await;
-            let state = self.outcome_state(&held, outcome);
-            self.record(held, state).await
+            let answer = self.gateway.trigger(&req).await;
+            let at = self.clock.now();
+            let state = self.outcome_state(&held, answer, at);
+            self.record(held, Outcome { state, at }).await
         }
         .instrument(span)
         .await
     }
 
-    /// The state an outcome leads to, for the entry that made the call.
+    /// The state cash.trigger's answer, known at `now`, leads to for the entry that made the call.
     fn outcome_state(
         &self,
         held: &PayoutEntry,
         outcome: GatewayOutcome<TriggerResult>,
+        now: Timestamp,
     ) -> PayoutState {
-        let now = self.clock.now();
         let refusal = match outcome {
             GatewayOutcome::Success(r) if r.trigger_result => {
                 let biz_no = r.biz_no.unwrap_or_default();
@@ -1087,7 +1225,8 @@ impl SendService {
         }
     }
 
-    /// UNKNOWN with backoff, or NEEDS_ATTENTION probed at the cap once the budget is spent.
+    /// UNKNOWN with backoff, or NEEDS_ATTENTION probed at the cap once the budget is spent; both
+    /// counted from `now`, the moment the outcome was known.
     fn unresolved(
         &self,
         held: &PayoutEntry,
@@ -1111,14 +1250,11 @@ impl SendService {
         }
     }
 
-    /// Writes the outcome of our call. If our lease was taken over meanwhile, the other holder's
-    /// record is the truth, except for proof of payment, which always wins.
-    async fn record(
-        &self,
-        held: PayoutEntry,
-        state: PayoutState,
-    ) -> Result<PayoutEntry, SendError> {
-        let done = self.ledger().moved_to(&held, state);
+    /// Writes the outcome of our call, as of when it was known. If our lease was taken over
+    /// meanwhile, the other holder's record is the truth, except for proof of payment, which
+    /// always wins.
+    async fn record(&self, held: PayoutEntry, outcome: Outcome) -> Result<PayoutEntry, SendError> {
+        let done = self.ledger().moved_at(&held, outcome.state, outcome.at);
         match self.payouts.cas_payout(&done, &held.fence).await? {
             CasOutcome::Written => Ok(done),
             CasOutcome::Lost(cur) if matches!(done.state, PayoutState::Sent { .. }) => {
@@ -1277,3 +1413,15 @@ mod tests;
 
 #[cfg(test)]
 mod transfer_tests;
+
+#[cfg(test)]
+mod fakes;
+
+#[cfg(test)]
+mod timing_tests;
+
+#[cfg(test)]
+mod retry_race_tests;
+
+#[cfg(test)]
+mod repeat_terms_tests;

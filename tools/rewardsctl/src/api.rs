@@ -163,6 +163,11 @@ impl Api {
             )
         })?;
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let text = resp.text().await.unwrap_or_default();
         let body = if text.trim().is_empty() {
             Value::Null
@@ -172,7 +177,7 @@ impl Api {
         if (200..300).contains(&status) {
             Ok(Reply { status, body })
         } else {
-            Err(CliError::from_answer(status, &body))
+            Err(CliError::from_answer(status, &body).with_retry_after(retry_after))
         }
     }
 

@@ -87,6 +87,15 @@ impl CliError {
             body: Box::new(body.clone()),
         }
     }
+
+    /// The answer's `Retry-After` (seconds), when it had one: a call in flight says when its
+    /// lease ends, so the hint names that instead of "a few seconds".
+    pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
+        if let (Some(s), Some("payout_busy")) = (seconds, self.code.as_deref()) {
+            self.hint = format!("a call is in flight: retry in {s} s, once its outcome is known");
+        }
+        self
+    }
 }
 
 fn first_line(s: &str) -> &str {
@@ -108,6 +117,7 @@ fn hint_for(status: u16, code: Option<&str>, body: &Value) -> String {
         Some("user_limit_reached") => "the campaign's sendFrequency allows no more for this user",
         Some("payout_not_found") | Some("envelope_not_found") => "list the ledger: rewardsctl payouts list",
         Some("payout_final") => "the entry is final; a FAILED business id is sent again with rewardsctl envelope send --retry-failed",
+        Some("conflicting_repeat") => "this business id was already paid with other terms and nothing new was paid; --json shows the recorded entry (use a new business id for a new payout)",
         Some("payout_busy") | Some("claim_in_progress") | Some("idempotency_key_in_use") => "a call is in flight: retry in a few seconds",
         Some("idempotency_key_reused") => "use a new --idempotency-key for a different request",
         Some("alipay_rejected") => "Alipay refused the operation for the reason given; nothing was changed",
@@ -162,6 +172,37 @@ mod tests {
             e.to_string(),
             "error: the campaign is not paid yet [campaign_not_paid] — pay the campaign first: rewardsctl campaign show CROWDNO prints its pay URL and QR code"
         );
+    }
+
+    #[test]
+    fn a_retry_while_a_call_is_in_flight_is_refused_with_when_to_retry() {
+        let busy = json!({"type":"urn:problem:payout_busy","title":"Conflict","status":409,
+                          "detail":"a call for this payout is in flight; retry after its lease",
+                          "code":"payout_busy"});
+        let e = CliError::from_answer(409, &busy);
+        assert_eq!(e.exit, EXIT_REFUSED);
+        assert!(e.to_string().contains("a call is in flight"), "{e}");
+        let e = CliError::from_answer(409, &busy).with_retry_after(Some(28));
+        assert_eq!(e.exit, EXIT_REFUSED);
+        assert_eq!(
+            e.to_string(),
+            "error: a call for this payout is in flight; retry after its lease [payout_busy] — a call is in flight: retry in 28 s, once its outcome is known"
+        );
+        // Other answers keep their hint whatever Retry-After says.
+        let final_ = json!({"detail":"the payout is already SENT; there is nothing to retry","code":"payout_final"});
+        let e = CliError::from_answer(409, &final_).with_retry_after(Some(5));
+        assert!(e.hint.starts_with("the entry is final"), "{e}");
+    }
+
+    #[test]
+    fn a_repeat_with_other_terms_says_nothing_new_was_paid() {
+        let e = CliError::from_answer(
+            409,
+            &json!({"detail":"this business id was already paid with other terms (amount); nothing new was paid",
+                    "code":"conflicting_repeat","fields":["amount"],"entry":{"state":"SENT"}}),
+        );
+        assert_eq!(e.exit, EXIT_REFUSED);
+        assert!(e.hint.contains("nothing new was paid"), "{e}");
     }
 
     #[test]

@@ -318,11 +318,13 @@ async fn only_definite_failure_frees_the_business_id() {
     let second = svc.send(&req("ex", Some("C2"))).await.unwrap();
     assert_eq!(second.entry.out_biz_no.as_str(), "pe2_ex");
     assert!(matches!(second.entry.state, PayoutState::Sent { .. }));
-    // Now SENT: even another campaign gets the recorded entry.
+    // Now SENT: another campaign pays nothing and is told so; the exact repeat is answered.
     w.seed_campaign("C3", 200, 10, 1).await;
-    let third = svc.send(&req("ex", Some("C3"))).await.unwrap();
-    assert!(third.replayed);
-    assert_eq!(third.entry.out_biz_no.as_str(), "pe2_ex");
+    let third = svc.send(&req("ex", Some("C3"))).await.unwrap_err();
+    assert_eq!(third.code(), "conflicting_repeat");
+    let exact = svc.send(&req("ex", Some("C2"))).await.unwrap();
+    assert!(exact.replayed);
+    assert_eq!(exact.entry.out_biz_no.as_str(), "pe2_ex");
     assert_eq!(w.cash_gw.payouts().len(), 1);
     assert_eq!(attempts(&svc, "ex").await, 2);
 }
@@ -567,7 +569,11 @@ async fn a_verified_sent_answer_is_recorded_over_any_state() {
             CasOutcome::Written
         );
         let sent = paid_envelope(false);
-        let answered = svc.record(held.clone(), sent.clone()).await.unwrap();
+        let outcome = Outcome {
+            state: sent.clone(),
+            at: svc.clock.now(),
+        };
+        let answered = svc.record(held.clone(), outcome).await.unwrap();
         assert_eq!(answered.state, sent, "over {}", other.name());
         let stored = svc.get(&held.out_biz_no).await.unwrap();
         assert_eq!(stored.state, sent, "over {}", other.name());

@@ -11,7 +11,7 @@
 //! nothing about an order an earlier call may have created, and so frees the business id only on
 //! the entry's first call.
 
-use super::{PayoutEntry, PayoutState, Refusal, SendService, TransferTerms};
+use super::{Outcome, PayoutEntry, PayoutState, Refusal, SendService, TransferTerms};
 use super::{ORDER_CLOSED, ORDER_FAILED, ORDER_REFUNDED};
 use crate::ports::{
     RefusalClass, TransferLookup, TransferOrder, TransferOutcome, TransferReceipt, TransferRefusal,
@@ -108,47 +108,42 @@ fn names_another_order(held: &PayoutEntry, receipt: &TransferReceipt) -> bool {
 }
 
 impl SendService {
-    /// Calls the transfer rail for a PENDING transfer entry we hold; returns its next state.
-    pub(super) async fn transfer_state(
+    /// Calls the transfer rail for a PENDING transfer entry we hold; returns its next state, as of
+    /// the clock read after the last answer (a query, then maybe a re-send: two calls' worth of
+    /// time may pass, and the backoff starts after both).
+    pub(super) async fn transfer_outcome(
         &self,
         held: &PayoutEntry,
         terms: &TransferTerms,
-    ) -> PayoutState {
-        let now = self.clock.now();
+    ) -> Outcome {
+        let outcome = |state, at| Outcome { state, at };
         let Some(rail) = &self.transfer else {
             // The entry stays bound to its number; it is probed again once the rail is back.
             tracing::error!("a transfer entry is due but the transfer rail is not configured");
-            return self.unresolved(
-                held,
-                now,
-                "the transfer rail is not configured".into(),
-                None,
-            );
+            let now = self.clock.now();
+            let last_error = "the transfer rail is not configured".into();
+            return outcome(self.unresolved(held, now, last_error, None), now);
         };
         if held.earlier_call_may_have_been_accepted() {
             tracing::info!(attempts = held.attempts, "querying the transfer order");
-            match rail.gateway.query(&held.out_biz_no, terms.product).await {
-                TransferLookup::Found(r) => return self.found(held, terms, &r, now, true),
+            let lookup = rail.gateway.query(&held.out_biz_no, terms.product).await;
+            let now = self.clock.now();
+            match lookup {
+                TransferLookup::Found(r) => {
+                    return outcome(self.found(held, terms, &r, now, true), now)
+                }
                 TransferLookup::NotFound => tracing::warn!(
                     "Alipay holds no order with this number: sending it again with the same number and terms"
                 ),
                 TransferLookup::Refused(r) => {
                     tracing::warn!(class = ?r.class, code = %r.failure.code, subCode = r.failure.sub_code.as_deref().unwrap_or(""), "common.query refused");
-                    return self.unresolved(
-                        held,
-                        now,
-                        format!("common.query refused: {}", r.failure.reason()),
-                        None,
-                    );
+                    let last_error = format!("common.query refused: {}", r.failure.reason());
+                    return outcome(self.unresolved(held, now, last_error, None), now);
                 }
                 TransferLookup::Unknown(m) => {
                     tracing::warn!(error = %m, "common.query outcome unknown");
-                    return self.unresolved(
-                        held,
-                        now,
-                        format!("common.query outcome unknown: {m}"),
-                        None,
-                    );
+                    let last_error = format!("common.query outcome unknown: {m}");
+                    return outcome(self.unresolved(held, now, last_error, None), now);
                 }
             }
         } else {
@@ -158,19 +153,18 @@ impl SendService {
                 "calling uni.transfer"
             );
         }
-        match rail.gateway.transfer(&order_of(held, terms)).await {
+        let answer = rail.gateway.transfer(&order_of(held, terms)).await;
+        let now = self.clock.now();
+        let state = match answer {
             TransferOutcome::Accepted(r) => self.found(held, terms, &r, now, false),
             TransferOutcome::Refused(r) => self.refused(held, &r, now),
             TransferOutcome::Unknown(m) => {
                 tracing::warn!(error = %m, "uni.transfer outcome unknown");
-                self.unresolved(
-                    held,
-                    now,
-                    format!("uni.transfer outcome unknown: {m}"),
-                    None,
-                )
+                let last_error = format!("uni.transfer outcome unknown: {m}");
+                self.unresolved(held, now, last_error, None)
             }
-        }
+        };
+        outcome(state, now)
     }
 
     /// The state after Alipay described the order it holds.

@@ -449,10 +449,13 @@ async fn a_business_id_is_paid_on_one_rail_only() {
     let campaign = campaign_req("both");
     let paid = svc.send(&campaign).await.unwrap().entry;
     assert_eq!(paid.state.name(), "SENT");
-    let again = svc.send(&treq("both")).await.unwrap();
-    assert!(again.replayed);
-    assert_eq!(again.entry, paid);
+    // A repeat asking for the other rail is not answered as if honoured: the conflict names it.
+    let again = svc.send(&treq("both")).await.unwrap_err();
+    assert_eq!(again.code(), "conflicting_repeat");
     assert_eq!(w.transfer_gw.transfer_calls(), 0);
+    let exact = svc.send(&campaign).await.unwrap();
+    assert!(exact.replayed);
+    assert_eq!(exact.entry, paid);
     // An unresolved transfer keeps its number and rail whatever a repeat asks for.
     w.transfer_gw
         .script_transfer(TransferStep::Answer(TransferOutcome::Unknown("t".into())));
@@ -658,7 +661,11 @@ async fn proof_of_payment_wins_over_a_failure_and_a_held_lease() {
         .await
         .unwrap();
     assert!(matches!(paid, NotifyOutcome::Recorded(_)));
-    let unknown = svc.unresolved(&held, w.clock.now(), "lost".into(), None);
+    let at = w.clock.now();
+    let unknown = Outcome {
+        state: svc.unresolved(&held, at, "lost".into(), None),
+        at,
+    };
     let answered = svc.record(held, unknown).await.unwrap();
     assert_eq!(answered.state.name(), "SENT");
 }
