@@ -53,4 +53,7 @@ pub use cert::AlipayKeyError;
 pub use client::{classify, AlipayClient, ApiRequest, CallBudget, ClientBuildError};
 pub use config::{CertMode, ClientConfig, Keys, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use notification::NotificationError;
-pub use outcome::{Failure, FailureKind, Outcome, OutcomeClass, UnknownReason};
+pub use outcome::{
+    is_throttle, is_throttle_sub_code, Failure, FailureKind, Outcome, OutcomeClass, UnknownReason,
+    THROTTLE_CODES, THROTTLE_SUB_CODES,
+};
