@@ -14,7 +14,9 @@ use serde::Deserialize;
 
 use crate::cert::{AlipayCertDownload, AlipayKeyError, CertKey, CertKeys};
 use crate::config::ClientConfig;
-use crate::outcome::{is_platform_unknown, Failure, FailureKind, Outcome, UnknownReason};
+use crate::outcome::{
+    is_platform_unknown, is_throttle, Failure, FailureKind, Outcome, UnknownReason,
+};
 
 /// One gateway API: its name, its parameters and how its verified answer becomes an [`Outcome`].
 ///
@@ -376,6 +378,15 @@ pub fn classify<R: ApiRequest>(body: &str, verifier: &ResponseVerifier) -> Outco
     let verified = match verifier.verify(body, R::METHOD) {
         Ok(v) => v,
         Err(ResponseError::BadSignature) => return Outcome::Unknown(UnknownReason::BadSignature),
+        // An unsigned rate-limit answer is read as one: trusting it can only make the caller try
+        // again later, which is what any unsigned answer does (both are Unknown).
+        Err(ResponseError::Unsigned {
+            code: Some(code),
+            sub_code,
+            ..
+        }) if is_throttle(&code, sub_code.as_deref()) => {
+            return Outcome::Unknown(UnknownReason::Throttled { code, sub_code })
+        }
         Err(ResponseError::Unsigned { code, sub_code, .. }) => {
             return Outcome::Unknown(UnknownReason::Unsigned { code, sub_code })
         }
@@ -410,6 +421,13 @@ fn classify_content<R: ApiRequest>(root: Root, content: &str) -> Outcome<R::Outp
     let Some(code) = common.code else {
         return Outcome::Unknown(UnknownReason::Unparsable("response has no code".into()));
     };
+    // Alipay's rate limit, before anything else: not executed now, never a refusal.
+    if is_throttle(&code, common.sub_code.as_deref()) {
+        return Outcome::Unknown(UnknownReason::Throttled {
+            code,
+            sub_code: common.sub_code,
+        });
+    }
     if is_platform_unknown(&code, common.sub_code.as_deref()) {
         return Outcome::Unknown(UnknownReason::Platform {
             code,

@@ -442,8 +442,8 @@ pub enum TransferClass {
     /// Alipay may or may not hold the order: resolve with common.query or a re-send of the same
     /// out_biz_no with the same parameters.
     Unknown,
-    /// Not done now (balance, quota, rate): the same request with the same number may succeed
-    /// later; a person should look.
+    /// Not done now (balance, quota): the same request with the same number may succeed later; a
+    /// person should look. (Alipay's rate limit is [`TransferClass::Unknown`]: nobody need look.)
     RetryLater,
     /// The payee or the input is wrong: this order will never be paid.
     Definite,
@@ -557,6 +557,11 @@ pub const CODE_TABLE: &[CodeGroup] = &[
             "aop.unknow-error",
         ],
     ),
+    // Alipay's rate limit (crate::THROTTLE_CODES, crate::THROTTLE_SUB_CODES): not executed now.
+    // The client answers these `Unknown(Throttled)` before any table is read; the rows keep the
+    // table complete. Unknown, not retry-later: nothing for a person to look at, and the same
+    // number is sent again once the order is known not to exist.
+    group(Both, Unk, &["40005", "RESOURCE_LIMIT_EXCEED"]),
     group(Only(Transfer), Unk, &["PAYMENT_INFO_INCONSISTENCY"]),
     group(Only(Query), NoSuchOrder, &["ORDER_NOT_EXIST"]),
     // Not done now; the same request later.
@@ -574,7 +579,6 @@ pub const CODE_TABLE: &[CodeGroup] = &[
             "PAYER_STATUS_ERROR",
         ],
     ),
-    group(Both, RetryLater, &["RESOURCE_LIMIT_EXCEED"]),
     // Definite: the payee or the input.
     group(
         Only(Transfer),
@@ -623,7 +627,9 @@ fn lookup(api: TransferApi, code: &str) -> Option<TransferClass> {
 ///
 /// An unsigned answer is never classified here except as [`classify_unsigned`] says.
 pub fn classify(api: TransferApi, code: &str, sub_code: Option<&str>) -> TransferClass {
-    if crate::outcome::is_platform_unknown(code, sub_code) {
+    if crate::outcome::is_throttle(code, sub_code)
+        || crate::outcome::is_platform_unknown(code, sub_code)
+    {
         return TransferClass::Unknown;
     }
     if let Some(class) = sub_code.and_then(|s| lookup(api, s)) {
