@@ -10,5 +10,6 @@ mod money_path;
 mod notifications;
 mod refusals;
 mod schedule;
+mod throttle;
 mod transfer;
 mod transfer_schedule;

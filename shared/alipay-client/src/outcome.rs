@@ -235,7 +235,7 @@ pub const THROTTLE_CODES: &[&str] = &["40005"];
 
 /// The `sub_code`s that mean "rate limit: not now", under any `code`: `RESOURCE_LIMIT_EXCEED`
 /// (reference: alipay-api-currency.md §3.4, "not done, retry later … lower concurrency", and its
-/// open questions: "per-API QPS limits (`RESOURCE_LIMIT_EXCEED` exists)"). Matched without regard to
+/// §7 "Still open": "per-API QPS limits (`RESOURCE_LIMIT_EXCEED` exists)"). Matched without regard to
 /// case, `-` for `_`, and a dotted prefix (`aop.RESOURCE_LIMIT_EXCEED`). Deliberately no wildcard
 /// such as `*LIMIT*`: `EXCEED_LIMIT_SM_AMOUNT` or `PERMIT_CHECK_RECEIVE_LIMIT` are a payee's
 /// definite limits, not a rate.

@@ -112,7 +112,7 @@ fn the_throttle_codes_are_the_references() {
     // alipay-protocol.md §2.3: `40005 | Call Limited / 调用频次超限`.
     assert_eq!(THROTTLE_CODES, ["40005"]);
     // alipay-api-currency.md §3.4 "not done, retry later": `RESOURCE_LIMIT_EXCEED` (lower
-    // concurrency); §6: "per-API QPS limits (RESOURCE_LIMIT_EXCEED exists)".
+    // concurrency); §7 "Still open": "per-API QPS limits (RESOURCE_LIMIT_EXCEED exists)".
     assert_eq!(THROTTLE_SUB_CODES, ["RESOURCE_LIMIT_EXCEED"]);
 }
 
