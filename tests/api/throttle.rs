@@ -32,9 +32,15 @@ async fn throttled_claims_are_not_failed_claims_and_leave_no_pass_lost_or_double
     let users: Vec<String> = (0..TEMPLATE_FAILURE_LIMIT + 3)
         .map(|_| new_user_id())
         .collect();
-    for user in &users {
+    for (i, user) in users.iter().enumerate() {
         let a = app.claim(&tpl, user).await;
         let body = &a.body["body"];
+        if i == 0 {
+            eprintln!(
+                "[throttle] a throttled claim answers {}: {body}",
+                a.body["status"]
+            );
+        }
         assert_eq!(body["success"], false, "{a:?}");
         // Whatever the core answers for an unknown outcome today, it is neither a refusal nor
         // the template's lock, and carries none of Alipay's text.
@@ -59,7 +65,10 @@ async fn throttled_claims_are_not_failed_claims_and_leave_no_pass_lost_or_double
     assert_eq!(set.status, 200, "{set:?}");
     let newcomer = new_user_id();
     let a = app.claim(&tpl, &newcomer).await;
-    assert_eq!(a.body["body"]["success"], true, "the template is not locked: {a:?}");
+    assert_eq!(
+        a.body["body"]["success"], true,
+        "the template is not locked: {a:?}"
+    );
     for user in &users {
         let a = app.claim(&tpl, user).await;
         assert_eq!(a.body["body"]["success"], true, "{user}: {a:?}");

@@ -62,13 +62,14 @@ async fn a_throttled_burst_is_paid_exactly_once_each_by_the_reconciler() {
     assert!(app.payouts_on(&crowd).await.is_empty(), "nothing was paid");
     let stats = sim_stats(&app).await;
     assert!(
-        stats["limited"][TRIGGER].as_u64().unwrap() >= SENDS as u64 + 1,
+        stats["limited"][TRIGGER].as_u64().unwrap() > SENDS as u64,
         "{stats}"
     );
 
     // Alipay lets LIMIT calls a second through; the reconciler resolves every entry.
     reset_sim_stats(&app).await;
-    app.sim_settings(&json!({"qpsLimits": {TRIGGER: LIMIT}})).await;
+    app.sim_settings(&json!({"qpsLimits": {TRIGGER: LIMIT}}))
+        .await;
     let nos: Vec<String> = sends.iter().map(|(bid, _)| pe(bid)).collect();
     let (entries, runs) = app
         .reconcile_until(&nos, |e| e["state"] == "SENT", Duration::from_secs(180))

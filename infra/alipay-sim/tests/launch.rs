@@ -58,7 +58,10 @@ async fn call(sim: &RunningSim, method: &str, biz: Value) -> (Root, Value) {
     let verified = verifier
         .verify(&body, method)
         .unwrap_or_else(|e| panic!("{e}: {body}"));
-    (verified.root, serde_json::from_str(&verified.content).unwrap())
+    (
+        verified.root,
+        serde_json::from_str(&verified.content).unwrap(),
+    )
 }
 
 async fn control(sim: &RunningSim, verb: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
@@ -94,12 +97,22 @@ fn list_biz() -> Value {
 async fn a_call_over_its_limit_gets_a_signed_call_limited_and_is_not_executed() {
     let sim = sim().await;
     // Without a limit the trigger is executed: an unknown campaign is refused by the rules.
-    let (_, node) = call(&sim, TRIGGER, json!({"crowd_no": "NO_SUCH", "user_id": "2088000000000001"})).await;
+    let (_, node) = call(
+        &sim,
+        TRIGGER,
+        json!({"crowd_no": "NO_SUCH", "user_id": "2088000000000001"}),
+    )
+    .await;
     assert_eq!(node["sub_code"], "CAMPAIGN_NOT_EXIST", "{node}");
     let s = settings(&sim, json!({"qpsLimits": {TRIGGER: 0}})).await;
     assert_eq!(s["qpsLimits"], json!({TRIGGER: 0}));
     for _ in 0..3 {
-        let (root, node) = call(&sim, TRIGGER, json!({"crowd_no": "NO_SUCH", "user_id": "2088000000000001"})).await;
+        let (root, node) = call(
+            &sim,
+            TRIGGER,
+            json!({"crowd_no": "NO_SUCH", "user_id": "2088000000000001"}),
+        )
+        .await;
         // In the API's node, signed (verified above), no sub_code: not executed at all.
         assert_eq!(root, Root::Method, "{node}");
         assert_eq!(node, json!({"code": "40005", "msg": "Call Limited"}));
@@ -116,7 +129,12 @@ async fn a_call_over_its_limit_gets_a_signed_call_limited_and_is_not_executed() 
     // `{}` clears every limit.
     let s = settings(&sim, json!({"qpsLimits": {}})).await;
     assert_eq!(s["qpsLimits"], json!({}));
-    let (_, node) = call(&sim, TRIGGER, json!({"crowd_no": "NO_SUCH", "user_id": "2088000000000001"})).await;
+    let (_, node) = call(
+        &sim,
+        TRIGGER,
+        json!({"crowd_no": "NO_SUCH", "user_id": "2088000000000001"}),
+    )
+    .await;
     assert_eq!(node["sub_code"], "CAMPAIGN_NOT_EXIST", "{node}");
     // DELETE /sim/stats resets the counters.
     let (status, _) = control(&sim, reqwest::Method::DELETE, "/sim/stats", Value::Null).await;
@@ -126,7 +144,13 @@ async fn a_call_over_its_limit_gets_a_signed_call_limited_and_is_not_executed() 
         json!({"calls": {TRIGGER: 0, LIST: 0}, "limited": {TRIGGER: 0, LIST: 0}, "peakQps": {TRIGGER: 0, LIST: 0}})
     );
     // A bad limit is refused like any bad switch.
-    let (status, _) = control(&sim, reqwest::Method::POST, "/sim/settings", json!({"qpsLimits": {LIST: "many"}})).await;
+    let (status, _) = control(
+        &sim,
+        reqwest::Method::POST,
+        "/sim/settings",
+        json!({"qpsLimits": {LIST: "many"}}),
+    )
+    .await;
     assert_eq!(status, 422);
 }
 
@@ -166,5 +190,8 @@ async fn every_answer_waits_the_latency() {
     let (status, _) = control(&sim, reqwest::Method::DELETE, "/sim/faults", Value::Null).await;
     assert_eq!(status, 204);
     let s = settings(&sim, json!({})).await;
-    assert_eq!((s["latencyMs"].clone(), s["qpsLimits"].clone()), (json!(0), json!({})));
+    assert_eq!(
+        (s["latencyMs"].clone(), s["qpsLimits"].clone()),
+        (json!(0), json!({}))
+    );
 }

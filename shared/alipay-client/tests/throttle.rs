@@ -13,8 +13,7 @@ use alipay_client::oauth::OauthToken;
 use alipay_client::pass::{InstanceAdd, InstanceUpdate, TemplateAdd, TemplateUpdate};
 use alipay_client::transfer::{TransferQuery, UniTransfer};
 use alipay_client::{
-    classify, ApiRequest, Outcome, OutcomeClass, UnknownReason, THROTTLE_CODES,
-    THROTTLE_SUB_CODES,
+    classify, ApiRequest, Outcome, OutcomeClass, UnknownReason, THROTTLE_CODES, THROTTLE_SUB_CODES,
 };
 use alipay_protocol::response::{root_name, ResponseVerifier};
 use alipay_protocol::{AlipayPublicKey, AppPrivateKey};
@@ -79,7 +78,10 @@ where
             assert_eq!(c, code, "{} {body}", R::METHOD);
             assert_eq!(s.as_deref(), sub_code, "{} {body}", R::METHOD);
         }
-        other => panic!("{}: expected Throttled, got {other:?} for {body}", R::METHOD),
+        other => panic!(
+            "{}: expected Throttled, got {other:?} for {body}",
+            R::METHOD
+        ),
     }
 }
 
@@ -158,7 +160,9 @@ fn a_pass_api_level_throttle_is_throttled_too() {
         n.insert("success".into(), "false".into());
         n.insert(
             "result".into(),
-            json!({"errorCode": sub, "errorMsg": "x"}).to_string().into(),
+            json!({"errorCode": sub, "errorMsg": "x"})
+                .to_string()
+                .into(),
         );
         for method in ["alipay.pass.instance.add", "alipay.pass.template.add"] {
             let b = body(method, Root::Node, &n, true);

@@ -52,9 +52,9 @@ async fn a_request_that_never_left_is_unknown_not_a_refusal() {
 #[tokio::test]
 async fn a_throttled_call_is_unknown_and_says_throttled() {
     use rewards_core::ids::TemplateId;
+    use rewards_core::ids::UserToken;
     use rewards_core::ports::{IssuePassRequest, PassGateway, TransferGateway, TransferLookup};
     use rewards_core::ports::{TransferOutcome, TransferProduct};
-    use rewards_core::ids::UserToken;
 
     let sim = alipay_sim::start(alipay_sim::SimConfig::from_defaults().unwrap())
         .await
