@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::client::{json, ApiRequest};
+use crate::api::{json, ApiRequest};
 use crate::de::{embedded_json, json_biz_api};
 use crate::outcome::{Failure, Outcome, UnknownReason};
 
