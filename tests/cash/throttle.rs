@@ -56,13 +56,15 @@ async fn a_throttled_burst_is_paid_exactly_once_each_by_the_reconciler() {
     for (bid, a) in set.join_all().await {
         assert_unresolved(&a, &pe(&bid));
     }
-    // A plain repeat is throttled again and stays unresolved (it does not replay a refusal).
+    // A plain repeat stays unresolved on the same out_biz_no (there is no refusal to replay).
     let (bid, body) = &sends[0];
     assert_unresolved(&app.send_envelope(body).await, &pe(bid));
     assert!(app.payouts_on(&crowd).await.is_empty(), "nothing was paid");
+    // Each send's first call was limited (the repeat may not call at all: its entry may not be
+    // due again yet).
     let stats = sim_stats(&app).await;
     assert!(
-        stats["limited"][TRIGGER].as_u64().unwrap() > SENDS as u64,
+        stats["limited"][TRIGGER].as_u64().unwrap() >= SENDS as u64,
         "{stats}"
     );
 
