@@ -3,3 +3,4 @@ mod claims;
 mod deadlines;
 mod passes;
 mod templates;
+mod throttle;

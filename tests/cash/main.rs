@@ -11,5 +11,6 @@ mod notifications;
 mod operator_answers;
 mod refusals;
 mod schedule;
+mod throttle;
 mod transfer;
 mod transfer_schedule;

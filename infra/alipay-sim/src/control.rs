@@ -224,6 +224,18 @@ pub async fn clear_faults(State(sim): State<Arc<Sim>>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// `GET /sim/stats` → `{"calls":{api:n},"limited":{api:n},"peakQps":{api:n}}`: every gateway call
+/// by API, those a QPS limit answered `40005`, and the most executed calls in any one-second window.
+pub async fn stats(State(sim): State<Arc<Sim>>) -> Response {
+    Json(sim.lock_calls().stats()).into_response()
+}
+
+/// `DELETE /sim/stats` → 204; the counters start again from zero (the limits keep holding).
+pub async fn reset_stats(State(sim): State<Arc<Sim>>) -> Response {
+    sim.lock_calls().reset();
+    StatusCode::NO_CONTENT.into_response()
+}
+
 /// `GET /sim/settings` → the current switches.
 pub async fn get_settings(State(sim): State<Arc<Sim>>) -> Response {
     Json(settings(&sim).clone()).into_response()

@@ -15,6 +15,7 @@ use axum::Extension;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::calls::Admission;
 use crate::faults::{Decision, FaultKind};
 use crate::state::{Biz, Reply};
 use crate::{ConnKill, Sim};
@@ -308,8 +309,13 @@ pub fn render(sim: &Sim, method: &str, reply: &Reply, corrupt: bool) -> String {
             let mut node = Map::new();
             node.insert("code".into(), (*code).into());
             node.insert("msg".into(), (*msg).into());
-            node.insert("sub_code".into(), sub_code.clone().into());
-            node.insert("sub_msg".into(), sub_msg.clone().into());
+            // An answer without a sub_code (40005 Call Limited) has none on the wire either.
+            if !sub_code.is_empty() {
+                node.insert("sub_code".into(), sub_code.clone().into());
+            }
+            if !sub_msg.is_empty() {
+                node.insert("sub_msg".into(), sub_msg.clone().into());
+            }
             let root = if matches!(reply, Reply::Gateway { .. }) || method.is_empty() {
                 "error_response".to_string()
             } else {
@@ -428,6 +434,26 @@ pub async fn handle(
     params.extend(form_urlencoded::parse(&body).into_owned());
     let arrived = tokio::time::Instant::now();
     let method = get(&params, "method").unwrap_or_default().to_string();
+    let (limit, latency_ms) = match sim.settings.lock() {
+        Ok(s) => (s.qps_limits.get(&method).copied(), s.latency_ms),
+        Err(poisoned) => {
+            let s = poisoned.into_inner();
+            (s.qps_limits.get(&method).copied(), s.latency_ms)
+        }
+    };
+    // The limiter decides at arrival, before anything is executed (faults included).
+    let admission = if METHODS.contains(&method.as_str()) {
+        sim.lock_calls().admit(&method, limit, arrived)
+    } else {
+        Admission::Execute
+    };
+    if latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+    }
+    if admission == Admission::Limited {
+        sim.log(&method, "limited (qpsLimits): 40005 Call Limited");
+        return json_response(render(&sim, &method, &Reply::call_limited(), false));
+    }
     let decision = lock_faults(&sim).decide(&method);
     if decision.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;

@@ -19,6 +19,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod calls;
 pub mod certs;
 pub mod control;
 pub mod faults;
@@ -247,6 +248,8 @@ pub struct Sim {
     pub certs: Option<Mutex<certs::SimCerts>>,
     /// Every order.changed notification post (`GET /sim/notifications`).
     pub deliveries: Mutex<Vec<notify::Delivery>>,
+    /// Per-API calls: the QPS limiter and `GET /sim/stats`.
+    pub calls: Mutex<calls::Calls>,
     log_calls: bool,
 }
 
@@ -281,6 +284,14 @@ impl Sim {
             };
             f(&mut guard)
         })
+    }
+
+    /// The per-API calls (the QPS limiter and its counters).
+    pub fn lock_calls(&self) -> std::sync::MutexGuard<'_, calls::Calls> {
+        match self.calls.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     /// Logs one gateway call (method and outcome class only).
@@ -352,6 +363,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
             "/sim/settings",
             post(control::update_settings).get(control::get_settings),
         )
+        .route(
+            "/sim/stats",
+            get(control::stats).delete(control::reset_stats),
+        )
         .route("/sim/auth-codes", post(control::auth_code))
         .route("/sim/certs", get(control::certs))
         .route("/sim/users/{user_id}", get(control::user))
@@ -393,6 +408,7 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         hang_limit: config.hang_limit,
         certs: certs.map(Mutex::new),
         deliveries: Mutex::new(Vec::new()),
+        calls: Mutex::new(calls::Calls::default()),
         log_calls: config.log_calls,
     });
     let (tx, rx) = watch::channel(false);

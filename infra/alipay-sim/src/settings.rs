@@ -2,6 +2,8 @@
 //! behaves where the real one is not documented or may be stricter than we hope. Each switch has a
 //! default that matches the first simulator; `DELETE /sim/faults` resets them all.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// What `alipay.pass.instance.add` answers when a template's serial number was already issued to
@@ -33,6 +35,12 @@ pub struct Settings {
     /// Transfer rail: how many times an order.changed notification is posted until the receiver
     /// answers `success` (`notifyAttempts`, default 3).
     pub notify_attempts: u32,
+    /// A launch: at most this many executed calls of an API (by method name) in any one-second
+    /// window; the others are answered `40005 Call Limited` and not executed (`qpsLimits`, default
+    /// none). See [`crate::calls`].
+    pub qps_limits: BTreeMap<String, u32>,
+    /// Every gateway answer waits this long first (`latencyMs`, the real round trip; default 0).
+    pub latency_ms: u64,
 }
 
 impl Default for Settings {
@@ -42,6 +50,8 @@ impl Default for Settings {
             repeated_serial: RepeatedSerial::default(),
             payer_balance_fen: None,
             notify_attempts: DEFAULT_NOTIFY_ATTEMPTS,
+            qps_limits: BTreeMap::new(),
+            latency_ms: 0,
         }
     }
 }
@@ -69,6 +79,10 @@ pub struct SettingsPatch {
     pub payer_balance_fen: Option<Option<i64>>,
     /// See [`Settings::notify_attempts`].
     pub notify_attempts: Option<u32>,
+    /// See [`Settings::qps_limits`]: replaces every limit (`{}` clears them).
+    pub qps_limits: Option<BTreeMap<String, u32>>,
+    /// See [`Settings::latency_ms`].
+    pub latency_ms: Option<u64>,
 }
 
 impl Settings {
@@ -80,7 +94,15 @@ impl Settings {
             rotate_alipay_cert: _,
             payer_balance_fen,
             notify_attempts,
+            qps_limits,
+            latency_ms,
         } = patch;
+        if let Some(v) = qps_limits {
+            self.qps_limits = v;
+        }
+        if let Some(v) = latency_ms {
+            self.latency_ms = v;
+        }
         if let Some(v) = payer_balance_fen {
             self.payer_balance_fen = v;
         }
@@ -125,7 +147,7 @@ mod tests {
         let mut s = Settings::default();
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
-            serde_json::json!({"triggerReplay": "before_checks", "repeatedSerial": "same_pass", "payerBalanceFen": null, "notifyAttempts": 3})
+            serde_json::json!({"triggerReplay": "before_checks", "repeatedSerial": "same_pass", "payerBalanceFen": null, "notifyAttempts": 3, "qpsLimits": {}, "latencyMs": 0})
         );
         s.apply(serde_json::from_str(r#"{"triggerReplay":"after_checks"}"#).unwrap());
         assert_eq!(s.trigger_replay, TriggerReplay::AfterChecks);
@@ -143,7 +165,7 @@ mod tests {
         assert_eq!(s.repeated_serial, RepeatedSerial::Refuse);
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
-            serde_json::json!({"triggerReplay": "before_checks", "repeatedSerial": "refuse", "payerBalanceFen": null, "notifyAttempts": 3})
+            serde_json::json!({"triggerReplay": "before_checks", "repeatedSerial": "refuse", "payerBalanceFen": null, "notifyAttempts": 3, "qpsLimits": {}, "latencyMs": 0})
         );
         assert!(serde_json::from_str::<SettingsPatch>(r#"{"repeatedSerial":"maybe"}"#).is_err());
     }
@@ -157,5 +179,31 @@ mod tests {
         assert_eq!(s.payer_balance_fen, Some(500));
         s.apply(serde_json::from_str(r#"{"payerBalanceFen":null}"#).unwrap());
         assert_eq!(s.payer_balance_fen, None);
+    }
+
+    #[test]
+    fn qps_limits_are_replaced_whole_and_cleared_by_an_empty_map() {
+        let mut s = Settings::default();
+        s.apply(
+            serde_json::from_str(
+                r#"{"qpsLimits":{"alipay.marketing.campaign.cash.trigger":5,"alipay.pass.instance.add":2},"latencyMs":150}"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(s.qps_limits.len(), 2);
+        assert_eq!(s.latency_ms, 150);
+        s.apply(serde_json::from_str(r#"{"qpsLimits":{"alipay.pass.instance.add":1}}"#).unwrap());
+        assert_eq!(
+            s.qps_limits.into_iter().collect::<Vec<_>>(),
+            [("alipay.pass.instance.add".to_string(), 1)]
+        );
+        let mut s = Settings::default();
+        s.apply(serde_json::from_str(r#"{"qpsLimits":{"x":1}}"#).unwrap());
+        s.apply(serde_json::from_str(r#"{"qpsLimits":{}}"#).unwrap());
+        assert!(s.qps_limits.is_empty());
+        s.apply(serde_json::from_str("{}").unwrap());
+        assert_eq!(s.latency_ms, 0);
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"qpsLimits":{"x":-1}}"#).is_err());
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"latencyMs":"slow"}"#).is_err());
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{json, ApiRequest};
+use crate::api::{json, ApiRequest};
 use crate::de::json_biz_api;
 use crate::outcome::{Failure, Outcome, UnknownReason};
 use crate::AmountFen;

@@ -9,37 +9,15 @@ use alipay_protocol::response::{
     alipay_cert_sn, extract_signed_span, ResponseError, ResponseVerifier, Root,
 };
 use alipay_protocol::{AlipayPublicKey, GatewayTimestamp};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::cert::{AlipayCertDownload, AlipayKeyError, CertKey, CertKeys};
+use crate::alipaycert::AlipayCertDownload;
+use crate::api::ApiRequest;
+use crate::cert::{AlipayKeyError, CertKey, CertKeys};
 use crate::config::ClientConfig;
-use crate::outcome::{is_platform_unknown, Failure, FailureKind, Outcome, UnknownReason};
-
-/// One gateway API: its name, its parameters and how its verified answer becomes an [`Outcome`].
-///
-/// `execute` has already checked the signature and `code == "10000"` (anything else is a failure or
-/// unknown) before [`ApiRequest::finish`] sees the parsed response node.
-pub trait ApiRequest {
-    /// The API name, e.g. `alipay.pass.instance.add`.
-    const METHOD: &'static str;
-    /// The response node (`<method>_response`), as far as this API reads it.
-    type Response: DeserializeOwned;
-    /// What a success yields.
-    type Output;
-    /// `biz_content` JSON text, or `None` for APIs without one. Keys are written exactly as the API
-    /// names them; nothing renames them.
-    ///
-    /// # Errors
-    /// A serialization error (the request is then not sent).
-    fn biz_content(&self) -> Result<Option<String>, serde_json::Error>;
-    /// Other top-level parameters (`grant_type`, `code`, `notify_url`, …).
-    fn params(&self) -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
-    /// Reads the API-level result of a `code=10000` answer.
-    fn finish(response: Self::Response) -> Outcome<Self::Output>;
-}
+use crate::outcome::{
+    is_platform_unknown, is_throttle, Failure, FailureKind, Outcome, UnknownReason,
+};
 
 /// The client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -376,6 +354,15 @@ pub fn classify<R: ApiRequest>(body: &str, verifier: &ResponseVerifier) -> Outco
     let verified = match verifier.verify(body, R::METHOD) {
         Ok(v) => v,
         Err(ResponseError::BadSignature) => return Outcome::Unknown(UnknownReason::BadSignature),
+        // An unsigned rate-limit answer is read as one: trusting it can only make the caller try
+        // again later, which is what any unsigned answer does (both are Unknown).
+        Err(ResponseError::Unsigned {
+            code: Some(code),
+            sub_code,
+            ..
+        }) if is_throttle(&code, sub_code.as_deref()) => {
+            return Outcome::Unknown(UnknownReason::Throttled { code, sub_code })
+        }
         Err(ResponseError::Unsigned { code, sub_code, .. }) => {
             return Outcome::Unknown(UnknownReason::Unsigned { code, sub_code })
         }
@@ -410,6 +397,13 @@ fn classify_content<R: ApiRequest>(root: Root, content: &str) -> Outcome<R::Outp
     let Some(code) = common.code else {
         return Outcome::Unknown(UnknownReason::Unparsable("response has no code".into()));
     };
+    // Alipay's rate limit, before anything else: not executed now, never a refusal.
+    if is_throttle(&code, common.sub_code.as_deref()) {
+        return Outcome::Unknown(UnknownReason::Throttled {
+            code,
+            sub_code: common.sub_code,
+        });
+    }
     if is_platform_unknown(&code, common.sub_code.as_deref()) {
         return Outcome::Unknown(UnknownReason::Platform {
             code,
@@ -436,9 +430,4 @@ fn classify_content<R: ApiRequest>(root: Root, content: &str) -> Outcome<R::Outp
         Ok(node) => R::finish(node),
         Err(e) => Outcome::Unknown(UnknownReason::Unparsable(format!("{}: {e}", R::METHOD))),
     }
-}
-
-/// `biz_content` helper: compact JSON of a serializable value.
-pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<Option<String>, serde_json::Error> {
-    serde_json::to_string(value).map(Some)
 }

@@ -8,12 +8,12 @@ use serde_json::Value;
 /// its fields' own names; `finish` reads a `code=10000` answer.
 macro_rules! json_biz_api {
     ($request:ty: $method:literal, $response:ty => $output:ty, $finish:expr) => {
-        impl $crate::client::ApiRequest for $request {
+        impl $crate::api::ApiRequest for $request {
             const METHOD: &'static str = $method;
             type Response = $response;
             type Output = $output;
             fn biz_content(&self) -> Result<Option<String>, serde_json::Error> {
-                $crate::client::json(self)
+                $crate::api::json(self)
             }
             fn finish(node: $response) -> $crate::outcome::Outcome<$output> {
                 let finish: fn($response) -> $crate::outcome::Outcome<$output> = $finish;

@@ -7,7 +7,8 @@
 //!   request with `alipay-protocol`, POSTs the form to `gateway?query`, verifies the response signature
 //!   and decodes the API's answer.
 //! - [`ApiRequest`]: one small typed request per API, grouped by family in [`pass`], [`cash`],
-//!   [`transfer`] and [`oauth`]. Adding an API is a struct, a response type and a few lines of trait impl.
+//!   [`transfer`], [`oauth`] and [`alipaycert`] (certificate mode). Adding an API is a struct, a
+//!   response type and a few lines of trait impl.
 //! - [`Outcome`]: every call ends in **success**, **definite failure** or **unknown**. There is
 //!   deliberately no helper that folds unknown into failure: code that moves money must `match`.
 //! - [`AmountFen`] (from `alipay-units`): amounts are integer fen; yuan strings (`"2.00"`) exist only
@@ -37,6 +38,8 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alipaycert;
+mod api;
 pub mod cash;
 pub mod cert;
 mod client;
@@ -49,8 +52,12 @@ pub mod pass;
 pub mod transfer;
 
 pub use alipay_units::{AmountError, AmountFen};
+pub use api::ApiRequest;
 pub use cert::AlipayKeyError;
-pub use client::{classify, AlipayClient, ApiRequest, CallBudget, ClientBuildError};
+pub use client::{classify, AlipayClient, CallBudget, ClientBuildError};
 pub use config::{CertMode, ClientConfig, Keys, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use notification::NotificationError;
-pub use outcome::{Failure, FailureKind, Outcome, OutcomeClass, UnknownReason};
+pub use outcome::{
+    is_throttle, is_throttle_sub_code, Failure, FailureKind, Outcome, OutcomeClass, UnknownReason,
+    THROTTLE_CODES, THROTTLE_SUB_CODES,
+};

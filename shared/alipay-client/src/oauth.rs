@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::client::ApiRequest;
+use crate::api::ApiRequest;
 use crate::outcome::{Outcome, UnknownReason};
 
 /// The grant.

@@ -182,6 +182,15 @@ pub enum UnknownReason {
     },
     /// The response failed another verification step (duplicated root, certificate SN, decryption).
     Unverified(String),
+    /// Alipay's rate limit answered ([`THROTTLE_CODES`] or a [`THROTTLE_SUB_CODES`] entry): the call
+    /// was not executed **now**. Never a refusal: the same request (same idempotency key) later.
+    /// Only the codes are kept (no `msg`/`sub_msg`: Alipay's text is for our logs, not for callers).
+    Throttled {
+        /// `code` (`40005`, or the code a throttle `sub_code` came with).
+        code: String,
+        /// `sub_code` (or, for the pass APIs' own level, `result.errorCode`).
+        sub_code: Option<String>,
+    },
 }
 
 impl fmt::Display for UnknownReason {
@@ -211,8 +220,37 @@ impl fmt::Display for UnknownReason {
                 sub_code.as_deref().unwrap_or("-")
             ),
             UnknownReason::Unverified(what) => write!(f, "response not verified: {what}"),
+            UnknownReason::Throttled { code, sub_code } => write!(
+                f,
+                "throttled by Alipay's rate limit (code {code}, sub_code {}): not executed, call again later",
+                sub_code.as_deref().unwrap_or("-")
+            ),
         }
     }
+}
+
+/// The gateway `code`s that mean "rate limit: not now": `40005` Call Limited / 调用频次超限
+/// (reference: alipay-protocol.md §2.3, the generic code table).
+pub const THROTTLE_CODES: &[&str] = &["40005"];
+
+/// The `sub_code`s that mean "rate limit: not now", under any `code`: `RESOURCE_LIMIT_EXCEED`
+/// (reference: alipay-api-currency.md §3.4, "not done, retry later … lower concurrency", and its
+/// §7 "Still open": "per-API QPS limits (`RESOURCE_LIMIT_EXCEED` exists)"). Matched without regard to
+/// case, `-` for `_`, and a dotted prefix (`aop.RESOURCE_LIMIT_EXCEED`). Deliberately no wildcard
+/// such as `*LIMIT*`: `EXCEED_LIMIT_SM_AMOUNT` or `PERMIT_CHECK_RECEIVE_LIMIT` are a payee's
+/// definite limits, not a rate.
+pub const THROTTLE_SUB_CODES: &[&str] = &["RESOURCE_LIMIT_EXCEED"];
+
+/// True when `code`/`sub_code` are Alipay's rate limit ([`THROTTLE_CODES`], [`THROTTLE_SUB_CODES`]).
+pub fn is_throttle(code: &str, sub_code: Option<&str>) -> bool {
+    THROTTLE_CODES.contains(&code) || sub_code.is_some_and(is_throttle_sub_code)
+}
+
+/// True when `sub_code` is one of [`THROTTLE_SUB_CODES`] (normalised as documented there).
+pub fn is_throttle_sub_code(sub_code: &str) -> bool {
+    let norm = sub_code.trim().to_ascii_uppercase().replace('-', "_");
+    let last = norm.rsplit('.').next().unwrap_or(&norm);
+    THROTTLE_SUB_CODES.contains(&last)
 }
 
 /// True when `code`/`sub_code` mean "the platform does not know": 20000, 10003, `isp.*`,

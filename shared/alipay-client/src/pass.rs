@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::client::{json, ApiRequest};
+use crate::api::{json, ApiRequest};
 use crate::de::{embedded_json, json_biz_api};
 use crate::outcome::{Failure, Outcome, UnknownReason};
 
@@ -113,6 +113,15 @@ pub fn check_pass_node(node: PassNode) -> Outcome<PassResult> {
         Some(Ok(r)) => (r.error_code, r.error_msg),
         _ => (None, None),
     };
+    if error_code
+        .as_deref()
+        .is_some_and(crate::outcome::is_throttle_sub_code)
+    {
+        return Outcome::Unknown(UnknownReason::Throttled {
+            code: "10000".into(),
+            sub_code: error_code,
+        });
+    }
     let system = error_code.as_deref().is_some_and(|c| {
         let c = c.to_ascii_uppercase();
         c.contains("SYSTEM_ERROR") || c.contains("UNKNOW")

@@ -6,7 +6,9 @@
 //! `Success` → `Success`, a definite `Failed` → `Failed` (code, sub_code, sub_msg and the API's own
 //! error text kept verbatim), `Unknown` → `Unknown` (never folded into a failure). A request that
 //! never left (`FailureKind::NotSent`) becomes `Unknown`: retrying it is safe, recording it as a
-//! final refusal would not be.
+//! final refusal would not be. A rate-limit answer (`UnknownReason::Throttled`: Alipay's `40005`
+//! or a throttle sub_code) is `Unknown` too, with a diagnostic that starts with [`THROTTLED`]:
+//! the call was not executed now and is made again later with the same key.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod notification;
@@ -21,7 +23,7 @@ use alipay_client::pass::{
     InstanceAdd, InstanceUpdate, PassHolder, PassStatus as ClientPassStatus, Recognition,
     TemplateAdd, TemplateUpdate,
 };
-use alipay_client::{AlipayClient, Failure, FailureKind, Outcome};
+use alipay_client::{AlipayClient, Failure, FailureKind, Outcome, UnknownReason};
 use async_trait::async_trait;
 use rewards_core::campaign::{CampaignStatus, NewCampaign};
 use rewards_core::ids::{CrowdNo, PassId, SerialNumber, TemplateId};
@@ -46,6 +48,26 @@ impl AlipayGateway {
     /// Wraps a client (built once per execution environment).
     pub fn new(client: AlipayClient) -> Self {
         Self { client }
+    }
+}
+
+/// How every diagnostic of a throttled call starts: Alipay's rate limit answered, the call was not
+/// executed now. The rest names the code and sub_code, never Alipay's text.
+pub const THROTTLED: &str = "throttled by Alipay's rate limit";
+
+/// The diagnostic of a throttled call (codes only: no `msg`/`sub_msg`, no request data).
+pub fn throttled(code: &str, sub_code: Option<&str>) -> String {
+    format!(
+        "{THROTTLED} (code {code}, sub_code {}): not executed, call again later with the same key",
+        sub_code.unwrap_or("-")
+    )
+}
+
+/// The domain's diagnostic of an unknown outcome.
+fn unknown_diagnostic(reason: &UnknownReason) -> String {
+    match reason {
+        UnknownReason::Throttled { code, sub_code } => throttled(code, sub_code.as_deref()),
+        other => other.to_string(),
     }
 }
 
@@ -76,7 +98,7 @@ fn map<T, U>(
             GatewayOutcome::Unknown(format!("not sent: {}", f.msg))
         }
         Outcome::Failed(f) => GatewayOutcome::Failed(failure(f)),
-        Outcome::Unknown(reason) => GatewayOutcome::Unknown(reason.to_string()),
+        Outcome::Unknown(reason) => GatewayOutcome::Unknown(unknown_diagnostic(&reason)),
     }
 }
 

@@ -15,7 +15,7 @@ use rewards_core::ports::{
 };
 use rewards_core::GatewayFailure;
 
-use crate::{failure, AlipayGateway};
+use crate::{failure, unknown_diagnostic, AlipayGateway};
 
 /// The client's product code for the domain's product.
 pub fn product_code(p: TransferProduct) -> ProductCode {
@@ -93,7 +93,7 @@ fn read(api: TransferApi, outcome: Outcome<TransferState>) -> Reading {
                 None => Reading::Unknown(why),
             }
         }
-        Outcome::Unknown(reason) => Reading::Unknown(reason.to_string()),
+        Outcome::Unknown(reason) => Reading::Unknown(unknown_diagnostic(&reason)),
     }
 }
 

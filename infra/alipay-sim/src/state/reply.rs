@@ -42,6 +42,17 @@ impl Reply {
         }
     }
 
+    /// `40005 Call Limited` in the API's node, without a sub_code: the rate limit's answer (the
+    /// code and msg of the generic table, alipay-protocol.md §2.3, which lists no sub_code for it).
+    pub fn call_limited() -> Self {
+        Reply::Business {
+            code: "40005",
+            msg: "Call Limited",
+            sub_code: String::new(),
+            sub_msg: String::new(),
+        }
+    }
+
     /// `40004 INVALID_PARAMETER` naming the field.
     pub fn invalid(field: &str, why: &str) -> Self {
         Reply::business("INVALID_PARAMETER", format!("参数有误: {field} {why}"))
