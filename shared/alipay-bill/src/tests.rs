@@ -112,6 +112,16 @@ fn the_member_names_are_gbk_without_the_utf8_flag() {
     assert_eq!(archive.len(), 2);
     assert_eq!(archive.by_index(0).unwrap().name_raw(), gbk(DETAIL_NAME));
     assert_eq!(archive.by_index(1).unwrap().name_raw(), gbk(SUMMARY_NAME));
+    // Read as CP437 (the zip default without the flag), the names are the mojibake next-wave.md
+    // §3.2 quotes from another parser's output: `╒╦╬±├≈╧╕` and `╒╦╬±├≈╧╕(╗π╫▄)`.
+    assert_eq!(
+        archive.by_index(0).unwrap().name(),
+        "20881234567890120156_20261207_╒╦╬±├≈╧╕.csv"
+    );
+    assert_eq!(
+        archive.by_index(1).unwrap().name(),
+        "20881234567890120156_20261207_╒╦╬±├≈╧╕(╗π╫▄).csv"
+    );
     assert_eq!(
         archive.by_index(0).unwrap().compression(),
         zip::CompressionMethod::Deflated
@@ -470,4 +480,23 @@ fn mutate(bytes: &mut Vec<u8>, edits: &[(prop::sample::Index, u8, u8)]) {
             }
         }
     }
+}
+
+/// The sample as a file, committed for other tools (scripts/fuzz.sh seeds the `bill_file` corpus
+/// with it). `ALIPAY_BILL_BLESS=1 cargo test -p alipay-bill` writes it anew; compared by content,
+/// not bytes, so a new deflate backend does not break it.
+#[test]
+fn the_committed_fixture_is_the_sample() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/signcustomer-sample.zip"
+    );
+    if std::env::var_os("ALIPAY_BILL_BLESS").is_some() {
+        std::fs::write(path, sample_zip(SAMPLE)).unwrap();
+    }
+    let committed = std::fs::read(path).unwrap();
+    assert_eq!(
+        parse_zip(&committed).unwrap(),
+        parse_zip(&sample_zip(SAMPLE)).unwrap()
+    );
 }
