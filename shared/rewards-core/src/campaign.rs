@@ -6,7 +6,7 @@ use crate::error::{domain_error, ErrorKind, GatewayError};
 use crate::ids::CrowdNo;
 use crate::ports::{
     CampaignStore, CashGateway, Clock, GatewayFailure, GatewayOutcome, IdGenerator, Inserted,
-    ListCampaignsRequest, PrizeType, StoreError,
+    ListCampaignsRequest, StoreError,
 };
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ mod status;
 pub use input::{NewCampaign, NewCampaignInput, SendFrequency, StartTime};
 pub use schedule::{BadScheduleEvent, ScheduleEvent};
 pub use slot::{pay_instructions, SchedulePlan, SlotOutcome, SlotRecord, SlotState};
-pub use status::CampaignStatus;
+pub use status::{CampaignStatus, PrizeType};
 
 fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
