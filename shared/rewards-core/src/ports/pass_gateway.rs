@@ -2,7 +2,7 @@
 
 use super::gateway::GatewayOutcome;
 use crate::ids::{AppId, PassId, Recipient, SerialNumber, TemplateId, UserId, UserToken};
-use crate::pass::PassStatus;
+use crate::pass::record::PassStatus;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 

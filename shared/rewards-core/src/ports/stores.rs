@@ -5,7 +5,7 @@ use crate::campaign::{Campaign, SlotRecord};
 use crate::claim::ClaimAccount;
 use crate::idempotency::{IdemBegin, IdemKey, IdemRecord};
 use crate::ids::{CrowdNo, PassId, TemplateId, UserId};
-use crate::pass::{PassRecord, PassStatus};
+use crate::pass::record::{PassRecord, PassStatus};
 use crate::template::TemplateRecord;
 use crate::time::Timestamp;
 use async_trait::async_trait;
