@@ -6,7 +6,7 @@ use crate::claim::ClaimAccount;
 use crate::idempotency::{IdemBegin, IdemKey, IdemRecord};
 use crate::ids::{CrowdNo, PassId, TemplateId, UserId};
 use crate::pass::record::{PassRecord, PassStatus};
-use crate::template::TemplateRecord;
+use crate::template::record::TemplateRecord;
 use crate::time::Timestamp;
 use async_trait::async_trait;
 
