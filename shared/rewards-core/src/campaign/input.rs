@@ -1,7 +1,7 @@
 //! `POST /campaigns` input and Alipay's limits on it (amounts, counts, dates, `send_freqency`).
 
+use super::error::CampaignError;
 use super::status::PrizeType;
-use super::CampaignError;
 use crate::amount::AmountFen;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,8 @@
 
 use super::gateway::GatewayOutcome;
 use crate::amount::AmountFen;
-use crate::campaign::{CampaignStatus, NewCampaign};
+use crate::campaign::input::NewCampaign;
+use crate::campaign::status::CampaignStatus;
 use crate::ids::{CrowdNo, OutBizNo, Recipient};
 use async_trait::async_trait;
 

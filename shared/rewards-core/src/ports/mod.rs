@@ -15,7 +15,8 @@ pub mod store;
 pub mod stores;
 pub mod transfer_gateway;
 
-pub use crate::campaign::PrizeType;
+pub use crate::campaign::status::PrizeType;
+pub use crate::idempotency::IdempotencyStore;
 pub use cash_gateway::{
     CampaignCreated, CampaignDetail, CampaignPage, CampaignSummary, CashGateway,
     ListCampaignsRequest, TriggerRequest, TriggerResult,
@@ -29,8 +30,7 @@ pub use pass_gateway::{
 pub use payout_store::PayoutStore;
 pub use store::{CasOutcome, Inserted, StoreError};
 pub use stores::{
-    BudgetScope, CampaignStore, ClaimBudgetStore, ClaimStore, IdempotencyStore, PassStore,
-    TemplateStore,
+    BudgetScope, CampaignStore, ClaimBudgetStore, ClaimStore, PassStore, TemplateStore,
 };
 pub use transfer_gateway::{
     RefusalClass, SceneReportInfo, TransferGateway, TransferLookup, TransferOrder, TransferOutcome,

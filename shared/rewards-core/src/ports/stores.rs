@@ -1,9 +1,9 @@
-//! The store ports, one per aggregate (the payout ledger's is in [`super::payout_store`]).
+//! The store ports, one per aggregate (the payout ledger's is in [`super::payout_store`], the
+//! idempotency keys' beside their records in [`crate::idempotency`]).
 
 use super::store::{CasOutcome, Inserted, StoreError};
-use crate::campaign::{Campaign, SlotRecord};
-use crate::claim::ClaimAccount;
-use crate::idempotency::{IdemBegin, IdemKey, IdemRecord};
+use crate::campaign::record::{Campaign, SlotRecord};
+use crate::claim::account::ClaimAccount;
 use crate::ids::{CrowdNo, PassId, TemplateId, UserId};
 use crate::pass::record::{PassRecord, PassStatus};
 use crate::template::record::TemplateRecord;
@@ -136,18 +136,4 @@ pub trait CampaignStore: Send + Sync {
     ) -> Result<CasOutcome<SlotRecord>, StoreError>;
     /// Reads a slot.
     async fn get_slot(&self, plan_id: &str, slot: &str) -> Result<Option<SlotRecord>, StoreError>;
-}
-
-/// Idempotency keys (`IDEM#{caller}#{keyHash}`).
-#[async_trait]
-pub trait IdempotencyStore: Send + Sync {
-    /// Conditional put of an in-progress record: absent, or expired (`expires_at <= now`), or an
-    /// in-progress record whose lease has passed. Otherwise the stored record.
-    async fn begin(&self, rec: &IdemRecord, now: Timestamp) -> Result<IdemBegin, StoreError>;
-    /// Replaces the record with `done` (the same record, now completed with its response) if the
-    /// stored one still carries `done`'s fence; otherwise (taken over after our lease, or gone) does
-    /// nothing.
-    async fn complete(&self, done: &IdemRecord) -> Result<(), StoreError>;
-    /// Deletes the in-progress record (condition: this fence), so a retry runs again.
-    async fn release(&self, key: &IdemKey, fence: &str) -> Result<(), StoreError>;
 }
