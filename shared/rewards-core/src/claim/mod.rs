@@ -31,6 +31,10 @@
 //! leave nothing permanent.
 //!
 //! The answer's JSON shape for the component lives in one place: [`component_answer`].
+//!
+//! [`derive_serial`]: crate::template::derive_serial
+//! [`PassGateway::find_pass`]: crate::ports::PassGateway::find_pass
+//! [`ClaimBudgetStore`]: crate::ports::ClaimBudgetStore
 
 pub(crate) mod account;
 mod answer;

@@ -137,7 +137,7 @@ impl ClaimService {
     /// Handles one callback. See the module docs for the path.
     ///
     /// # Errors
-    /// [`ClaimError`]; answer it with [`component_answer`].
+    /// [`ClaimError`]; answer it with [`component_answer`](super::component_answer).
     pub async fn claim(&self, q: &ClaimQuery) -> Result<ClaimAnswer, ClaimError> {
         // Step 1: parse and check the query; the template must be ours.
         let template_id = parse_field("templateId", q.template_id.as_ref(), TemplateId::parse)?;
