@@ -2,107 +2,29 @@
 //! ([`slot`]).
 
 use crate::amount::AmountFen;
-use crate::error::{domain_error, ErrorKind, GatewayError};
+use crate::error::GatewayError;
 use crate::ids::CrowdNo;
 use crate::ports::{
     CampaignStore, CashGateway, Clock, GatewayFailure, GatewayOutcome, IdGenerator, Inserted,
-    ListCampaignsRequest, PrizeType, StoreError,
+    ListCampaignsRequest,
 };
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-mod input;
+mod error;
+pub(crate) mod input;
+pub(crate) mod record;
 mod schedule;
 pub mod slot;
-mod status;
+pub(crate) mod status;
 
+pub use error::CampaignError;
 pub use input::{NewCampaign, NewCampaignInput, SendFrequency, StartTime};
+pub use record::{Campaign, SlotRecord, SlotState};
 pub use schedule::{BadScheduleEvent, ScheduleEvent};
-pub use slot::{pay_instructions, SchedulePlan, SlotOutcome, SlotRecord, SlotState};
-pub use status::CampaignStatus;
-
-fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
-}
-
-/// A stored campaign (`CAMP#{crowdNo}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Campaign {
-    pub crowd_no: CrowdNo,
-    pub coupon_name: String,
-    pub prize_type: PrizeType,
-    pub total_money: AmountFen,
-    pub total_num: u32,
-    pub prize_msg: String,
-    /// `start_time` as sent (Beijing time or `NowTime`).
-    pub start_time: String,
-    /// `end_time` (Beijing time).
-    pub end_time: String,
-    pub merchant_link: String,
-    /// `send_freqency`.
-    pub send_frequency: Option<SendFrequency>,
-    /// The decoded `pay_url` (the operator pays here; valid 24 h). None when Alipay's create answer
-    /// was lost: neither `list.query` nor `detail.query` returns it.
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub pay_url: Option<String>,
-    /// How to pay a campaign that has no `pay_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pay_instructions: Option<String>,
-    /// Status (refreshed with `detail.query`).
-    pub status: CampaignStatus,
-    pub origin_crowd_no: Option<String>,
-    /// `send_amount` from the last refresh.
-    pub send_amount: Option<AmountFen>,
-    /// The schedule slot that created it, if any (`plan#slot`).
-    pub slot: Option<String>,
-    pub created_at: Timestamp,
-    /// Last changed.
-    pub updated_at: Timestamp,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CampaignError {
-    /// A field is invalid.
-    #[error("{field}: {reason}")]
-    BadInput {
-        /// The field (camelCase).
-        field: &'static str,
-        /// Why.
-        reason: String,
-    },
-    /// No such campaign.
-    #[error("unknown campaign")]
-    NotFound,
-    /// Alipay refused, or its outcome is unknown.
-    #[error("{}", .0.describe("Alipay refused"))]
-    Gateway(GatewayError),
-    /// Another delivery of the same slot is creating it right now.
-    #[error("this schedule slot is being created")]
-    SlotInProgress,
-    /// The slot's create outcome is unknown: needs reconciliation, never re-created automatically.
-    #[error("this schedule slot's campaign creation has an unknown outcome; reconcile it")]
-    SlotUnknown,
-    /// Status change not allowed.
-    #[error("status change to {0} is not allowed (PAUSE, READY or CLOSED)")]
-    BadStatus(String),
-    /// Store failure.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-domain_error!(
-    CampaignError {
-        CampaignError::BadInput { .. } => "invalid_campaign", ErrorKind::BadInput;
-        CampaignError::BadStatus(_) => "invalid_status", ErrorKind::BadInput;
-        CampaignError::NotFound => "campaign_not_found", ErrorKind::NotFound;
-        CampaignError::SlotInProgress => "slot_in_progress", ErrorKind::Conflict;
-        CampaignError::SlotUnknown => "slot_needs_reconciliation", ErrorKind::Conflict;
-    }
-    gateway: Gateway;
-    store: Store;
-);
+pub use slot::{pay_instructions, SchedulePlan, SlotOutcome};
+pub use status::{CampaignStatus, PrizeType};
 
 /// Creates, reads, refreshes and changes campaigns; runs schedule slots.
 pub struct CampaignService {

@@ -177,6 +177,25 @@ id_type!(
     }
 );
 
+/// Who receives a payout or holds a pass: an Alipay user id or an open id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Recipient {
+    /// An Alipay user id (`user_id`).
+    UserId(UserId),
+    OpenId(OpenId),
+}
+
+impl Recipient {
+    /// `USER#{id}` or `OPENID#{id}` (index key).
+    pub fn index_key(&self) -> String {
+        match self {
+            Recipient::UserId(u) => format!("USER#{u}"),
+            Recipient::OpenId(o) => format!("OPENID#{o}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

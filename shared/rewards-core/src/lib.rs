@@ -32,7 +32,6 @@ pub mod payout;
 pub mod ports;
 pub mod session;
 pub mod template;
-pub mod template_body;
 pub mod time;
 
 #[cfg(any(test, feature = "testkit"))]
@@ -45,4 +44,5 @@ pub use ids::{
     UserId, UserToken,
 };
 pub use ports::{GatewayFailure, GatewayOutcome, StoreError};
+pub use template::body as template_body;
 pub use time::Timestamp;

@@ -114,24 +114,7 @@ impl Reason {
     }
 }
 
-/// Who receives the envelope.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Recipient {
-    /// An Alipay user id (`user_id`).
-    UserId(UserId),
-    OpenId(OpenId),
-}
-
-impl Recipient {
-    /// `USER#{id}` or `OPENID#{id}` (index key).
-    pub fn index_key(&self) -> String {
-        match self {
-            Recipient::UserId(u) => format!("USER#{u}"),
-            Recipient::OpenId(o) => format!("OPENID#{o}"),
-        }
-    }
-}
+pub use crate::ids::Recipient;
 
 /// The out_biz_no for (reason, business id, attempt):
 /// - attempt 1: `{prefix}_{businessId}`; attempt n ≥ 2: `{prefix}{n}_{businessId}`;

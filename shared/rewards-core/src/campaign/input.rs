@@ -1,8 +1,8 @@
 //! `POST /campaigns` input and Alipay's limits on it (amounts, counts, dates, `send_freqency`).
 
-use super::CampaignError;
+use super::error::CampaignError;
+use super::status::PrizeType;
 use crate::amount::AmountFen;
-use crate::ports::PrizeType;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 

@@ -8,49 +8,6 @@
 use super::input::bad;
 use super::*;
 
-/// Schedule slot state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SlotState {
-    /// `cash.create` is being called (lease in the record).
-    Creating,
-    /// Created: the campaign.
-    Created {
-        /// The campaign.
-        crowd_no: CrowdNo,
-    },
-    /// Definite failure: the slot may be acquired again.
-    Failed {
-        /// Alipay's failure.
-        failure: GatewayFailure,
-    },
-    /// Outcome unknown: never re-created automatically; reconcile by coupon name or by hand.
-    Unknown {
-        /// Diagnostic.
-        detail: String,
-    },
-}
-
-/// A schedule slot (`SLOT#{plan}#{slot}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SlotRecord {
-    pub plan_id: String,
-    /// Slot (Beijing date `yyyy-MM-dd`, or any `[A-Za-z0-9_-]` label).
-    pub slot: String,
-    /// The coupon name used for this slot's campaign (reconciliation key).
-    pub coupon_name: String,
-    #[serde(flatten)]
-    pub state: SlotState,
-    /// Fence token.
-    pub fence: String,
-    /// Until when a `CREATING` holder is alive.
-    pub lease_until: Timestamp,
-    pub created_at: Timestamp,
-    /// Last changed.
-    pub updated_at: Timestamp,
-}
-
 /// A scheduled plan ("every Monday, 500 envelopes of 2.00").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,4 +1,4 @@
-//! `camp_status` as Alipay spells it.
+//! `camp_status` and `prize_type` as Alipay spells them.
 
 use serde::{Deserialize, Serialize};
 
@@ -58,5 +58,24 @@ impl From<String> for CampaignStatus {
 impl From<CampaignStatus> for String {
     fn from(s: CampaignStatus) -> String {
         s.as_str().to_owned()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrizeType {
+    /// Every envelope is `total_money / total_num`.
+    Fixed,
+    /// Random amounts around the average.
+    Random,
+}
+
+impl PrizeType {
+    /// The Alipay string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrizeType::Fixed => "fixed",
+            PrizeType::Random => "random",
+        }
     }
 }

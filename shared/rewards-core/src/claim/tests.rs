@@ -1,5 +1,15 @@
 use super::*;
+use crate::error::{DomainError, ErrorKind};
+use crate::ids::{PassId, SerialNumber, TemplateId, UserId, UserToken};
+use crate::pass::{PassRecord, PassStatus};
+use crate::ports::{ClaimStore, Clock, Inserted};
+use crate::template::derive_serial;
 use crate::testkit::*;
+use crate::time::Timestamp;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 fn query(token: &str, ts: i64) -> ClaimQuery {
     query_for(USER, token, ts)

@@ -3,10 +3,15 @@
 
 use std::sync::Arc;
 
-use super::{PassRecord, CHANNEL_KEY_PREFIX};
+use super::record::PassRecord;
 use crate::error::{domain_error, ErrorKind};
 use crate::ids::{IdError, PassId, UserId};
-use crate::ports::{PassStore, StoreError};
+use crate::ports::store::StoreError;
+use crate::ports::stores::PassStore;
+
+/// The `channelDataPull` key of a user's passes is this prefix and the user id (what existing
+/// mini-programs ask for).
+pub const CHANNEL_KEY_PREFIX: &str = "channelData_alipayPass_fetch_";
 
 /// Why a read is refused.
 #[derive(Debug, thiserror::Error)]

@@ -3,8 +3,9 @@
 //! and the parameter rules, and how a pointer into the content maps back into the body as written.
 //! One implementation for the server and the CLI, so both accept and locate exactly the same things.
 
+use super::params::ParamRule;
+use super::validate::{validate_template, TemplateIssue, TemplatePolicy};
 use crate::error::{domain_error, ErrorKind};
-use crate::template::{validate_template, ParamRule, TemplateIssue, TemplatePolicy};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
