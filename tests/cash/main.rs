@@ -8,6 +8,7 @@ mod idempotency;
 mod matrix;
 mod money_path;
 mod notifications;
+mod reconciler_race;
 mod refusals;
 mod schedule;
 mod transfer;
