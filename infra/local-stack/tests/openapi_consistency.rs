@@ -181,6 +181,9 @@ fn public_routes_are_throttled() {
         );
         let rate = limit(settings, "ThrottlingRateLimit");
         let burst = limit(settings, "ThrottlingBurstLimit");
-        assert!(rate > 0.0 && burst >= rate, "{key}: rate {rate}, burst {burst}");
+        assert!(
+            rate > 0.0 && burst >= rate,
+            "{key}: rate {rate}, burst {burst}"
+        );
     }
 }

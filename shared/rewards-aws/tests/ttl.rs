@@ -35,7 +35,10 @@ fn template_ttl_attribute() -> String {
 }
 
 /// Every item of the table by its `pk`.
-async fn items(moto: &MotoServer, table: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+async fn items(
+    moto: &MotoServer,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
     let client = moto.dynamo_client().await;
     client
         .scan()
@@ -97,9 +100,9 @@ async fn every_expiring_item_carries_the_templates_ttl_attribute_in_epoch_second
         assert!(!of_kind.is_empty(), "no {prefix} item was written");
         for it in of_kind {
             let pk = it["pk"].as_s().unwrap();
-            let value = it
-                .get(&ttl)
-                .unwrap_or_else(|| panic!("{pk}: no {ttl} attribute (the table's TTL): it never expires"));
+            let value = it.get(&ttl).unwrap_or_else(|| {
+                panic!("{pk}: no {ttl} attribute (the table's TTL): it never expires")
+            });
             assert_eq!(
                 value.as_n().ok().map(String::as_str),
                 Some(seconds),
