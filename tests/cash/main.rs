@@ -9,6 +9,7 @@ mod matrix;
 mod money_path;
 mod notifications;
 mod operator_answers;
+mod reconciler_race;
 mod refusals;
 mod schedule;
 mod throttle;

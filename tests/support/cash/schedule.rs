@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 use super::{attempt, settled, Rng};
 use crate::TestApp;
 
-/// Concurrent client requests (the send trigger's reserved concurrency is 5).
+/// Concurrent client requests (5: the load the schedule was tuned for; the send trigger reserves no
+/// concurrency by default, `SendConcurrency`).
 pub const CONCURRENCY: usize = 5;
 
 /// Every gateway fault kind on the call that pays (`cash.trigger` or `uni.transfer`), each with its

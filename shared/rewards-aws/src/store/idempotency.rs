@@ -1,7 +1,11 @@
 //! Idempotency keys: `IDEM#{caller}#{keyHash}` / `META` with `fence`, `status`, `lease_until`,
-//! `expires_at` for the conditions.
+//! `expires_at` (epoch ms) for the conditions, and `expiresAt` (epoch seconds) for the table's TTL.
+//!
+//! Records written before `expiresAt` existed carry only `expires_at`: the conditions already treat
+//! them as absent once expired (so a reused key takes them over, rewriting them with `expiresAt`),
+//! and DynamoDB never deletes them; docs/deploy.md has the one-off command that adds the attribute.
 
-use super::item::{decode, item, n, s, unavailable, Item, META};
+use super::item::{decode, item, n, s, ttl_seconds, unavailable, Item, META};
 use super::DynamoStore;
 use async_trait::async_trait;
 use rewards_core::idempotency::{IdemBegin, IdemKey, IdemRecord, IdemState};
@@ -24,6 +28,7 @@ fn idem_item(r: &IdemRecord) -> Result<Item, StoreError> {
     );
     it.insert("lease_until".into(), n(r.lease_until.millis()));
     it.insert("expires_at".into(), n(r.expires_at.millis()));
+    it.insert("expiresAt".into(), ttl_seconds(r.expires_at));
     Ok(it)
 }
 

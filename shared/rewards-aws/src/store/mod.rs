@@ -13,7 +13,7 @@
 //! | business pointer | `BIZ#{reason}#{businessId}` | `META` | `attempt_no` |
 //! | payout | `PAYOUT#{outBizNo}` | `META` | `fence`, `state`; gsi1 `USER#{uid}`/`OPENID#{oid}` / `PAYOUT#{createdAt}#{outBizNo}` |
 //! | due marker | `DUE#PAYOUT` | `{outBizNo}` | `due_at`, `state` (present while unresolved) |
-//! | idempotency key | `IDEM#{caller}#{keyHash}` | `META` | `fence`, `status`, `lease_until`, `expires_at` |
+//! | idempotency key | `IDEM#{caller}#{keyHash}` | `META` | `fence`, `status`, `lease_until`, `expires_at` (ms, for the conditions), `expiresAt` (TTL) |
 //!
 //! Every item carries the whole record as JSON in `data`; the other attributes exist for
 //! conditions and indexes. Times in keys are 13-digit zero-padded epoch ms (sortable). Reads of
