@@ -47,7 +47,7 @@ async fn handle(svc: &SessionService, req: Request) -> Result<Response<Body>, Pr
 async fn main() -> Result<(), Error> {
     let build = |app: rewards_app::App| async move {
         let alipay = app.alipay().await?;
-        Ok(app.session_service(&alipay, app.session_key().await?))
+        app.session_service(&alipay, app.session_key().await?)
     };
     rewards_app::serve_http(build, handle).await
 }

@@ -295,12 +295,21 @@ impl App {
     }
 
     /// Mini-program sign-in with the session-token key.
-    pub fn session_service(&self, alipay: &Alipay, key: SessionKey) -> SessionService {
-        SessionService {
-            gateway: alipay.gateway.clone(),
-            tokens: Arc::new(key),
-            clock: self.clock.clone(),
-        }
+    ///
+    /// # Errors
+    /// `SESSION_TTL_SECONDS` is set but not a whole number of seconds within
+    /// [`rewards_core::session::SESSION_TTL_RANGE`].
+    pub fn session_service(
+        &self,
+        alipay: &Alipay,
+        key: SessionKey,
+    ) -> Result<SessionService, StartupError> {
+        Ok(SessionService::new(
+            alipay.gateway.clone(),
+            Arc::new(key),
+            self.clock.clone(),
+            crate::config::session_lifetime(crate::config::env_text)?,
+        ))
     }
 
     /// `Idempotency-Key` handling.

@@ -8,6 +8,7 @@ use alipay_client::DEFAULT_TIMEOUT;
 use rewards_core::claim::ClaimConfig;
 use rewards_core::payout::{RailName, Reason, SendConfig, TransferSettings};
 use rewards_core::ports::{SceneReportInfo, TransferProduct};
+use rewards_core::session::{SESSION_TTL, SESSION_TTL_RANGE};
 use rewards_core::{AmountFen, CrowdNo};
 use std::collections::BTreeMap;
 
@@ -51,6 +52,28 @@ pub(crate) fn env_text(name: &str) -> Option<String> {
         .ok()
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// The session token lifetime: `SESSION_TTL_SECONDS` (template parameter `SessionTokenLifetime`), else
+/// [`SESSION_TTL`]. A value outside [`SESSION_TTL_RANGE`] stops the function at start rather than
+/// issuing tokens of a lifetime nobody chose.
+pub(crate) fn session_lifetime(
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Duration, StartupError> {
+    let Some(text) = env("SESSION_TTL_SECONDS") else {
+        return Ok(SESSION_TTL);
+    };
+    text.parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+        .filter(|d| SESSION_TTL_RANGE.contains(d))
+        .ok_or_else(|| {
+            StartupError::Config(format!(
+                "SESSION_TTL_SECONDS must be whole seconds from {} to {}",
+                SESSION_TTL_RANGE.start().as_secs(),
+                SESSION_TTL_RANGE.end().as_secs()
+            ))
+        })
 }
 
 /// The transfer rail's settings from the environment, checked (None: `TRANSFER_PRODUCT_CODE` unset).
@@ -226,6 +249,20 @@ mod tests {
         let err = checked_send_config(short, Duration::from_secs(6)).unwrap_err();
         assert!(err.to_string().contains("PAYOUT_LEASE_MS"), "{err}");
         assert!(checked_send_config(SendConfig::default(), DEFAULT_TIMEOUT).is_ok());
+    }
+
+    #[test]
+    fn the_session_lifetime_is_the_parameter_or_fifteen_minutes() {
+        assert_eq!(session_lifetime(env(&[])).unwrap(), SESSION_TTL);
+        let hour = [("SESSION_TTL_SECONDS", "3600")];
+        assert_eq!(
+            session_lifetime(env(&hour)).unwrap(),
+            Duration::from_secs(3600)
+        );
+        for bad in ["59", "86401", "15m", "-1"] {
+            let e = session_lifetime(env(&[("SESSION_TTL_SECONDS", bad)])).unwrap_err();
+            assert!(e.to_string().contains("SESSION_TTL_SECONDS"), "{bad}: {e}");
+        }
     }
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {

@@ -8,8 +8,13 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a session token lives.
+/// How long a session token lives unless the deployment says otherwise (`SessionTokenLifetime`).
 pub const SESSION_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// The shortest and longest lifetimes a deployment may choose: under a minute a user signs in
+/// again during one claim page; over a day a stolen token is worth too much.
+pub const SESSION_TTL_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(60)..=Duration::from_secs(24 * 60 * 60);
 
 /// A mini-program auth code: 1..=128 of `[A-Za-z0-9_-]`. Its text is never logged.
 #[derive(Clone, PartialEq, Eq)]
@@ -111,14 +116,30 @@ domain_error!(
 
 /// Exchanges auth codes and issues session tokens.
 pub struct SessionService {
-    /// `alipay.system.oauth.token`.
-    pub gateway: Arc<dyn AuthCodeGateway>,
-    /// The token signer.
-    pub tokens: Arc<dyn SessionTokens>,
-    pub clock: Arc<dyn Clock>,
+    gateway: Arc<dyn AuthCodeGateway>,
+    tokens: Arc<dyn SessionTokens>,
+    clock: Arc<dyn Clock>,
+    lifetime: Duration,
 }
 
 impl SessionService {
+    /// A service over `alipay.system.oauth.token` (`gateway`) and the token signer, issuing tokens
+    /// that live `lifetime` (clamped into [`SESSION_TTL_RANGE`]).
+    pub fn new(
+        gateway: Arc<dyn AuthCodeGateway>,
+        tokens: Arc<dyn SessionTokens>,
+        clock: Arc<dyn Clock>,
+        lifetime: Duration,
+    ) -> Self {
+        let lifetime = lifetime.clamp(*SESSION_TTL_RANGE.start(), *SESSION_TTL_RANGE.end());
+        SessionService {
+            gateway,
+            tokens,
+            clock,
+            lifetime,
+        }
+    }
+
     /// Exchanges the code and issues a token for the user (passes are keyed by the Alipay user id;
     /// open-id-only apps get their open id as the subject).
     ///
@@ -142,7 +163,7 @@ impl SessionService {
             .or(identity.open_id)
             .ok_or(SessionError::NoIdentity)?;
         let now = u64::try_from(self.clock.now().millis() / 1000).unwrap_or(0);
-        let ttl = SESSION_TTL.as_secs();
+        let ttl = self.lifetime.as_secs();
         let token = self
             .tokens
             .issue(&subject, now, ttl)
@@ -191,11 +212,12 @@ mod tests {
     async fn sign_in(
         answer: GatewayOutcome<AlipayIdentity>,
     ) -> Result<IssuedSession, SessionError> {
-        let svc = SessionService {
-            gateway: Arc::new(Fixed(answer)),
-            tokens: Arc::new(Plain),
-            clock: Arc::new(At),
-        };
+        let svc = SessionService::new(
+            Arc::new(Fixed(answer)),
+            Arc::new(Plain),
+            Arc::new(At),
+            SESSION_TTL,
+        );
         svc.sign_in(&AuthCode::parse(Some("code_1")).unwrap()).await
     }
 
@@ -234,6 +256,24 @@ mod tests {
         assert_eq!(s.expires_at, 1000 + 15 * 60);
         let s = sign_in(identity(None, Some("o1"))).await.unwrap();
         assert_eq!(s.user_id, "o1");
+    }
+
+    #[tokio::test]
+    async fn the_deployment_chooses_the_lifetime_within_its_bounds() {
+        for (asked, lives) in [(3_600, 3_600), (1, 60), (10 * 24 * 3_600, 24 * 3_600)] {
+            let svc = SessionService::new(
+                Arc::new(Fixed(identity(Some("2088000000000001"), None))),
+                Arc::new(Plain),
+                Arc::new(At),
+                Duration::from_secs(asked),
+            );
+            let s = svc
+                .sign_in(&AuthCode::parse(Some("code_1")).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(s.expires_at, 1000 + lives, "asked {asked} s");
+            assert!(s.token.ends_with(&format!(".{lives}")), "{}", s.token);
+        }
     }
 
     #[tokio::test]
