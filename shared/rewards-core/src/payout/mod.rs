@@ -115,6 +115,9 @@ mod tests;
 mod transfer_tests;
 
 #[cfg(test)]
+mod notify_tests;
+
+#[cfg(test)]
 mod fakes;
 
 #[cfg(test)]
