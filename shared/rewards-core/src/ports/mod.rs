@@ -20,7 +20,7 @@ pub mod payout_store {
 }
 
 pub use crate::campaign::status::PrizeType;
-pub use crate::idempotency::IdempotencyStore;
+pub use crate::idempotency::store::IdempotencyStore;
 pub use crate::payout::store::PayoutStore;
 pub use cash_gateway::{
     CampaignCreated, CampaignDetail, CampaignPage, CampaignSummary, CashGateway,
