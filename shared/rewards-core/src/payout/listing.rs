@@ -2,52 +2,11 @@
 //! unresolved entries behind the alarm.
 
 use crate::ids::{CrowdNo, OutBizNo};
-use crate::payout::{PayoutEntry, RailName, Reason, SendError};
+use crate::payout::entry::{PayoutEntry, PayoutStateName};
+use crate::payout::error::SendError;
+use crate::payout::rail::RailName;
+use crate::payout::reason::Reason;
 use crate::time::{BadDate, Timestamp};
-use serde::{Deserialize, Serialize};
-
-/// A ledger state without its data (filters, metrics, index attributes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PayoutStateName {
-    /// A call is (or was) in flight.
-    Pending,
-    /// Paid.
-    Sent,
-    /// Definitely refused; frees the business id.
-    Failed,
-    /// Outcome not known yet.
-    Unknown,
-    /// Retry budget spent; still probed.
-    NeedsAttention,
-}
-
-impl PayoutStateName {
-    /// Every state, in ledger order.
-    pub const ALL: [PayoutStateName; 5] = [
-        PayoutStateName::Pending,
-        PayoutStateName::Sent,
-        PayoutStateName::Failed,
-        PayoutStateName::Unknown,
-        PayoutStateName::NeedsAttention,
-    ];
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PayoutStateName::Pending => "PENDING",
-            PayoutStateName::Sent => "SENT",
-            PayoutStateName::Failed => "FAILED",
-            PayoutStateName::Unknown => "UNKNOWN",
-            PayoutStateName::NeedsAttention => "NEEDS_ATTENTION",
-        }
-    }
-
-    /// Parses a wire name.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
 
 /// What the operator's listing keeps (every field optional; all given fields must match).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -9,13 +9,16 @@
 //!
 //! Duplicates and reordering are harmless: SENT is never left, and FAILED only yields to SENT.
 
-use super::transfer::receipt_state;
-use super::{
-    current_entry, record_proof, Ledger, PayoutEntry, PayoutRail, PayoutState, SendError,
-    CAS_ROUNDS,
-};
 use crate::ids::OutBizNo;
-use crate::ports::{CasOutcome, Clock, IdGenerator, PayoutStore, TransferReceipt, TransferStatus};
+use crate::payout::entry::{PayoutEntry, PayoutState};
+use crate::payout::error::SendError;
+use crate::payout::ledger::{current_entry, record_proof, Ledger, CAS_ROUNDS};
+use crate::payout::rail::PayoutRail;
+use crate::payout::store::PayoutStore;
+use crate::payout::transfer::receipt_state;
+use crate::ports::clock::{Clock, IdGenerator};
+use crate::ports::store::CasOutcome;
+use crate::ports::transfer_gateway::{TransferReceipt, TransferStatus};
 use std::sync::Arc;
 use tracing::Instrument;
 

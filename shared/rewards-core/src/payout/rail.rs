@@ -3,10 +3,11 @@
 //! balance). One ledger, one pointer and one out_biz_no rule for both: a business id paid on one
 //! rail is never paid on the other.
 
-use super::{Reason, Refusal};
 use crate::amount::AmountFen;
 use crate::ids::CrowdNo;
-use crate::ports::{SceneReportInfo, TransferProduct};
+use crate::payout::reason::Reason;
+use crate::payout::refusal::Refusal;
+use crate::ports::transfer_gateway::{SceneReportInfo, TransferProduct};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -11,9 +11,12 @@
 //! nothing about an order an earlier call may have created, and so frees the business id only on
 //! the entry's first call.
 
-use super::{Outcome, PayoutEntry, PayoutState, Refusal, SendService, TransferTerms};
-use super::{ORDER_CLOSED, ORDER_FAILED, ORDER_REFUNDED};
-use crate::ports::{
+use crate::payout::entry::{PayoutEntry, PayoutState};
+use crate::payout::ledger::Outcome;
+use crate::payout::rail::{TransferTerms, ORDER_CLOSED, ORDER_FAILED, ORDER_REFUNDED};
+use crate::payout::refusal::Refusal;
+use crate::payout::send::SendService;
+use crate::ports::transfer_gateway::{
     RefusalClass, TransferLookup, TransferOrder, TransferOutcome, TransferReceipt, TransferRefusal,
     TransferStatus,
 };

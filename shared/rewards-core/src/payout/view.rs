@@ -1,7 +1,9 @@
 //! A ledger entry as callers see it.
 
-use super::{PayoutEntry, PayoutRail, PayoutState, Reason, Recipient};
-use crate::ids::{BusinessId, OutBizNo};
+use crate::ids::{BusinessId, OutBizNo, Recipient};
+use crate::payout::entry::{PayoutEntry, PayoutState};
+use crate::payout::rail::PayoutRail;
+use crate::payout::reason::Reason;
 use crate::time::Timestamp;
 use serde::Serialize;
 

@@ -10,13 +10,18 @@ pub mod cash_gateway;
 pub mod clock;
 pub mod gateway;
 pub mod pass_gateway;
-pub mod payout_store;
 pub mod store;
 pub mod stores;
 pub mod transfer_gateway;
 
+/// The payout ledger's store port under its old path; it sits beside its records in `payout/`.
+pub mod payout_store {
+    pub use crate::payout::store::PayoutStore;
+}
+
 pub use crate::campaign::status::PrizeType;
-pub use crate::idempotency::IdempotencyStore;
+pub use crate::idempotency::store::IdempotencyStore;
+pub use crate::payout::store::PayoutStore;
 pub use cash_gateway::{
     CampaignCreated, CampaignDetail, CampaignPage, CampaignSummary, CashGateway,
     ListCampaignsRequest, TriggerRequest, TriggerResult,
@@ -27,7 +32,6 @@ pub use pass_gateway::{
     AddTemplateRequest, FindPassRequest, IssuePassRequest, PassGateway, PassIssued, PassLookup,
     TemplateResult, UpdatePassRequest, UpdateTemplateRequest,
 };
-pub use payout_store::PayoutStore;
 pub use store::{CasOutcome, Inserted, StoreError};
 pub use stores::{
     BudgetScope, CampaignStore, ClaimBudgetStore, ClaimStore, PassStore, TemplateStore,

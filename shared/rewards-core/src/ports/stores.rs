@@ -1,4 +1,4 @@
-//! The store ports, one per aggregate (the payout ledger's is in [`super::payout_store`], the
+//! The store ports, one per aggregate (the payout ledger's beside its records in [`crate::payout`], the
 //! idempotency keys' beside their records in [`crate::idempotency`]).
 
 use super::store::{CasOutcome, Inserted, StoreError};

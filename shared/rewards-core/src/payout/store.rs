@@ -1,8 +1,11 @@
-//! The payout ledger's store port.
+//! The payout ledger's store port, beside the records it keeps (it imports only record files and
+//! the listing's request and page).
 
-use super::store::{CasOutcome, StoreError};
 use crate::ids::{BusinessId, OutBizNo, Recipient};
-use crate::payout::{BizPointer, ListRequest, PayoutEntry, PayoutPage, Reason, UnresolvedCounts};
+use crate::payout::entry::{BizPointer, PayoutEntry};
+use crate::payout::listing::{ListRequest, PayoutPage, UnresolvedCounts};
+use crate::payout::reason::Reason;
+use crate::ports::store::{CasOutcome, StoreError};
 use crate::time::Timestamp;
 use async_trait::async_trait;
 
