@@ -89,6 +89,16 @@ async fn stats(sim: &RunningSim) -> Value {
     body
 }
 
+/// A trigger the simulator's rules refuse (no such campaign) when it is executed at all.
+async fn trigger_unknown_campaign(sim: &RunningSim) -> (Root, Value) {
+    call(
+        sim,
+        TRIGGER,
+        json!({"crowd_no": "NO_SUCH", "user_id": "2088000000000001"}),
+    )
+    .await
+}
+
 fn list_biz() -> Value {
     json!({"page_index": "1", "page_size": "10"})
 }
@@ -97,22 +107,12 @@ fn list_biz() -> Value {
 async fn a_call_over_its_limit_gets_a_signed_call_limited_and_is_not_executed() {
     let sim = sim().await;
     // Without a limit the trigger is executed: an unknown campaign is refused by the rules.
-    let (_, node) = call(
-        &sim,
-        TRIGGER,
-        json!({"crowd_no": "NO_SUCH", "user_id": "2088000000000001"}),
-    )
-    .await;
+    let (_, node) = trigger_unknown_campaign(&sim).await;
     assert_eq!(node["sub_code"], "CAMPAIGN_NOT_EXIST", "{node}");
     let s = settings(&sim, json!({"qpsLimits": {TRIGGER: 0}})).await;
     assert_eq!(s["qpsLimits"], json!({TRIGGER: 0}));
     for _ in 0..3 {
-        let (root, node) = call(
-            &sim,
-            TRIGGER,
-            json!({"crowd_no": "NO_SUCH", "user_id": "2088000000000001"}),
-        )
-        .await;
+        let (root, node) = trigger_unknown_campaign(&sim).await;
         // In the API's node, signed (verified above), no sub_code: not executed at all.
         assert_eq!(root, Root::Method, "{node}");
         assert_eq!(node, json!({"code": "40005", "msg": "Call Limited"}));
@@ -129,12 +129,7 @@ async fn a_call_over_its_limit_gets_a_signed_call_limited_and_is_not_executed() 
     // `{}` clears every limit.
     let s = settings(&sim, json!({"qpsLimits": {}})).await;
     assert_eq!(s["qpsLimits"], json!({}));
-    let (_, node) = call(
-        &sim,
-        TRIGGER,
-        json!({"crowd_no": "NO_SUCH", "user_id": "2088000000000001"}),
-    )
-    .await;
+    let (_, node) = trigger_unknown_campaign(&sim).await;
     assert_eq!(node["sub_code"], "CAMPAIGN_NOT_EXIST", "{node}");
     // DELETE /sim/stats resets the counters.
     let (status, _) = control(&sim, reqwest::Method::DELETE, "/sim/stats", Value::Null).await;
