@@ -64,6 +64,7 @@ use tracing::Instrument;
 mod listing;
 mod notify;
 mod rail;
+mod throttle;
 mod transfer;
 mod view;
 pub use listing::{
@@ -277,6 +278,10 @@ pub struct PayoutEntry {
     /// Alipay calls started for this out_biz_no (`cash.trigger`; `uni.transfer` or the query that
     /// precedes a re-send).
     pub attempts: u32,
+    /// Of those, the calls Alipay's rate limit answered (not executed): they never count toward
+    /// the retry budget ([`PayoutEntry::counted_attempts`]).
+    #[serde(default, skip_serializing_if = "throttle::is_zero")]
+    pub throttled_calls: u32,
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
@@ -901,7 +906,9 @@ impl SendService {
                     }
                 }
                 GatewayOutcome::Failed(_) => {}
-                GatewayOutcome::Unknown(m) => return Err(SendError::GatewayUnknown(m)),
+                GatewayOutcome::Unknown(m) | GatewayOutcome::Throttled(m) => {
+                    return Err(SendError::GatewayUnknown(m))
+                }
             }
         }
         match camp.status {
@@ -930,6 +937,7 @@ impl SendService {
             fence: self.ids.fence_token(),
             lease_until: now.plus(self.config.lease),
             attempts: 1,
+            throttled_calls: 0,
             created_at: now,
             updated_at: now,
         }
@@ -1125,7 +1133,8 @@ impl SendService {
                 PayoutRail::Campaign { crowd_no } => crowd_no.clone(),
                 PayoutRail::Transfer(terms) => {
                     let terms = terms.clone();
-                    let outcome = self.transfer_outcome(&held, &terms).await;
+                    let mut held = held;
+                    let outcome = self.transfer_outcome(&mut held, &terms).await;
                     return self.record(held, outcome).await;
                 }
             };
@@ -1138,6 +1147,7 @@ impl SendService {
             tracing::info!(attempts = held.attempts, "calling cash.trigger");
             let answer = self.gateway.trigger(&req).await;
             let at = self.clock.now();
+            let held = held.after_call(matches!(answer, GatewayOutcome::Throttled(_)));
             let state = self.outcome_state(&held, answer, at);
             self.record(held, Outcome { state, at }).await
         }
@@ -1186,6 +1196,11 @@ impl SendService {
                 tracing::warn!(error = %m, "cash.trigger outcome unknown");
                 return self.unresolved(held, now, m, None);
             }
+            // Not executed now: unresolved with the same out_biz_no, exactly as unknown.
+            GatewayOutcome::Throttled(m) => {
+                tracing::warn!(error = %m, "cash.trigger throttled");
+                return self.unresolved(held, now, m, None);
+            }
         };
         if held.earlier_call_may_have_been_accepted() {
             tracing::warn!(
@@ -1217,7 +1232,7 @@ impl SendService {
         last_error: String,
         last_refusal: Option<Refusal>,
     ) -> PayoutState {
-        if held.attempts >= self.config.max_attempts {
+        if held.counted_attempts() >= self.config.max_attempts {
             tracing::error!(attempts = held.attempts, error = %last_error, "payout needs attention");
             PayoutState::NeedsAttention {
                 next_retry_at: now.plus(self.config.backoff_cap),

@@ -100,6 +100,7 @@ impl PassGateway for StubPassGateway {
                 return GatewayOutcome::Unknown("injected timeout".into())
             }
             Some(GwFault::Refuse) => return GatewayOutcome::Failed(refusal()),
+            Some(GwFault::Throttle) => return GatewayOutcome::Throttled("injected 40005".into()),
             _ => {}
         }
         let serial = req
@@ -136,6 +137,7 @@ impl PassGateway for StubPassGateway {
         s.finds += 1;
         match s.find_faults.pop_front() {
             Some(GwFault::Refuse) => return GatewayOutcome::Failed(refusal()),
+            Some(GwFault::Throttle) => return GatewayOutcome::Throttled("injected 40005".into()),
             Some(_) => return GatewayOutcome::Unknown("injected lookup timeout".into()),
             None => {}
         }
