@@ -59,6 +59,12 @@ impl StubPassGateway {
     pub fn find_calls(&self) -> u32 {
         self.state().finds
     }
+    /// Drops every fault not consumed yet (issue and lookup).
+    pub fn clear_faults(&self) {
+        let mut s = self.state();
+        s.faults.clear();
+        s.find_faults.clear();
+    }
 }
 
 #[async_trait]
