@@ -83,7 +83,10 @@ async fn throttled_claims_are_not_failed_claims_and_leave_no_pass_lost_or_double
         let seen = (status, body["code"].as_str(), body["success"].as_bool());
         // Not now, never no: neither a refusal nor the template's lock, and none of Alipay's text.
         assert_eq!(seen, (503, Some("alipay_busy"), Some(false)), "{body}");
-        assert!(body["message"].is_string(), "the component's fields: {body}");
+        assert!(
+            body["message"].is_string(),
+            "the component's fields: {body}"
+        );
         let wait: u32 = retry_after.expect("Retry-After").parse().unwrap();
         assert!(wait >= 1, "{wait}");
         let text = body.to_string();
