@@ -3,7 +3,8 @@
 //! is untrusted input (the call is not signed: authenticity rests on Alipay checking the one-time
 //! `token` when we issue the pass). Answers are the component JSON documented in the README:
 //! `{"success":true,"passId","serialNumber"}`, or problem+json carrying `"success":false` (429
-//! with `Retry-After` when the failed-claims budget is spent). Alipay's own refusal text never
+//! with `Retry-After` when the failed-claims budget is spent; 503 `alipay_busy` with `Retry-After`
+//! when Alipay's rate limit answered, which counts as no failed claim). Alipay's own refusal text never
 //! reaches the caller (it would tell an outsider whether a token exists and for whom); the log keeps
 //! it, with the request id.
 use lambda_http::{Body, Error, Request, Response};

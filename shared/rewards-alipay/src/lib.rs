@@ -7,8 +7,8 @@
 //! error text kept verbatim), `Unknown` → `Unknown` (never folded into a failure). A request that
 //! never left (`FailureKind::NotSent`) becomes `Unknown`: retrying it is safe, recording it as a
 //! final refusal would not be. A rate-limit answer (`UnknownReason::Throttled`: Alipay's `40005`
-//! or a throttle sub_code) is `Unknown` too, with a diagnostic that starts with [`THROTTLED`]:
-//! the call was not executed now and is made again later with the same key.
+//! or a throttle sub_code) is the domain's `Throttled`, with a diagnostic that starts with
+//! [`THROTTLED`]: the call was not executed now and is made again later with the same key.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod notification;
@@ -63,11 +63,12 @@ pub fn throttled(code: &str, sub_code: Option<&str>) -> String {
     )
 }
 
-/// The domain's diagnostic of an unknown outcome.
-fn unknown_diagnostic(reason: &UnknownReason) -> String {
+/// An unknown outcome in the domain's words: Alipay's rate limit (`Ok`, its diagnostic), or any
+/// other unknown (`Err`, its diagnostic).
+fn unknown_diagnostic(reason: &UnknownReason) -> Result<String, String> {
     match reason {
-        UnknownReason::Throttled { code, sub_code } => throttled(code, sub_code.as_deref()),
-        other => other.to_string(),
+        UnknownReason::Throttled { code, sub_code } => Ok(throttled(code, sub_code.as_deref())),
+        other => Err(other.to_string()),
     }
 }
 
@@ -98,7 +99,10 @@ fn map<T, U>(
             GatewayOutcome::Unknown(format!("not sent: {}", f.msg))
         }
         Outcome::Failed(f) => GatewayOutcome::Failed(failure(f)),
-        Outcome::Unknown(reason) => GatewayOutcome::Unknown(unknown_diagnostic(&reason)),
+        Outcome::Unknown(reason) => match unknown_diagnostic(&reason) {
+            Ok(throttled) => GatewayOutcome::Throttled(throttled),
+            Err(why) => GatewayOutcome::Unknown(why),
+        },
     }
 }
 

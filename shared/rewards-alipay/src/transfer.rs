@@ -75,6 +75,8 @@ enum Reading {
     NoSuchOrder(String),
     /// Nothing learnt, and why.
     Unknown(String),
+    /// Alipay's rate limit answered: not executed now.
+    Throttled(String),
 }
 
 /// Reads an outcome of `api` by the table.
@@ -93,7 +95,10 @@ fn read(api: TransferApi, outcome: Outcome<TransferState>) -> Reading {
                 None => Reading::Unknown(why),
             }
         }
-        Outcome::Unknown(reason) => Reading::Unknown(unknown_diagnostic(&reason)),
+        Outcome::Unknown(reason) => match unknown_diagnostic(&reason) {
+            Ok(throttled) => Reading::Throttled(throttled),
+            Err(why) => Reading::Unknown(why),
+        },
     }
 }
 
@@ -135,6 +140,7 @@ pub fn transfer_outcome(outcome: Outcome<TransferState>) -> TransferOutcome {
         Reading::Refused(r) => TransferOutcome::Refused(r),
         // The table has no ORDER_NOT_EXIST row for uni.transfer; were one read, it says nothing.
         Reading::NoSuchOrder(why) | Reading::Unknown(why) => TransferOutcome::Unknown(why),
+        Reading::Throttled(why) => TransferOutcome::Throttled(why),
     }
 }
 
@@ -146,6 +152,7 @@ pub fn lookup_outcome(outcome: Outcome<TransferState>) -> TransferLookup {
         Reading::Refused(r) => TransferLookup::Refused(r),
         Reading::NoSuchOrder(_) => TransferLookup::NotFound,
         Reading::Unknown(why) => TransferLookup::Unknown(why),
+        Reading::Throttled(why) => TransferLookup::Throttled(why),
     }
 }
 

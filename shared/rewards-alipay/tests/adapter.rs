@@ -47,10 +47,10 @@ async fn a_request_that_never_left_is_unknown_not_a_refusal() {
     ));
 }
 
-/// A rate-limit answer is "not now": every port answers Unknown, with a diagnostic that says it was
-/// throttled and carries none of Alipay's text.
+/// A rate-limit answer is "not now": every port answers Throttled (never Failed), with a diagnostic
+/// that says it was throttled and carries none of Alipay's text.
 #[tokio::test]
-async fn a_throttled_call_is_unknown_and_says_throttled() {
+async fn a_throttled_call_is_throttled_on_every_port() {
     use rewards_core::ids::TemplateId;
     use rewards_core::ids::UserToken;
     use rewards_core::ports::{IssuePassRequest, PassGateway, TransferGateway, TransferLookup};
@@ -76,7 +76,7 @@ async fn a_throttled_call_is_unknown_and_says_throttled() {
         assert!(!diagnostic.contains("Call Limited"), "{diagnostic}");
     };
     match gw.trigger(&trigger("ANY_CROWD")).await {
-        GatewayOutcome::Unknown(d) => check(d),
+        GatewayOutcome::Throttled(d) => check(d),
         other => panic!("{other:?}"),
     }
     let issue = IssuePassRequest {
@@ -86,7 +86,7 @@ async fn a_throttled_call_is_unknown_and_says_throttled() {
         user_token: UserToken::parse("token-1").unwrap(),
     };
     match gw.issue_pass(&issue).await {
-        GatewayOutcome::Unknown(d) => check(d),
+        GatewayOutcome::Throttled(d) => check(d),
         other => panic!("{other:?}"),
     }
     let order = rewards_core::ports::TransferOrder {
@@ -100,14 +100,14 @@ async fn a_throttled_call_is_unknown_and_says_throttled() {
         notify_url: None,
     };
     match gw.transfer(&order).await {
-        TransferOutcome::Unknown(d) => check(d),
+        TransferOutcome::Throttled(d) => check(d),
         other => panic!("{other:?}"),
     }
     match gw
         .query(&order.out_biz_no, TransferProduct::StdRedPacket)
         .await
     {
-        TransferLookup::Unknown(d) => check(d),
+        TransferLookup::Throttled(d) => check(d),
         other => panic!("{other:?}"),
     }
     // Nothing was executed: no payout, no pass, no transfer order.

@@ -119,6 +119,8 @@ pub enum GatewayError {
     Rejected(GatewayFailure),
     /// Not known; the string is a diagnostic (no secrets).
     Unknown(String),
+    /// Alipay's rate limit answered: not executed now; the same request later is safe.
+    Throttled(String),
 }
 
 impl GatewayError {
@@ -127,22 +129,25 @@ impl GatewayError {
         match self {
             GatewayError::Rejected(f) => format!("{refused}: {}", f.reason()),
             GatewayError::Unknown(m) => format!("the Alipay outcome is unknown: {m}"),
+            GatewayError::Throttled(m) => format!("Alipay is busy: {m}"),
         }
     }
 
-    /// `alipay_rejected` or `alipay_unavailable`.
+    /// `alipay_rejected`, `alipay_unavailable` or `alipay_busy`.
     pub fn code(&self) -> &'static str {
         match self {
             GatewayError::Rejected(_) => "alipay_rejected",
             GatewayError::Unknown(_) => "alipay_unavailable",
+            GatewayError::Throttled(_) => "alipay_busy",
         }
     }
 
-    /// A refusal is final for this request (422); an unknown outcome is worth retrying (503).
+    /// A refusal is final for this request (422); an unknown outcome or Alipay's rate limit is
+    /// worth retrying (503).
     pub fn kind(&self) -> ErrorKind {
         match self {
             GatewayError::Rejected(_) => ErrorKind::Unprocessable,
-            GatewayError::Unknown(_) => ErrorKind::Unavailable,
+            GatewayError::Unknown(_) | GatewayError::Throttled(_) => ErrorKind::Unavailable,
         }
     }
 }
@@ -157,6 +162,7 @@ impl<T> GatewayOutcome<T> {
             GatewayOutcome::Success(t) => Ok(t),
             GatewayOutcome::Failed(f) => Err(GatewayError::Rejected(f)),
             GatewayOutcome::Unknown(m) => Err(GatewayError::Unknown(m)),
+            GatewayOutcome::Throttled(m) => Err(GatewayError::Throttled(m)),
         }
     }
 }
@@ -198,6 +204,7 @@ mod tests {
                 "Alipay refused the update",
             ),
             (GatewayOutcome::<()>::Unknown("timeout".into()), "-"),
+            (GatewayOutcome::<()>::Throttled("40005".into()), "-"),
         ];
         let seen: Vec<_> = cases
             .into_iter()
@@ -218,6 +225,11 @@ mod tests {
                     "alipay_unavailable",
                     ErrorKind::Unavailable,
                     "the Alipay outcome is unknown: timeout".to_owned()
+                ),
+                (
+                    "alipay_busy",
+                    ErrorKind::Unavailable,
+                    "Alipay is busy: 40005".to_owned()
                 ),
             ]
         );

@@ -153,7 +153,7 @@ impl SessionService {
                 tracing::info!(code = %f.code, sub_code = ?f.sub_code, "auth code refused");
                 return Err(SessionError::Refused(f));
             }
-            GatewayOutcome::Unknown(reason) => {
+            GatewayOutcome::Unknown(reason) | GatewayOutcome::Throttled(reason) => {
                 tracing::warn!(%reason, "oauth token outcome unknown or not sent");
                 return Err(SessionError::Unavailable(reason));
             }

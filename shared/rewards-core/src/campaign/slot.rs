@@ -135,7 +135,9 @@ impl CampaignService {
                 SlotState::Failed { failure: f.clone() },
                 Err(CampaignError::Gateway(GatewayError::Rejected(f))),
             ),
-            GatewayOutcome::Unknown(m) => (
+            // cash.create has no idempotency key: a throttled create is held for a person exactly
+            // as an unknown one (funding money is never guessed at).
+            GatewayOutcome::Unknown(m) | GatewayOutcome::Throttled(m) => (
                 SlotState::Unknown { detail: m.clone() },
                 Err(CampaignError::Gateway(GatewayError::Unknown(m))),
             ),

@@ -1,5 +1,6 @@
 //! A claim account's records: the passes a user holds from one template and the issuance in flight.
 
+use crate::error::GatewayError;
 use crate::hash::sha256_parts;
 use crate::ids::{PassId, SerialNumber, TemplateId, UserId, UserToken};
 use crate::ports::gateway::GatewayFailure;
@@ -27,6 +28,28 @@ pub enum ClaimFailure {
         /// Diagnostic.
         detail: String,
     },
+    /// Alipay's rate limit answered: not executed now (never a counted failure).
+    Throttled {
+        /// Diagnostic (codes only).
+        detail: String,
+    },
+}
+
+impl ClaimFailure {
+    /// The note an unanswered gateway call leaves: throttled or unknown.
+    pub(super) fn unanswered(e: &GatewayError) -> Self {
+        match e {
+            GatewayError::Throttled(detail) => ClaimFailure::Throttled {
+                detail: detail.clone(),
+            },
+            GatewayError::Unknown(detail) => ClaimFailure::Unknown {
+                detail: detail.clone(),
+            },
+            GatewayError::Rejected(failure) => ClaimFailure::Rejected {
+                failure: failure.clone(),
+            },
+        }
+    }
 }
 
 /// The last attempt that ended without a pass.
@@ -119,6 +142,6 @@ pub(super) enum Resolution {
     Dropped(Box<ClaimAccount>),
     /// Another writer moved the account first.
     Lost,
-    /// No definite answer; released for later.
-    Unresolved(String),
+    /// No definite answer (unknown, or Alipay's rate limit); released for later.
+    Unresolved(GatewayError),
 }

@@ -55,6 +55,7 @@ pub enum ClaimError {
     #[error("{}", match .0 {
         GatewayError::Rejected(_) => "Alipay refused to issue the pass",
         GatewayError::Unknown(_) => "the Alipay outcome is unknown; retry",
+        GatewayError::Throttled(_) => "Alipay is busy; retry shortly",
     })]
     Gateway(GatewayError),
     /// Store failure.
@@ -95,6 +96,10 @@ impl ClaimError {
 
     pub(super) fn unknown(detail: String) -> Self {
         ClaimError::Gateway(GatewayError::Unknown(detail))
+    }
+
+    pub(super) fn busy(detail: String) -> Self {
+        ClaimError::Gateway(GatewayError::Throttled(detail))
     }
 
     /// Alipay's refusal, for the log (never for the caller).

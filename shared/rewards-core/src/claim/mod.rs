@@ -53,3 +53,6 @@ pub use sweeper::{ClaimSweeper, SweepReport};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod throttle_tests;

@@ -4,6 +4,7 @@
 use super::account::{ClaimAccount, ClaimFailure, FailureNote, Issuance, IssuedPass, Resolution};
 use super::errors::ClaimError;
 use super::service::ClaimService;
+use crate::error::GatewayError;
 use crate::ids::PassId;
 use crate::pass::record::{PassRecord, PassStatus};
 use crate::ports::gateway::{GatewayFailure, GatewayOutcome};
@@ -145,8 +146,13 @@ impl ClaimService {
                     None => Resolution::Lost,
                 });
             }
-            GatewayOutcome::Failed(f) => format!("lookup refused: {}", f.reason()),
-            GatewayOutcome::Unknown(d) => format!("lookup unanswered: {d}"),
+            GatewayOutcome::Failed(f) => {
+                GatewayError::Unknown(format!("lookup refused: {}", f.reason()))
+            }
+            GatewayOutcome::Unknown(d) => GatewayError::Unknown(format!("lookup unanswered: {d}")),
+            GatewayOutcome::Throttled(d) => {
+                GatewayError::Throttled(format!("lookup throttled: {d}"))
+            }
         };
         let checks = p.checks.saturating_add(1);
         let backoff = self

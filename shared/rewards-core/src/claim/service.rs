@@ -6,6 +6,7 @@ use super::account::{
 use super::answer::ClaimAnswer;
 use super::budget::FailureBudget;
 use super::errors::{BudgetKind, ClaimError};
+use crate::error::GatewayError;
 use crate::ids::{AppId, IdError, TemplateId, UserId, UserToken};
 use crate::pass::record::PassRecord;
 use crate::ports::clock::{Clock, IdGenerator};
@@ -186,6 +187,7 @@ impl ClaimService {
                     return Err(match &note.failure {
                         ClaimFailure::Rejected { failure } => ClaimError::rejected(failure.clone()),
                         ClaimFailure::Unknown { detail } => ClaimError::unknown(detail.clone()),
+                        ClaimFailure::Throttled { detail } => ClaimError::busy(detail.clone()),
                     });
                 }
             }
@@ -201,7 +203,7 @@ impl ClaimService {
                     // Step 5, the lease has passed and another token holds it: Alipay may hold the
                     // serial, issued with that token; ask before issuing.
                     match self.resolve(&account, &p).await? {
-                        Resolution::Unresolved(detail) => return Err(ClaimError::unknown(detail)),
+                        Resolution::Unresolved(e) => return Err(ClaimError::Gateway(e)),
                         Resolution::Stored(_) | Resolution::Dropped(_) | Resolution::Lost => {}
                     }
                 }
@@ -435,12 +437,20 @@ impl ClaimService {
                         Err(ClaimError::rejected(failure))
                     }
                     Resolution::Lost => self.answer_after_lost_race(&acc, &p).await,
-                    Resolution::Unresolved(detail) => Err(ClaimError::unknown(detail)),
+                    Resolution::Unresolved(e) => Err(ClaimError::Gateway(e)),
                 }
             }
+            // Unknown or throttled: the issuance stays (Alipay may hold its serial, or will be
+            // asked again with it); nothing is counted against a failed-claims budget.
             GatewayOutcome::Unknown(detail) => {
-                self.release(&acc, &p, detail.clone()).await;
-                Err(ClaimError::unknown(detail))
+                let e = GatewayError::Unknown(detail);
+                self.release(&acc, &p, ClaimFailure::unanswered(&e)).await;
+                Err(ClaimError::Gateway(e))
+            }
+            GatewayOutcome::Throttled(detail) => {
+                let e = GatewayError::Throttled(detail);
+                self.release(&acc, &p, ClaimFailure::unanswered(&e)).await;
+                Err(ClaimError::Gateway(e))
             }
         }
     }
@@ -466,9 +476,9 @@ impl ClaimService {
         }
     }
 
-    /// Ends our lease early after an unknown outcome (best effort): the issuance stays, a re-tap
-    /// may retry at once, the sweep looks it up after `recheck`.
-    async fn release(&self, acc: &ClaimAccount, p: &Issuance, detail: String) {
+    /// Ends our lease early after an unknown or throttled outcome (best effort): the issuance
+    /// stays, a re-tap may retry at once, the sweep looks it up after `recheck`.
+    async fn release(&self, acc: &ClaimAccount, p: &Issuance, failure: ClaimFailure) {
         let now = self.clock.now();
         let after = ClaimAccount {
             pending: Some(Issuance {
@@ -478,7 +488,7 @@ impl ClaimService {
             }),
             last_failure: Some(FailureNote {
                 token_hash: p.token_hash.clone(),
-                failure: ClaimFailure::Unknown { detail },
+                failure,
                 at: now,
             }),
             fence: self.ids.fence_token(),

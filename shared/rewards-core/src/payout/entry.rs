@@ -155,6 +155,10 @@ pub struct PayoutEntry {
     /// Alipay calls started for this out_biz_no (`cash.trigger`; `uni.transfer` or the query that
     /// precedes a re-send).
     pub attempts: u32,
+    /// Of those, the calls Alipay's rate limit answered (not executed): they never count toward
+    /// the retry budget ([`PayoutEntry::counted_attempts`]).
+    #[serde(default, skip_serializing_if = "super::throttle::is_zero")]
+    pub throttled_calls: u32,
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,

@@ -50,8 +50,9 @@
 //! carries), `rail.rs` (how an entry pays), `entry.rs` (the ledger's records), `store.rs` (the
 //! ledger's port), `input.rs`, `listing.rs` and `error.rs` (what callers send and are refused),
 //! `config.rs`, `ledger.rs` (compare-and-set state changes), `send.rs` with `transfer.rs` (the send
-//! service on each rail), `notify.rs` and `reconcile.rs` (what moves an entry besides a send), and
-//! `view.rs` (what callers see of an entry).
+//! service on each rail) and `throttle.rs` (Alipay's rate limit never spends the retry budget),
+//! `read.rs` (the service's reads of the ledger), `notify.rs` and `reconcile.rs` (what moves an
+//! entry besides a send), and `view.rs` (what callers see of an entry).
 
 mod config;
 mod entry;
@@ -61,11 +62,13 @@ mod ledger;
 mod listing;
 mod notify;
 mod rail;
+mod read;
 mod reason;
 mod reconcile;
 mod refusal;
 mod send;
 pub(crate) mod store;
+mod throttle;
 mod transfer;
 mod view;
 

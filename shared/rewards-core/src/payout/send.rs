@@ -3,13 +3,12 @@
 
 use crate::amount::AmountFen;
 use crate::campaign::status::CampaignStatus;
-use crate::ids::{BusinessId, CrowdNo, OutBizNo, Recipient};
+use crate::ids::{CrowdNo, OutBizNo};
 use crate::payout::config::SendConfig;
 use crate::payout::entry::{PayoutEntry, PayoutState};
 use crate::payout::error::SendError;
 use crate::payout::input::SendRequest;
 use crate::payout::ledger::{current_entry, record_proof, Ledger, Outcome, CAS_ROUNDS};
-use crate::payout::listing::{ListRequest, PayoutPage};
 use crate::payout::rail::{AmountProblem, PayoutRail, RailName, TransferSettings};
 use crate::payout::reason::{derive_out_biz_no, Reason};
 use crate::payout::refusal::Refusal;
@@ -171,7 +170,9 @@ impl SendService {
                     }
                 }
                 GatewayOutcome::Failed(_) => {}
-                GatewayOutcome::Unknown(m) => return Err(SendError::GatewayUnknown(m)),
+                GatewayOutcome::Unknown(m) | GatewayOutcome::Throttled(m) => {
+                    return Err(SendError::GatewayUnknown(m))
+                }
             }
         }
         match camp.status {
@@ -205,6 +206,7 @@ impl SendService {
             fence: self.ids.fence_token(),
             lease_until: now.plus(self.config.lease),
             attempts: 1,
+            throttled_calls: 0,
             created_at: now,
             updated_at: now,
         }
@@ -400,7 +402,8 @@ impl SendService {
                 PayoutRail::Campaign { crowd_no } => crowd_no.clone(),
                 PayoutRail::Transfer(terms) => {
                     let terms = terms.clone();
-                    let outcome = self.transfer_outcome(&held, &terms).await;
+                    let mut held = held;
+                    let outcome = self.transfer_outcome(&mut held, &terms).await;
                     return self.record(held, outcome).await;
                 }
             };
@@ -413,6 +416,7 @@ impl SendService {
             tracing::info!(attempts = held.attempts, "calling cash.trigger");
             let answer = self.gateway.trigger(&req).await;
             let at = self.clock.now();
+            let held = held.after_call(matches!(answer, GatewayOutcome::Throttled(_)));
             let state = self.outcome_state(&held, answer, at);
             self.record(held, Outcome { state, at }).await
         }
@@ -461,6 +465,11 @@ impl SendService {
                 tracing::warn!(error = %m, "cash.trigger outcome unknown");
                 return self.unresolved(held, now, m, None);
             }
+            // Not executed now: unresolved with the same out_biz_no, exactly as unknown.
+            GatewayOutcome::Throttled(m) => {
+                tracing::warn!(error = %m, "cash.trigger throttled");
+                return self.unresolved(held, now, m, None);
+            }
         };
         if held.earlier_call_may_have_been_accepted() {
             tracing::warn!(
@@ -492,7 +501,7 @@ impl SendService {
         last_error: String,
         last_refusal: Option<Refusal>,
     ) -> PayoutState {
-        if held.attempts >= self.config.max_attempts {
+        if held.counted_attempts() >= self.config.max_attempts {
             tracing::error!(attempts = held.attempts, error = %last_error, "payout needs attention");
             PayoutState::NeedsAttention {
                 next_retry_at: now.plus(self.config.backoff_cap),
@@ -532,61 +541,5 @@ impl SendService {
             clock: self.clock.as_ref(),
             ids: self.ids.as_ref(),
         }
-    }
-
-    /// One entry.
-    ///
-    /// # Errors
-    /// [`SendError::NotFound`] or a store error.
-    pub async fn get(&self, out_biz_no: &OutBizNo) -> Result<PayoutEntry, SendError> {
-        self.payouts
-            .get_payout(out_biz_no)
-            .await?
-            .ok_or(SendError::NotFound)
-    }
-
-    /// Every attempt of a business id, oldest first.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn by_business_id(
-        &self,
-        reason: Reason,
-        business_id: &BusinessId,
-    ) -> Result<Vec<PayoutEntry>, SendError> {
-        let Some(ptr) = self.payouts.get_pointer(reason, business_id).await? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for n in 1..=ptr.attempt_no {
-            if let Some(e) = self
-                .payouts
-                .get_payout(&derive_out_biz_no(reason, business_id, n))
-                .await?
-            {
-                out.push(e);
-            }
-        }
-        Ok(out)
-    }
-
-    /// A recipient's payouts, newest first.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn by_recipient(
-        &self,
-        who: &Recipient,
-        limit: usize,
-    ) -> Result<Vec<PayoutEntry>, SendError> {
-        Ok(self.payouts.list_by_recipient(who, limit).await?)
-    }
-
-    /// The operator's listing, newest first, one page.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn list(&self, request: &ListRequest) -> Result<PayoutPage, SendError> {
-        Ok(self.payouts.list_payouts(request).await?)
     }
 }

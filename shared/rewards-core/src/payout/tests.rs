@@ -117,6 +117,7 @@ fn every_entry_state_round_trips_through_json() {
         fence: "f".into(),
         lease_until: Timestamp(1),
         attempts: 1,
+        throttled_calls: 0,
         created_at: Timestamp(1),
         updated_at: Timestamp(1),
     };

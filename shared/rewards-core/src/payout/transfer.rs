@@ -116,7 +116,7 @@ impl SendService {
     /// time may pass, and the backoff starts after both).
     pub(super) async fn transfer_outcome(
         &self,
-        held: &PayoutEntry,
+        held: &mut PayoutEntry,
         terms: &TransferTerms,
     ) -> Outcome {
         let outcome = |state, at| Outcome { state, at };
@@ -148,6 +148,12 @@ impl SendService {
                     let last_error = format!("common.query outcome unknown: {m}");
                     return outcome(self.unresolved(held, now, last_error, None), now);
                 }
+                TransferLookup::Throttled(m) => {
+                    tracing::warn!(error = %m, "common.query throttled");
+                    held.throttled_calls = held.throttled_calls.saturating_add(1);
+                    let last_error = format!("common.query throttled: {m}");
+                    return outcome(self.unresolved(held, now, last_error, None), now);
+                }
             }
         } else {
             tracing::info!(
@@ -164,6 +170,12 @@ impl SendService {
             TransferOutcome::Unknown(m) => {
                 tracing::warn!(error = %m, "uni.transfer outcome unknown");
                 let last_error = format!("uni.transfer outcome unknown: {m}");
+                self.unresolved(held, now, last_error, None)
+            }
+            TransferOutcome::Throttled(m) => {
+                tracing::warn!(error = %m, "uni.transfer throttled");
+                held.throttled_calls = held.throttled_calls.saturating_add(1);
+                let last_error = format!("uni.transfer throttled: {m}");
                 self.unresolved(held, now, last_error, None)
             }
         };

@@ -25,10 +25,12 @@ impl GatewayFailure {
     }
 }
 
-/// The three-way outcome of a gateway call. `Unknown` means the request may or may not have been
+/// The outcome of a gateway call. `Unknown` means the request may or may not have been
 /// processed (timeout, connection reset after send, 5xx, `isp.unknow-error`, `*SYSTEM_ERROR`,
 /// unverifiable or unparsable answer): the caller must retry with the same idempotency key, never
-/// treat it as a failure.
+/// treat it as a failure. `Throttled` is Alipay's rate limit answering "not now": for money it is
+/// handled exactly as `Unknown` (nothing freed, the same key later); it differs only in what the
+/// caller is told (`alipay_busy`) and in never counting against a failure or retry budget.
 #[must_use]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayOutcome<T> {
@@ -38,4 +40,7 @@ pub enum GatewayOutcome<T> {
     Failed(GatewayFailure),
     /// Not known; the string is a diagnostic (no secrets).
     Unknown(String),
+    /// Alipay's rate limit answered (code `40005` or a throttle sub_code): not executed now, to be
+    /// made again later with the same idempotency key. The string is a diagnostic (codes only).
+    Throttled(String),
 }

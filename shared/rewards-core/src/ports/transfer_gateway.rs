@@ -214,6 +214,9 @@ pub enum TransferOutcome {
     /// Not known (timeout, 5xx, `SYSTEM_ERROR`, `PAYMENT_INFO_INCONSISTENCY`, unverifiable answer, a
     /// request that never left): resolve with a query or a re-send of the **same** out_biz_no.
     Unknown(String),
+    /// Alipay's rate limit answered: not executed now. Resolved exactly as `Unknown` (same
+    /// out_biz_no), but never counted against the entry's retry budget.
+    Throttled(String),
 }
 
 /// The answer of `alipay.fund.trans.common.query` by out_biz_no.
@@ -229,6 +232,8 @@ pub enum TransferLookup {
     Refused(TransferRefusal),
     /// Not known.
     Unknown(String),
+    /// Alipay's rate limit answered: nothing learnt now (never counted against the retry budget).
+    Throttled(String),
 }
 
 /// The transfer APIs.

@@ -116,6 +116,9 @@ impl CashGateway for StubCashGateway {
         if fault == Some(GwFault::UnknownBefore) {
             return GatewayOutcome::Unknown("injected timeout".into());
         }
+        if fault == Some(GwFault::Throttle) {
+            return GatewayOutcome::Throttled("injected 40005".into());
+        }
         if fault == Some(GwFault::RefuseBeforeReplay) {
             return GatewayOutcome::Failed(GatewayFailure {
                 code: "40004".into(),

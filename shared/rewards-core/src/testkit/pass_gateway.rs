@@ -59,6 +59,12 @@ impl StubPassGateway {
     pub fn find_calls(&self) -> u32 {
         self.state().finds
     }
+    /// Drops every fault not consumed yet (issue and lookup).
+    pub fn clear_faults(&self) {
+        let mut s = self.state();
+        s.faults.clear();
+        s.find_faults.clear();
+    }
 }
 
 #[async_trait]
@@ -100,6 +106,7 @@ impl PassGateway for StubPassGateway {
                 return GatewayOutcome::Unknown("injected timeout".into())
             }
             Some(GwFault::Refuse) => return GatewayOutcome::Failed(refusal()),
+            Some(GwFault::Throttle) => return GatewayOutcome::Throttled("injected 40005".into()),
             _ => {}
         }
         let serial = req
@@ -136,6 +143,7 @@ impl PassGateway for StubPassGateway {
         s.finds += 1;
         match s.find_faults.pop_front() {
             Some(GwFault::Refuse) => return GatewayOutcome::Failed(refusal()),
+            Some(GwFault::Throttle) => return GatewayOutcome::Throttled("injected 40005".into()),
             Some(_) => return GatewayOutcome::Unknown("injected lookup timeout".into()),
             None => {}
         }

@@ -14,6 +14,8 @@ pub enum GwFault {
     /// Definite refusal even for an out_biz_no Alipay already paid: the platform checked the
     /// campaign before replaying (a paused campaign, say).
     RefuseBeforeReplay,
+    /// Alipay's rate limit (`40005`): not executed, answered `Throttled`.
+    Throttle,
 }
 
 /// A stub of one family of Alipay APIs: its state behind one lock, taken once by every call and by

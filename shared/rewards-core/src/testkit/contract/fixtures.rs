@@ -158,6 +158,7 @@ pub fn entry(bid: &str, attempt: u32, fence: &str, lease: i64) -> PayoutEntry {
         fence: fence.into(),
         lease_until: Timestamp(lease),
         attempts: 1,
+        throttled_calls: 0,
         created_at: Timestamp(lease),
         updated_at: Timestamp(lease),
     }
