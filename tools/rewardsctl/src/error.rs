@@ -122,6 +122,7 @@ fn hint_for(status: u16, code: Option<&str>, body: &Value) -> String {
         Some("idempotency_key_reused") => "use a new --idempotency-key for a different request",
         Some("alipay_rejected") => "Alipay refused the operation for the reason given; nothing was changed",
         Some("alipay_unavailable") => "Alipay's answer is not known; the same command is safe to retry",
+        Some("alipay_busy") => "Alipay's rate limit did not run the call; the same command is safe to retry in a moment",
         Some("body_too_large") => "the body is over 64 KiB: make it smaller",
         _ => "",
     };
@@ -203,6 +204,16 @@ mod tests {
         );
         assert_eq!(e.exit, EXIT_REFUSED);
         assert!(e.hint.contains("nothing new was paid"), "{e}");
+    }
+
+    #[test]
+    fn alipays_rate_limit_says_the_command_is_safe_to_repeat() {
+        let e = CliError::from_answer(
+            503,
+            &json!({"detail":"Alipay is busy; retry later","code":"alipay_busy"}),
+        );
+        assert!(e.hint.contains("safe to retry"), "{e}");
+        assert!(e.to_string().contains("[alipay_busy]"), "{e}");
     }
 
     #[test]
