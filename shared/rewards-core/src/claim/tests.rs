@@ -15,7 +15,7 @@ fn query(token: &str, ts: i64) -> ClaimQuery {
     query_for(USER, token, ts)
 }
 
-fn query_for(user: &str, token: &str, ts: i64) -> ClaimQuery {
+pub(super) fn query_for(user: &str, token: &str, ts: i64) -> ClaimQuery {
     ClaimQuery {
         template_id: Some(TPL.into()),
         user_id: Some(user.into()),

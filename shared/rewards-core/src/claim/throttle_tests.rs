@@ -2,6 +2,7 @@
 //! lookup answers `alipay_busy` (503), counts against no failed-claims budget, and keeps the
 //! issuance exactly as an unknown outcome does (no orphan, no second pass).
 
+use super::tests::query_for;
 use super::*;
 use crate::error::{DomainError, ErrorKind};
 use crate::ids::{TemplateId, UserId};
@@ -10,15 +11,6 @@ use crate::template::derive_serial;
 use crate::testkit::*;
 use proptest::prelude::*;
 use std::time::Duration;
-
-fn query_for(user: &str, token: &str, ts: i64) -> ClaimQuery {
-    ClaimQuery {
-        template_id: Some(TPL.into()),
-        user_id: Some(user.into()),
-        token: Some(token.into()),
-        timestamp: Some(ts.to_string()),
-    }
-}
 
 async fn tap_as(
     w: &World,

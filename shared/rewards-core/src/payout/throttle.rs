@@ -35,17 +35,7 @@ mod tests {
     use std::time::Duration;
 
     fn send_input(bid: &str, transfer: bool) -> SendRequest {
-        SendInput {
-            reason: Some("points_exchange".into()),
-            business_id: Some(bid.into()),
-            user_id: Some(USER.into()),
-            crowd_no: (!transfer).then(|| "C1".into()),
-            rail: transfer.then(|| "transfer".into()),
-            amount: transfer.then(|| "1.50".into()),
-            ..SendInput::default()
-        }
-        .validate()
-        .unwrap()
+        super::super::timing_tests::send_request_for(bid, transfer)
     }
 
     fn throttled_transfer() -> TransferStep {

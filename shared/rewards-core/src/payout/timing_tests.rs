@@ -141,9 +141,14 @@ fn config() -> impl Strategy<Value = SendConfig> {
 }
 
 fn send_request(transfer: bool) -> SendRequest {
+    send_request_for("p", transfer)
+}
+
+/// A points-exchange send of `bid` to the usual user: 1.50 on the transfer rail, else from `C1`.
+pub(super) fn send_request_for(bid: &str, transfer: bool) -> SendRequest {
     SendInput {
         reason: Some("points_exchange".into()),
-        business_id: Some("p".into()),
+        business_id: Some(bid.into()),
         user_id: Some(USER.into()),
         crowd_no: (!transfer).then(|| "C1".into()),
         rail: transfer.then(|| "transfer".into()),
